@@ -1,0 +1,1 @@
+//! Shared workload definitions for the benchmarks.

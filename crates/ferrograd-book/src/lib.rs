@@ -1,0 +1,1 @@
+//! Book examples (under construction).

@@ -1,0 +1,2 @@
+//! Book examples.
+fn main() {}

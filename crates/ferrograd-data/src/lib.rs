@@ -1,0 +1,1 @@
+//! ferrograd-data (under construction).

@@ -1,0 +1,405 @@
+//! Checked strided matrix views and the matrix-product kernel shared by the whole stack.
+//!
+//! `ferrograd-tensor` multiplies tensors through [`gemm`] on views of its own storage, so
+//! the choice between faer's sequential and parallel modes lives here, in one place.
+
+use crate::{LinalgError, Scalar};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Environment variable read once, on first use, for the default thread count.
+pub const THREADS_ENV: &str = "FERROGRAD_NUM_THREADS";
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of threads ferrograd's kernels may use.
+///
+/// Defaults to `FERROGRAD_NUM_THREADS` when set to a positive integer, else to the number
+/// of available cores. Change it with [`set_num_threads`].
+pub fn num_threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::env::var(THREADS_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            THREADS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Sets the number of threads ferrograd's kernels may use (at least 1), like
+/// `torch.set_num_threads`.
+pub fn set_num_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// Smallest product size `m * n * k` for which faer's parallel mode is used.
+///
+/// Below it, starting the worker threads costs more than it saves (an empty `rayon::join`
+/// costs ~15 µs on the 2-core machine we measure on). See the benchmark
+/// `benches/gemm_threshold.rs` and docs/PERFORMANCE.md for the measurement.
+pub fn parallel_threshold<T: Scalar>() -> usize {
+    if T::DTYPE == "float32" {
+        F32_PARALLEL_MIN_WORK
+    } else {
+        F64_PARALLEL_MIN_WORK
+    }
+}
+
+/// f32: parallel wins from about 450^3 on the reference machine.
+const F32_PARALLEL_MIN_WORK: usize = 400 * 400 * 400;
+/// f64: parallel wins from about 220^3 on the reference machine.
+const F64_PARALLEL_MIN_WORK: usize = 200 * 200 * 200;
+
+/// Whether a product of this size should run on several threads.
+pub fn use_parallel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
+    num_threads() > 1 && m.saturating_mul(n).saturating_mul(k) >= parallel_threshold::<T>()
+}
+
+/// Raw matrix view handed to faer (no lifetime: only built from checked views).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawMat<T> {
+    pub(crate) ptr: *const T,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_stride: isize,
+    pub(crate) col_stride: isize,
+}
+
+/// Raw mutable matrix view handed to faer.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawMatMut<T> {
+    pub(crate) ptr: *mut T,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_stride: isize,
+    pub(crate) col_stride: isize,
+}
+
+/// Checks that every element `offset + i*rs + j*cs` lies in `0..len`; returns the reason
+/// otherwise.
+fn check_bounds(
+    len: usize,
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+) -> Result<(), String> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let span = |extent: usize, stride: isize| -> Option<(isize, isize)> {
+        let last = isize::try_from(extent - 1).ok()?.checked_mul(stride)?;
+        Some(if stride < 0 { (last, 0) } else { (0, last) })
+    };
+    let (Some((r_lo, r_hi)), Some((c_lo, c_hi))) = (span(rows, rs), span(cols, cs)) else {
+        return Err("strides overflow".into());
+    };
+    let base = isize::try_from(offset).map_err(|_| "offset overflows".to_string())?;
+    let lo = base + r_lo + c_lo;
+    let hi = base + r_hi + c_hi;
+    if lo < 0 || hi >= len as isize {
+        return Err(format!(
+            "{rows}x{cols} view at offset {offset} with strides ({rs}, {cs}) addresses \
+             elements {lo}..={hi} of a buffer of {len}"
+        ));
+    }
+    Ok(())
+}
+
+/// A read-only strided matrix view over a slice, checked to stay inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct MatView<'a, T> {
+    data: &'a [T],
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a, T: Scalar> MatView<'a, T> {
+    /// A view of `rows x cols` elements where element `(i, j)` is
+    /// `data[offset + i*row_stride + j*col_stride]`.
+    ///
+    /// # Errors
+    /// [`LinalgError::InvalidView`] when any element falls outside `data`.
+    pub fn new(
+        data: &'a [T],
+        offset: usize,
+        rows: usize,
+        cols: usize,
+        row_stride: isize,
+        col_stride: isize,
+    ) -> Result<Self, LinalgError> {
+        check_bounds(data.len(), offset, rows, cols, row_stride, col_stride)
+            .map_err(|reason| LinalgError::InvalidView { op: "MatView::new", reason })?;
+        Ok(Self {
+            data,
+            offset,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
+    }
+
+    /// A dense row-major view.
+    ///
+    /// # Errors
+    /// [`LinalgError::DataLength`] when `data.len() != rows * cols`.
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Result<Self, LinalgError> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(LinalgError::DataLength {
+                op: "MatView::row_major",
+                shape: [rows, cols].into(),
+                len: data.len(),
+            });
+        }
+        Ok(Self {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The transposed view (free: strides swap).
+    pub fn transpose(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Element `(i, j)`, or `None` out of range.
+    pub fn get(&self, i: usize, j: usize) -> Option<T> {
+        (i < self.rows && j < self.cols).then(|| {
+            let idx = self.offset as isize + i as isize * self.row_stride + j as isize * self.col_stride;
+            self.data[idx as usize]
+        })
+    }
+
+    fn raw(&self) -> RawMat<T> {
+        // An empty view may sit at offset == len; faer never reads through it.
+        let ptr = if self.offset <= self.data.len() {
+            self.data.as_ptr().wrapping_add(self.offset)
+        } else {
+            self.data.as_ptr()
+        };
+        RawMat {
+            ptr,
+            rows: self.rows,
+            cols: self.cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+}
+
+/// A mutable strided matrix view, checked to stay inside its slice and never alias itself.
+#[derive(Debug)]
+pub struct MatViewMut<'a, T> {
+    data: &'a mut [T],
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a, T: Scalar> MatViewMut<'a, T> {
+    /// A mutable view; see [`MatView::new`]. Strides must be positive and distinct
+    /// elements must not share memory.
+    ///
+    /// # Errors
+    /// [`LinalgError::InvalidView`] when the view leaves `data` or aliases itself.
+    pub fn new(
+        data: &'a mut [T],
+        offset: usize,
+        rows: usize,
+        cols: usize,
+        row_stride: isize,
+        col_stride: isize,
+    ) -> Result<Self, LinalgError> {
+        let invalid = |reason: String| LinalgError::InvalidView { op: "MatViewMut::new", reason };
+        check_bounds(data.len(), offset, rows, cols, row_stride, col_stride).map_err(invalid)?;
+        if rows > 1 && cols > 1 {
+            let (small, small_extent, big) = if row_stride.abs() <= col_stride.abs() {
+                (row_stride.abs(), rows, col_stride.abs())
+            } else {
+                (col_stride.abs(), cols, row_stride.abs())
+            };
+            if small == 0 || (big as usize) < small as usize * small_extent {
+                return Err(invalid(format!(
+                    "strides ({row_stride}, {col_stride}) make elements of a {rows}x{cols} \
+                     output overlap"
+                )));
+            }
+        } else if (rows > 1 && row_stride == 0) || (cols > 1 && col_stride == 0) {
+            return Err(invalid("a zero stride makes output elements overlap".into()));
+        }
+        Ok(Self {
+            data,
+            offset,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        })
+    }
+
+    /// A dense row-major mutable view.
+    ///
+    /// # Errors
+    /// [`LinalgError::DataLength`] when `data.len() != rows * cols`.
+    pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Result<Self, LinalgError> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(LinalgError::DataLength {
+                op: "MatViewMut::row_major",
+                shape: [rows, cols].into(),
+                len: data.len(),
+            });
+        }
+        Ok(Self {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            row_stride: cols as isize,
+            col_stride: 1,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn raw(&mut self) -> RawMatMut<T> {
+        let ptr = if self.offset <= self.data.len() {
+            self.data.as_mut_ptr().wrapping_add(self.offset)
+        } else {
+            self.data.as_mut_ptr()
+        };
+        RawMatMut {
+            ptr,
+            rows: self.rows,
+            cols: self.cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+}
+
+/// `dst = alpha * lhs * rhs`, or `dst += alpha * lhs * rhs` when `accumulate`, on faer's
+/// kernels. Sequential or parallel by [`use_parallel`].
+///
+/// ```
+/// use ferrograd_linalg::kernel::{gemm, MatView, MatViewMut};
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let mut c = [0.0f32; 4];
+/// let av = MatView::row_major(&a, 2, 2)?;
+/// gemm(MatViewMut::row_major(&mut c, 2, 2)?, av, av.transpose(), 1.0, false)?;
+/// assert_eq!(c, [5.0, 11.0, 11.0, 25.0]); // A·Aᵀ
+/// # Ok::<(), ferrograd_linalg::LinalgError>(())
+/// ```
+///
+/// # Errors
+/// [`LinalgError::ShapeMismatch`] when the shapes do not chain.
+pub fn gemm<T: Scalar>(
+    mut dst: MatViewMut<'_, T>,
+    lhs: MatView<'_, T>,
+    rhs: MatView<'_, T>,
+    alpha: T,
+    accumulate: bool,
+) -> Result<(), LinalgError> {
+    if lhs.cols != rhs.rows {
+        return Err(LinalgError::ShapeMismatch {
+            op: "matmul",
+            lhs: [lhs.rows, lhs.cols].into(),
+            rhs: [rhs.rows, rhs.cols].into(),
+        });
+    }
+    if dst.rows != lhs.rows || dst.cols != rhs.cols {
+        return Err(LinalgError::ShapeMismatch {
+            op: "matmul (output)",
+            lhs: [dst.rows, dst.cols].into(),
+            rhs: [lhs.rows, rhs.cols].into(),
+        });
+    }
+    if dst.rows == 0 || dst.cols == 0 {
+        return Ok(());
+    }
+    let parallel = use_parallel::<T>(lhs.rows, rhs.cols, lhs.cols);
+    // SAFETY: all three views were bounds-checked at construction; `dst` is a unique
+    // borrow, so it cannot overlap the shared borrows `lhs` and `rhs`, and `MatViewMut::new`
+    // rejected self-aliasing strides.
+    unsafe { T::gemm_unchecked(dst.raw(), lhs.raw(), rhs.raw(), alpha, accumulate, parallel) };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_outside_the_buffer_are_rejected() {
+        let data = [0.0f64; 6];
+        assert!(MatView::new(&data, 0, 2, 3, 3, 1).is_ok());
+        assert!(MatView::new(&data, 1, 2, 3, 3, 1).is_err());
+        assert!(MatView::new(&data, 5, 2, 3, -3, -1).is_ok());
+        assert!(MatView::new(&data, 4, 2, 3, -3, -1).is_err());
+        let mut out = [0.0f64; 6];
+        assert!(MatViewMut::new(&mut out, 0, 2, 3, 1, 1).is_err(), "overlapping output");
+        assert!(MatViewMut::new(&mut out, 0, 2, 3, 1, 2).is_ok());
+    }
+
+    #[test]
+    fn gemm_strided_and_accumulating() {
+        // A is 2x3 stored column-major; B is 3x2 row-major; C = A·B accumulated twice.
+        let a_col_major = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0]; // [[1,2,3],[4,5,6]]
+        let b = [7.0f64, 8.0, 9.0, 10.0, 11.0, 12.0];
+        let a = MatView::new(&a_col_major, 0, 2, 3, 1, 2).unwrap();
+        let bv = MatView::row_major(&b, 3, 2).unwrap();
+        let mut c = [0.0f64; 4];
+        gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), a, bv, 1.0, false).unwrap();
+        gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), a, bv, 0.5, true).unwrap();
+        assert_eq!(c, [58.0 * 1.5, 64.0 * 1.5, 139.0 * 1.5, 154.0 * 1.5]);
+    }
+
+    #[test]
+    fn gemm_rejects_mismatch() {
+        let a = [0.0f32; 6];
+        let mut c = [0.0f32; 4];
+        let av = MatView::row_major(&a, 3, 2).unwrap();
+        let err = gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), av, av, 1.0, false).unwrap_err();
+        assert_eq!(err.to_string(), "matmul: shape mismatch between [3, 2] and [3, 2]");
+    }
+}

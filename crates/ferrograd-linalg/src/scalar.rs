@@ -1,0 +1,324 @@
+//! The element types of the whole stack: `f32` and `f64`.
+//!
+//! [`Scalar`] is a small, sealed numeric trait: the arithmetic and the transcendental
+//! functions the book's models need, conversions, and the dispatch into faer's matrix
+//! kernels. It is sealed so that faer's own trait bounds never leak into our API.
+
+use std::fmt::{Debug, Display, LowerExp};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type: implemented for `f32` and `f64` only.
+///
+/// ```
+/// use ferrograd_linalg::Scalar;
+/// fn mean<T: Scalar>(xs: &[T]) -> T {
+///     xs.iter().copied().sum::<T>() / T::from_usize(xs.len())
+/// }
+/// assert_eq!(mean(&[1.0f32, 2.0, 3.0]), 2.0);
+/// ```
+pub trait Scalar:
+    sealed::Sealed
+    + Copy
+    + Send
+    + Sync
+    + 'static
+    + Debug
+    + Display
+    + LowerExp
+    + Default
+    + PartialEq
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Rem<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+{
+    /// Additive identity.
+    const ZERO: Self;
+    /// Multiplicative identity.
+    const ONE: Self;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// Largest finite value.
+    const MAX: Self;
+    /// Smallest (most negative) finite value.
+    const MIN: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// Negative infinity.
+    const NEG_INFINITY: Self;
+    /// Name of the type as PyTorch and safetensors spell it (`"float32"` / `"float64"`).
+    const DTYPE: &'static str;
+
+    /// Converts from `f64`, rounding to nearest for `f32`.
+    fn from_f64(v: f64) -> Self;
+    /// Converts to `f64` (exact).
+    fn to_f64(self) -> f64;
+    /// Converts a count to this type.
+    fn from_usize(n: usize) -> Self;
+    /// e^x.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// ln(1 + x), accurate for small x.
+    fn ln_1p(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Sine.
+    fn sin(self) -> Self;
+    /// Cosine.
+    fn cos(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// x raised to a floating-point power.
+    fn powf(self, p: Self) -> Self;
+    /// x raised to an integer power.
+    fn powi(self, p: i32) -> Self;
+    /// Larger of two values (NaN-ignoring, as `f64::max`).
+    fn max(self, other: Self) -> Self;
+    /// Smaller of two values (NaN-ignoring, as `f64::min`).
+    fn min(self, other: Self) -> Self;
+    /// Largest integer not greater than x.
+    fn floor(self) -> Self;
+    /// True unless the value is infinite or NaN.
+    fn is_finite(self) -> bool;
+    /// True for NaN.
+    fn is_nan(self) -> bool;
+    /// Logistic sigmoid 1 / (1 + e^(-x)), computed without overflow for any x.
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+    /// The error function, accurate to a few ulps of `f64` (used by exact GELU).
+    fn erf(self) -> Self {
+        Self::from_f64(erf_f64(self.to_f64()))
+    }
+
+    /// `dst = alpha * lhs * rhs` (or `dst += …` when `accumulate`), dispatched to faer.
+    ///
+    /// # Safety
+    /// Every element addressed by the three views (pointer, shape, strides) must lie in
+    /// its allocation, and `dst` must not overlap `lhs` or `rhs`. The safe entry point is
+    /// [`crate::kernel::gemm`], which checks this.
+    #[doc(hidden)]
+    unsafe fn gemm_unchecked(
+        dst: crate::kernel::RawMatMut<Self>,
+        lhs: crate::kernel::RawMat<Self>,
+        rhs: crate::kernel::RawMat<Self>,
+        alpha: Self,
+        accumulate: bool,
+        parallel: bool,
+    );
+}
+
+macro_rules! impl_scalar {
+    ($t:ident, $name:literal) => {
+        impl Scalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const EPSILON: Self = $t::EPSILON;
+            const MAX: Self = $t::MAX;
+            const MIN: Self = $t::MIN;
+            const INFINITY: Self = $t::INFINITY;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            const DTYPE: &'static str = $name;
+
+            #[inline]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline]
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            #[inline]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            #[inline]
+            fn sin(self) -> Self {
+                $t::sin(self)
+            }
+            #[inline]
+            fn cos(self) -> Self {
+                $t::cos(self)
+            }
+            #[inline]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline]
+            fn powf(self, p: Self) -> Self {
+                $t::powf(self, p)
+            }
+            #[inline]
+            fn powi(self, p: i32) -> Self {
+                $t::powi(self, p)
+            }
+            #[inline]
+            fn max(self, other: Self) -> Self {
+                $t::max(self, other)
+            }
+            #[inline]
+            fn min(self, other: Self) -> Self {
+                $t::min(self, other)
+            }
+            #[inline]
+            fn floor(self) -> Self {
+                $t::floor(self)
+            }
+            #[inline]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+
+            unsafe fn gemm_unchecked(
+                dst: crate::kernel::RawMatMut<Self>,
+                lhs: crate::kernel::RawMat<Self>,
+                rhs: crate::kernel::RawMat<Self>,
+                alpha: Self,
+                accumulate: bool,
+                parallel: bool,
+            ) {
+                use faer::{Accum, MatMut, MatRef, Par};
+                // SAFETY: the caller guarantees that the views address valid, non-overlapping
+                // memory (checked by `kernel::gemm`).
+                let (d, l, r) = unsafe {
+                    (
+                        MatMut::from_raw_parts_mut(
+                            dst.ptr, dst.rows, dst.cols, dst.row_stride, dst.col_stride,
+                        ),
+                        MatRef::from_raw_parts(
+                            lhs.ptr, lhs.rows, lhs.cols, lhs.row_stride, lhs.col_stride,
+                        ),
+                        MatRef::from_raw_parts(
+                            rhs.ptr, rhs.rows, rhs.cols, rhs.row_stride, rhs.col_stride,
+                        ),
+                    )
+                };
+                let accum = if accumulate { Accum::Add } else { Accum::Replace };
+                let par = if parallel {
+                    Par::rayon(crate::kernel::num_threads())
+                } else {
+                    Par::Seq
+                };
+                faer::linalg::matmul::matmul(d, accum, l, r, alpha, par);
+            }
+        }
+    };
+}
+
+impl_scalar!(f32, "float32");
+impl_scalar!(f64, "float64");
+
+/// erf(x) in f64: Maclaurin series near zero, a continued fraction for erfc in the tails.
+fn erf_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    let ax = x.abs();
+    if ax < 2.5 {
+        // erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)); terms fall below
+        // 1e-17 of the sum well before 60 terms for |x| < 2.5.
+        let x2 = x * x;
+        let mut term = x; // (-1)^n x^(2n+1) / n!
+        let mut sum = x;
+        for n in 1..80 {
+            term *= -x2 / n as f64;
+            let contribution = term / (2 * n + 1) as f64;
+            sum += contribution;
+            if contribution.abs() < 1e-17 * sum.abs() {
+                break;
+            }
+        }
+        sum * std::f64::consts::FRAC_2_SQRT_PI
+    } else if ax > 6.0 {
+        x.signum() // erfc(6) ~ 2e-17: below f64 resolution around 1
+    } else {
+        // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+        // evaluated bottom-up; 60 levels converge for x >= 2.5.
+        let mut fraction = ax;
+        for k in (1..60).rev() {
+            fraction = ax + (k as f64 / 2.0) / fraction;
+        }
+        let erfc = (-ax * ax).exp() / (fraction * std::f64::consts::PI.sqrt());
+        x.signum() * (1.0 - erfc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_reference_values() {
+        // Reference values of erf from the closed-form tables (Abramowitz & Stegun 7.1),
+        // to 15 digits.
+        let cases = [
+            (0.0, 0.0),
+            (0.1, 0.112_462_916_018_284_9),
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (2.5, 0.999_593_047_982_555),
+            (3.0, 0.999_977_909_503_001_4),
+            (4.0, 0.999_999_984_582_742_1),
+        ];
+        for (x, want) in cases {
+            let got = erf_f64(x);
+            assert!((got - want).abs() < 1e-14, "erf({x}) = {got}, want {want}");
+            assert!((erf_f64(-x) + want).abs() < 1e-14);
+        }
+    }
+
+    #[test]
+    fn sigmoid_is_stable_at_extremes() {
+        assert_eq!(1000.0f32.sigmoid(), 1.0);
+        assert_eq!((-1000.0f32).sigmoid(), 0.0);
+        assert!(((0.0f64).sigmoid() - 0.5).abs() < 1e-16);
+    }
+}

@@ -1,0 +1,1 @@
+//! ferrograd-nn (under construction).

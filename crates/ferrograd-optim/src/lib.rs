@@ -1,0 +1,1 @@
+//! ferrograd-optim (under construction).

@@ -1,0 +1,1 @@
+//! ferrograd-scalar (under construction).

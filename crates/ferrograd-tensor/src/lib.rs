@@ -1,0 +1,1 @@
+//! ferrograd-tensor (under construction).

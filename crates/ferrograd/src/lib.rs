@@ -1,0 +1,1 @@
+//! ferrograd facade (under construction).

@@ -1,0 +1,150 @@
+//! Project automation for ferrograd, run as `cargo xtask <command>`.
+//!
+//! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
+//! * `cargo xtask layering` — only the crate-layering check.
+
+mod layers;
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("layering") => layering(),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | layering>");
+            eprintln!("  ci        fmt, layering, clippy, tests, docs, benches compiled");
+            eprintln!("  layering  check that every crate depends only on lower layers");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One step of CI: a name for the failure line and a cargo command line.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "rustfmt",
+        args: &["fmt", "--all", "--", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "tests (unit, integration and doc-tests)",
+        args: &["test", "--workspace", "--all-features"],
+        env: &[],
+    },
+    Step {
+        name: "docs",
+        args: &["doc", "--workspace", "--no-deps", "--all-features"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+    Step {
+        name: "benches compiled",
+        args: &["bench", "--workspace", "--no-run"],
+        env: &[],
+    },
+];
+
+fn ci() -> Result<(), String> {
+    let start = Instant::now();
+    run_step(&STEPS[0])?;
+    announce("crate layering");
+    layering()?;
+    for step in &STEPS[1..] {
+        run_step(step)?;
+    }
+    eprintln!(
+        "\nxtask ci: all steps passed in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn announce(name: &str) {
+    eprintln!("\n==> xtask ci: {name}");
+}
+
+fn run_step(step: &Step) -> Result<(), String> {
+    announce(step.name);
+    let started = Instant::now();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(step.args);
+    for (key, value) in step.env {
+        command.env(key, value);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("step `{}` could not start cargo: {e}", step.name))?;
+    if !status.success() {
+        return Err(format!(
+            "step `{}` failed ({status}): cargo {}",
+            step.name,
+            step.args.join(" ")
+        ));
+    }
+    eprintln!(
+        "    {} ok ({:.0} s)",
+        step.name,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn layering() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("step `crate layering` could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "step `crate layering`: cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("step `crate layering`: unreadable cargo metadata: {e}"))?;
+    match layers::check(&metadata) {
+        Ok(()) => {
+            eprintln!("    crate layering ok");
+            Ok(())
+        }
+        Err(violations) => {
+            for v in &violations {
+                eprintln!("    layering violation: {v}");
+            }
+            Err(format!(
+                "step `crate layering` found {} wrong dependency edge(s)",
+                violations.len()
+            ))
+        }
+    }
+}
