@@ -1,0 +1,271 @@
+//! Element-wise functions of two tensors, with NumPy/PyTorch broadcasting. Each op's
+//! backward returns gradients in the broadcast shape; the autograd engine sums them back
+//! to each input's shape.
+
+use super::{map2, map3};
+use crate::autograd::BackwardOp;
+use crate::error::Result;
+use crate::layout::broadcast_shapes;
+use crate::tensor::Tensor;
+use ferrograd_linalg::Scalar;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Maximum,
+    Minimum,
+    Pow,
+}
+
+impl Binary {
+    fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::Maximum => "maximum",
+            Binary::Minimum => "minimum",
+            Binary::Pow => "pow",
+        }
+    }
+
+    #[inline]
+    fn forward<T: Scalar>(self, a: T, b: T) -> T {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+            Binary::Div => a / b,
+            // NaN propagates, as torch.maximum.
+            Binary::Maximum => {
+                if a.is_nan() || a > b {
+                    a
+                } else {
+                    b
+                }
+            }
+            Binary::Minimum => {
+                if a.is_nan() || a < b {
+                    a
+                } else {
+                    b
+                }
+            }
+            Binary::Pow => a.powf(b),
+        }
+    }
+}
+
+struct BinaryBackward(Binary);
+
+/// Gradient share of `a` in maximum/minimum: 1 where `a` wins, 1/2 on ties (PyTorch).
+#[inline]
+fn winner_share<T: Scalar>(a: T, b: T, a_wins: bool) -> T {
+    if a == b {
+        T::from_f64(0.5)
+    } else if a_wins {
+        T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+impl<T: Scalar> BackwardOp<T> for BinaryBackward {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let shape = grad.shape();
+        let build = |data: Vec<T>| Some(Tensor::from_vec_unchecked(data, shape));
+        let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+        let (ga, gb) = match self.0 {
+            Binary::Add => (need_a.then(|| grad.clone()), need_b.then(|| grad.clone())),
+            Binary::Sub => (need_a.then(|| grad.clone()), need_b.then(|| grad.neg())),
+            Binary::Mul => (
+                if need_a {
+                    build(map2(grad, b, shape, |g, b| g * b))
+                } else {
+                    None
+                },
+                if need_b {
+                    build(map2(grad, a, shape, |g, a| g * a))
+                } else {
+                    None
+                },
+            ),
+            Binary::Div => (
+                if need_a {
+                    build(map2(grad, b, shape, |g, b| g / b))
+                } else {
+                    None
+                },
+                // d(a/b)/db = -a/b² = -out/b
+                if need_b {
+                    build(map3(grad, output, b, shape, |g, y, b| -g * y / b))
+                } else {
+                    None
+                },
+            ),
+            Binary::Maximum | Binary::Minimum => {
+                let is_max = self.0 == Binary::Maximum;
+                let pick = move |a: T, b: T| if is_max { a > b } else { a < b };
+                (
+                    if need_a {
+                        build(map3(grad, a, b, shape, |g, a, b| {
+                            g * winner_share(a, b, pick(a, b))
+                        }))
+                    } else {
+                        None
+                    },
+                    if need_b {
+                        build(map3(grad, b, a, shape, |g, b, a| {
+                            g * winner_share(b, a, pick(b, a))
+                        }))
+                    } else {
+                        None
+                    },
+                )
+            }
+            Binary::Pow => (
+                // d(a^b)/da = b a^(b-1)
+                if need_a {
+                    build(map3(grad, a, b, shape, |g, a, b| {
+                        if b == T::ZERO {
+                            T::ZERO
+                        } else {
+                            g * b * a.powf(b - T::ONE)
+                        }
+                    }))
+                } else {
+                    None
+                },
+                // d(a^b)/db = a^b ln a, taken as 0 where a == 0 and b >= 0 (PyTorch).
+                if need_b {
+                    let gy =
+                        Tensor::from_vec_unchecked(map2(grad, output, shape, |g, y| g * y), shape);
+                    build(map3(&gy, a, b, shape, |gy, a, b| {
+                        if a == T::ZERO && b >= T::ZERO {
+                            T::ZERO
+                        } else {
+                            gy * a.ln()
+                        }
+                    }))
+                } else {
+                    None
+                },
+            ),
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+impl<T: Scalar> Tensor<T> {
+    pub(crate) fn binary(&self, other: &Tensor<T>, op: Binary) -> Result<Tensor<T>> {
+        let shape = if self.shape() == other.shape() {
+            self.shape().to_vec()
+        } else {
+            broadcast_shapes(op.name(), self.shape(), other.shape())?
+        };
+        let data = map2(self, other, &shape, |a, b| op.forward(a, b));
+        Ok(Tensor::op_result(
+            data,
+            &shape,
+            &[self, other],
+            BinaryBackward(op),
+        ))
+    }
+
+    /// `self + other`, broadcasting.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn add(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Add)
+    }
+
+    /// `self - other`, broadcasting.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn sub(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Sub)
+    }
+
+    /// `self * other` element-wise (Hadamard product), broadcasting.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn mul(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Mul)
+    }
+
+    /// `self / other` element-wise, broadcasting (IEEE semantics for zero divisors).
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn div(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Div)
+    }
+
+    /// Element-wise maximum, broadcasting; NaN propagates; ties split the gradient.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn maximum(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Maximum)
+    }
+
+    /// Element-wise minimum, broadcasting; NaN propagates; ties split the gradient.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn minimum(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Minimum)
+    }
+
+    /// `self ^ other` element-wise, broadcasting.
+    ///
+    /// # Errors
+    /// [`crate::TensorError::ShapeMismatch`] when the shapes do not broadcast.
+    pub fn pow(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        self.binary(other, Binary::Pow)
+    }
+
+    /// `self + other` for gradient accumulation: reuses `self`'s buffer when nothing else
+    /// holds it. Not recorded in any graph.
+    pub(crate) fn add_into(self, other: Tensor<T>) -> Result<Tensor<T>> {
+        if self.shape() != other.shape() {
+            return crate::autograd::no_grad(|| self.add(&other));
+        }
+        let mut this = self;
+        if this.is_contiguous()
+            && this.inner.layout.offset() == 0
+            && let Some(inner) = Arc::get_mut(&mut this.inner)
+            && let Some(storage) = Arc::get_mut(&mut inner.storage)
+            && storage.data.len() == inner.layout.numel()
+        {
+            match other.as_slice() {
+                Some(src) => storage.data.iter_mut().zip(src).for_each(|(d, &s)| *d += s),
+                None => storage
+                    .data
+                    .iter_mut()
+                    .zip(other.to_vec())
+                    .for_each(|(d, s)| *d += s),
+            }
+            return Ok(this.detach());
+        }
+        crate::autograd::no_grad(|| this.add(&other))
+    }
+}

@@ -1,0 +1,192 @@
+//! The tensor operations, one file per family, each op's forward and backward side by
+//! side. This module holds the element-wise kernels they share.
+
+pub mod binary;
+pub mod compare;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+pub mod softmax;
+pub mod unary;
+
+use crate::layout::{Layout, for_each_run};
+use crate::storage;
+use crate::tensor::Tensor;
+use ferrograd_linalg::{Scalar, num_threads};
+use rayon::prelude::*;
+
+/// Element counts from which element-wise kernels split work across threads. Below it,
+/// waking a second thread (~15 µs here) costs more than the loop.
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
+
+fn parallel_grain(n: usize) -> Option<usize> {
+    let threads = num_threads();
+    (threads > 1 && n >= PARALLEL_MIN_ELEMENTS).then(|| n.div_ceil(threads).max(1 << 14))
+}
+
+/// `f` applied to every element, in row-major order.
+pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T> {
+    let n = x.numel();
+    let mut out = storage::take_buffer::<T>(n);
+    if let Some(src) = x.as_slice() {
+        match parallel_grain(n) {
+            Some(grain) => out
+                .par_chunks_mut(grain)
+                .zip(src.par_chunks(grain))
+                .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, &s)| *o = f(s))),
+            None => out.iter_mut().zip(src).for_each(|(o, &s)| *o = f(s)),
+        }
+        return out;
+    }
+    let layout = x.layout();
+    let data = x.storage_data();
+    let out_strides = crate::layout::contiguous_strides(layout.shape());
+    for_each_run(
+        layout.shape(),
+        [&out_strides, layout.strides()],
+        [0, layout.offset()],
+        |len, [o, s], [os, ss]| {
+            for i in 0..len {
+                out[o + i * os] = f(data[s + i * ss]);
+            }
+        },
+    );
+    out
+}
+
+/// `f(a, b)` for every element of the broadcast shape `out_shape` (already validated).
+pub(crate) fn map2<T: Scalar>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    out_shape: &[usize],
+    f: impl Fn(T, T) -> T + Sync,
+) -> Vec<T> {
+    let n: usize = out_shape.iter().product();
+    let mut out = storage::take_buffer::<T>(n);
+    if a.shape() == out_shape
+        && b.shape() == out_shape
+        && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
+    {
+        match parallel_grain(n) {
+            Some(grain) => out
+                .par_chunks_mut(grain)
+                .zip(sa.par_chunks(grain).zip(sb.par_chunks(grain)))
+                .for_each(|(o, (sa, sb))| {
+                    o.iter_mut()
+                        .zip(sa.iter().zip(sb))
+                        .for_each(|(o, (&x, &y))| *o = f(x, y))
+                }),
+            None => out
+                .iter_mut()
+                .zip(sa.iter().zip(sb))
+                .for_each(|(o, (&x, &y))| *o = f(x, y)),
+        }
+        return out;
+    }
+    let la = a
+        .layout()
+        .broadcast_to("map2", out_shape)
+        .expect("shape validated by caller");
+    let lb = b
+        .layout()
+        .broadcast_to("map2", out_shape)
+        .expect("shape validated by caller");
+    let (da, db) = (a.storage_data(), b.storage_data());
+    let out_strides = crate::layout::contiguous_strides(out_shape);
+    for_each_run(
+        out_shape,
+        [&out_strides, la.strides(), lb.strides()],
+        [0, la.offset(), lb.offset()],
+        |len, [o, s, t], [_, ss, ts]| {
+            let run = &mut out[o..o + len];
+            match (ss, ts) {
+                (1, 1) => run
+                    .iter_mut()
+                    .zip(da[s..s + len].iter().zip(&db[t..t + len]))
+                    .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                (1, 0) => {
+                    let y = db[t];
+                    run.iter_mut()
+                        .zip(&da[s..s + len])
+                        .for_each(|(o, &x)| *o = f(x, y));
+                }
+                (0, 1) => {
+                    let x = da[s];
+                    run.iter_mut()
+                        .zip(&db[t..t + len])
+                        .for_each(|(o, &y)| *o = f(x, y));
+                }
+                _ => {
+                    for (i, o) in run.iter_mut().enumerate() {
+                        *o = f(da[s + i * ss], db[t + i * ts]);
+                    }
+                }
+            }
+        },
+    );
+    out
+}
+
+/// `f(a, b, c)` for every element of the broadcast shape `out_shape` (already validated).
+pub(crate) fn map3<T: Scalar>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    c: &Tensor<T>,
+    out_shape: &[usize],
+    f: impl Fn(T, T, T) -> T + Sync,
+) -> Vec<T> {
+    let n: usize = out_shape.iter().product();
+    let mut out = storage::take_buffer::<T>(n);
+    if a.shape() == out_shape
+        && b.shape() == out_shape
+        && c.shape() == out_shape
+        && let (Some(sa), Some(sb), Some(sc)) = (a.as_slice(), b.as_slice(), c.as_slice())
+    {
+        let kernel = |o: &mut [T], sa: &[T], sb: &[T], sc: &[T]| {
+            for (((o, &x), &y), &z) in o.iter_mut().zip(sa).zip(sb).zip(sc) {
+                *o = f(x, y, z);
+            }
+        };
+        match parallel_grain(n) {
+            Some(grain) => out
+                .par_chunks_mut(grain)
+                .zip(sa.par_chunks(grain))
+                .zip(sb.par_chunks(grain).zip(sc.par_chunks(grain)))
+                .for_each(|((o, sa), (sb, sc))| kernel(o, sa, sb, sc)),
+            None => kernel(&mut out, sa, sb, sc),
+        }
+        return out;
+    }
+    let layouts: Vec<Layout> = [a, b, c]
+        .iter()
+        .map(|t| {
+            t.layout()
+                .broadcast_to("map3", out_shape)
+                .expect("shape validated by caller")
+        })
+        .collect();
+    let (da, db, dc) = (a.storage_data(), b.storage_data(), c.storage_data());
+    let out_strides = crate::layout::contiguous_strides(out_shape);
+    for_each_run(
+        out_shape,
+        [
+            &out_strides,
+            layouts[0].strides(),
+            layouts[1].strides(),
+            layouts[2].strides(),
+        ],
+        [
+            0,
+            layouts[0].offset(),
+            layouts[1].offset(),
+            layouts[2].offset(),
+        ],
+        |len, [o, s, t, u], [_, ss, ts, us]| {
+            for i in 0..len {
+                out[o + i] = f(da[s + i * ss], db[t + i * ts], dc[u + i * us]);
+            }
+        },
+    );
+    out
+}

@@ -1,0 +1,431 @@
+//! Shape operations. Most are views (no copy): reshape of viewable data, permute and
+//! transpose, broadcast, narrow, squeeze/unsqueeze. Concat and stack copy.
+
+use crate::autograd::BackwardOp;
+use crate::error::{Result, TensorError, shape_of};
+use crate::layout::{Layout, checked_numel, for_each_run, normalize_axis};
+use crate::storage;
+use crate::tensor::Tensor;
+use ferrograd_linalg::Scalar;
+
+struct ReshapeBackward {
+    input_shape: Vec<usize>,
+}
+
+impl<T: Scalar> BackwardOp<T> for ReshapeBackward {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+    fn backward(
+        &self,
+        _: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        Ok(vec![Some(grad.reshape(&self.input_shape)?)])
+    }
+}
+
+struct PermuteBackward {
+    inverse: Vec<usize>,
+}
+
+impl<T: Scalar> BackwardOp<T> for PermuteBackward {
+    fn name(&self) -> &'static str {
+        "permute"
+    }
+    fn backward(
+        &self,
+        _: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        Ok(vec![Some(grad.permute(&self.inverse)?)])
+    }
+}
+
+/// Broadcast, `contiguous`: the gradient passes through unchanged (the engine sums a
+/// broadcast gradient back to the input's shape).
+struct IdentityBackward(&'static str);
+
+impl<T: Scalar> BackwardOp<T> for IdentityBackward {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn backward(
+        &self,
+        _: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        Ok(vec![Some(grad.clone())])
+    }
+}
+
+struct NarrowBackward {
+    axis: usize,
+    start: usize,
+}
+
+impl<T: Scalar> BackwardOp<T> for NarrowBackward {
+    fn name(&self) -> &'static str {
+        "narrow"
+    }
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        // Zeros everywhere but the narrowed window, which receives the gradient.
+        let shape = inputs[0].shape();
+        let mut data = storage::zeroed_buffer::<T>(checked_numel(shape).unwrap_or(0));
+        let window =
+            Layout::contiguous(shape).narrow(self.axis, self.start, grad.shape()[self.axis]);
+        copy_into(&mut data, &window, grad);
+        Ok(vec![Some(Tensor::from_vec_unchecked(data, shape))])
+    }
+}
+
+struct ConcatBackward {
+    axis: usize,
+    sizes: Vec<usize>,
+}
+
+impl<T: Scalar> BackwardOp<T> for ConcatBackward {
+    fn name(&self) -> &'static str {
+        "concat"
+    }
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let mut start = 0;
+        let mut grads = Vec::with_capacity(self.sizes.len());
+        for (input, &size) in inputs.iter().zip(&self.sizes) {
+            grads.push(
+                input
+                    .requires_grad()
+                    .then(|| grad.narrow_unchecked(self.axis, start, size)),
+            );
+            start += size;
+        }
+        Ok(grads)
+    }
+}
+
+/// Writes `src` (any layout) into `dst` at the positions `dst_layout` describes.
+pub(crate) fn copy_into<T: Scalar>(dst: &mut [T], dst_layout: &Layout, src: &Tensor<T>) {
+    let src_layout = src.layout();
+    let data = src.storage_data();
+    for_each_run(
+        dst_layout.shape(),
+        [dst_layout.strides(), src_layout.strides()],
+        [dst_layout.offset(), src_layout.offset()],
+        |len, [d, s], [ds, ss]| {
+            if ds == 1 && ss == 1 {
+                dst[d..d + len].copy_from_slice(&data[s..s + len]);
+            } else {
+                for i in 0..len {
+                    dst[d + i * ds] = data[s + i * ss];
+                }
+            }
+        },
+    );
+}
+
+impl<T: Scalar> Tensor<T> {
+    /// The same elements with a new shape (element counts must agree). A view when the
+    /// layout allows it (always for contiguous data), a copy otherwise.
+    ///
+    /// # Errors
+    /// [`TensorError::ElementCount`] when the element counts differ.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        if checked_numel(shape) != Some(self.numel()) {
+            return Err(TensorError::ElementCount {
+                op: "reshape",
+                shape: shape_of(shape),
+                len: self.numel(),
+            });
+        }
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        let op = ReshapeBackward {
+            input_shape: self.shape().to_vec(),
+        };
+        match self.layout().reshaped(shape) {
+            Some(layout) => Ok(self.view_of(layout, op)),
+            None => {
+                let dense = self.contiguous();
+                let layout = Layout::contiguous(shape);
+                Ok(dense.view_of(layout, op))
+            }
+        }
+    }
+
+    /// Flattens axes `start..=end` into one.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for axes out of range or `start > end`.
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor<T>> {
+        if self.rank() == 0 {
+            return self.reshape(&[1]);
+        }
+        let s = normalize_axis("flatten", start, self.shape())?;
+        let e = normalize_axis("flatten", end, self.shape())?;
+        if s > e {
+            return Err(TensorError::InvalidArgument {
+                op: "flatten",
+                reason: format!("start axis {start} comes after end axis {end}"),
+            });
+        }
+        let mut shape: Vec<usize> = self.shape()[..s].to_vec();
+        shape.push(self.shape()[s..=e].iter().product());
+        shape.extend_from_slice(&self.shape()[e + 1..]);
+        self.reshape(&shape)
+    }
+
+    /// Reorders axes: output axis `i` is input axis `perm[i]`. A view.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] when `perm` is not a permutation of the axes.
+    pub fn permute(&self, perm: &[usize]) -> Result<Tensor<T>> {
+        let layout = self.layout().permute("permute", perm)?;
+        let mut inverse = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p] = i;
+        }
+        Ok(self.view_of(layout, PermuteBackward { inverse }))
+    }
+
+    /// Swaps two axes. A view.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range.
+    pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor<T>> {
+        let a = normalize_axis("transpose", a, self.shape())?;
+        let b = normalize_axis("transpose", b, self.shape())?;
+        let mut perm: Vec<usize> = (0..self.rank()).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// The transpose of a matrix (swaps the last two axes of a batch of matrices). A view.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] for a tensor of rank below 2.
+    pub fn t(&self) -> Result<Tensor<T>> {
+        if self.rank() < 2 {
+            return Err(TensorError::InvalidArgument {
+                op: "t",
+                reason: format!(
+                    "needs at least 2 axes, got shape {}",
+                    shape_of(self.shape())
+                ),
+            });
+        }
+        self.transpose(-2, -1)
+    }
+
+    /// The tensor broadcast to `shape` (PyTorch's `expand`): a view with zero strides.
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] when this shape does not broadcast to `shape`.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Tensor<T>> {
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        let layout = self.layout().broadcast_to("broadcast_to", shape)?;
+        Ok(self.view_of(layout, IdentityBackward("broadcast_to")))
+    }
+
+    /// Elements `start..start + len` of `axis`. A view.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range,
+    /// [`TensorError::IndexOutOfRange`] when the window leaves the axis.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor<T>> {
+        let a = normalize_axis("narrow", axis, self.shape())?;
+        let size = self.shape()[a];
+        if start.checked_add(len).is_none_or(|end| end > size) {
+            return Err(TensorError::IndexOutOfRange {
+                op: "narrow",
+                index: start.saturating_add(len),
+                axis: a,
+                size,
+            });
+        }
+        Ok(self.narrow_unchecked(a, start, len))
+    }
+
+    pub(crate) fn narrow_unchecked(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
+        let layout = self.layout().narrow(axis, start, len);
+        self.view_of(layout, NarrowBackward { axis, start })
+    }
+
+    /// Index `index` of `axis`, with that axis removed (PyTorch's `select`). A view.
+    ///
+    /// # Errors
+    /// As [`Tensor::narrow`].
+    pub fn select(&self, axis: isize, index: usize) -> Result<Tensor<T>> {
+        let a = normalize_axis("select", axis, self.shape())?;
+        self.narrow(a as isize, index, 1)?.squeeze(a as isize)
+    }
+
+    /// Removes a size-1 axis.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range,
+    /// [`TensorError::InvalidArgument`] when the axis is not of size 1.
+    pub fn squeeze(&self, axis: isize) -> Result<Tensor<T>> {
+        let a = normalize_axis("squeeze", axis, self.shape())?;
+        if self.shape()[a] != 1 {
+            return Err(TensorError::InvalidArgument {
+                op: "squeeze",
+                reason: format!(
+                    "axis {a} of shape {} is not of size 1",
+                    shape_of(self.shape())
+                ),
+            });
+        }
+        let mut shape = self.shape().to_vec();
+        shape.remove(a);
+        self.reshape(&shape)
+    }
+
+    /// Inserts a size-1 axis at position `axis` (`-1` appends).
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for a position outside `-(rank+1)..=rank`.
+    pub fn unsqueeze(&self, axis: isize) -> Result<Tensor<T>> {
+        let mut extended = self.shape().to_vec();
+        extended.push(1);
+        let a = normalize_axis("unsqueeze", axis, &extended)?;
+        let mut shape = self.shape().to_vec();
+        shape.insert(a, 1);
+        self.reshape(&shape)
+    }
+
+    /// A dense row-major copy, or the tensor itself when it already is one.
+    pub fn contiguous(&self) -> Tensor<T> {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        let data = self.contiguous_data().into_owned();
+        Tensor::op_result(data, self.shape(), &[self], IdentityBackward("contiguous"))
+    }
+
+    /// Joins tensors along an existing axis; all other axes must agree.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] for an empty list,
+    /// [`TensorError::ShapeMismatch`] when shapes disagree off the axis,
+    /// [`TensorError::InvalidAxis`] for an axis out of range.
+    pub fn concat(tensors: &[&Tensor<T>], axis: isize) -> Result<Tensor<T>> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| TensorError::InvalidArgument {
+                op: "concat",
+                reason: "no tensors given".into(),
+            })?;
+        let a = normalize_axis("concat", axis, first.shape())?;
+        let mut shape = first.shape().to_vec();
+        shape[a] = 0;
+        for t in tensors {
+            let same_rank = t.rank() == first.rank();
+            if !same_rank
+                || t.shape()
+                    .iter()
+                    .enumerate()
+                    .any(|(i, &d)| i != a && d != first.shape()[i])
+            {
+                return Err(TensorError::ShapeMismatch {
+                    op: "concat",
+                    lhs: shape_of(first.shape()),
+                    rhs: shape_of(t.shape()),
+                });
+            }
+            shape[a] += t.shape()[a];
+        }
+        let mut data = storage::take_buffer::<T>(checked_numel(&shape).unwrap_or(0));
+        let full = Layout::contiguous(&shape);
+        let mut start = 0;
+        for t in tensors {
+            let size = t.shape()[a];
+            copy_into(&mut data, &full.narrow(a, start, size), t);
+            start += size;
+        }
+        let sizes = tensors.iter().map(|t| t.shape()[a]).collect();
+        Ok(Tensor::op_result(
+            data,
+            &shape,
+            tensors,
+            ConcatBackward { axis: a, sizes },
+        ))
+    }
+
+    /// Joins equally shaped tensors along a new axis.
+    ///
+    /// # Errors
+    /// As [`Tensor::concat`]; all shapes must be equal.
+    pub fn stack(tensors: &[&Tensor<T>], axis: isize) -> Result<Tensor<T>> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| TensorError::InvalidArgument {
+                op: "stack",
+                reason: "no tensors given".into(),
+            })?;
+        if let Some(t) = tensors.iter().find(|t| t.shape() != first.shape()) {
+            return Err(TensorError::ShapeMismatch {
+                op: "stack",
+                lhs: shape_of(first.shape()),
+                rhs: shape_of(t.shape()),
+            });
+        }
+        let expanded = tensors
+            .iter()
+            .map(|t| t.unsqueeze(axis))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&Tensor<T>> = expanded.iter().collect();
+        Self::concat(&refs, axis)
+    }
+
+    /// Splits `axis` into pieces of `size` (the last may be smaller). Views.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range,
+    /// [`TensorError::InvalidArgument`] when `size` is 0.
+    pub fn split(&self, size: usize, axis: isize) -> Result<Vec<Tensor<T>>> {
+        let a = normalize_axis("split", axis, self.shape())?;
+        if size == 0 {
+            return Err(TensorError::InvalidArgument {
+                op: "split",
+                reason: "piece size must be positive".into(),
+            });
+        }
+        let total = self.shape()[a];
+        Ok((0..total)
+            .step_by(size)
+            .map(|start| self.narrow_unchecked(a, start, size.min(total - start)))
+            .collect())
+    }
+
+    /// Splits `axis` into `chunks` nearly equal pieces, as `torch.chunk`. Views.
+    ///
+    /// # Errors
+    /// As [`Tensor::split`]; `chunks` must be positive.
+    pub fn chunk(&self, chunks: usize, axis: isize) -> Result<Vec<Tensor<T>>> {
+        let a = normalize_axis("chunk", axis, self.shape())?;
+        if chunks == 0 {
+            return Err(TensorError::InvalidArgument {
+                op: "chunk",
+                reason: "number of chunks must be positive".into(),
+            });
+        }
+        let size = self.shape()[a].div_ceil(chunks).max(1);
+        self.split(size, a as isize)
+    }
+}

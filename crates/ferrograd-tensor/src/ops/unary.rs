@@ -1,0 +1,239 @@
+//! Element-wise functions of one tensor. Each row of [`Unary`] defines the function and,
+//! right beside it, its derivative; backward is `grad_in = grad_out * f'(x)`.
+
+use super::{map1, map3};
+use crate::autograd::BackwardOp;
+use crate::error::Result;
+use crate::tensor::Tensor;
+use ferrograd_linalg::Scalar;
+
+/// An element-wise function with its derivative.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unary<T> {
+    /// `a * x + b`: scalar addition, multiplication, negation, `c - x`.
+    Affine(T, T),
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Relu,
+    /// Exact GELU, `x * Φ(x)`, as PyTorch's default (`approximate='none'`).
+    Gelu,
+    Sin,
+    Cos,
+    Powf(T),
+}
+
+impl<T: Scalar> Unary<T> {
+    #[inline]
+    fn forward(self, x: T) -> T {
+        match self {
+            Unary::Affine(a, b) => a * x + b,
+            Unary::Abs => x.abs(),
+            Unary::Exp => x.exp(),
+            Unary::Log => x.ln(),
+            Unary::Sqrt => x.sqrt(),
+            Unary::Tanh => x.tanh(),
+            Unary::Sigmoid => x.sigmoid(),
+            Unary::Relu => {
+                if x > T::ZERO {
+                    x
+                } else {
+                    T::ZERO
+                }
+            }
+            Unary::Gelu => {
+                T::from_f64(0.5)
+                    * x
+                    * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
+            }
+            Unary::Sin => x.sin(),
+            Unary::Cos => x.cos(),
+            Unary::Powf(p) => x.powf(p),
+        }
+    }
+
+    /// d forward / dx, given the input `x` and the output `y = forward(x)`.
+    #[inline]
+    fn derivative(self, x: T, y: T) -> T {
+        match self {
+            Unary::Affine(a, _) => a,
+            // sign(x), with 0 at 0 as PyTorch's `sgn`.
+            Unary::Abs => {
+                if x > T::ZERO {
+                    T::ONE
+                } else if x < T::ZERO {
+                    -T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+            Unary::Exp => y,
+            Unary::Log => T::ONE / x,
+            Unary::Sqrt => T::from_f64(0.5) / y,
+            Unary::Tanh => T::ONE - y * y,
+            Unary::Sigmoid => y * (T::ONE - y),
+            // 0 at the kink, as PyTorch.
+            Unary::Relu => {
+                if x > T::ZERO {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+            // Φ(x) + x φ(x)
+            Unary::Gelu => {
+                let cdf = T::from_f64(0.5)
+                    * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+                let pdf = (T::from_f64(-0.5) * x * x).exp() * T::from_f64(0.398_942_280_401_432_7);
+                cdf + x * pdf
+            }
+            Unary::Sin => x.cos(),
+            Unary::Cos => -x.sin(),
+            Unary::Powf(p) => {
+                if p == T::ZERO {
+                    T::ZERO
+                } else {
+                    p * x.powf(p - T::ONE)
+                }
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Unary::Affine(..) => "affine",
+            Unary::Abs => "abs",
+            Unary::Exp => "exp",
+            Unary::Log => "log",
+            Unary::Sqrt => "sqrt",
+            Unary::Tanh => "tanh",
+            Unary::Sigmoid => "sigmoid",
+            Unary::Relu => "relu",
+            Unary::Gelu => "gelu",
+            Unary::Sin => "sin",
+            Unary::Cos => "cos",
+            Unary::Powf(_) => "powf",
+        }
+    }
+}
+
+struct UnaryBackward<T>(Unary<T>);
+
+impl<T: Scalar> BackwardOp<T> for UnaryBackward<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let f = self.0;
+        let x = &inputs[0];
+        let data = map3(grad, x, output, x.shape(), |g, x, y| g * f.derivative(x, y));
+        Ok(vec![Some(Tensor::from_vec_unchecked(data, x.shape()))])
+    }
+}
+
+impl<T: Scalar> Tensor<T> {
+    pub(crate) fn unary(&self, f: Unary<T>) -> Tensor<T> {
+        let data = map1(self, |x| f.forward(x));
+        Tensor::op_result(data, self.shape(), &[self], UnaryBackward(f))
+    }
+
+    /// `-x`.
+    pub fn neg(&self) -> Tensor<T> {
+        self.unary(Unary::Affine(-T::ONE, T::ZERO))
+    }
+
+    /// `x + c` for a scalar `c`.
+    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        self.unary(Unary::Affine(T::ONE, c))
+    }
+
+    /// `x - c` for a scalar `c`.
+    pub fn sub_scalar(&self, c: T) -> Tensor<T> {
+        self.unary(Unary::Affine(T::ONE, -c))
+    }
+
+    /// `c - x` for a scalar `c`.
+    pub fn rsub_scalar(&self, c: T) -> Tensor<T> {
+        self.unary(Unary::Affine(-T::ONE, c))
+    }
+
+    /// `x * c` for a scalar `c`.
+    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        self.unary(Unary::Affine(c, T::ZERO))
+    }
+
+    /// `x / c` for a scalar `c` (IEEE semantics: dividing by zero gives ±inf or NaN, as
+    /// in PyTorch).
+    pub fn div_scalar(&self, c: T) -> Tensor<T> {
+        self.unary(Unary::Affine(T::ONE / c, T::ZERO))
+    }
+
+    /// `|x|`; the gradient at 0 is 0.
+    pub fn abs(&self) -> Tensor<T> {
+        self.unary(Unary::Abs)
+    }
+
+    /// `e^x`.
+    pub fn exp(&self) -> Tensor<T> {
+        self.unary(Unary::Exp)
+    }
+
+    /// Natural logarithm (NaN below 0 and -inf at 0, as in PyTorch).
+    pub fn log(&self) -> Tensor<T> {
+        self.unary(Unary::Log)
+    }
+
+    /// Square root (NaN below 0, as in PyTorch).
+    pub fn sqrt(&self) -> Tensor<T> {
+        self.unary(Unary::Sqrt)
+    }
+
+    /// Hyperbolic tangent.
+    pub fn tanh(&self) -> Tensor<T> {
+        self.unary(Unary::Tanh)
+    }
+
+    /// Logistic sigmoid `1 / (1 + e^-x)`, without overflow for large `|x|`.
+    pub fn sigmoid(&self) -> Tensor<T> {
+        self.unary(Unary::Sigmoid)
+    }
+
+    /// `max(x, 0)`; the gradient at 0 is 0, as in PyTorch.
+    pub fn relu(&self) -> Tensor<T> {
+        self.unary(Unary::Relu)
+    }
+
+    /// Exact GELU `x Φ(x)` (PyTorch's default `approximate='none'`).
+    pub fn gelu(&self) -> Tensor<T> {
+        self.unary(Unary::Gelu)
+    }
+
+    /// Sine.
+    pub fn sin(&self) -> Tensor<T> {
+        self.unary(Unary::Sin)
+    }
+
+    /// Cosine.
+    pub fn cos(&self) -> Tensor<T> {
+        self.unary(Unary::Cos)
+    }
+
+    /// `x^p` for a scalar exponent.
+    pub fn powf(&self, p: T) -> Tensor<T> {
+        self.unary(Unary::Powf(p))
+    }
+
+    /// `x²`.
+    pub fn square(&self) -> Tensor<T> {
+        self.unary(Unary::Powf(T::from_f64(2.0)))
+    }
+}

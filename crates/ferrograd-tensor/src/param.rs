@@ -1,0 +1,143 @@
+//! Trainable parameters: tensors that optimizers update in place between steps.
+
+use crate::autograd::HasTensorId;
+use crate::error::{Result, TensorError, shape_of};
+use crate::tensor::{GradState, Inner, Tensor, TensorId};
+use ferrograd_linalg::Scalar;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// A trainable tensor with a stable identity.
+///
+/// Modules hold parameters; [`Parameter::tensor`] gives the current value as a graph leaf
+/// (cheap: a reference count), `backward` stores its gradient under [`Parameter::id`],
+/// and optimizers write new values with [`Parameter::update`]. Cloning a `Parameter`
+/// shares it (like sharing a `torch.nn.Parameter` between a module and an optimizer).
+///
+/// ```
+/// use ferrograd_tensor::{Parameter, Tensor};
+/// let w = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+/// let loss = w.tensor().square().sum_all();
+/// let grads = loss.backward()?;
+/// let g = grads.get(&w).unwrap().to_vec();           // [2, 4]
+/// w.update(|value| for (v, g) in value.iter_mut().zip(&g) { *v -= 0.5 * g })?;
+/// assert_eq!(w.tensor().to_vec(), vec![0.0, 0.0]);
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+pub struct Parameter<T: Scalar = f32> {
+    value: Arc<RwLock<Tensor<T>>>,
+    id: TensorId,
+}
+
+impl<T: Scalar> Clone for Parameter<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: Arc::clone(&self.value),
+            id: self.id,
+        }
+    }
+}
+
+impl<T: Scalar> std::fmt::Debug for Parameter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parameter")
+            .field("id", &self.id)
+            .field("shape", &self.shape())
+            .finish()
+    }
+}
+
+impl<T: Scalar> HasTensorId for Parameter<T> {
+    fn tensor_id(&self) -> TensorId {
+        self.id
+    }
+}
+
+impl<T: Scalar> Parameter<T> {
+    /// A parameter holding a copy of `value`'s elements (contiguous, detached).
+    pub fn new(value: Tensor<T>) -> Self {
+        let id = TensorId::fresh();
+        let leaf = Self::leaf(id, value.to_vec(), value.shape());
+        Self {
+            value: Arc::new(RwLock::new(leaf)),
+            id,
+        }
+    }
+
+    fn leaf(id: TensorId, data: Vec<T>, shape: &[usize]) -> Tensor<T> {
+        Tensor {
+            inner: Arc::new(Inner {
+                id,
+                storage: Arc::new(crate::storage::Storage::new(data)),
+                layout: crate::layout::Layout::contiguous(shape),
+                grad: GradState::Leaf,
+            }),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Tensor<T>> {
+        // A panic while holding the lock cannot leave the tensor half-written (updates
+        // replace it whole), so a poisoned lock is still safe to read.
+        self.value.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current value as a trainable leaf of the graph.
+    pub fn tensor(&self) -> Tensor<T> {
+        self.read().clone()
+    }
+
+    /// The id its gradients are stored under; stable across updates.
+    pub fn id(&self) -> TensorId {
+        self.id
+    }
+
+    /// Shape of the parameter.
+    pub fn shape(&self) -> Vec<usize> {
+        self.read().shape().to_vec()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.read().numel()
+    }
+
+    /// Replaces the value with `value`'s elements (same shape required).
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] when the shape differs.
+    pub fn set(&self, value: &Tensor<T>) -> Result<()> {
+        let current = self.shape();
+        if value.shape() != current.as_slice() {
+            return Err(TensorError::ShapeMismatch {
+                op: "Parameter::set",
+                lhs: shape_of(&current),
+                rhs: shape_of(value.shape()),
+            });
+        }
+        let leaf = Self::leaf(self.id, value.to_vec(), value.shape());
+        *self.value.write().unwrap_or_else(|e| e.into_inner()) = leaf;
+        Ok(())
+    }
+
+    /// Updates the elements in place through `f` (row-major slice). When a graph from an
+    /// earlier step still holds the old value, the old value is left untouched and the
+    /// update goes to a fresh buffer, so no recorded computation changes under it.
+    ///
+    /// # Errors
+    /// Never for now; reserved for checks on the updated values.
+    pub fn update(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
+        let mut guard = self.value.write().unwrap_or_else(|e| e.into_inner());
+        let shape = guard.shape().to_vec();
+        if let Some(inner) = Arc::get_mut(&mut guard.inner)
+            && let Some(storage) = Arc::get_mut(&mut inner.storage)
+        {
+            f(&mut storage.data);
+            return Ok(());
+        }
+        // Reuse a pooled buffer: a step should not go to the OS for memory.
+        let mut data = crate::storage::take_buffer::<T>(guard.numel());
+        data.copy_from_slice(&guard.contiguous_data());
+        f(&mut data);
+        *guard = Self::leaf(self.id, data, &shape);
+        Ok(())
+    }
+}

@@ -1,0 +1,598 @@
+//! The [`Tensor`] type: a cheap handle to shared storage plus a layout, and, when it is
+//! part of a computation that needs gradients, the operation that produced it.
+
+use crate::autograd::{self, BackwardOp, Node};
+use crate::error::{Result, TensorError, shape_of};
+use crate::layout::{Layout, checked_numel, for_each_run};
+use crate::rng::Rng;
+use crate::storage::{self, Storage};
+use ferrograd_linalg::Scalar;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Identity of a tensor in autograd: gradients are stored under it.
+///
+/// Every new tensor gets a fresh id; a [`crate::Parameter`] keeps its id across updates,
+/// so optimizer state keyed by it stays attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(u64);
+
+impl TensorId {
+    pub(crate) fn fresh() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The raw number (unique within a process run).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for TensorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// How a tensor takes part in autograd.
+pub(crate) enum GradState<T: Scalar> {
+    /// Constant: no gradient flows to or through it.
+    None,
+    /// A trainable leaf: gradients are collected for it.
+    Leaf,
+    /// Produced by an operation on tensors that need gradients.
+    Node(Node<T>),
+}
+
+pub(crate) struct Inner<T: Scalar> {
+    pub(crate) id: TensorId,
+    pub(crate) storage: Arc<Storage<T>>,
+    pub(crate) layout: Layout,
+    pub(crate) grad: GradState<T>,
+}
+
+impl<T: Scalar> Drop for Inner<T> {
+    /// Frees a long chain of operations without recursing once per link, so a graph of
+    /// any depth can be dropped on a small stack.
+    fn drop(&mut self) {
+        let GradState::Node(node) = &mut self.grad else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut node.inputs);
+        while let Some(tensor) = pending.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(tensor.inner)
+                && let GradState::Node(node) = &mut inner.grad
+            {
+                pending.append(&mut node.inputs);
+            }
+        }
+    }
+}
+
+/// An n-dimensional array of `f32` (the default) or `f64` with reverse-mode autodiff.
+///
+/// Cloning is cheap (a reference count); views such as [`Tensor::transpose`],
+/// [`Tensor::reshape`] of contiguous data, [`Tensor::broadcast_to`] and
+/// [`Tensor::narrow`] share storage. Tensors are immutable: operations return new tensors.
+///
+/// ```
+/// use ferrograd_tensor::Tensor;
+/// let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+/// let y = x.matmul(&x.t()?)?;
+/// assert_eq!(y.to_vec(), vec![5.0, 11.0, 11.0, 25.0]);
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+pub struct Tensor<T: Scalar = f32> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+impl<T: Scalar> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: Scalar> std::fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tensor")
+            .field("id", &self.inner.id)
+            .field("dtype", &T::DTYPE)
+            .field("shape", &self.shape())
+            .field("requires_grad", &self.requires_grad())
+            .field("op", &self.op_name())
+            .finish()
+    }
+}
+
+impl<T: Scalar> Tensor<T> {
+    // ----- construction ---------------------------------------------------------------
+
+    pub(crate) fn from_storage(
+        storage: Arc<Storage<T>>,
+        layout: Layout,
+        grad: GradState<T>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                id: TensorId::fresh(),
+                storage,
+                layout,
+                grad,
+            }),
+        }
+    }
+
+    /// A constant tensor owning `data` laid out row-major; `shape` is not checked.
+    pub(crate) fn from_vec_unchecked(data: Vec<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(checked_numel(shape), Some(data.len()));
+        Self::from_storage(
+            Arc::new(Storage::new(data)),
+            Layout::contiguous(shape),
+            GradState::None,
+        )
+    }
+
+    /// A tensor of `shape` filled row-major from `data`.
+    ///
+    /// # Errors
+    /// [`TensorError::ElementCount`] when `data.len()` is not the product of `shape`.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        if checked_numel(shape) != Some(data.len()) {
+            return Err(TensorError::ElementCount {
+                op: "from_vec",
+                shape: shape_of(shape),
+                len: data.len(),
+            });
+        }
+        Ok(Self::from_vec_unchecked(data, shape))
+    }
+
+    /// A tensor of `shape` copied from a slice; see [`Tensor::from_vec`].
+    ///
+    /// # Errors
+    /// [`TensorError::ElementCount`] when the length does not fill the shape.
+    pub fn from_slice(data: &[T], shape: &[usize]) -> Result<Self> {
+        Self::from_vec(data.to_vec(), shape)
+    }
+
+    /// A 2-D tensor from equally long rows.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_rows(&[[22.0, 25.0], [25.0, 35.0]])?;
+    /// assert_eq!(x.shape(), &[2, 2]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] when rows differ in length.
+    pub fn from_rows<R: AsRef<[T]>>(rows: &[R]) -> Result<Self> {
+        let cols = rows.first().map_or(0, |r| r.as_ref().len());
+        let mut data = Vec::with_capacity(rows.len() * cols);
+        for row in rows {
+            let row = row.as_ref();
+            if row.len() != cols {
+                return Err(TensorError::ShapeMismatch {
+                    op: "from_rows",
+                    lhs: shape_of(&[cols]),
+                    rhs: shape_of(&[row.len()]),
+                });
+            }
+            data.extend_from_slice(row);
+        }
+        Ok(Self::from_vec_unchecked(data, &[rows.len(), cols]))
+    }
+
+    /// A rank-0 tensor holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::from_vec_unchecked(vec![value], &[])
+    }
+
+    /// A tensor of `shape` with every element `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        let n = checked_numel(shape).expect("full: shape's element count overflows usize");
+        let mut data = storage::take_buffer(n);
+        data.fill(value);
+        Self::from_vec_unchecked(data, shape)
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        let n = checked_numel(shape).expect("zeros: shape's element count overflows usize");
+        Self::from_vec_unchecked(storage::zeroed_buffer(n), shape)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::ONE)
+    }
+
+    /// Zeros with this tensor's shape.
+    pub fn zeros_like(&self) -> Self {
+        Self::zeros(self.shape())
+    }
+
+    /// Ones with this tensor's shape.
+    pub fn ones_like(&self) -> Self {
+        Self::ones(self.shape())
+    }
+
+    /// `start, start + step, …` up to but excluding `end`, as in `torch.arange`.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] when `step` is zero, not finite, or points away
+    /// from `end`.
+    pub fn arange(start: T, end: T, step: T) -> Result<Self> {
+        let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
+        if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() || (e - s) * st < 0.0 {
+            return Err(TensorError::InvalidArgument {
+                op: "arange",
+                reason: format!("cannot step from {start} to {end} by {step}"),
+            });
+        }
+        let n = ((e - s) / st).ceil().max(0.0) as usize;
+        let data = (0..n)
+            .map(|i| T::from_f64(s + i as f64 * st))
+            .collect::<Vec<_>>();
+        Ok(Self::from_vec_unchecked(data, &[n]))
+    }
+
+    /// The `n x n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = storage::zeroed_buffer(n * n);
+        for i in 0..n {
+            data[i * n + i] = T::ONE;
+        }
+        Self::from_vec_unchecked(data, &[n, n])
+    }
+
+    /// Samples uniformly from `[low, high)`.
+    pub fn rand_uniform(shape: &[usize], low: T, high: T, rng: &mut Rng) -> Self {
+        let n = checked_numel(shape).expect("rand_uniform: element count overflows usize");
+        let (lo, hi) = (low.to_f64(), high.to_f64());
+        let data = (0..n)
+            .map(|_| T::from_f64(lo + (hi - lo) * rng.next_f64()))
+            .collect();
+        Self::from_vec_unchecked(data, shape)
+    }
+
+    /// Samples from a normal distribution with the given mean and standard deviation.
+    pub fn randn(shape: &[usize], mean: T, std: T, rng: &mut Rng) -> Self {
+        let n = checked_numel(shape).expect("randn: element count overflows usize");
+        let (m, s) = (mean.to_f64(), std.to_f64());
+        let data = (0..n).map(|_| T::from_f64(m + s * rng.normal())).collect();
+        Self::from_vec_unchecked(data, shape)
+    }
+
+    // ----- inspection -----------------------------------------------------------------
+
+    /// Sizes of the dimensions.
+    pub fn shape(&self) -> &[usize] {
+        self.inner.layout.shape()
+    }
+
+    /// Sizes of the dimensions (alias of [`Tensor::shape`], as candle and ndarray name it).
+    pub fn dims(&self) -> &[usize] {
+        self.shape()
+    }
+
+    /// Size of one dimension (negative counts from the end).
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range.
+    pub fn dim(&self, axis: isize) -> Result<usize> {
+        let a = crate::layout::normalize_axis("dim", axis, self.shape())?;
+        Ok(self.shape()[a])
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.inner.layout.rank()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.inner.layout.numel()
+    }
+
+    /// The layout: shape, strides and offset into the storage.
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    /// Strides in elements.
+    pub fn strides(&self) -> &[usize] {
+        self.inner.layout.strides()
+    }
+
+    /// True when the elements are dense and row-major.
+    pub fn is_contiguous(&self) -> bool {
+        self.inner.layout.is_contiguous()
+    }
+
+    /// The autograd identity of this tensor.
+    pub fn id(&self) -> TensorId {
+        self.inner.id
+    }
+
+    /// True when gradients flow to or through this tensor.
+    pub fn requires_grad(&self) -> bool {
+        !matches!(self.inner.grad, GradState::None)
+    }
+
+    /// True for a trainable leaf (a parameter, or a tensor marked with
+    /// [`Tensor::set_requires_grad`]).
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.inner.grad, GradState::Leaf)
+    }
+
+    /// Name of the operation that produced this tensor in the graph, if any
+    /// (PyTorch's `grad_fn`).
+    pub fn op_name(&self) -> Option<&'static str> {
+        match &self.inner.grad {
+            GradState::Node(node) => Some(node.op.name()),
+            _ => None,
+        }
+    }
+
+    /// True when both tensors share the same storage buffer (one is a view of the other).
+    pub fn shares_storage_with(&self, other: &Tensor<T>) -> bool {
+        Arc::ptr_eq(&self.inner.storage, &other.inner.storage)
+    }
+
+    /// The elements in row-major order (copied).
+    pub fn to_vec(&self) -> Vec<T> {
+        self.contiguous_data().into_owned()
+    }
+
+    /// The elements of a 2-D tensor as rows.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] unless the tensor has rank 2.
+    pub fn to_vec2(&self) -> Result<Vec<Vec<T>>> {
+        let &[_, cols] = self.shape() else {
+            return Err(TensorError::InvalidArgument {
+                op: "to_vec2",
+                reason: format!(
+                    "expected a 2-D tensor, got shape {}",
+                    shape_of(self.shape())
+                ),
+            });
+        };
+        let data = self.contiguous_data();
+        Ok(if cols == 0 {
+            vec![Vec::new(); self.shape()[0]]
+        } else {
+            data.chunks(cols).map(<[T]>::to_vec).collect()
+        })
+    }
+
+    /// The value of a one-element tensor (any rank), as PyTorch's `item()`.
+    ///
+    /// # Errors
+    /// [`TensorError::NotScalar`] when the tensor has more or fewer than one element.
+    pub fn item(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(TensorError::NotScalar {
+                op: "item",
+                shape: shape_of(self.shape()),
+            });
+        }
+        Ok(self.inner.storage.data[self.inner.layout.offset()])
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] for a wrong number of indices and
+    /// [`TensorError::IndexOutOfRange`] for an index past its axis.
+    pub fn get(&self, index: &[usize]) -> Result<T> {
+        if index.len() != self.rank() {
+            return Err(TensorError::InvalidArgument {
+                op: "get",
+                reason: format!(
+                    "{} indices given for a tensor of shape {}",
+                    index.len(),
+                    shape_of(self.shape())
+                ),
+            });
+        }
+        let mut pos = self.inner.layout.offset();
+        for (axis, ((&i, &d), &s)) in index
+            .iter()
+            .zip(self.shape())
+            .zip(self.strides())
+            .enumerate()
+        {
+            if i >= d {
+                return Err(TensorError::IndexOutOfRange {
+                    op: "get",
+                    index: i,
+                    axis,
+                    size: d,
+                });
+            }
+            pos += i * s;
+        }
+        Ok(self.inner.storage.data[pos])
+    }
+
+    /// The elements as a slice when the tensor is contiguous, without copying.
+    pub fn as_slice(&self) -> Option<&[T]> {
+        if !self.is_contiguous() {
+            return None;
+        }
+        let start = self.inner.layout.offset();
+        Some(&self.inner.storage.data[start..start + self.numel()])
+    }
+
+    /// The elements in row-major order: borrowed when contiguous, gathered otherwise.
+    pub fn contiguous_data(&self) -> Cow<'_, [T]> {
+        if let Some(slice) = self.as_slice() {
+            return Cow::Borrowed(slice);
+        }
+        let mut out = Vec::with_capacity(self.numel());
+        let src = &self.inner.storage.data;
+        let layout = &self.inner.layout;
+        for_each_run(
+            layout.shape(),
+            [layout.strides()],
+            [layout.offset()],
+            |len, [start], [stride]| {
+                out.extend((0..len).map(|i| src[start + i * stride]));
+            },
+        );
+        Cow::Owned(out)
+    }
+
+    /// The whole storage buffer (for kernels that walk the layout themselves).
+    pub(crate) fn storage_data(&self) -> &[T] {
+        &self.inner.storage.data
+    }
+
+    /// True when any element is NaN.
+    pub fn has_nan(&self) -> bool {
+        self.contiguous_data().iter().any(|v| v.is_nan())
+    }
+
+    // ----- autograd plumbing ------------------------------------------------------------
+
+    /// A copy of this tensor marked (or unmarked) as a trainable leaf: `backward` collects
+    /// its gradient. Shares storage with `self`; the result is a new leaf with a new id.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let w = Tensor::from_vec(vec![2.0f64], &[1])?.set_requires_grad(true);
+    /// let loss = w.mul(&w)?.sum_all();
+    /// let grads = loss.backward()?;
+    /// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![4.0]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Self {
+        let grad = if requires_grad {
+            GradState::Leaf
+        } else {
+            GradState::None
+        };
+        Self::from_storage(
+            Arc::clone(&self.inner.storage),
+            self.inner.layout.clone(),
+            grad,
+        )
+    }
+
+    /// The same values, cut from the graph: no gradient flows back through the result.
+    pub fn detach(&self) -> Self {
+        if !self.requires_grad() {
+            return self.clone();
+        }
+        self.set_requires_grad(false)
+    }
+
+    /// The result of an operation on `inputs`: records `op` for backward when gradients
+    /// are enabled and any input requires them.
+    ///
+    /// This is how every op in the crate is built, and how users add their own fused ops:
+    /// compute the forward values, then hand them here with a [`BackwardOp`].
+    ///
+    /// # Errors
+    /// [`TensorError::ElementCount`] when `data` does not fill `shape`.
+    pub fn from_op<O: BackwardOp<T>>(
+        data: Vec<T>,
+        shape: &[usize],
+        inputs: &[&Tensor<T>],
+        op: O,
+    ) -> Result<Self> {
+        if checked_numel(shape) != Some(data.len()) {
+            return Err(TensorError::ElementCount {
+                op: op.name(),
+                shape: shape_of(shape),
+                len: data.len(),
+            });
+        }
+        Ok(Self::with_layout(
+            Arc::new(Storage::new(data)),
+            Layout::contiguous(shape),
+            inputs,
+            op,
+        ))
+    }
+
+    /// Like [`Tensor::from_op`] for a result whose shape the caller has checked.
+    pub(crate) fn op_result<O: BackwardOp<T>>(
+        data: Vec<T>,
+        shape: &[usize],
+        inputs: &[&Tensor<T>],
+        op: O,
+    ) -> Self {
+        debug_assert_eq!(checked_numel(shape), Some(data.len()), "{}", op.name());
+        Self::with_layout(
+            Arc::new(Storage::new(data)),
+            Layout::contiguous(shape),
+            inputs,
+            op,
+        )
+    }
+
+    /// A view (same storage, new layout) recorded as `op`.
+    pub(crate) fn view_of<O: BackwardOp<T>>(&self, layout: Layout, op: O) -> Self {
+        Self::with_layout(Arc::clone(&self.inner.storage), layout, &[self], op)
+    }
+
+    fn with_layout<O: BackwardOp<T>>(
+        storage: Arc<Storage<T>>,
+        layout: Layout,
+        inputs: &[&Tensor<T>],
+        op: O,
+    ) -> Self {
+        let grad = if autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+            GradState::Node(Node {
+                op: Box::new(op),
+                inputs: inputs.iter().map(|&t| t.clone()).collect(),
+            })
+        } else {
+            GradState::None
+        };
+        Self::from_storage(storage, layout, grad)
+    }
+
+    /// Converts the element type (e.g. to `f64` for gradient checks). Not differentiable:
+    /// the result is a constant.
+    pub fn to_dtype<U: Scalar>(&self) -> Tensor<U> {
+        let data = self
+            .contiguous_data()
+            .iter()
+            .map(|v| U::from_f64(v.to_f64()))
+            .collect();
+        Tensor::from_vec_unchecked(data, self.shape())
+    }
+}
+
+impl<T: Scalar> From<T> for Tensor<T> {
+    fn from(value: T) -> Self {
+        Tensor::scalar(value)
+    }
+}
+
+impl<T: Scalar, const N: usize> From<[T; N]> for Tensor<T> {
+    fn from(values: [T; N]) -> Self {
+        Tensor::from_vec_unchecked(values.to_vec(), &[N])
+    }
+}
+
+impl<T: Scalar, const M: usize, const N: usize> From<[[T; N]; M]> for Tensor<T> {
+    fn from(rows: [[T; N]; M]) -> Self {
+        Tensor::from_vec_unchecked(rows.iter().flatten().copied().collect(), &[M, N])
+    }
+}
+
+impl<T: Scalar> From<Vec<T>> for Tensor<T> {
+    fn from(values: Vec<T>) -> Self {
+        let n = values.len();
+        Tensor::from_vec_unchecked(values, &[n])
+    }
+}
