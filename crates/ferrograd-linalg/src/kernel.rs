@@ -138,8 +138,12 @@ impl<'a, T: Scalar> MatView<'a, T> {
         row_stride: isize,
         col_stride: isize,
     ) -> Result<Self, LinalgError> {
-        check_bounds(data.len(), offset, rows, cols, row_stride, col_stride)
-            .map_err(|reason| LinalgError::InvalidView { op: "MatView::new", reason })?;
+        check_bounds(data.len(), offset, rows, cols, row_stride, col_stride).map_err(|reason| {
+            LinalgError::InvalidView {
+                op: "MatView::new",
+                reason,
+            }
+        })?;
         Ok(Self {
             data,
             offset,
@@ -196,7 +200,8 @@ impl<'a, T: Scalar> MatView<'a, T> {
     /// Element `(i, j)`, or `None` out of range.
     pub fn get(&self, i: usize, j: usize) -> Option<T> {
         (i < self.rows && j < self.cols).then(|| {
-            let idx = self.offset as isize + i as isize * self.row_stride + j as isize * self.col_stride;
+            let idx =
+                self.offset as isize + i as isize * self.row_stride + j as isize * self.col_stride;
             self.data[idx as usize]
         })
     }
@@ -243,7 +248,10 @@ impl<'a, T: Scalar> MatViewMut<'a, T> {
         row_stride: isize,
         col_stride: isize,
     ) -> Result<Self, LinalgError> {
-        let invalid = |reason: String| LinalgError::InvalidView { op: "MatViewMut::new", reason };
+        let invalid = |reason: String| LinalgError::InvalidView {
+            op: "MatViewMut::new",
+            reason,
+        };
         check_bounds(data.len(), offset, rows, cols, row_stride, col_stride).map_err(invalid)?;
         if rows > 1 && cols > 1 {
             let (small, small_extent, big) = if row_stride.abs() <= col_stride.abs() {
@@ -258,7 +266,9 @@ impl<'a, T: Scalar> MatViewMut<'a, T> {
                 )));
             }
         } else if (rows > 1 && row_stride == 0) || (cols > 1 && col_stride == 0) {
-            return Err(invalid("a zero stride makes output elements overlap".into()));
+            return Err(invalid(
+                "a zero stride makes output elements overlap".into(),
+            ));
         }
         Ok(Self {
             data,
@@ -377,7 +387,10 @@ mod tests {
         assert!(MatView::new(&data, 5, 2, 3, -3, -1).is_ok());
         assert!(MatView::new(&data, 4, 2, 3, -3, -1).is_err());
         let mut out = [0.0f64; 6];
-        assert!(MatViewMut::new(&mut out, 0, 2, 3, 1, 1).is_err(), "overlapping output");
+        assert!(
+            MatViewMut::new(&mut out, 0, 2, 3, 1, 1).is_err(),
+            "overlapping output"
+        );
         assert!(MatViewMut::new(&mut out, 0, 2, 3, 1, 2).is_ok());
     }
 
@@ -389,8 +402,22 @@ mod tests {
         let a = MatView::new(&a_col_major, 0, 2, 3, 1, 2).unwrap();
         let bv = MatView::row_major(&b, 3, 2).unwrap();
         let mut c = [0.0f64; 4];
-        gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), a, bv, 1.0, false).unwrap();
-        gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), a, bv, 0.5, true).unwrap();
+        gemm(
+            MatViewMut::row_major(&mut c, 2, 2).unwrap(),
+            a,
+            bv,
+            1.0,
+            false,
+        )
+        .unwrap();
+        gemm(
+            MatViewMut::row_major(&mut c, 2, 2).unwrap(),
+            a,
+            bv,
+            0.5,
+            true,
+        )
+        .unwrap();
         assert_eq!(c, [58.0 * 1.5, 64.0 * 1.5, 139.0 * 1.5, 154.0 * 1.5]);
     }
 
@@ -399,7 +426,17 @@ mod tests {
         let a = [0.0f32; 6];
         let mut c = [0.0f32; 4];
         let av = MatView::row_major(&a, 3, 2).unwrap();
-        let err = gemm(MatViewMut::row_major(&mut c, 2, 2).unwrap(), av, av, 1.0, false).unwrap_err();
-        assert_eq!(err.to_string(), "matmul: shape mismatch between [3, 2] and [3, 2]");
+        let err = gemm(
+            MatViewMut::row_major(&mut c, 2, 2).unwrap(),
+            av,
+            av,
+            1.0,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "matmul: shape mismatch between [3, 2] and [3, 2]"
+        );
     }
 }

@@ -230,17 +230,33 @@ macro_rules! impl_scalar {
                 let (d, l, r) = unsafe {
                     (
                         MatMut::from_raw_parts_mut(
-                            dst.ptr, dst.rows, dst.cols, dst.row_stride, dst.col_stride,
+                            dst.ptr,
+                            dst.rows,
+                            dst.cols,
+                            dst.row_stride,
+                            dst.col_stride,
                         ),
                         MatRef::from_raw_parts(
-                            lhs.ptr, lhs.rows, lhs.cols, lhs.row_stride, lhs.col_stride,
+                            lhs.ptr,
+                            lhs.rows,
+                            lhs.cols,
+                            lhs.row_stride,
+                            lhs.col_stride,
                         ),
                         MatRef::from_raw_parts(
-                            rhs.ptr, rhs.rows, rhs.cols, rhs.row_stride, rhs.col_stride,
+                            rhs.ptr,
+                            rhs.rows,
+                            rhs.cols,
+                            rhs.row_stride,
+                            rhs.col_stride,
                         ),
                     )
                 };
-                let accum = if accumulate { Accum::Add } else { Accum::Replace };
+                let accum = if accumulate {
+                    Accum::Add
+                } else {
+                    Accum::Replace
+                };
                 let par = if parallel {
                     Par::rayon(crate::kernel::num_threads())
                 } else {
