@@ -182,7 +182,7 @@ impl<T: Scalar> BackwardOp<T> for ExtremumBackward {
             .iter()
             .zip(x.shape())
             .enumerate()
-            .filter(|(_, (k, d))| *k != *d || **k == 1)
+            .filter(|(_, (k, _))| **k == 1)
             .map(|(i, _)| i as isize)
             .collect();
         let count = mask.sum(&reduced, true)?;
@@ -387,9 +387,7 @@ impl<T: Scalar> Tensor<T> {
         let lead = self.rank() - shape.len();
         let mut axes = Vec::new();
         for (i, &d) in self.shape().iter().enumerate() {
-            if i < lead {
-                axes.push(i as isize);
-            } else if shape[i - lead] == 1 && d != 1 {
+            if i < lead || (shape[i - lead] == 1 && d != 1) {
                 axes.push(i as isize);
             } else if shape[i - lead] != d {
                 return Err(mismatch());

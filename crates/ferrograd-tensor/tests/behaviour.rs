@@ -1,0 +1,235 @@
+//! Behaviour of the tensor API: errors and their messages, views, autograd semantics.
+
+use ferrograd_tensor::{Indices, NoGradGuard, Parameter, Tensor, TensorError, no_grad};
+
+#[test]
+fn shape_mismatch_errors_name_op_and_shapes() {
+    let a = Tensor::<f32>::zeros(&[3, 2]);
+    let b = Tensor::<f32>::zeros(&[3]);
+    assert_eq!(
+        a.add(&b).unwrap_err().to_string(),
+        "add: shape mismatch between [3, 2] and [3]"
+    );
+    assert_eq!(
+        a.matmul(&a).unwrap_err().to_string(),
+        "matmul: shape mismatch between [3, 2] and [3, 2]"
+    );
+    let batch = Tensor::<f32>::zeros(&[2, 3, 4]);
+    let other = Tensor::<f32>::zeros(&[3, 4, 5]);
+    assert_eq!(
+        batch.matmul(&other).unwrap_err().to_string(),
+        "matmul: shape mismatch between [2, 3, 4] and [3, 4, 5]"
+    );
+    let err = Tensor::concat(&[&a, &b.unsqueeze(0).unwrap()], 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "concat: shape mismatch between [3, 2] and [1, 3]"
+    );
+    let err = Tensor::<f32>::from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "from_vec: 5 elements cannot fill shape [2, 3]"
+    );
+    assert_eq!(
+        a.reshape(&[4]).unwrap_err().to_string(),
+        "reshape: 6 elements cannot fill shape [4]"
+    );
+}
+
+#[test]
+fn operator_sugar_panics_with_the_same_message() {
+    let a = Tensor::<f32>::zeros(&[3, 2]);
+    let b = Tensor::<f32>::zeros(&[3]);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| &a + &b)).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert_eq!(message, &a.add(&b).unwrap_err().to_string());
+}
+
+#[test]
+fn bad_axis_errors() {
+    let a = Tensor::<f32>::zeros(&[3, 2]);
+    assert_eq!(
+        a.sum(&[2], false).unwrap_err().to_string(),
+        "sum: axis 2 is out of range for a tensor of rank 2 (shape [3, 2])"
+    );
+    assert!(matches!(
+        a.softmax(-3),
+        Err(TensorError::InvalidAxis {
+            op: "softmax",
+            axis: -3,
+            rank: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        a.sum(&[0, -2], false),
+        Err(TensorError::InvalidArgument { op: "sum", .. })
+    ));
+    assert!(matches!(
+        Tensor::<f32>::scalar(1.0).softmax(0),
+        Err(TensorError::InvalidAxis { .. })
+    ));
+    assert!(a.squeeze(0).is_err());
+    assert!(a.permute(&[0, 0]).is_err());
+}
+
+#[test]
+fn out_of_range_index_errors() {
+    let table = Tensor::<f32>::zeros(&[4, 2]);
+    let err = table
+        .index_select(0, &Indices::from(vec![1, 4]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "index_select: index 4 is out of range for axis 0 of size 4"
+    );
+    let err = table
+        .gather(1, &Indices::new(vec![0, 2], &[1, 2]).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "gather: index 2 is out of range for axis 1 of size 2"
+    );
+    assert!(matches!(
+        table.narrow(0, 3, 2),
+        Err(TensorError::IndexOutOfRange { op: "narrow", .. })
+    ));
+    assert!(matches!(
+        table.get(&[0, 5]),
+        Err(TensorError::IndexOutOfRange { op: "get", .. })
+    ));
+    assert!(matches!(table.item(), Err(TensorError::NotScalar { .. })));
+    assert!(Indices::from_tensor(&Tensor::<f32>::from([1.0, -1.0])).is_err());
+    assert!(Indices::from_tensor(&Tensor::<f32>::from([1.5])).is_err());
+}
+
+#[test]
+fn views_share_storage() {
+    let a = Tensor::<f32>::from_vec((0..24).map(|i| i as f32).collect(), &[2, 3, 4]).unwrap();
+    let t = a.transpose(0, 2).unwrap();
+    assert!(t.shares_storage_with(&a));
+    assert!(!t.is_contiguous());
+    assert_eq!(t.shape(), &[4, 3, 2]);
+    assert_eq!(t.get(&[3, 2, 1]).unwrap(), a.get(&[1, 2, 3]).unwrap());
+    assert!(a.reshape(&[6, 4]).unwrap().shares_storage_with(&a));
+    assert!(a.narrow(1, 1, 2).unwrap().shares_storage_with(&a));
+    assert!(a.unsqueeze(0).unwrap().shares_storage_with(&a));
+    let b = Tensor::<f32>::from([1.0, 2.0])
+        .broadcast_to(&[3, 2])
+        .unwrap();
+    assert_eq!(b.strides(), &[0, 1]);
+    assert_eq!(b.to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    // A reshape that cannot be a view copies, and still gives the right order.
+    let flat = t.reshape(&[24]).unwrap();
+    assert!(!flat.shares_storage_with(&a));
+    assert_eq!(flat.to_vec()[..4], [0.0, 12.0, 4.0, 16.0]);
+    assert_eq!(t.contiguous().to_vec(), flat.to_vec());
+}
+
+#[test]
+fn broadcasting_forward_values() {
+    let a = Tensor::<f32>::from([[1.0], [2.0], [3.0]]);
+    let b = Tensor::<f32>::from([10.0, 20.0]);
+    assert_eq!(
+        a.add(&b).unwrap().to_vec2().unwrap(),
+        vec![vec![11.0, 21.0], vec![12.0, 22.0], vec![13.0, 23.0]]
+    );
+    assert_eq!(
+        a.mul(&Tensor::scalar(2.0)).unwrap().to_vec(),
+        vec![2.0, 4.0, 6.0]
+    );
+    let m = Tensor::<f32>::from([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]]);
+    assert_eq!(m.max(&[1], false).unwrap().to_vec(), vec![5.0, 6.0]);
+    assert_eq!(m.argmax(1, false).unwrap().as_slice(), &[1, 2]);
+    assert_eq!(
+        m.min(&[0], true).unwrap().to_vec2().unwrap(),
+        vec![vec![1.0, 2.0, 3.0]]
+    );
+    assert_eq!(m.mean(&[], false).unwrap().item().unwrap(), 3.5);
+    // Unbiased by default as torch.var: values 1..6 have variance 3.5.
+    assert!((m.var(&[], 1, false).unwrap().item().unwrap() - 3.5).abs() < 1e-6);
+    assert_eq!(
+        Tensor::<f32>::arange(0.0, 1.0, 0.25).unwrap().to_vec(),
+        vec![0.0, 0.25, 0.5, 0.75]
+    );
+    assert_eq!(Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+}
+
+#[test]
+fn only_trainable_leaves_start_a_graph() {
+    let x = Tensor::<f32>::from([1.0, 2.0]);
+    let y = x.exp().add(&x).unwrap();
+    assert!(!y.requires_grad());
+    assert!(matches!(y.sum_all().backward(), Err(TensorError::NoGraph)));
+    let w = x.set_requires_grad(true);
+    let z = w.exp();
+    assert!(z.requires_grad());
+    assert_eq!(z.op_name(), Some("exp"));
+    assert!(!no_grad(|| w.exp()).requires_grad());
+    {
+        let _guard = NoGradGuard::new();
+        assert!(!w.exp().requires_grad());
+    }
+    assert!(w.exp().requires_grad());
+    assert!(!z.detach().requires_grad());
+}
+
+#[test]
+fn gradients_of_intermediates_when_asked() {
+    let w = Tensor::<f64>::from([1.0, -2.0]).set_requires_grad(true);
+    let h = w.mul_scalar(3.0);
+    let loss = h.square().sum_all();
+    let grads = loss.backward_retaining(&[&h]).unwrap();
+    assert_eq!(grads.get(&h).unwrap().to_vec(), vec![6.0, -12.0]);
+    assert_eq!(grads.get(&w).unwrap().to_vec(), vec![18.0, -36.0]);
+    let plain = loss.backward().unwrap();
+    assert!(plain.get(&h).is_none());
+}
+
+#[test]
+fn broadcast_gradient_is_summed_to_the_input_shape() {
+    let bias = Tensor::<f64>::from([0.5, -0.5]).set_requires_grad(true);
+    let x = Tensor::<f64>::ones(&[4, 2]);
+    let loss = x.add(&bias).unwrap().sum_all();
+    assert_eq!(
+        loss.backward().unwrap().get(&bias).unwrap().to_vec(),
+        vec![4.0, 4.0]
+    );
+}
+
+#[test]
+fn ten_thousand_layer_chain_backpropagates() {
+    let w = Tensor::<f32>::from([0.5]).set_requires_grad(true);
+    let mut h = w.clone();
+    for _ in 0..10_000 {
+        h = h.tanh().add_scalar(0.5);
+    }
+    let grads = h.sum_all().backward().unwrap();
+    let g = grads.get(&w).unwrap().item().unwrap();
+    assert!(g.is_finite());
+}
+
+#[test]
+fn parameter_updates_keep_identity() {
+    let p = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+    let id = p.id();
+    let grads = p.tensor().square().sum_all().backward().unwrap();
+    assert_eq!(grads.get(&p).unwrap().to_vec(), vec![2.0, 4.0]);
+    // A graph still holds the old value: the update must not change it.
+    let old = p.tensor();
+    p.update(|v| v.iter_mut().for_each(|x| *x -= 1.0)).unwrap();
+    assert_eq!(old.to_vec(), vec![1.0, 2.0]);
+    assert_eq!(p.tensor().to_vec(), vec![0.0, 1.0]);
+    assert_eq!(p.id(), id);
+    assert!(p.set(&Tensor::zeros(&[3])).is_err());
+}
+
+#[test]
+fn gradients_accumulate_across_passes() {
+    let w = Tensor::<f64>::from([2.0]).set_requires_grad(true);
+    let mut total = w.square().sum_all().backward().unwrap();
+    total
+        .accumulate(&w.mul_scalar(3.0).sum_all().backward().unwrap())
+        .unwrap();
+    assert_eq!(total.get(&w).unwrap().to_vec(), vec![7.0]);
+}
