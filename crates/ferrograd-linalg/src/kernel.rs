@@ -253,7 +253,10 @@ impl<'a, T: Scalar> MatViewMut<'a, T> {
             reason,
         };
         check_bounds(data.len(), offset, rows, cols, row_stride, col_stride).map_err(invalid)?;
-        if rows > 1 && cols > 1 {
+        if rows == 0 || cols == 0 {
+            // An empty view has no elements to overlap: any strides will do (a contiguous
+            // empty tensor of shape [2, 0] has strides [0, 1]).
+        } else if rows > 1 && cols > 1 {
             let (small, small_extent, big) = if row_stride.abs() <= col_stride.abs() {
                 (row_stride.abs(), rows, col_stride.abs())
             } else {
@@ -392,6 +395,11 @@ mod tests {
             "overlapping output"
         );
         assert!(MatViewMut::new(&mut out, 0, 2, 3, 1, 2).is_ok());
+        assert!(
+            MatViewMut::new(&mut out, 0, 2, 0, 0, 1).is_ok(),
+            "empty views never alias"
+        );
+        assert!(MatViewMut::new(&mut out, 0, 2, 1, 0, 1).is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ fn or_panic<R>(result: Result<R, LinalgError>) -> R {
 /// Element-wise `+`/`-` between two values of the same type, reusing an owned lhs.
 macro_rules! elementwise_op {
     ($ty:ident, $trait:ident, $method:ident, $assign_trait:ident, $assign_method:ident,
-     $twin:ident, $opname:literal, $op:tt) => {
+     $twin:ident, $opname:literal, $op:tt, $op_assign:tt) => {
         impl<T: Scalar> $trait<&$ty<T>> for &$ty<T> {
             type Output = $ty<T>;
             #[track_caller]
@@ -44,7 +44,7 @@ macro_rules! elementwise_op {
             type Output = $ty<T>;
             #[track_caller]
             fn $method(mut self, rhs: &$ty<T>) -> $ty<T> {
-                or_panic(self.zip_assign($opname, rhs, |a, b| *a = *a $op b));
+                or_panic(self.zip_assign($opname, rhs, |a, b| *a $op_assign b));
                 self
             }
         }
@@ -58,7 +58,7 @@ macro_rules! elementwise_op {
         impl<T: Scalar> $assign_trait<&$ty<T>> for $ty<T> {
             #[track_caller]
             fn $assign_method(&mut self, rhs: &$ty<T>) {
-                or_panic(self.zip_assign($opname, rhs, |a, b| *a = *a $op b));
+                or_panic(self.zip_assign($opname, rhs, |a, b| *a $op_assign b));
             }
         }
         impl<T: Scalar> $assign_trait<$ty<T>> for $ty<T> {
@@ -70,10 +70,10 @@ macro_rules! elementwise_op {
     };
 }
 
-elementwise_op!(Vector, Add, add, AddAssign, add_assign, try_add, "add", +);
-elementwise_op!(Vector, Sub, sub, SubAssign, sub_assign, try_sub, "sub", -);
-elementwise_op!(Matrix, Add, add, AddAssign, add_assign, try_add, "add", +);
-elementwise_op!(Matrix, Sub, sub, SubAssign, sub_assign, try_sub, "sub", -);
+elementwise_op!(Vector, Add, add, AddAssign, add_assign, try_add, "add", +, +=);
+elementwise_op!(Vector, Sub, sub, SubAssign, sub_assign, try_sub, "sub", -, -=);
+elementwise_op!(Matrix, Add, add, AddAssign, add_assign, try_add, "add", +, +=);
+elementwise_op!(Matrix, Sub, sub, SubAssign, sub_assign, try_sub, "sub", -, -=);
 
 /// Scalar `*` and `/` on the right, the compound forms, and unary minus.
 macro_rules! scalar_ops {

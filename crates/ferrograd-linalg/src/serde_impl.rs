@@ -7,6 +7,9 @@
 //! vector, that `ncols = 1`) and reports a mismatch as a serde error carrying the
 //! [`LinalgError`] message; it never panics.
 //!
+//! Exact round trips of `f64` through JSON need serde_json's `float_roundtrip` feature
+//! (its default parser can be off by an ulp); JSON has no NaN or infinities.
+//!
 //! ```
 //! use ferrograd_linalg::Matrix;
 //! let a = Matrix::from_rows(&[[1.0f32, 2.0], [3.0, 4.0]])?;

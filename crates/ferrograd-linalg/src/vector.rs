@@ -63,7 +63,7 @@ pub(crate) fn dot_slices<T: Scalar>(a: &[T], b: &[T]) -> Result<T, LinalgError> 
 /// scaled by its largest magnitude first (a second pass).
 pub(crate) fn norm_slice<T: Scalar>(x: &[T]) -> T {
     // `dot_slices` only fails on unequal lengths, impossible here; NaN keeps it total.
-    let squares = dot_slices(x, x).unwrap_or(T::ZERO / T::ZERO);
+    let squares = dot_slices(x, x).unwrap_or(T::from_f64(f64::NAN));
     if squares.is_nan() {
         return squares;
     }

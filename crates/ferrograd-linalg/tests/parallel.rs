@@ -1,0 +1,168 @@
+//! The parallel matrix product against the sequential one and a naive reference.
+//!
+//! This file holds a single test because it changes the process-wide thread count
+//! ([`set_num_threads`]); integration-test files run as separate processes, so other
+//! tests are not affected.
+//!
+//! faer-rs#273 reports silently wrong *multi-threaded* f64 products on row-major views
+//! (deterministic, single-threaded correct), triggered by inputs with large blocks of
+//! exact zeros. We compare both modes on such inputs, on row-major, column-major and
+//! transposed views, for sizes chosen just past the parallel threshold (so the test
+//! follows the threshold when it is re-measured) and one larger size.
+
+mod common;
+
+use common::{assert_close, naive_product, product_tol, to_f64};
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
+use ferrograd_linalg::{Matrix, Scalar, set_num_threads};
+
+/// Smallest square size whose product runs in parallel with 2 threads.
+fn parallel_size<T: Scalar>() -> usize {
+    let mut n = (parallel_threshold::<T>() as f64).cbrt().floor() as usize;
+    while n * n * n < parallel_threshold::<T>() {
+        n += 1;
+    }
+    n + 3 // not a multiple of the SIMD width
+}
+
+/// Values with exact-zero blocks (a quarter of the matrix) and mixed signs.
+fn block_zero_values<T: Scalar>(rows: usize, cols: usize, seed: u64) -> Vec<T> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        for j in 0..cols {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            let zero_block = i >= rows / 2 && j < cols / 2;
+            out.push(T::from_f64(if zero_block { 0.0 } else { v * 46.0 }));
+        }
+    }
+    out
+}
+
+/// `A·B` with `A` given row-major (`col_major = false`) or column-major, and `B` used
+/// transposed when `b_transposed`, with `threads` threads.
+fn product<T: Scalar>(
+    a_buf: &[T],
+    b_buf: &[T],
+    n: usize,
+    col_major: bool,
+    b_transposed: bool,
+    threads: usize,
+) -> Vec<T> {
+    set_num_threads(threads);
+    let a = if col_major {
+        MatView::new(a_buf, 0, n, n, 1, n as isize).unwrap()
+    } else {
+        MatView::row_major(a_buf, n, n).unwrap()
+    };
+    let b = MatView::row_major(b_buf, n, n).unwrap();
+    let b = if b_transposed { b.transpose() } else { b };
+    let mut c = vec![T::ZERO; n * n];
+    gemm(
+        MatViewMut::row_major(&mut c, n, n).unwrap(),
+        a,
+        b,
+        T::ONE,
+        false,
+    )
+    .unwrap();
+    c
+}
+
+fn check<T: Scalar>(n: usize, with_reference: bool) {
+    set_num_threads(2);
+    assert!(
+        use_parallel::<T>(n, n, n),
+        "{n}^3 must take the parallel path"
+    );
+    let a = block_zero_values::<T>(n, n, 0x1234_5678 + n as u64);
+    let b = block_zero_values::<T>(n, n, 0x8765_4321 + n as u64);
+    for col_major in [false, true] {
+        for b_transposed in [false, true] {
+            let par = product(&a, &b, n, col_major, b_transposed, 2);
+            let seq = product(&a, &b, n, col_major, b_transposed, 1);
+            // S = |A|·|B| element-wise, for the tolerance (sequential, f64).
+            let abs = |v: &[T]| -> Vec<f64> { v.iter().map(|x| x.to_f64().abs()).collect() };
+            let (aa, bb) = (abs(&a), abs(&b));
+            let av = if col_major {
+                MatView::new(&aa, 0, n, n, 1, n as isize).unwrap()
+            } else {
+                MatView::row_major(&aa, n, n).unwrap()
+            };
+            let bv = MatView::row_major(&bb, n, n).unwrap();
+            let bv = if b_transposed { bv.transpose() } else { bv };
+            let what = format!(
+                "{} n={n} col_major={col_major} b_transposed={b_transposed}",
+                T::DTYPE
+            );
+            if with_reference {
+                let (want, s) = naive_product(
+                    &(if col_major {
+                        MatView::new(&a, 0, n, n, 1, n as isize).unwrap()
+                    } else {
+                        MatView::row_major(&a, n, n).unwrap()
+                    }),
+                    &(if b_transposed {
+                        MatView::row_major(&b, n, n).unwrap().transpose()
+                    } else {
+                        MatView::row_major(&b, n, n).unwrap()
+                    }),
+                );
+                let tol: Vec<f64> = s.iter().map(|&s| product_tol::<T>(n, s)).collect();
+                assert_close(
+                    &format!("parallel vs naive, {what}"),
+                    &to_f64(&par),
+                    &want,
+                    &tol,
+                );
+                assert_close(
+                    &format!("sequential vs naive, {what}"),
+                    &to_f64(&seq),
+                    &want,
+                    &tol,
+                );
+            } else {
+                let mut s = vec![0.0f64; n * n];
+                set_num_threads(1);
+                gemm(
+                    MatViewMut::row_major(&mut s, n, n).unwrap(),
+                    av,
+                    bv,
+                    1.0,
+                    false,
+                )
+                .unwrap();
+                // Both results are within (n+2)·ε·S of the exact product.
+                let tol: Vec<f64> = s.iter().map(|&s| 2.0 * product_tol::<T>(n, s)).collect();
+                assert_close(
+                    &format!("parallel vs sequential, {what}"),
+                    &to_f64(&par),
+                    &to_f64(&seq),
+                    &tol,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn parallel_products_match_sequential_and_naive() {
+    check::<f32>(parallel_size::<f32>(), true);
+    check::<f64>(parallel_size::<f64>(), true);
+    check::<f64>(1537, false);
+
+    // The high-level API goes through the same kernel.
+    set_num_threads(2);
+    let n = parallel_size::<f64>();
+    let a = Matrix::from_row_major(n, n, block_zero_values::<f64>(n, n, 99)).unwrap();
+    let par = a.matmul(&a.transpose()).unwrap();
+    set_num_threads(1);
+    let seq = a.matmul(&a.transpose()).unwrap();
+    let (want, s) = naive_product(&a.view(), &a.view().transpose());
+    let tol: Vec<f64> = s.iter().map(|&s| product_tol::<f64>(n, s)).collect();
+    assert_close("Matrix::matmul parallel", par.as_slice(), &want, &tol);
+    assert_close("Matrix::matmul sequential", seq.as_slice(), &want, &tol);
+}
