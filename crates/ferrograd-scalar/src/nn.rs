@@ -552,7 +552,8 @@ impl Mlp {
         tape.sum(terms) / xs.len() as f64
     }
 
-    /// The same loss as [`mean_bce`](Mlp::mean_bce) on plain numbers.
+    /// The value of [`mean_bce`](Mlp::mean_bce), evaluated on a temporary tape (for
+    /// monitoring; no gradients are computed).
     ///
     /// # Panics
     /// As [`mean_bce`](Mlp::mean_bce).
