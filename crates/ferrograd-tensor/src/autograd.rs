@@ -26,6 +26,7 @@ use crate::tensor::{GradState, Tensor, TensorId};
 use ferrograd_linalg::Scalar;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The backward half of an operation: given the gradient of the loss with respect to the
 /// operation's output, the gradients with respect to its inputs.
@@ -50,6 +51,29 @@ pub trait BackwardOp<T: Scalar>: Send + Sync + 'static {
         grad_output: &Tensor<T>,
     ) -> Result<Vec<Option<Tensor<T>>>>;
 }
+
+/// Hashes a `TensorId` (a sequential counter) by one multiplication: ids are unique
+/// integers, so SipHash's protection against adversarial keys buys nothing here and
+/// costs a large share of a small graph's backward pass.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<TensorId, BuildHasherDefault<IdHasher>>;
 
 /// A recorded operation: what produced a tensor, and from what.
 pub(crate) struct Node<T: Scalar> {
@@ -131,13 +155,13 @@ impl HasTensorId for TensorId {
 /// for with [`Tensor::backward_retaining`].
 #[derive(Debug, Clone)]
 pub struct Gradients<T: Scalar = f32> {
-    grads: HashMap<TensorId, Tensor<T>>,
+    grads: IdMap<Tensor<T>>,
 }
 
 impl<T: Scalar> Default for Gradients<T> {
     fn default() -> Self {
         Self {
-            grads: HashMap::new(),
+            grads: IdMap::default(),
         }
     }
 }
@@ -192,7 +216,7 @@ impl<T: Scalar> Gradients<T> {
 }
 
 fn accumulate_into<T: Scalar>(
-    grads: &mut HashMap<TensorId, Tensor<T>>,
+    grads: &mut IdMap<Tensor<T>>,
     id: TensorId,
     grad: Tensor<T>,
 ) -> Result<()> {
@@ -267,10 +291,11 @@ impl<T: Scalar> Tensor<T> {
         }
         let _no_grad = NoGradGuard::new();
         let order = topological_order(self);
-        let mut grads: HashMap<TensorId, Tensor<T>> = HashMap::new();
+        let mut grads: IdMap<Tensor<T>> =
+            IdMap::with_capacity_and_hasher(order.len(), Default::default());
         grads.insert(self.id(), seed);
         let mut result = Gradients::new();
-        for tensor in order.iter().rev() {
+        for &tensor in order.iter().rev() {
             let id = tensor.id();
             let Some(grad) = grads.remove(&id) else {
                 continue; // no gradient reached this node (e.g. a masked-out branch)
@@ -319,17 +344,20 @@ fn reduce_to_shape<T: Scalar>(
 }
 
 /// Tensors reachable from `root` through nodes that require grad, each after all of its
-/// inputs (post-order), found with an explicit stack: no recursion, any depth.
-fn topological_order<T: Scalar>(root: &Tensor<T>) -> Vec<Tensor<T>> {
-    let mut order = Vec::new();
-    let mut visited: HashSet<TensorId> = HashSet::new();
+/// inputs (post-order), found with an explicit stack: no recursion, any depth. Borrowed
+/// from the graph `root` owns, so nothing is cloned.
+fn topological_order<T: Scalar>(root: &Tensor<T>) -> Vec<&Tensor<T>> {
+    let mut order = Vec::with_capacity(16);
+    let mut visited = IdSet::with_capacity_and_hasher(16, Default::default());
     visited.insert(root.id());
-    let mut stack: Vec<(Tensor<T>, usize)> = vec![(root.clone(), 0)];
+    let mut stack: Vec<(&Tensor<T>, usize)> = Vec::with_capacity(16);
+    stack.push((root, 0));
     while let Some((tensor, next_input)) = stack.last_mut() {
+        let tensor: &Tensor<T> = tensor;
         let child = match &tensor.inner.grad {
             GradState::Node(node) if *next_input < node.inputs.len() => {
                 *next_input += 1;
-                Some(node.inputs[*next_input - 1].clone())
+                Some(&node.inputs[*next_input - 1])
             }
             _ => None,
         };
@@ -340,8 +368,8 @@ fn topological_order<T: Scalar>(root: &Tensor<T>) -> Vec<Tensor<T>> {
                 }
             }
             None => {
-                let (done, _) = stack.pop().expect("stack is not empty");
-                order.push(done);
+                order.push(tensor);
+                stack.pop();
             }
         }
     }

@@ -9,9 +9,88 @@ use crate::error::{Result, TensorError, shape_of};
 /// Shape, strides (in elements) and offset of a tensor into its storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
-    shape: Vec<usize>,
-    strides: Vec<usize>,
+    shape: Dims,
+    strides: Dims,
     offset: usize,
+}
+
+/// Up to this many dimensions are stored inline in a [`Layout`], without allocating.
+const INLINE_DIMS: usize = 6;
+
+/// A short list of sizes or strides: inline up to [`INLINE_DIMS`] entries (every tensor
+/// of the book's models), on the heap beyond. Keeps small tensor ops allocation-light.
+#[derive(Clone)]
+enum Dims {
+    Inline(u8, [usize; INLINE_DIMS]),
+    Heap(Vec<usize>),
+}
+
+impl Dims {
+    fn from_slice(values: &[usize]) -> Self {
+        if values.len() <= INLINE_DIMS {
+            let mut inline = [0; INLINE_DIMS];
+            inline[..values.len()].copy_from_slice(values);
+            Dims::Inline(values.len() as u8, inline)
+        } else {
+            Dims::Heap(values.to_vec())
+        }
+    }
+}
+
+impl Dims {
+    /// Row-major strides of `shape`, built in place (no temporary vector).
+    fn contiguous_strides(shape: &[usize]) -> Self {
+        let mut strides = Self::from_slice(shape);
+        let mut acc = 1usize;
+        for (s, &d) in strides.iter_mut().zip(shape).rev() {
+            *s = acc;
+            acc = acc.saturating_mul(d.max(1));
+        }
+        strides
+    }
+}
+
+impl From<Vec<usize>> for Dims {
+    fn from(values: Vec<usize>) -> Self {
+        if values.len() <= INLINE_DIMS {
+            Self::from_slice(&values)
+        } else {
+            Dims::Heap(values)
+        }
+    }
+}
+
+impl std::ops::Deref for Dims {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        match self {
+            Dims::Inline(len, values) => &values[..*len as usize],
+            Dims::Heap(values) => values,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Dims {
+    fn deref_mut(&mut self) -> &mut [usize] {
+        match self {
+            Dims::Inline(len, values) => &mut values[..*len as usize],
+            Dims::Heap(values) => values,
+        }
+    }
+}
+
+impl PartialEq for Dims {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Dims {}
+
+impl std::fmt::Debug for Dims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 /// Row-major (C-order) strides of a shape.
@@ -96,8 +175,8 @@ impl Layout {
     /// A dense row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Self {
         Self {
-            strides: contiguous_strides(shape),
-            shape: shape.to_vec(),
+            strides: Dims::contiguous_strides(shape),
+            shape: Dims::from_slice(shape),
             offset: 0,
         }
     }
@@ -130,7 +209,7 @@ impl Layout {
     /// True when elements are stored densely in row-major order (size-1 dims ignored).
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1usize;
-        for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
+        for (&d, &s) in self.shape.iter().zip(self.strides.iter()).rev() {
             if d != 1 && s != expected {
                 return false;
             }
@@ -149,7 +228,8 @@ impl Layout {
             });
         }
         let lead = target.len() - self.rank();
-        let mut strides = vec![0; target.len()];
+        let mut strides = Dims::from_slice(target);
+        strides.fill(0);
         for (i, &t) in target.iter().enumerate() {
             if i < lead {
                 continue;
@@ -168,7 +248,7 @@ impl Layout {
             };
         }
         Ok(Self {
-            shape: target.to_vec(),
+            shape: Dims::from_slice(target),
             strides,
             offset: self.offset,
         })
@@ -176,11 +256,12 @@ impl Layout {
 
     /// Dimensions reordered: `perm[i]` is the source dimension of output dimension `i`.
     pub fn permute(&self, op: &'static str, perm: &[usize]) -> Result<Self> {
-        let mut seen = vec![false; self.rank()];
+        let mut seen = Dims::from_slice(perm);
+        seen.fill(0);
         if perm.len() != self.rank()
             || perm
                 .iter()
-                .any(|&p| p >= self.rank() || std::mem::replace(&mut seen[p], true))
+                .any(|&p| p >= self.rank() || std::mem::replace(&mut seen[p], 1) == 1)
         {
             return Err(TensorError::InvalidArgument {
                 op,
@@ -191,11 +272,24 @@ impl Layout {
                 ),
             });
         }
+        let (mut shape, mut strides) = (self.shape.clone(), self.strides.clone());
+        for (i, &p) in perm.iter().enumerate() {
+            shape[i] = self.shape[p];
+            strides[i] = self.strides[p];
+        }
         Ok(Self {
-            shape: perm.iter().map(|&p| self.shape[p]).collect(),
-            strides: perm.iter().map(|&p| self.strides[p]).collect(),
+            shape,
+            strides,
             offset: self.offset,
         })
+    }
+
+    /// Axes `a` and `b` swapped (both already normalised).
+    pub(crate) fn swap_axes(&self, a: usize, b: usize) -> Self {
+        let mut swapped = self.clone();
+        swapped.shape.swap(a, b);
+        swapped.strides.swap(a, b);
+        swapped
     }
 
     /// The sub-range `start..start + len` of `axis` (already normalised and checked).
@@ -221,8 +315,8 @@ impl Layout {
     pub fn reshaped(&self, new_shape: &[usize]) -> Option<Self> {
         if self.is_contiguous() || self.numel() == 0 {
             return Some(Self {
-                strides: contiguous_strides(new_shape),
-                shape: new_shape.to_vec(),
+                strides: Dims::contiguous_strides(new_shape),
+                shape: Dims::from_slice(new_shape),
                 offset: self.offset,
             });
         }
@@ -257,8 +351,8 @@ impl Layout {
             return None;
         }
         Some(Self {
-            shape: new_shape.to_vec(),
-            strides: new_strides,
+            shape: Dims::from_slice(new_shape),
+            strides: new_strides.into(),
             offset: self.offset,
         })
     }
@@ -279,28 +373,45 @@ pub(crate) fn for_each_run<const N: usize>(
     if shape.contains(&0) {
         return;
     }
-    // (size, strides per operand), outermost first, size-1 dims dropped.
-    let mut dims: Vec<(usize, [usize; N])> = Vec::with_capacity(shape.len());
+    // (size, strides per operand), outermost first, size-1 dims dropped. Kept on the
+    // stack for ranks up to 8: this runs once per element-wise op, tiny tensors included.
+    const STACK_RANK: usize = 8;
+    let mut on_stack = [(0usize, [0usize; N]); STACK_RANK];
+    let mut on_heap = Vec::new();
+    let dims: &mut [(usize, [usize; N])] = if shape.len() <= STACK_RANK {
+        &mut on_stack[..]
+    } else {
+        on_heap.resize(shape.len(), (0usize, [0usize; N]));
+        &mut on_heap[..]
+    };
+    let mut count = 0;
     for (i, &d) in shape.iter().enumerate() {
         if d == 1 {
             continue;
         }
         let s: [usize; N] = std::array::from_fn(|k| strides[k][i]);
-        if let Some(last) = dims.last_mut()
-            && (0..N).all(|k| last.1[k] == s[k] * d)
-        {
-            last.0 *= d;
-            last.1 = s;
+        if count > 0 && (0..N).all(|k| dims[count - 1].1[k] == s[k] * d) {
+            dims[count - 1].0 *= d;
+            dims[count - 1].1 = s;
             continue;
         }
-        dims.push((d, s));
+        dims[count] = (d, s);
+        count += 1;
     }
-    let Some(&(inner_len, inner_strides)) = dims.last() else {
+    if count == 0 {
         f(1, offsets, [0; N]);
         return;
+    }
+    let (inner_len, inner_strides) = dims[count - 1];
+    let outer = &dims[..count - 1];
+    let mut index = [0usize; STACK_RANK];
+    let mut index_heap = Vec::new();
+    let index: &mut [usize] = if outer.len() <= STACK_RANK {
+        &mut index[..]
+    } else {
+        index_heap.resize(outer.len(), 0);
+        &mut index_heap[..]
     };
-    let outer = &dims[..dims.len() - 1];
-    let mut index = vec![0usize; outer.len()];
     let mut starts = offsets;
     loop {
         f(inner_len, starts, inner_strides);

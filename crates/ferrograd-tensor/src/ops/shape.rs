@@ -62,6 +62,27 @@ impl<T: Scalar> BackwardOp<T> for IdentityBackward {
     }
 }
 
+struct TransposeBackward {
+    a: usize,
+    b: usize,
+}
+
+impl<T: Scalar> BackwardOp<T> for TransposeBackward {
+    fn name(&self) -> &'static str {
+        "transpose"
+    }
+    fn backward(
+        &self,
+        _: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        Ok(vec![Some(
+            grad.transpose(self.a as isize, self.b as isize)?,
+        )])
+    }
+}
+
 struct NarrowBackward {
     axis: usize,
     start: usize,
@@ -208,9 +229,7 @@ impl<T: Scalar> Tensor<T> {
     pub fn transpose(&self, a: isize, b: isize) -> Result<Tensor<T>> {
         let a = normalize_axis("transpose", a, self.shape())?;
         let b = normalize_axis("transpose", b, self.shape())?;
-        let mut perm: Vec<usize> = (0..self.rank()).collect();
-        perm.swap(a, b);
-        self.permute(&perm)
+        Ok(self.view_of(self.layout().swap_axes(a, b), TransposeBackward { a, b }))
     }
 
     /// The transpose of a matrix (swaps the last two axes of a batch of matrices). A view.
