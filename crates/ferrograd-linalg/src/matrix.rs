@@ -483,19 +483,76 @@ impl<T: Scalar> Matrix<T> {
             });
         }
         let (m, n) = (self.nrows, other.ncols);
-        let mut out = vec![T::ZERO; element_count("matmul", m, n)?];
-        gemm(
-            MatViewMut::row_major(&mut out, m, n)?,
-            self.view(),
-            other.view(),
-            T::ONE,
-            false,
-        )?;
-        Ok(Self {
+        let mut out = Self {
             nrows: m,
             ncols: n,
-            data: out,
-        })
+            data: vec![T::ZERO; element_count("matmul", m, n)?],
+        };
+        self.matmul_into(other, &mut out)?;
+        Ok(out)
+    }
+
+    /// `out = AB` into an existing matrix of the right shape, without allocating (for
+    /// loops that reuse their buffers).
+    ///
+    /// # Errors
+    /// [`LinalgError::ShapeMismatch`] with op `"matmul"` when `A` and `B` do not chain, or
+    /// op `"matmul (output)"` when `out` is not `nrows(A) × ncols(B)`.
+    ///
+    /// ```
+    /// use ferrograd_linalg::Matrix;
+    /// let a = Matrix::from_rows(&[[1.0f32, 2.0], [3.0, 4.0]])?;
+    /// let mut out = Matrix::zeros(2, 2);
+    /// a.matmul_into(&Matrix::identity(2), &mut out)?;
+    /// assert_eq!(out, a);
+    /// # Ok::<(), ferrograd_linalg::LinalgError>(())
+    /// ```
+    pub fn matmul_into(&self, other: &Self, out: &mut Self) -> Result<(), LinalgError> {
+        if self.ncols != other.nrows {
+            return Err(LinalgError::ShapeMismatch {
+                op: "matmul",
+                lhs: self.dims(),
+                rhs: other.dims(),
+            });
+        }
+        if out.shape() != (self.nrows, other.ncols) {
+            return Err(LinalgError::ShapeMismatch {
+                op: "matmul (output)",
+                lhs: out.dims(),
+                rhs: Shape(vec![self.nrows, other.ncols]),
+            });
+        }
+        gemm(out.view_mut(), self.view(), other.view(), T::ONE, false)
+    }
+
+    /// `out = Ax` into an existing vector, without allocating.
+    ///
+    /// # Errors
+    /// [`LinalgError::ShapeMismatch`] with op `"matvec"` when `x.len() != ncols`, or
+    /// `"matvec (output)"` when `out.len() != nrows`.
+    pub fn matvec_into(&self, x: &Vector<T>, out: &mut Vector<T>) -> Result<(), LinalgError> {
+        if self.ncols != x.len() {
+            return Err(LinalgError::ShapeMismatch {
+                op: "matvec",
+                lhs: self.dims(),
+                rhs: x.shape(),
+            });
+        }
+        if out.len() != self.nrows {
+            return Err(LinalgError::ShapeMismatch {
+                op: "matvec (output)",
+                lhs: out.shape(),
+                rhs: Shape(vec![self.nrows]),
+            });
+        }
+        let n = out.len();
+        gemm(
+            MatViewMut::row_major(out.as_mut_slice(), n, 1)?,
+            self.view(),
+            MatView::row_major(x.as_slice(), x.len(), 1)?,
+            T::ONE,
+            false,
+        )
     }
 
     /// Matrix-vector product `Ax` (book §1.6) on faer's kernel; the fallible twin of
@@ -521,15 +578,9 @@ impl<T: Scalar> Matrix<T> {
                 rhs: x.shape(),
             });
         }
-        let mut out = vec![T::ZERO; self.nrows];
-        gemm(
-            MatViewMut::row_major(&mut out, self.nrows, 1)?,
-            self.view(),
-            MatView::row_major(x.as_slice(), x.len(), 1)?,
-            T::ONE,
-            false,
-        )?;
-        Ok(Vector::new(out))
+        let mut out = Vector::zeros(self.nrows);
+        self.matvec_into(x, &mut out)?;
+        Ok(out)
     }
 }
 

@@ -381,3 +381,31 @@ fn least_squares_rejects_empty_and_non_finite_input() {
         Err(LinalgError::EmptyInput { .. })
     ));
 }
+
+#[test]
+fn into_variants_check_the_output_shape() {
+    let mut out = Matrix::zeros(2, 2);
+    assert_mismatch(
+        m(2, 3).matmul_into(&m(3, 3), &mut out).unwrap_err(),
+        "matmul (output)",
+        "[2, 2]",
+        "[2, 3]",
+    );
+    assert_mismatch(
+        m(2, 3).matmul_into(&m(2, 3), &mut out).unwrap_err(),
+        "matmul",
+        "[2, 3]",
+        "[2, 3]",
+    );
+    let mut y = Vector::zeros(3);
+    assert_mismatch(
+        m(2, 3).matvec_into(&v(3), &mut y).unwrap_err(),
+        "matvec (output)",
+        "[3]",
+        "[2]",
+    );
+    m(3, 3).matvec_into(&v(3), &mut y).unwrap();
+    assert_eq!(y.as_slice(), &[14.0, 32.0, 50.0]);
+    m(2, 3).matmul_into(&m(3, 2), &mut out).unwrap();
+    assert_eq!(out, m(2, 3).matmul(&m(3, 2)).unwrap());
+}

@@ -14,7 +14,7 @@ mod common;
 
 use common::{assert_close, naive_product, product_tol, to_f64};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
-use ferrograd_linalg::{Matrix, Scalar, set_num_threads};
+use ferrograd_linalg::{Matrix, Scalar, Vector, set_num_threads};
 
 /// Smallest square size whose product runs in parallel with 2 threads.
 fn parallel_size<T: Scalar>() -> usize {
@@ -165,4 +165,23 @@ fn parallel_products_match_sequential_and_naive() {
     let tol: Vec<f64> = s.iter().map(|&s| product_tol::<f64>(n, s)).collect();
     assert_close("Matrix::matmul parallel", par.as_slice(), &want, &tol);
     assert_close("Matrix::matmul sequential", seq.as_slice(), &want, &tol);
+
+    // Least squares hands faer an explicit parallel mode above the same threshold (on
+    // m·n·n); both modes must give the same solution up to rounding.
+    let n = 96;
+    let m = parallel_threshold::<f64>() / (n * n) + 100;
+    set_num_threads(2);
+    assert!(use_parallel::<f64>(m, n, n));
+    let a = Matrix::from_row_major(m, n, block_zero_values::<f64>(m, n, 5)).unwrap();
+    let b = Vector::new(block_zero_values::<f64>(m, 1, 6));
+    let par = a.lstsq(&b).unwrap();
+    set_num_threads(1);
+    let seq = a.lstsq(&b).unwrap();
+    // The matrix is well conditioned (random, m ≫ n, cond ≲ 10): the two backward-stable
+    // solutions agree to a small multiple of cond·ε.
+    let diff = (&par - &seq).norm() / seq.norm();
+    assert!(
+        diff < 1e-12,
+        "parallel vs sequential lstsq: relative difference {diff}"
+    );
 }
