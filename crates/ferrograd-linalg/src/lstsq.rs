@@ -196,10 +196,10 @@ impl<T: Scalar> Matrix<T> {
             return Err(LinalgError::ShapeMismatch {
                 op: OP,
                 lhs: self.dims(),
-                rhs: b.shape(),
+                rhs: b.dims(),
             });
         }
-        let x = lstsq_f64(OP, self, b.as_slice(), b.shape(), 1, rel_tol)?;
+        let x = lstsq_f64(OP, self, b.as_slice(), b.dims(), 1, rel_tol)?;
         Ok(x.into_iter().map(T::from_f64).collect())
     }
 
@@ -248,7 +248,7 @@ pub fn solve_least_squares<T: Scalar>(
 
 /// A fitted line `y = w·x + b` (book §1.2).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LineFit<T: Scalar = f64> {
+pub struct LineFit<T: Scalar = f32> {
     /// Slope `w`.
     pub w: T,
     /// Intercept `b`.

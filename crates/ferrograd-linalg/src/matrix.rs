@@ -535,13 +535,13 @@ impl<T: Scalar> Matrix<T> {
             return Err(LinalgError::ShapeMismatch {
                 op: "matvec",
                 lhs: self.dims(),
-                rhs: x.shape(),
+                rhs: x.dims(),
             });
         }
         if out.len() != self.nrows {
             return Err(LinalgError::ShapeMismatch {
                 op: "matvec (output)",
-                lhs: out.shape(),
+                lhs: out.dims(),
                 rhs: Shape(vec![self.nrows]),
             });
         }
@@ -575,7 +575,7 @@ impl<T: Scalar> Matrix<T> {
             return Err(LinalgError::ShapeMismatch {
                 op: "matvec",
                 lhs: self.dims(),
-                rhs: x.shape(),
+                rhs: x.dims(),
             });
         }
         let mut out = Vector::zeros(self.nrows);

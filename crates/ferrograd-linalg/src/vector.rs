@@ -86,8 +86,8 @@ fn check_same_len<T: Scalar>(
     if a.len() != b.len() {
         return Err(LinalgError::ShapeMismatch {
             op,
-            lhs: a.shape(),
-            rhs: b.shape(),
+            lhs: a.dims(),
+            rhs: b.dims(),
         });
     }
     Ok(())
@@ -155,7 +155,7 @@ impl<T: Scalar> Vector<T> {
     }
 
     /// The shape `[len]`, as printed in error messages.
-    pub fn shape(&self) -> Shape {
+    pub fn dims(&self) -> Shape {
         Shape(vec![self.len()])
     }
 
@@ -221,7 +221,7 @@ impl<T: Scalar> Vector<T> {
         LinalgError::IndexOutOfBounds {
             op,
             index: Shape(vec![i]),
-            shape: self.shape(),
+            shape: self.dims(),
         }
     }
 
@@ -325,7 +325,7 @@ impl<T: Scalar> Vector<T> {
         if c == T::ZERO {
             return Err(LinalgError::DivisionByZero {
                 op: "div_scalar",
-                shape: self.shape(),
+                shape: self.dims(),
             });
         }
         Ok(self.div_scalar(c))
@@ -364,6 +364,8 @@ impl<T: Scalar> Vector<T> {
     /// few ulps past ±1, so the result is clamped to that interval. When `x·y` or
     /// `‖x‖ ‖y‖` overflows or underflows, the vectors are normalised first.
     ///
+    /// NaN elements give NaN.
+    ///
     /// # Errors
     /// [`LinalgError::ShapeMismatch`] when the lengths differ; [`LinalgError::ZeroVector`]
     /// when either vector is zero (the angle is undefined).
@@ -385,7 +387,7 @@ impl<T: Scalar> Vector<T> {
             if n == T::ZERO {
                 return Err(LinalgError::ZeroVector {
                     op: OP,
-                    shape: v.shape(),
+                    shape: v.dims(),
                 });
             }
         }
@@ -427,7 +429,7 @@ impl<T: Scalar> Vector<T> {
         if scale == T::ZERO {
             return Err(LinalgError::ZeroVector {
                 op: "unit_vector",
-                shape: self.shape(),
+                shape: self.dims(),
             });
         }
         let scaled = if scale.is_finite() {
