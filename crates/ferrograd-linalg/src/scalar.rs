@@ -109,6 +109,11 @@ pub trait Scalar:
             e / (Self::ONE + e)
         }
     }
+    /// e^x by a branch-free polynomial that vectorises inside element-wise loops (used by
+    /// softmax). Within 2 ulps of `exp` for `f32`; `f64` uses the library `exp`.
+    fn exp_fast(self) -> Self {
+        self.exp()
+    }
     /// The error function, accurate to a few ulps of `f64` (used by exact GELU).
     fn erf(self) -> Self {
         Self::from_f64(erf_f64(self.to_f64()))
@@ -129,6 +134,51 @@ pub trait Scalar:
         accumulate: bool,
         parallel: bool,
     );
+}
+
+macro_rules! exp_fast_impl {
+    (f32, $x:expr) => {
+        exp_f32_polynomial($x)
+    };
+    (f64, $x:expr) => {
+        $x.exp()
+    };
+}
+
+/// e^x for f32 without branches or library calls, so loops over it vectorise:
+/// x = n·ln2 + r with |r| ≤ ln2/2 (n rounded by the 1.5·2^23 trick, ln2 split in a high
+/// part exact in f32 and a low correction), e^r by its degree-7 Taylor polynomial
+/// (remainder < 2e-9 on that interval), and 2^n built in the exponent bits. Inputs are
+/// clamped to [-87.3, 88.7], the range where e^x is a normal f32; beyond it the result
+/// is 0 or inf as for `exp`, and NaN stays NaN.
+#[inline(always)]
+fn exp_f32_polynomial(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75; // ln 2 rounded to 17 bits: n·LN2_HI is exact
+    const LN2_LO: f32 = 1.428_606_8e-6; // ln 2 - LN2_HI
+    const ROUNDER: f32 = 12_582_912.0; // 1.5 · 2^23
+    let clamped = x.max(-87.3).min(88.7);
+    let shifted = clamped * LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
+    let r = (clamped - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    // round(n) sits in the low mantissa bits of `shifted` (no float-to-int conversion, so
+    // the loop vectorises); 2^n is built as two factors so n = 128 does not overflow.
+    let n = shifted.to_bits() as i32 - ROUNDER.to_bits() as i32;
+    let half = n >> 1;
+    let scale_a = f32::from_bits(((half + 127) as u32) << 23);
+    let scale_b = f32::from_bits(((n - half + 127) as u32) << 23);
+    let result = p * scale_a * scale_b;
+    // Below the clamp e^x underflows to 0 (so -inf gives exactly 0, as masked attention
+    // needs), above it overflows to inf; both selects are branch-free blends.
+    let result = if x < -87.33 { 0.0 } else { result };
+    let result = if x > 88.72 { f32::INFINITY } else { result };
+    if x.is_nan() { x } else { result }
 }
 
 macro_rules! impl_scalar {
@@ -214,6 +264,10 @@ macro_rules! impl_scalar {
             #[inline]
             fn is_nan(self) -> bool {
                 $t::is_nan(self)
+            }
+            #[inline]
+            fn exp_fast(self) -> Self {
+                exp_fast_impl!($t, self)
             }
 
             unsafe fn gemm_unchecked(
@@ -329,6 +383,25 @@ mod tests {
             assert!((got - want).abs() < 1e-14, "erf({x}) = {got}, want {want}");
             assert!((erf_f64(-x) + want).abs() < 1e-14);
         }
+    }
+
+    #[test]
+    fn exp_fast_is_within_two_ulps() {
+        // Compared with the correctly rounded value (f64 exp rounded to f32).
+        let mut x = -87.0f32;
+        let mut worst = 0u32;
+        while x < 88.5 {
+            let want = (x as f64).exp() as f32;
+            let got = x.exp_fast();
+            let ulps = (got.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32;
+            worst = worst.max(ulps);
+            x += 0.001_37;
+        }
+        assert!(worst <= 2, "worst error {worst} ulps");
+        assert!(f32::NAN.exp_fast().is_nan());
+        assert_eq!((-1000.0f32).exp_fast(), 0.0);
+        assert_eq!(f32::NEG_INFINITY.exp_fast(), 0.0);
+        assert_eq!(1000.0f32.exp_fast(), f32::INFINITY);
     }
 
     #[test]

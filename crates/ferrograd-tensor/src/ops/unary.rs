@@ -120,6 +120,64 @@ impl<T: Scalar> Unary<T> {
     }
 }
 
+/// Runs `$body` with `$k` bound to a copy of `$f` whose variant the compiler can see, so
+/// the per-element `match` in `forward`/`derivative` folds away and the loop vectorises
+/// (a loop over a runtime enum does not).
+macro_rules! with_constant_variant {
+    ($f:expr, |$k:ident| $body:expr) => {
+        match $f {
+            Unary::Affine(a, b) => {
+                let $k = Unary::Affine(a, b);
+                $body
+            }
+            Unary::Abs => {
+                let $k = Unary::Abs;
+                $body
+            }
+            Unary::Exp => {
+                let $k = Unary::Exp;
+                $body
+            }
+            Unary::Log => {
+                let $k = Unary::Log;
+                $body
+            }
+            Unary::Sqrt => {
+                let $k = Unary::Sqrt;
+                $body
+            }
+            Unary::Tanh => {
+                let $k = Unary::Tanh;
+                $body
+            }
+            Unary::Sigmoid => {
+                let $k = Unary::Sigmoid;
+                $body
+            }
+            Unary::Relu => {
+                let $k = Unary::Relu;
+                $body
+            }
+            Unary::Gelu => {
+                let $k = Unary::Gelu;
+                $body
+            }
+            Unary::Sin => {
+                let $k = Unary::Sin;
+                $body
+            }
+            Unary::Cos => {
+                let $k = Unary::Cos;
+                $body
+            }
+            Unary::Powf(p) => {
+                let $k = Unary::Powf(p);
+                $body
+            }
+        }
+    };
+}
+
 struct UnaryBackward<T>(Unary<T>);
 
 impl<T: Scalar> BackwardOp<T> for UnaryBackward<T> {
@@ -135,14 +193,16 @@ impl<T: Scalar> BackwardOp<T> for UnaryBackward<T> {
     ) -> Result<Vec<Option<Tensor<T>>>> {
         let f = self.0;
         let x = &inputs[0];
-        let data = map3(grad, x, output, x.shape(), |g, x, y| g * f.derivative(x, y));
+        let data =
+            with_constant_variant!(f, |k| map3(grad, x, output, x.shape(), move |g, x, y| g
+                * k.derivative(x, y)));
         Ok(vec![Some(Tensor::from_vec_unchecked(data, x.shape()))])
     }
 }
 
 impl<T: Scalar> Tensor<T> {
     pub(crate) fn unary(&self, f: Unary<T>) -> Tensor<T> {
-        let data = map1(self, |x| f.forward(x));
+        let data = with_constant_variant!(f, |k| map1(self, move |x| k.forward(x)));
         Tensor::op_result(data, self.shape(), &[self], UnaryBackward(f))
     }
 
