@@ -68,7 +68,10 @@ pub fn check(metadata: &Value) -> Result<(), Vec<Violation>> {
     }
     for package in &packages {
         let from = package["name"].as_str().unwrap_or_default();
-        let deps = package["dependencies"].as_array().cloned().unwrap_or_default();
+        let deps = package["dependencies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for dep in deps {
             let to = dep["name"].as_str().unwrap_or_default();
             if !members.iter().any(|m| m == to) {
@@ -160,7 +163,13 @@ mod tests {
     #[test]
     fn real_workspace_passes() {
         let output = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .output()
             .expect("cargo metadata runs");
@@ -178,7 +187,10 @@ mod tests {
         .expect("docs/ARCHITECTURE.md exists");
         for (name, layer) in LAYERS {
             let row = format!("| {layer} | `{name}` |");
-            assert!(doc.contains(&row), "ARCHITECTURE.md lacks the row starting {row:?}");
+            assert!(
+                doc.contains(&row),
+                "ARCHITECTURE.md lacks the row starting {row:?}"
+            );
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
 //! * `cargo xtask layering` — only the crate-layering check.
+//! * `cargo xtask bench-compare` — workloads timed in ferrograd and PyTorch, side by side.
 
+mod bench_compare;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -13,10 +15,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("layering") => layering(),
+        Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering>");
+            eprintln!("usage: cargo xtask <ci | layering | bench-compare>");
             eprintln!("  ci        fmt, layering, clippy, tests, docs, benches compiled");
             eprintln!("  layering  check that every crate depends only on lower layers");
+            eprintln!(
+                "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
+            );
+            eprintln!("            time each workload in ferrograd and PyTorch, alternating");
             return ExitCode::from(2);
         }
     };

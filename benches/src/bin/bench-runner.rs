@@ -1,0 +1,81 @@
+//! Runs one workload and prints its timing as one JSON line, the same format as
+//! `benches/pytorch/workloads.py`:
+//!
+//! ```text
+//! bench-runner WORKLOAD --threads N [--samples S]
+//! ```
+//!
+//! Used by `cargo xtask bench-compare`; the thread count is set with
+//! `ferrograd::tensor::set_num_threads`, as the PyTorch side calls `torch.set_num_threads`.
+
+use ferrograd_benches::workloads;
+use std::time::Instant;
+
+fn max_rss_kib() -> u64 {
+    // Linux: peak resident set size of this process.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || -> ! {
+        eprintln!("usage: bench-runner WORKLOAD --threads N [--samples S]");
+        eprintln!("workloads: {}", workloads::NAMES.join(", "));
+        std::process::exit(2);
+    };
+    let Some(name) = args.first() else { usage() };
+    let mut threads = 1usize;
+    let mut samples = 15usize;
+    let mut rest = args[1..].iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--threads" => threads = value,
+            "--samples" => samples = value,
+            _ => usage(),
+        }
+    }
+    ferrograd::tensor::set_num_threads(threads);
+    let Some(mut run) = workloads::build(name) else {
+        usage()
+    };
+    // Each sample times enough calls to last ~20 ms, as the PyTorch side does.
+    let start = Instant::now();
+    run();
+    let once = start.elapsed().as_secs_f64().max(1e-7);
+    let calls = ((0.02 / once) as usize).max(1);
+    for _ in 0..3 {
+        run();
+    }
+    let mut times: Vec<f64> = (0..samples.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                run();
+            }
+            start.elapsed().as_secs_f64() / calls as f64
+        })
+        .collect();
+    let list = times
+        .iter()
+        .map(|t| format!("{t:e}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{{\"workload\": \"{name}\", \"threads\": {threads}, \"unit\": \"{}\", \"median_s\": {median:e}, \"samples_s\": [{list}], \"max_rss_kib\": {}}}",
+        workloads::unit(name),
+        max_rss_kib()
+    );
+}

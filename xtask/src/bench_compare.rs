@@ -1,0 +1,173 @@
+//! `cargo xtask bench-compare`: each workload in ferrograd and in PyTorch, in the same
+//! run, alternating, at 1 and 2 threads; prints a table of medians and ratios.
+//!
+//! Both sides run as separate processes (`bench-runner` from `benches/`, and
+//! `benches/pytorch/workloads.py`), each timing its own samples after a warm-up and
+//! reporting the median; the table shows the median over the repeats. Threads are set
+//! the same way on both sides: `set_num_threads` and `torch.set_num_threads`.
+
+use serde_json::Value;
+use std::process::Command;
+
+const DEFAULT_WORKLOADS: &[&str] = &[
+    "logreg_loop",
+    "mlp_step",
+    "lm_step",
+    "matmul_64",
+    "matmul_256",
+    "matmul_512",
+    "matmul_1024",
+    "add_1m",
+    "softmax_64x32000",
+];
+
+struct Options {
+    repeats: usize,
+    samples: usize,
+    threads: Vec<usize>,
+    workloads: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        repeats: 3,
+        samples: 10,
+        threads: vec![1, 2],
+        workloads: DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
+            "--samples" => options.samples = value.parse().map_err(|_| "bad --samples")?,
+            "--threads" => {
+                options.threads = value
+                    .split(',')
+                    .map(|t| t.parse().map_err(|_| format!("bad thread count {t}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--workloads" => options.workloads = value.split(',').map(str::to_string).collect(),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(options)
+}
+
+fn run_json(command: &mut Command) -> Option<Value> {
+    let output = command.output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.lines().last()?).ok()
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+fn format_time(seconds: Option<f64>) -> String {
+    match seconds {
+        None => "n/a".into(),
+        Some(s) if s < 1e-3 => format!("{:.1} µs", s * 1e6),
+        Some(s) if s < 1.0 => format!("{:.2} ms", s * 1e3),
+        Some(s) => format!("{s:.2} s"),
+    }
+}
+
+/// Runs the comparison; see the module docs.
+pub fn bench_compare(args: &[String]) -> Result<(), String> {
+    let options = parse(args)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    eprintln!("==> building bench-runner (release)");
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "ferrograd-benches",
+            "--bin",
+            "bench-runner",
+        ])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building bench-runner failed".into());
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{root}/target"));
+    let runner = format!("{target}/release/bench-runner");
+    let script = format!("{root}/benches/pytorch/workloads.py");
+    let torch = Command::new("python3")
+        .args(["-c", "import torch; print(torch.__version__)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match &torch {
+        Some(version) => eprintln!("==> PyTorch {version} found: measuring both sides"),
+        None => eprintln!(
+            "==> PyTorch not found: measuring ferrograd alone. Install it with\n    \
+             python3 -m pip install torch numpy"
+        ),
+    }
+    println!(
+        "| workload | threads | unit | ferrograd | PyTorch | ratio (ferrograd / PyTorch) | peak RSS ferrograd / PyTorch |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for &threads in &options.threads {
+        for workload in &options.workloads {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let (mut our_rss, mut their_rss) = (0u64, 0u64);
+            let mut unit = String::new();
+            for _ in 0..options.repeats {
+                let samples = options.samples.to_string();
+                let threads_arg = threads.to_string();
+                if let Some(v) = run_json(Command::new(&runner).args([
+                    workload.as_str(),
+                    "--threads",
+                    &threads_arg,
+                    "--samples",
+                    &samples,
+                ])) {
+                    ours.extend(v["median_s"].as_f64());
+                    our_rss = our_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                    unit = v["unit"].as_str().unwrap_or_default().to_string();
+                }
+                if torch.is_some()
+                    && let Some(v) = run_json(Command::new("python3").args([
+                        script.as_str(),
+                        workload.as_str(),
+                        "--threads",
+                        &threads_arg,
+                        "--samples",
+                        &samples,
+                    ]))
+                {
+                    theirs.extend(v["median_s"].as_f64());
+                    their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                }
+            }
+            let (a, b) = (median(&mut ours), median(&mut theirs));
+            let ratio = match (a, b) {
+                (Some(a), Some(b)) => format!("{:.3}", a / b),
+                _ => "n/a".into(),
+            };
+            println!(
+                "| {workload} | {threads} | {unit} | {} | {} | {ratio} | {} / {} MiB |",
+                format_time(a),
+                format_time(b),
+                our_rss / 1024,
+                their_rss / 1024
+            );
+        }
+    }
+    Ok(())
+}
