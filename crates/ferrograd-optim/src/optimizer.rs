@@ -1,0 +1,351 @@
+//! The [`Optimizer`] trait shared by every update rule, the [`StateDict`] an optimizer
+//! saves and restores, and the bookkeeping common to all of them.
+
+use crate::error::{OptimError, Result};
+use ferrograd_tensor::{Gradients, Parameter, Scalar, Shape, Tensor, TensorId};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// An update rule over a fixed list of parameters: PyTorch's `torch.optim.Optimizer`.
+///
+/// `step` reads each parameter's gradient from a [`Gradients`] store (the result of
+/// `loss.backward()`) and updates the parameter in place; a parameter without a gradient
+/// in the store is skipped and its state left as it was, as PyTorch skips parameters whose
+/// `.grad` is `None`. The trait is object safe, so training loops and
+/// [`LrScheduler`](crate::LrScheduler) work with any optimizer, boxed or not.
+///
+/// ```
+/// use ferrograd_optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+/// use ferrograd_tensor::{Parameter, Tensor};
+///
+/// let w = Parameter::new(Tensor::<f32>::from([1.0, -2.0]));
+/// let mut optimizers: Vec<Box<dyn Optimizer>> = vec![
+///     Box::new(Sgd::new([w.clone()], SgdConfig::new(0.1))?),
+///     Box::new(Adam::new([w.clone()], AdamConfig::new(0.1))?),
+/// ];
+/// for opt in &mut optimizers {
+///     let grads = w.tensor().square().sum_all().backward()?;
+///     opt.step(&grads)?;
+///     opt.set_lr(opt.lr() / 2.0)?;
+/// }
+/// assert_eq!(optimizers[0].lr(), 0.05);
+/// # Ok::<(), ferrograd_optim::OptimError>(())
+/// ```
+pub trait Optimizer<T: Scalar = f32>: std::fmt::Debug {
+    /// Updates every parameter that has a gradient in `grads` (PyTorch's
+    /// `optimizer.step()`).
+    ///
+    /// # Errors
+    /// [`OptimError::GradientShape`] when a gradient's shape differs from its
+    /// parameter's; all gradients are checked before any parameter changes.
+    fn step(&mut self, grads: &Gradients<T>) -> Result<()>;
+
+    /// The current learning rate.
+    fn lr(&self) -> f64;
+
+    /// Sets the learning rate used by the following steps (what a schedule does).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidHyperParameter`] for a negative or non-finite rate.
+    fn set_lr(&mut self, lr: f64) -> Result<()>;
+
+    /// The parameters this optimizer updates, in the order given at construction (the
+    /// order that numbers them in a [`StateDict`]).
+    fn parameters(&self) -> &[Parameter<T>];
+
+    /// Hyper-parameters and per-parameter state (PyTorch's `optimizer.state_dict()`):
+    /// enough to resume a run with bit-identical results.
+    fn state_dict(&self) -> StateDict<T>;
+
+    /// Restores what [`Optimizer::state_dict`] saved: hyper-parameters (the learning rate
+    /// included) and per-parameter state, matched to parameters by position. Nothing
+    /// changes unless the whole dict fits.
+    ///
+    /// # Errors
+    /// [`OptimError::StateDict`] when the dict was written by another kind of optimizer,
+    /// for another number of parameters, misses or has unknown entries, or holds a state
+    /// tensor whose shape differs from its parameter's;
+    /// [`OptimError::InvalidHyperParameter`] for a saved hyper-parameter out of range.
+    fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()>;
+}
+
+/// An optimizer's state as named values: PyTorch's `state_dict()` in a typed form.
+///
+/// - `kind`: which optimizer wrote it (`"Sgd"`, `"Adam"`, `"AdamW"`).
+/// - `scalars`: hyper-parameters by name (`"lr"`, `"momentum"`, `"beta1"`, …; booleans as
+///   0 or 1), `"num_params"`, and per-parameter counters such as `"state.0.step"`, all
+///   as exact `f64` values.
+/// - `tensors`: per-parameter buffers named as PyTorch names them, prefixed by the
+///   parameter's position: `"state.0.exp_avg"`, `"state.0.exp_avg_sq"`,
+///   `"state.0.max_exp_avg_sq"`, `"state.1.momentum_buffer"`. A parameter that has not
+///   been stepped yet has no entries, as in PyTorch.
+///
+/// Scalars under `"scheduler."` belong to an [`LrScheduler`](crate::LrScheduler) stored
+/// alongside (see [`LrScheduler::write_state`](crate::LrScheduler::write_state));
+/// optimizers ignore them.
+#[derive(Debug, Clone)]
+pub struct StateDict<T: Scalar = f32> {
+    /// The optimizer that wrote it.
+    pub kind: String,
+    /// Hyper-parameters and counters.
+    pub scalars: BTreeMap<String, f64>,
+    /// State buffers, one tensor of the parameter's shape each.
+    pub tensors: BTreeMap<String, Tensor<T>>,
+}
+
+impl<T: Scalar> StateDict<T> {
+    /// An empty state dict for an optimizer of `kind`.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            scalars: BTreeMap::new(),
+            tensors: BTreeMap::new(),
+        }
+    }
+
+    /// The scalar stored under `name`.
+    pub fn scalar(&self, name: &str) -> Option<f64> {
+        self.scalars.get(name).copied()
+    }
+
+    /// The tensor stored under `name`.
+    pub fn tensor(&self, name: &str) -> Option<&Tensor<T>> {
+        self.tensors.get(name)
+    }
+}
+
+/// The parameters of one optimizer, checked: at least one, none twice.
+pub(crate) fn collect_params<T: Scalar>(
+    op: &'static str,
+    params: impl IntoIterator<Item = Parameter<T>>,
+) -> Result<Vec<Parameter<T>>> {
+    let params: Vec<Parameter<T>> = params.into_iter().collect();
+    if params.is_empty() {
+        return Err(OptimError::EmptyParameterList { op });
+    }
+    let mut seen: HashMap<TensorId, usize> = HashMap::with_capacity(params.len());
+    for (index, p) in params.iter().enumerate() {
+        if let Some(&first) = seen.get(&p.id()) {
+            return Err(OptimError::DuplicateParameter {
+                op,
+                index,
+                first,
+                id: p.id(),
+            });
+        }
+        seen.insert(p.id(), index);
+    }
+    Ok(params)
+}
+
+/// The gradient of each parameter (`None` where the store has none), every shape checked
+/// before the caller changes anything.
+pub(crate) fn lookup_grads<'g, T: Scalar>(
+    op: &'static str,
+    params: &[Parameter<T>],
+    grads: &'g Gradients<T>,
+) -> Result<Vec<Option<&'g Tensor<T>>>> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            let Some(g) = grads.get(p) else {
+                return Ok(None);
+            };
+            let shape = p.shape();
+            if g.shape() != shape.as_slice() {
+                return Err(OptimError::GradientShape {
+                    op,
+                    index,
+                    id: p.id(),
+                    param: Shape(shape),
+                    grad: Shape(g.shape().to_vec()),
+                });
+            }
+            Ok(Some(g))
+        })
+        .collect()
+}
+
+/// The elements of a gradient, row-major (borrowed when contiguous).
+pub(crate) fn grad_data<T: Scalar>(g: &Tensor<T>) -> Cow<'_, [T]> {
+    g.contiguous_data()
+}
+
+/// Reads a state dict for one optimizer and checks that every entry is used.
+pub(crate) struct StateReader<'a, T: Scalar> {
+    op: &'static str,
+    dict: &'a StateDict<T>,
+    used_scalars: BTreeSet<&'a str>,
+    used_tensors: BTreeSet<&'a str>,
+}
+
+impl<'a, T: Scalar> StateReader<'a, T> {
+    /// Starts reading, checking the kind and the number of parameters.
+    pub(crate) fn new(
+        op: &'static str,
+        dict: &'a StateDict<T>,
+        kind: &str,
+        num_params: usize,
+    ) -> Result<Self> {
+        if dict.kind != kind {
+            return Err(OptimError::StateDict {
+                op,
+                reason: format!(
+                    "the state dict was written by {:?}, not by {kind:?}",
+                    dict.kind
+                ),
+            });
+        }
+        let mut reader = Self {
+            op,
+            dict,
+            used_scalars: BTreeSet::new(),
+            used_tensors: BTreeSet::new(),
+        };
+        let saved = reader.scalar("num_params")?;
+        if saved != num_params as f64 {
+            return Err(OptimError::StateDict {
+                op,
+                reason: format!(
+                    "the state dict holds state for {saved} parameters, \
+                     but this optimizer has {num_params}"
+                ),
+            });
+        }
+        Ok(reader)
+    }
+
+    fn error(&self, reason: String) -> OptimError {
+        OptimError::StateDict {
+            op: self.op,
+            reason,
+        }
+    }
+
+    /// A scalar that must be present.
+    pub(crate) fn scalar(&mut self, name: &str) -> Result<f64> {
+        let (key, value) = self
+            .dict
+            .scalars
+            .get_key_value(name)
+            .ok_or_else(|| self.error(format!("missing scalar {name:?}")))?;
+        self.used_scalars.insert(key.as_str());
+        Ok(*value)
+    }
+
+    /// A boolean stored as 0 or 1.
+    pub(crate) fn flag(&mut self, name: &str) -> Result<bool> {
+        let v = self.scalar(name)?;
+        if v == 0.0 {
+            Ok(false)
+        } else if v == 1.0 {
+            Ok(true)
+        } else {
+            Err(self.error(format!("scalar {name:?} must be 0 or 1, found {v}")))
+        }
+    }
+
+    /// A scalar that may be absent.
+    pub(crate) fn optional_scalar(&mut self, name: &str) -> Option<f64> {
+        let (key, value) = self.dict.scalars.get_key_value(name)?;
+        self.used_scalars.insert(key.as_str());
+        Some(*value)
+    }
+
+    /// A counter: a whole number in `0..=2^53`.
+    pub(crate) fn optional_count(&mut self, name: &str) -> Result<Option<u64>> {
+        match self.optional_scalar(name) {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0 => {
+                Ok(Some(v as u64))
+            }
+            Some(v) => Err(self.error(format!(
+                "scalar {name:?} must be a whole number >= 0, found {v}"
+            ))),
+        }
+    }
+
+    /// The state tensor `state.{index}.{name}` of parameter `param`, if present, as a
+    /// row-major buffer of the parameter's shape.
+    pub(crate) fn optional_buffer(
+        &mut self,
+        index: usize,
+        name: &str,
+        param: &Parameter<T>,
+    ) -> Result<Option<Vec<T>>> {
+        let full = format!("state.{index}.{name}");
+        let Some((key, tensor)) = self.dict.tensors.get_key_value(&full) else {
+            return Ok(None);
+        };
+        self.used_tensors.insert(key.as_str());
+        let shape = param.shape();
+        if tensor.shape() != shape.as_slice() {
+            return Err(self.error(format!(
+                "state tensor {full:?} has shape {}, but parameter {index} (id {}) has shape {}",
+                Shape(tensor.shape().to_vec()),
+                param.id(),
+                Shape(shape)
+            )));
+        }
+        Ok(Some(tensor.to_vec()))
+    }
+
+    /// The state tensor `state.{index}.{name}`, which must be present.
+    pub(crate) fn buffer(
+        &mut self,
+        index: usize,
+        name: &str,
+        param: &Parameter<T>,
+    ) -> Result<Vec<T>> {
+        self.optional_buffer(index, name, param)?.ok_or_else(|| {
+            self.error(format!(
+                "missing state tensor \"state.{index}.{name}\" for parameter {index}"
+            ))
+        })
+    }
+
+    /// Fails on any entry not read (scheduler scalars excepted).
+    pub(crate) fn finish(self) -> Result<()> {
+        if let Some(name) = self
+            .dict
+            .scalars
+            .keys()
+            .find(|k| !self.used_scalars.contains(k.as_str()) && !k.starts_with("scheduler."))
+        {
+            return Err(self.error(format!("unknown scalar {name:?}")));
+        }
+        if let Some(name) = self
+            .dict
+            .tensors
+            .keys()
+            .find(|k| !self.used_tensors.contains(k.as_str()))
+        {
+            return Err(self.error(format!("unknown state tensor {name:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// A tensor of `shape` holding a copy of `data`, for a state dict.
+pub(crate) fn state_tensor<T: Scalar>(data: &[T], shape: &[usize]) -> Tensor<T> {
+    optim_tensor(data.to_vec(), shape)
+}
+
+/// A tensor of `shape` owning `data`, whose length the caller knows to fit.
+pub(crate) fn optim_tensor<T: Scalar>(data: Vec<T>, shape: &[usize]) -> Tensor<T> {
+    Tensor::from_vec(data, shape).expect("a buffer built from a tensor of this shape fits it")
+}
+
+/// Calls `$f::<T, FLAGS>(args…)` with `FLAGS` the runtime value `$flags`, for every value
+/// in the list: each combination of boolean options gets its own monomorphised loop, with
+/// the options' branches folded away, so the loop vectorises.
+macro_rules! dispatch_flags {
+    ($flags:expr, $f:ident::<$t:ty> $args:tt, [$($n:literal)*]) => {
+        match $flags {
+            $($n => $f::<$t, $n> $args,)*
+            other => unreachable!("flag combination {other} out of range"),
+        }
+    };
+}
+pub(crate) use dispatch_flags;
