@@ -1,1 +1,55 @@
-//! Book examples (under construction).
+//! # ferrograd-book
+//!
+//! The examples of chapter 1 of *The Hundred-Page Language Models Book* (A. Burkov, 2025),
+//! runnable on ferrograd: the numbers the book prints and the figures it draws.
+//!
+//! ```text
+//! cargo run --release -p ferrograd-book -- chapter1            # every section, in order
+//! cargo run --release -p ferrograd-book -- linear-regression   # one section
+//! cargo run --release -p ferrograd-book -- chapter1 --json --out figs
+//! ```
+//!
+//! The library holds one function per example, returning a struct of its numbers (so
+//! tests and other programs can call them), and one function per figure; the binary
+//! (`src/main.rs`) parses the command line, prints and writes the PNGs.
+//!
+//! | section | numbers | figures |
+//! |---|---|---|
+//! | §1.2 linear regression | [`sections::linear_regression::closed_form`], [`gradient_descent`](sections::linear_regression::gradient_descent) | `linear_regression.png`, `mse_surface.png`, `gradient_descent_loss.png` |
+//! | §1.4 vectors | [`sections::vectors::vectors`] | `vectors.png` |
+//! | §1.5 activations, non-linear fits | [`sections::activations::activations`] | `activations.png`, `nonlinear_fits.png` |
+//! | §1.6 matrices | [`sections::matrices::matrices`] | — |
+//! | §1.7 logistic regression | [`sections::logistic::logistic_regression`] | `logistic_loss.png`, `logistic_sigmoid.png` |
+//! | §1.8 autograd | [`sections::autograd::autograd`] | `autograd_loss.png` |
+//!
+//! [`run_section`] runs one section end to end (numbers, text, JSON, figures); the
+//! [`guide`] walks through the chapter with the code of each section.
+//!
+//! # Example
+//!
+//! ```
+//! use ferrograd_book::sections::linear_regression::closed_form;
+//!
+//! let fit = closed_form()?;
+//! assert_eq!(format!("{:.2} {:.2}", fit.w, fit.b), "2.58 -91.76");
+//! assert_eq!(format!("{:.2}", fit.mse_at_rounded), "15403.19");
+//! println!("a 240 m² house: ${:.0}k", fit.predicted_price);
+//! # Ok::<(), ferrograd_book::BookError>(())
+//! ```
+
+pub mod data;
+pub mod error;
+pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod sections;
+
+pub use error::{BookError, Result};
+pub use plot::Figures;
+pub use progress::Progress;
+pub use report::{Output, Section, run_section};
+
+/// The guide to chapter 1 (`docs/chapter1.md`), included here so that every Rust block
+/// in it is compiled and run as a doc-test.
+#[doc = include_str!("../../../docs/chapter1.md")]
+pub mod guide {}
