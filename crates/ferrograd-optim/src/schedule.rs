@@ -285,6 +285,41 @@ impl<S: LrSchedule> LrScheduler<S> {
         Ok(scheduler)
     }
 
+    /// A scheduler at the position stored in `dict` by [`LrScheduler::write_state`], for
+    /// resuming a run: unlike [`LrScheduler::new`] it leaves the optimizer's learning rate
+    /// alone (loading the optimizer's state dict restores it).
+    ///
+    /// ```
+    /// use ferrograd_optim::{ExponentialLr, LrScheduler, Optimizer, Sgd, SgdConfig};
+    /// use ferrograd_tensor::{Parameter, Tensor};
+    ///
+    /// let w = Parameter::new(Tensor::<f32>::from([1.0]));
+    /// let mut opt = Sgd::new([w.clone()], SgdConfig::new(1.0))?;
+    /// let mut sched = LrScheduler::new(ExponentialLr::new(0.5)?, &mut opt)?;
+    /// sched.step(&mut opt)?;
+    /// let mut dict = opt.state_dict();
+    /// sched.write_state(&mut dict);
+    ///
+    /// let mut resumed = Sgd::new([w], SgdConfig::default())?;
+    /// resumed.load_state_dict(&dict)?;
+    /// let mut sched = LrScheduler::from_state(ExponentialLr::new(0.5)?, &dict)?;
+    /// sched.step(&mut resumed)?;
+    /// assert_eq!(resumed.lr(), 0.25);
+    /// # Ok::<(), ferrograd_optim::OptimError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`LrScheduler::read_state`].
+    pub fn from_state<T: Scalar>(schedule: S, dict: &StateDict<T>) -> Result<Self> {
+        let mut scheduler = Self {
+            schedule,
+            base_lr: 0.0,
+            step: 0,
+        };
+        scheduler.read_state(dict)?;
+        Ok(scheduler)
+    }
+
     /// Advances one step and sets the optimizer's learning rate for it.
     ///
     /// # Errors
