@@ -130,7 +130,8 @@ pub fn logistic_regression(progress: &Progress) -> Result<Logistic> {
     })
 }
 
-/// Draws a loss curve (or several) against the step.
+/// Draws a loss curve (or several) against the step, on a log₁₀ axis so that the
+/// first steps (loss 7.5) do not flatten the rest.
 pub(crate) fn draw_losses(
     path: std::path::PathBuf,
     title: &str,
@@ -140,20 +141,35 @@ pub(crate) fn draw_losses(
     {
         let root = plot::canvas(&path, size::CHART)?;
         let steps = curves.iter().map(|c| c.1.len()).max().unwrap_or(1) as f64;
-        let top = curves
-            .iter()
-            .flat_map(|c| c.1.iter().copied())
-            .fold(0.0, f64::max);
-        let mut chart = plot::chart(&root, figures, title, 0.0..steps, 0.0..top * 1.05)?;
-        plot::mesh(&mut chart, figures, "step", "mean binary cross-entropy")?;
+        let all = || curves.iter().flat_map(|c| c.1.iter().map(|l| l.log10()));
+        let top = all().fold(f64::MIN, f64::max);
+        let bottom = all().fold(f64::MAX, f64::min);
+        let pad = (top - bottom).max(1e-3) * 0.05;
+        let mut chart = plot::chart(
+            &root,
+            figures,
+            title,
+            0.0..steps,
+            (bottom - pad)..(top + pad),
+        )?;
+        plot::mesh(
+            &mut chart,
+            figures,
+            "step",
+            "log₁₀ mean binary cross-entropy",
+        )?;
         for &(name, losses, color) in curves {
             chart
                 .draw_series(LineSeries::new(
-                    losses.iter().enumerate().map(|(i, &l)| (i as f64, l)),
+                    losses
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &l)| (i as f64, l.log10())),
                     color.stroke_width(2),
                 ))?
                 .label(format!(
-                    "{name} (final {:.4})",
+                    "{name}: {:.4} → {:.4}",
+                    losses.first().copied().unwrap_or(f64::NAN),
                     losses.last().copied().unwrap_or(f64::NAN)
                 ))
                 .legend(plot::legend_line(color));
