@@ -107,9 +107,8 @@ fn fmt_rows(rows: &[Vec<f64>]) -> String {
 pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> Result<Output> {
     let mut t = String::new();
     let mut files = Vec::new();
-    let json;
     // `write!` into a String cannot fail.
-    match section {
+    let json = match section {
         Section::LinearRegression => {
             let fit = linear_regression::closed_form()?;
             let (tw, tb, tmse) = torch_reference()?.closed_form;
@@ -137,7 +136,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
             );
             files.push(linear_regression::draw_line(&fit, figures)?);
             files.push(linear_regression::draw_surface(&fit, figures)?);
-            json = to_json(&fit);
+            to_json(&fit)
         }
         Section::GradientDescent => {
             let fit = linear_regression::closed_form()?;
@@ -154,7 +153,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
             let _ = writeln!(t, "b = {:.6}  (closed form {:.6})", gd.b, fit.b);
             let _ = writeln!(t, "MSE = {:.4}  (closed form {:.4})", gd.mse, fit.mse);
             files.push(linear_regression::draw_gd_loss(&gd, &fit, figures)?);
-            json = to_json(&gd);
+            to_json(&gd)
         }
         Section::Vectors => {
             let v = vectors::vectors()?;
@@ -189,7 +188,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
             );
             let _ = writeln!(t, "cos(u, -u) opposite: {:.6}", v.cosine_opposite);
             files.push(vectors::draw(&v, figures)?);
-            json = to_json(&v);
+            to_json(&v)
         }
         Section::Activations => {
             let a = activations::activations(progress)?;
@@ -209,7 +208,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
             }
             files.push(activations::draw_activations(figures)?);
             files.push(activations::draw_fits(&a, figures)?);
-            json = to_json(&a);
+            to_json(&a)
         }
         Section::Matrices => {
             let m = matrices::matrices()?;
@@ -239,7 +238,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
                 "  ŷ = σ(w₂·z + b₂) = {:.6} (unit by unit: {:.6})",
                 m.output, m.output_unit_by_unit
             );
-            json = to_json(&m);
+            to_json(&m)
         }
         Section::LogisticRegression => {
             let l = logistic::logistic_regression(progress)?;
@@ -262,7 +261,7 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
             let _ = writeln!(t, "accuracy {}/{}", l.correct, l.predictions.len());
             files.push(logistic::draw_loss(&l, figures)?);
             files.push(logistic::draw_sigmoid(&l, figures)?);
-            json = to_json(&l);
+            to_json(&l)
         }
         Section::Autograd => {
             let a = autograd::autograd(progress)?;
@@ -288,9 +287,9 @@ pub fn run_section(section: Section, figures: &Figures, progress: &Progress) -> 
                 let _ = writeln!(t, "  logistic regression's trained weight {}", fmt_vec(w));
             }
             files.push(autograd::draw(&a, figures)?);
-            json = to_json(&a);
+            to_json(&a)
         }
-    }
+    };
     Ok(Output {
         section,
         text: t,

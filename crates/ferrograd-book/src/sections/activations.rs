@@ -165,7 +165,8 @@ pub fn draw_activations(figures: &Figures) -> Result<std::path::PathBuf> {
     {
         let root = plot::canvas(&path, size::ACTIVATIONS)?;
         let panels = root.split_evenly((1, 3));
-        let functions: [(&str, fn(f64) -> f64, std::ops::Range<f64>, RGBColor); 3] = [
+        type Panel = (&'static str, fn(f64) -> f64, std::ops::Range<f64>, RGBColor);
+        let functions: [Panel; 3] = [
             ("ReLU(z) = max(0, z)", relu, -0.5..5.0, palette::BLUE),
             ("sigmoid σ(z) = 1/(1+e⁻ᶻ)", sigmoid, -0.1..1.1, palette::RED),
             ("tanh(z)", f64::tanh, -1.1..1.1, palette::GREEN),
