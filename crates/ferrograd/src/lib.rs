@@ -35,8 +35,33 @@ pub use ferrograd_optim as optim;
 pub use ferrograd_scalar as scalar;
 pub use ferrograd_tensor as tensor;
 
-/// The names most programs need: tensors, parameters, gradients and errors.
+/// The names a training loop needs: tensors, parameters, gradients, optimizers, datasets
+/// and data loaders, and their errors.
+///
+/// ```
+/// use ferrograd::prelude::*;
+///
+/// // Full-batch SGD on the book's §1.7 customers, through a DataLoader.
+/// let data = ferrograd::data::book::buy_no_buy::<f32>();
+/// let loader = DataLoader::new(&data, 12)?;
+/// let w = Parameter::new(Tensor::from([[0.1, -0.2]]));
+/// let b = Parameter::new(Tensor::from([0.05]));
+/// let mut sgd = Sgd::new([w.clone(), b.clone()], SgdConfig::new(0.001))?;
+/// for epoch in 0..3 {
+///     for batch in loader.epoch(epoch) {
+///         let batch = batch?;
+///         let p = batch.inputs.matmul(&w.tensor().t()?)?.add(&b.tensor())?.sigmoid();
+///         let loss = p.sub(&batch.targets)?.square().mean_all();
+///         sgd.step(&loss.backward()?)?;
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub mod prelude {
+    pub use ferrograd_data::{Batch, DataError, DataLoader, Dataset, TensorDataset};
+    pub use ferrograd_optim::{
+        Adam, AdamConfig, AdamW, AdamWConfig, OptimError, Optimizer, Sgd, SgdConfig,
+    };
     pub use ferrograd_tensor::{
         Gradients, Indices, Parameter, Rng, Scalar, Tensor, TensorError, no_grad,
     };

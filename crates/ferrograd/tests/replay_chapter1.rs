@@ -2,6 +2,7 @@
 //! README beside it) with ferrograd and compares every step.
 //!
 //! Both runs start from the weights written in the file, train with full-batch SGD
+//! ([`ferrograd::optim::Sgd`])
 //! (lr 0.001, 500 steps) on the book's 12 buy/no-buy examples and BCE loss:
 //!
 //! - logistic regression, `Sequential(Linear(2, 1), Sigmoid)`;
@@ -87,18 +88,6 @@ fn linear(
     x.matmul(&w.tensor().t()?)?.add(&b.tensor())
 }
 
-/// One `torch.optim.SGD(lr)` step: `p ← p − lr·∂L/∂p`.
-fn sgd_step(params: &[&Parameter<f32>], grads: &Gradients<f32>, lr: f32) {
-    for p in params {
-        let g = grads
-            .get(*p)
-            .expect("every parameter gets a gradient")
-            .to_vec();
-        p.update(|v| v.iter_mut().zip(&g).for_each(|(v, g)| *v -= lr * g))
-            .expect("update keeps the shape");
-    }
-}
-
 /// Trains `forward` with SGD for the section's steps; returns the loss before every
 /// update and the loss after the last one.
 fn train(
@@ -107,14 +96,18 @@ fn train(
     forward: impl Fn(&Tensor<f32>) -> Result<Tensor<f32>, TensorError>,
 ) -> (Vec<f64>, f64) {
     let Data { x, y } = data(section);
-    let lr = section["lr"].as_f64().unwrap() as f32;
+    let lr = section["lr"].as_f64().unwrap();
+    let params: Vec<Parameter<f32>> = params.iter().map(|&p| p.clone()).collect();
+    // optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
+    let mut optimizer = Sgd::new(params, SgdConfig::new(lr)).unwrap();
     let steps = section["steps"].as_u64().unwrap() as usize;
     let mut losses = Vec::with_capacity(steps);
     for _ in 0..steps {
-        let loss = bce(&forward(&x).unwrap(), &y).unwrap();
+        // optimizer.zero_grad(): nothing to do, backward() returns fresh gradients.
+        let loss = bce(&forward(&x).unwrap(), &y).unwrap(); // loss = criterion(model(X), y)
         losses.push(f64::from(loss.item().unwrap()));
-        let grads = loss.backward().unwrap();
-        sgd_step(params, &grads, lr);
+        let grads = loss.backward().unwrap(); //                  loss.backward()
+        optimizer.step(&grads).unwrap(); //                       optimizer.step()
     }
     let last = no_grad(|| bce(&forward(&x).unwrap(), &y).unwrap().item().unwrap());
     (losses, f64::from(last))
