@@ -35,6 +35,8 @@ pub mod autograd;
 pub mod display;
 pub mod error;
 pub mod gradcheck;
+#[cfg(feature = "safetensors")]
+pub mod io;
 pub mod layout;
 pub mod operators;
 pub mod ops;

@@ -1,0 +1,243 @@
+//! Reading and writing named tensors in the [safetensors](https://huggingface.co/docs/safetensors)
+//! format, which PyTorch (`safetensors.torch.save_file` / `load_file`) reads and writes.
+//!
+//! Saving never leaves a half-written file: the bytes go to a temporary file in the same
+//! directory, which is then renamed over the target. A truncated or corrupt file is an
+//! error naming the file, never a panic.
+
+use crate::error::{Result, TensorError};
+use crate::tensor::Tensor;
+use ferrograd_linalg::Scalar;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::path::Path;
+
+/// A tensor as stored in a file, before conversion to an element type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTensor {
+    /// Its name in the file.
+    pub name: String,
+    /// Its element type as safetensors names it (`"F32"`, `"F64"`, `"BF16"`…).
+    pub dtype: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its raw little-endian bytes.
+    pub bytes: Vec<u8>,
+}
+
+fn dtype_name<T: Scalar>() -> &'static str {
+    if T::DTYPE == "float32" { "F32" } else { "F64" }
+}
+
+impl StoredTensor {
+    /// Converts to a tensor of `T`.
+    ///
+    /// # Errors
+    /// [`TensorError::Format`] when the stored element type is not `T`'s.
+    pub fn to_tensor<T: Scalar>(&self, path: &Path) -> Result<Tensor<T>> {
+        if self.dtype != dtype_name::<T>() {
+            return Err(TensorError::Format {
+                op: "load_safetensors",
+                path: path.display().to_string(),
+                reason: format!(
+                    "tensor `{}` is stored as {}, expected {}",
+                    self.name,
+                    self.dtype,
+                    dtype_name::<T>()
+                ),
+            });
+        }
+        let width = size_of::<T>();
+        let data: Vec<T> = self
+            .bytes
+            .chunks_exact(width)
+            .map(|b| {
+                if width == 4 {
+                    T::from_f64(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                } else {
+                    T::from_f64(f64::from_le_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ]))
+                }
+            })
+            .collect();
+        Tensor::from_vec(data, &self.shape)
+    }
+}
+
+fn to_bytes<T: Scalar>(t: &Tensor<T>) -> Vec<u8> {
+    let data = t.contiguous_data();
+    let mut bytes = Vec::with_capacity(data.len() * size_of::<T>());
+    for &v in data.iter() {
+        if size_of::<T>() == 4 {
+            bytes.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&v.to_f64().to_le_bytes());
+        }
+    }
+    bytes
+}
+
+/// Writes named tensors to `path` in the safetensors format, atomically (temporary file
+/// in the same directory, then rename).
+///
+/// ```
+/// use ferrograd_tensor::{io, Tensor};
+/// let path = std::env::temp_dir().join(format!("ferrograd-io-doc-{}.safetensors", std::process::id()));
+/// let w = Tensor::<f32>::from([[1.0, 2.0], [3.0, 4.0]]);
+/// io::save_safetensors(&path, &[("weight", &w)])?;
+/// let loaded = io::load_safetensors(&path)?;
+/// assert_eq!(loaded[0].name, "weight");
+/// assert_eq!(loaded[0].to_tensor::<f32>(&path)?.to_vec(), w.to_vec());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// [`TensorError::InvalidArgument`] for duplicate names, [`TensorError::Io`] when the
+/// file cannot be written.
+pub fn save_safetensors<T: Scalar>(
+    path: impl AsRef<Path>,
+    tensors: &[(&str, &Tensor<T>)],
+) -> Result<()> {
+    let path = path.as_ref();
+    let io_error = |source| TensorError::Io {
+        op: "save_safetensors",
+        path: path.display().to_string(),
+        source,
+    };
+    let mut names: Vec<&str> = tensors.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(TensorError::InvalidArgument {
+            op: "save_safetensors",
+            reason: format!("tensor name `{}` is given twice", w[0]),
+        });
+    }
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| to_bytes(t)).collect();
+    let dtype = if size_of::<T>() == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    };
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, t), b)| {
+            TensorView::new(dtype, t.shape().to_vec(), b).map(|v| (name.to_string(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| TensorError::Format {
+            op: "save_safetensors",
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let encoded = safetensors::tensor::serialize(views, None).map_err(|e| TensorError::Format {
+        op: "save_safetensors",
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    std::fs::write(&temporary, &encoded).map_err(io_error)?;
+    std::fs::rename(&temporary, path).map_err(|e| {
+        let _ = std::fs::remove_file(&temporary);
+        io_error(e)
+    })
+}
+
+/// Reads every tensor of a safetensors file, sorted by name.
+///
+/// # Errors
+/// [`TensorError::Io`] when the file cannot be read, [`TensorError::Format`] when it is
+/// truncated or malformed.
+pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Vec<StoredTensor>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| TensorError::Io {
+        op: "load_safetensors",
+        path: path.display().to_string(),
+        source,
+    })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| TensorError::Format {
+        op: "load_safetensors",
+        path: path.display().to_string(),
+        reason: format!("not a valid safetensors file: {e}"),
+    })?;
+    let mut tensors: Vec<StoredTensor> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| StoredTensor {
+            name,
+            dtype: format!("{:?}", view.dtype()),
+            shape: view.shape().to_vec(),
+            bytes: view.data().to_vec(),
+        })
+        .collect();
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tensors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!(
+            "ferrograd-io-{name}-{}.safetensors",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn round_trip_f32_and_f64() {
+        let path = temp("roundtrip");
+        let a = Tensor::<f64>::from([[1.5, -2.0], [3.25, 4.0]]);
+        let b = Tensor::<f64>::from([0.1]);
+        save_safetensors(&path, &[("b", &b), ("a", &a)]).unwrap();
+        let loaded = load_safetensors(&path).unwrap();
+        assert_eq!(
+            loaded.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(loaded[0].dtype, "F64");
+        assert_eq!(
+            loaded[0].to_tensor::<f64>(&path).unwrap().to_vec(),
+            a.to_vec()
+        );
+        assert!(loaded[0].to_tensor::<f32>(&path).is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_are_errors() {
+        let path = temp("truncated");
+        let a = Tensor::<f32>::ones(&[4, 4]);
+        save_safetensors(&path, &[("a", &a)]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for cut in [0, 4, 8, 20, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let err = load_safetensors(&path).unwrap_err();
+            assert!(
+                matches!(err, TensorError::Format { .. }),
+                "cut at {cut}: {err}"
+            );
+        }
+        std::fs::write(&path, b"definitely not safetensors").unwrap();
+        assert!(load_safetensors(&path).is_err());
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            load_safetensors(&path),
+            Err(TensorError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected_and_nothing_is_written() {
+        let path = temp("dup");
+        let a = Tensor::<f32>::ones(&[1]);
+        assert!(save_safetensors(&path, &[("a", &a), ("a", &a)]).is_err());
+        assert!(!path.exists());
+    }
+}
