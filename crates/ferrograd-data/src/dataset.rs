@@ -166,6 +166,11 @@ impl<T: Scalar> Rows for Tensor<T> {
     }
 }
 
+/// The shape of one row: the shape without its leading axis (empty for rank 0).
+fn row_shape(shape: &[usize]) -> &[usize] {
+    shape.get(1..).unwrap_or(&[])
+}
+
 impl Rows for Indices {
     fn num_rows(&self) -> usize {
         self.shape().first().copied().unwrap_or(0)
@@ -178,22 +183,22 @@ impl Rows for Indices {
     fn take_rows(&self, indices: &[usize]) -> Result<Self> {
         let rows = self.num_rows();
         check_index("take_rows", indices, rows)?;
-        let inner: usize = self.shape()[1..].iter().product();
+        let inner: usize = row_shape(self.shape()).iter().product();
         let src = self.as_slice();
         let mut data = Vec::with_capacity(indices.len() * inner);
         for &i in indices {
             data.extend_from_slice(&src[i * inner..(i + 1) * inner]);
         }
         let mut shape = vec![indices.len()];
-        shape.extend_from_slice(&self.shape()[1..]);
+        shape.extend_from_slice(&row_shape(self.shape()));
         Ok(Indices::new(data, &shape)?)
     }
 
     fn row(&self, index: usize) -> Result<Self> {
         check_index("row", &[index], self.num_rows())?;
-        let inner: usize = self.shape()[1..].iter().product();
+        let inner: usize = row_shape(self.shape()).iter().product();
         let data = self.as_slice()[index * inner..(index + 1) * inner].to_vec();
-        Ok(Indices::new(data, &self.shape()[1..])?)
+        Ok(Indices::new(data, &row_shape(self.shape()))?)
     }
 
     fn stack_rows(rows: &[Self]) -> Result<Self> {

@@ -200,6 +200,12 @@ pub fn pad_sequences_to<T: Scalar, S: AsRef<[usize]>>(
     side: PadSide,
 ) -> Result<Padded<T>> {
     let b = sequences.len();
+    if b.checked_mul(len).is_none() {
+        return Err(invalid(
+            "pad_sequences_to",
+            format!("{b} sequences of length {len} do not fit in memory"),
+        ));
+    }
     let mut ids = Vec::with_capacity(b * len);
     let mut mask = Vec::with_capacity(b * len);
     let mut lengths = Vec::with_capacity(b);

@@ -47,7 +47,10 @@ fn loads_features_by_name_in_the_chosen_order() {
     let ds = buyers().load_classification::<f32>(&path).unwrap();
     assert_eq!(ds.len(), 3);
     assert_eq!(ds.inputs().shape(), &[3, 2]);
-    assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.0, 25.0, 35.0]);
+    assert_eq!(
+        ds.inputs().to_vec(),
+        vec![22.0, 25.0, 47.0, 80.0, 25.0, 35.0]
+    );
     assert_eq!(ds.targets().as_slice(), &[0, 1, 0]);
 
     let reg = CsvOptions::new(&["area"], "price")
@@ -81,7 +84,10 @@ fn dialect_quotes_crlf_bom_blank_lines_delimiter() {
     assert_eq!(t.rows[0].fields, vec!["Doe, J", "two\nlines", "1"]);
     assert_eq!(t.rows[0].line, 2);
     assert_eq!(t.rows[1].fields, vec!["say \"hi\"", "", "2"]);
-    assert_eq!(t.rows[1].line, 4, "the quoted newline moved this record to line 4");
+    assert_eq!(
+        t.rows[1].line, 4,
+        "the quoted newline moved this record to line 4"
+    );
     assert_eq!(t.rows[2].fields, vec!["plain \"q\"", "n", "3"]);
     // A file without a final newline.
     let t = CsvTable::parse("a,b\n1,2", "t.csv", ',').unwrap();
@@ -110,12 +116,17 @@ fn non_numeric_cell_names_file_line_and_column() {
     }
     let msg = err.to_string();
     assert!(msg.contains(&format!("{}:3:", path.display())), "{msg}");
-    assert!(msg.contains("column 2") && msg.contains("\"income\""), "{msg}");
+    assert!(
+        msg.contains("column 2") && msg.contains("\"income\""),
+        "{msg}"
+    );
 
     // Empty and non-finite cells are not numbers either.
     for (cell, col) in [("", 1), ("NaN", 1), ("inf", 1)] {
         let text = format!("age,income,bought\n{cell},25,0\n");
-        let err = buyers().parse_classification::<f32>(&text, "x.csv").unwrap_err();
+        let err = buyers()
+            .parse_classification::<f32>(&text, "x.csv")
+            .unwrap_err();
         assert!(
             matches!(err, DataError::NotNumeric { line: 2, column, .. } if column == col),
             "{cell:?}: {err:?}"
@@ -126,9 +137,18 @@ fn non_numeric_cell_names_file_line_and_column() {
 #[test]
 fn first_bad_cell_in_file_order_is_reported() {
     let text = "age,income,bought\n22,25,0\n1,2,x\n47,zz,1\n";
-    let err = buyers().parse_classification::<f32>(text, "o.csv").unwrap_err();
+    let err = buyers()
+        .parse_classification::<f32>(text, "o.csv")
+        .unwrap_err();
     assert!(
-        matches!(err, DataError::BadLabel { line: 3, column: 3, .. }),
+        matches!(
+            err,
+            DataError::BadLabel {
+                line: 3,
+                column: 3,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let text = "bought,income,age\nyes,25,oops\n";
@@ -137,7 +157,14 @@ fn first_bad_cell_in_file_order_is_reported() {
         .parse_classification::<f32>(text, "o.csv")
         .unwrap_err();
     assert!(
-        matches!(err, DataError::BadLabel { line: 2, column: 1, .. }),
+        matches!(
+            err,
+            DataError::BadLabel {
+                line: 2,
+                column: 1,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -161,7 +188,14 @@ fn short_and_long_rows() {
     );
     assert!(err.to_string().contains(&format!("{}:4:", path.display())));
     let err = CsvTable::parse("a,b\n1,2,3\n", "long.csv", ',').unwrap_err();
-    assert!(matches!(err, DataError::RowLength { line: 2, found: 3, .. }));
+    assert!(matches!(
+        err,
+        DataError::RowLength {
+            line: 2,
+            found: 3,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -228,7 +262,11 @@ fn labels_and_class_indices() {
         let text = format!("age,income,bought\n1,2,{bad}\n");
         assert!(matches!(
             buyers().parse_classification::<f32>(&text, "c.csv"),
-            Err(DataError::BadLabel { line: 2, column: 3, .. })
+            Err(DataError::BadLabel {
+                line: 2,
+                column: 3,
+                ..
+            })
         ));
     }
 }
@@ -237,12 +275,26 @@ fn labels_and_class_indices() {
 fn syntax_errors_name_line_and_position() {
     let err = CsvTable::parse("a,b\n1,\"open\n2,3\n", "q.csv", ',').unwrap_err();
     assert!(
-        matches!(err, DataError::CsvSyntax { line: 2, position: 3, .. }),
+        matches!(
+            err,
+            DataError::CsvSyntax {
+                line: 2,
+                position: 3,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let err = CsvTable::parse("a,b\n1,\"x\"y\n", "q.csv", ',').unwrap_err();
     assert!(
-        matches!(err, DataError::CsvSyntax { line: 2, position: 6, .. }),
+        matches!(
+            err,
+            DataError::CsvSyntax {
+                line: 2,
+                position: 6,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(CsvTable::parse("a\n1\n", "q.csv", '"').is_err());
@@ -272,11 +324,15 @@ fn bad_options_are_rejected_before_reading() {
         Err(DataError::InvalidArgument { .. })
     ));
     assert!(matches!(
-        buyers().labels(&["no", "yes"]).parse_regression::<f32>(text, "o.csv"),
+        buyers()
+            .labels(&["no", "yes"])
+            .parse_regression::<f32>(text, "o.csv"),
         Err(DataError::InvalidArgument { .. })
     ));
     assert!(matches!(
-        buyers().labels(&["no", "no"]).parse_classification::<f32>(text, "o.csv"),
+        buyers()
+            .labels(&["no", "no"])
+            .parse_classification::<f32>(text, "o.csv"),
         Err(DataError::InvalidArgument { .. })
     ));
 }

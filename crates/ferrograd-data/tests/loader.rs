@@ -30,7 +30,10 @@ fn ids(batch: &Batch<Tensor<f64>, Indices>) -> Vec<usize> {
     rows.iter().map(|r| r[0] as usize).collect()
 }
 
-fn epoch_ids(loader: &DataLoader<&TensorDataset<Tensor<f64>, Indices>>, epoch: u64) -> Vec<Vec<usize>> {
+fn epoch_ids(
+    loader: &DataLoader<&TensorDataset<Tensor<f64>, Indices>>,
+    epoch: u64,
+) -> Vec<Vec<usize>> {
     loader.epoch(epoch).map(|b| ids(&b.unwrap())).collect()
 }
 
@@ -130,7 +133,12 @@ fn batch_shapes() {
     let x = Tensor::<f32>::zeros(&[6, 2, 5]);
     let y = Tensor::<f32>::zeros(&[6, 1]);
     let ds = TensorDataset::new(x, y).unwrap();
-    let b = DataLoader::new(&ds, 4).unwrap().epoch(0).next().unwrap().unwrap();
+    let b = DataLoader::new(&ds, 4)
+        .unwrap()
+        .epoch(0)
+        .next()
+        .unwrap()
+        .unwrap();
     assert_eq!(b.inputs.shape(), &[4, 2, 5]);
     assert_eq!(b.targets.shape(), &[4, 1]);
 }
@@ -166,11 +174,19 @@ fn get_returns_rows_without_the_batch_axis() {
     assert_eq!(ex.target.as_slice(), &[2]);
     assert!(matches!(
         ds.get(4),
-        Err(DataError::IndexOutOfRange { index: 4, len: 4, .. })
+        Err(DataError::IndexOutOfRange {
+            index: 4,
+            len: 4,
+            ..
+        })
     ));
     assert!(matches!(
         ds.get_batch(&[0, 9]),
-        Err(DataError::IndexOutOfRange { index: 9, len: 4, .. })
+        Err(DataError::IndexOutOfRange {
+            index: 9,
+            len: 4,
+            ..
+        })
     ));
 }
 
@@ -210,10 +226,7 @@ fn subset_maps_indices_and_loads() {
     assert_eq!(sub.len(), 3);
     assert_eq!(sub.get(1).unwrap().input.to_vec()[0], 3.0);
     let loader = DataLoader::new(&sub, 2).unwrap().shuffle(5);
-    let mut seen: Vec<usize> = loader
-        .epoch(0)
-        .flat_map(|b| ids(&b.unwrap()))
-        .collect();
+    let mut seen: Vec<usize> = loader.epoch(0).flat_map(|b| ids(&b.unwrap())).collect();
     seen.sort_unstable();
     assert_eq!(seen, vec![3, 5, 9]);
     assert!(matches!(

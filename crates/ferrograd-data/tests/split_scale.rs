@@ -9,7 +9,10 @@ use ferrograd_tensor::{Indices, Tensor};
 fn assert_close(a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol, "element {i}: {x} vs {y} (tolerance {tol})");
+        assert!(
+            (x - y).abs() <= tol,
+            "element {i}: {x} vs {y} (tolerance {tol})"
+        );
     }
 }
 
@@ -32,7 +35,11 @@ fn split_sizes_follow_the_fractions() {
         );
         let mut all: Vec<usize> = [s.train, s.validation, s.test].concat();
         all.sort_unstable();
-        assert_eq!(all, (0..n).collect::<Vec<_>>(), "parts must partition 0..{n}");
+        assert_eq!(
+            all,
+            (0..n).collect::<Vec<_>>(),
+            "parts must partition 0..{n}"
+        );
     }
 }
 
@@ -50,7 +57,12 @@ fn split_is_seeded() {
 
 #[test]
 fn split_rejects_bad_fractions() {
-    for f in [(0.5, 0.5, 0.5), (0.7, 0.2, 0.0), (-0.1, 0.6, 0.5), (f64::NAN, 0.5, 0.5)] {
+    for f in [
+        (0.5, 0.5, 0.5),
+        (0.7, 0.2, 0.0),
+        (-0.1, 0.6, 0.5),
+        (f64::NAN, 0.5, 0.5),
+    ] {
         assert!(
             matches!(
                 train_val_test_split(10, f.0, f.1, f.2, 0),
@@ -71,7 +83,7 @@ fn k_fold_covers_every_example_once() {
     assert_eq!(folds[1].train, vec![0, 1, 2, 3, 7, 8, 9]);
 
     let shuffled = k_fold(23, 5, Some(8)).unwrap();
-    let mut counts = vec![0; 23];
+    let mut counts = [0; 23];
     for f in &shuffled {
         assert!([4, 5].contains(&f.validation.len()));
         assert_eq!(f.train.len() + f.validation.len(), 23);
@@ -98,7 +110,9 @@ fn standard_scaler_is_fitted_on_train_only() {
     // The statistics are the training rows', computed here independently.
     let rows: Vec<[f64; 2]> = split.train.iter().map(|&i| book::BUY_FEATURES[i]).collect();
     let n = rows.len() as f64;
-    let mean: Vec<f64> = (0..2).map(|c| rows.iter().map(|r| r[c]).sum::<f64>() / n).collect();
+    let mean: Vec<f64> = (0..2)
+        .map(|c| rows.iter().map(|r| r[c]).sum::<f64>() / n)
+        .collect();
     let std: Vec<f64> = (0..2)
         .map(|c| (rows.iter().map(|r| (r[c] - mean[c]).powi(2)).sum::<f64>() / n).sqrt())
         .collect();
@@ -110,7 +124,10 @@ fn standard_scaler_is_fitted_on_train_only() {
     for c in 0..2 {
         let m = z.iter().map(|r| r[c]).sum::<f64>() / n;
         let v = z.iter().map(|r| (r[c] - m).powi(2)).sum::<f64>() / n;
-        assert!(m.abs() < 1e-12 && (v - 1.0).abs() < 1e-12, "column {c}: {m}, {v}");
+        assert!(
+            m.abs() < 1e-12 && (v - 1.0).abs() < 1e-12,
+            "column {c}: {m}, {v}"
+        );
     }
     // … and validation data uses the training statistics, not its own.
     let zv = scaler.transform(valid.inputs()).unwrap().to_vec2().unwrap();
@@ -135,7 +152,9 @@ fn standard_scaler_constant_column_and_inverse() {
     // mean 3, population std sqrt(14/3).
     let s = (14.0f64 / 3.0).sqrt();
     assert_close(&[z[0], z[2], z[4]], &[-2.0 / s, -1.0 / s, 3.0 / s], 1e-12);
-    let back = scaler.inverse_transform(&Tensor::from_vec(z, &[3, 2]).unwrap()).unwrap();
+    let back = scaler
+        .inverse_transform(&Tensor::from_vec(z, &[3, 2]).unwrap())
+        .unwrap();
     assert_close(&back.to_vec(), &x.to_vec(), 1e-12);
     // A single example [d] transforms too.
     let one = scaler.transform(&Tensor::from([3.0, 8.0])).unwrap();
@@ -150,12 +169,17 @@ fn min_max_scaler_range_constant_and_inverse() {
     let z = scaler.transform(&x).unwrap().to_vec();
     assert_close(&z, &[-1.0, -1.0, -1.0 / 11.0, -1.0, 1.0, -1.0], 1e-12);
     assert_eq!(scaler.scale()[1], 1.0);
-    let back = scaler.inverse_transform(&Tensor::from_vec(z, &[3, 2]).unwrap()).unwrap();
+    let back = scaler
+        .inverse_transform(&Tensor::from_vec(z, &[3, 2]).unwrap())
+        .unwrap();
     assert_close(&back.to_vec(), &x.to_vec(), 1e-12);
     assert_eq!(scaler.data_min(), &[150.0, 5.0]);
     assert_eq!(scaler.data_max(), &[260.0, 5.0]);
     // Out-of-range values are not clipped.
-    let far = scaler.transform(&Tensor::from([[370.0, 6.0]])).unwrap().to_vec();
+    let far = scaler
+        .transform(&Tensor::from([[370.0, 6.0]]))
+        .unwrap()
+        .to_vec();
     assert_close(&far, &[3.0, 0.0], 1e-12);
     assert!(MinMaxScaler::fit_range(&x, 1.0, 1.0).is_err());
 }
@@ -179,7 +203,11 @@ fn scaler_errors() {
     let nan = Tensor::<f32>::from([[1.0, 2.0], [f32::NAN, 4.0]]);
     assert!(matches!(
         StandardScaler::fit(&nan),
-        Err(DataError::NonFinite { row: 1, column: 0, .. })
+        Err(DataError::NonFinite {
+            row: 1,
+            column: 0,
+            ..
+        })
     ));
 }
 
