@@ -190,7 +190,7 @@ impl Rows for Indices {
             data.extend_from_slice(&src[i * inner..(i + 1) * inner]);
         }
         let mut shape = vec![indices.len()];
-        shape.extend_from_slice(&row_shape(self.shape()));
+        shape.extend_from_slice(row_shape(self.shape()));
         Ok(Indices::new(data, &shape)?)
     }
 
@@ -198,7 +198,7 @@ impl Rows for Indices {
         check_index("row", &[index], self.num_rows())?;
         let inner: usize = row_shape(self.shape()).iter().product();
         let data = self.as_slice()[index * inner..(index + 1) * inner].to_vec();
-        Ok(Indices::new(data, &row_shape(self.shape()))?)
+        Ok(Indices::new(data, row_shape(self.shape()))?)
     }
 
     fn stack_rows(rows: &[Self]) -> Result<Self> {
