@@ -7,8 +7,9 @@
 //! - [`Sgd`] (momentum, dampening, Nesterov, weight decay, maximize), [`Adam`] and
 //!   [`AdamW`] (AMSGrad, maximize): `torch.optim.SGD`, `Adam`, `AdamW`.
 //! - The [`Optimizer`] trait: `step`, learning rate get/set, and state save/restore
-//!   ([`Optimizer::state_dict`] / [`Optimizer::load_state_dict`]) so that a resumed run
-//!   is bit-identical to an uninterrupted one.
+//!   ([`Optimizer::state_dict`] / [`Optimizer::load_state_dict`], and to a safetensors
+//!   file with [`save_state`] / [`load_state`]) so that a resumed run is bit-identical to
+//!   an uninterrupted one.
 //! - Schedules: [`StepLr`], [`ExponentialLr`], [`WarmupCosineLr`], driven by an
 //!   [`LrScheduler`].
 //! - Clipping: [`clip_grad_norm`] / [`ClipGradNorm`] and [`clip_grad_value`], on a
@@ -30,7 +31,8 @@
 //! | `clip_grad_norm_(model.parameters(), 1.0)` | `clip_grad_norm(&mut grads, 1.0)?;` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?;` |
 //! | `scheduler.step()` | `scheduler.step(&mut optimizer)?;` |
-//! | `optimizer.load_state_dict(sd)` | `optimizer.load_state_dict(&sd)?;` |
+//! | `torch.save(optimizer.state_dict(), f)` | `save_state(f, &optimizer.state_dict())?;` |
+//! | `optimizer.load_state_dict(torch.load(f))` | `optimizer.load_state_dict(&load_state(f)?)?;` |
 //!
 //! The book's logistic regression (`Linear(2, 1)`, `Sigmoid`, `BCELoss`, SGD), written
 //! with tensor operations:
@@ -87,6 +89,7 @@
 mod adam;
 mod clip;
 mod error;
+mod io;
 mod optimizer;
 mod schedule;
 mod sgd;
@@ -94,7 +97,7 @@ mod sgd;
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value, grad_norm};
 pub use error::{OptimError, Result};
-
+pub use io::{load_state, save_state};
 pub use optimizer::{Optimizer, StateDict};
 pub use schedule::{ExponentialLr, LrSchedule, LrScheduler, StepLr, WarmupCosineLr};
 pub use sgd::{Sgd, SgdConfig};

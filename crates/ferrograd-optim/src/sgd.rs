@@ -177,6 +177,7 @@ struct Consts<T> {
 }
 
 /// `θ ← θ − γ·g'` with `g'` the (negated, decayed) gradient; no momentum.
+#[inline(always)]
 fn plain_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
     let g = &g[..w.len()];
     for (w, &g) in w.iter_mut().zip(g) {
@@ -189,6 +190,7 @@ fn plain_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) 
 }
 
 /// The momentum update for one parameter, buffer and weights in one pass.
+#[inline(always)]
 fn momentum_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], buf: &mut [T], c: Consts<T>) {
     let n = w.len();
     let (g, buf) = (&g[..n], &mut buf[..n]);
@@ -210,6 +212,48 @@ fn momentum_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], buf: &mut [
         };
         w[i] += c.neg_lr * step;
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn plain_kernel_avx2<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
+    plain_kernel::<T, FLAGS>(w, g, c)
+}
+
+fn plain_dispatch<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { plain_kernel_avx2::<T, FLAGS>(w, g, c) };
+        return;
+    }
+    plain_kernel::<T, FLAGS>(w, g, c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn momentum_kernel_avx2<T: Scalar, const FLAGS: u8>(
+    w: &mut [T],
+    g: &[T],
+    buf: &mut [T],
+    c: Consts<T>,
+) {
+    momentum_kernel::<T, FLAGS>(w, g, buf, c)
+}
+
+fn momentum_dispatch<T: Scalar, const FLAGS: u8>(
+    w: &mut [T],
+    g: &[T],
+    buf: &mut [T],
+    c: Consts<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { momentum_kernel_avx2::<T, FLAGS>(w, g, buf, c) };
+        return;
+    }
+    momentum_kernel::<T, FLAGS>(w, g, buf, c)
 }
 
 impl<T: Scalar> Sgd<T> {
@@ -265,7 +309,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
             let g = grad_data(grad);
             if cfg.momentum == 0.0 {
                 param.update(|w| {
-                    dispatch_flags!(flags, plain_kernel::<T>(w, &g, c), [0 1 2 3]);
+                    dispatch_flags!(flags, plain_dispatch::<T>(w, &g, c), [0 1 2 3]);
                 })?;
                 continue;
             }
@@ -283,7 +327,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
             param.update(|w| {
                 dispatch_flags!(
                     flags,
-                    momentum_kernel::<T>(w, &g, buf, c),
+                    momentum_dispatch::<T>(w, &g, buf, c),
                     [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]
                 );
             })?;
@@ -352,5 +396,44 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         self.config = config;
         self.buffers = buffers;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX2 build of the loops must give the bits of the baseline build.
+    #[test]
+    fn runtime_dispatched_kernels_match_the_baseline_bit_for_bit() {
+        let mut rng = ferrograd_tensor::Rng::new(5);
+        let n = 1029;
+        let mut fill = || -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
+        let (w0, g, b0) = (fill(), fill(), fill());
+        let c = Consts {
+            weight_decay: 0.01f32,
+            momentum: 0.9,
+            one_minus_dampening: 0.7,
+            neg_lr: -0.05,
+        };
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for flags in 0..4u8 {
+            let (mut a, mut b) = (w0.clone(), w0.clone());
+            dispatch_flags!(flags, plain_dispatch::<f32>(&mut a, &g, c), [0 1 2 3]);
+            dispatch_flags!(flags, plain_kernel::<f32>(&mut b, &g, c), [0 1 2 3]);
+            assert_eq!(bits(&a), bits(&b), "plain, flags {flags}");
+        }
+        for flags in 0..16u8 {
+            let (mut a, mut b, mut ba, mut bb) = (w0.clone(), w0.clone(), b0.clone(), b0.clone());
+            dispatch_flags!(flags, momentum_dispatch::<f32>(&mut a, &g, &mut ba, c),
+                [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]);
+            dispatch_flags!(flags, momentum_kernel::<f32>(&mut b, &g, &mut bb, c),
+                [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]);
+            assert_eq!(
+                (bits(&a), bits(&ba)),
+                (bits(&b), bits(&bb)),
+                "momentum, flags {flags}"
+            );
+        }
     }
 }

@@ -327,7 +327,7 @@ fn clip_params_only_touches_and_measures_the_given_parameters() -> R {
         Parameter::new(Tensor::<f64>::zeros(&[1])),
     );
     let mut grads = store(&[(&a, vec![3.0, 4.0]), (&b, vec![100.0])]);
-    let total = ClipGradNorm::new(1.0).clip_params(&mut grads, &[a.clone()])?;
+    let total = ClipGradNorm::new(1.0).clip_params(&mut grads, std::slice::from_ref(&a))?;
     assert_eq!(total, 5.0);
     let g = grads.get(&a).unwrap().to_vec();
     let coef = 1.0 / (5.0 + 1e-6);
