@@ -31,8 +31,8 @@
 //! | `clip_grad_norm_(model.parameters(), 1.0)` | `clip_grad_norm(&mut grads, 1.0)?;` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?;` |
 //! | `scheduler.step()` | `scheduler.step(&mut optimizer)?;` |
-//! | `torch.save(optimizer.state_dict(), f)` | `save_state(f, &optimizer.state_dict())?;` |
-//! | `optimizer.load_state_dict(torch.load(f))` | `optimizer.load_state_dict(&load_state(f)?)?;` |
+//! | `torch.save(optimizer.state_dict(), f)` | `optimizer.save(f)?;` (or [`save_state`]) |
+//! | `optimizer.load_state_dict(torch.load(f))` | `optimizer.load(f)?;` (or [`load_state`]) |
 //!
 //! The book's logistic regression (`Linear(2, 1)`, `Sigmoid`, `BCELoss`, SGD), written
 //! with tensor operations:
@@ -81,10 +81,24 @@
 //! Hyper-parameters are `f64` (Python floats); each update follows PyTorch's CPU
 //! implementation (`foreach=False`, the CPU default) operation by operation, rounding the
 //! same constants to the element type at the same places. PyTorch's vectorised CPU
-//! kernels fuse some multiply-adds (FMA); ferrograd's loops do not (so that they
-//! vectorise on any x86-64 without a call per element), which makes results differ by at
+//! kernels fuse some multiply-adds (FMA); ferrograd's loops do not (a fused multiply-add
+//! is a library call per element on baseline x86-64), which makes results differ by at
 //! most a few units in the last place per step. The tests replay PyTorch runs to 1e-5
-//! relative over 15-20 steps.
+//! relative over 15-20 steps (measured: below 1e-6).
+//!
+//! ## Performance
+//!
+//! Each step is one pass over each parameter: gradient, weights and every state buffer
+//! are read and written once, in a slice loop specialised (by const generics) for the
+//! options in use, so that it vectorises. On x86-64 CPUs with AVX2 the same loops are run
+//! compiled for AVX2 (chosen at run time); they do the same IEEE operations, so the bits
+//! are the same either way. An Adam step over 1M `f32` parameters takes ~0.8 ms on one
+//! core here (`benches/optim.rs`).
+//!
+//! [`Parameter::update`](ferrograd_tensor::Parameter::update) writes in place only when
+//! no graph still holds the old value; otherwise it copies into a fresh (pooled) buffer
+//! first. Drop the loss (or let it go out of scope) before `step` to avoid that copy on
+//! large models.
 
 mod adam;
 mod clip;

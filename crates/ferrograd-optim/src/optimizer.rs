@@ -67,6 +67,46 @@ pub trait Optimizer<T: Scalar = f32>: std::fmt::Debug {
     /// tensor whose shape differs from its parameter's;
     /// [`OptimError::InvalidHyperParameter`] for a saved hyper-parameter out of range.
     fn load_state_dict(&mut self, state: &StateDict<T>) -> Result<()>;
+
+    /// Saves [`Optimizer::state_dict`] to a safetensors file, atomically (see
+    /// [`save_state`](crate::save_state), which also works on trait objects).
+    ///
+    /// # Errors
+    /// As [`save_state`](crate::save_state).
+    fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        crate::save_state(path, &self.state_dict())
+    }
+
+    /// Restores the state saved by [`Optimizer::save`] (see
+    /// [`load_state`](crate::load_state)); nothing changes unless the whole file fits.
+    ///
+    /// ```
+    /// use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
+    /// use ferrograd_tensor::{Parameter, Tensor};
+    ///
+    /// let w = Parameter::new(Tensor::<f32>::from([1.0]));
+    /// let mut opt = Sgd::new([w.clone()], SgdConfig { momentum: 0.9, ..SgdConfig::new(0.1) })?;
+    /// opt.step(&w.tensor().square().sum_all().backward()?)?;
+    /// let path = std::env::temp_dir().join(format!("sgd-doc-{}.safetensors", std::process::id()));
+    /// opt.save(&path)?;
+    /// let mut resumed = Sgd::new([w], SgdConfig::default())?;
+    /// resumed.load(&path)?;
+    /// assert_eq!(resumed.momentum_buffer(0), Some(&[2.0f32][..]));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), ferrograd_optim::OptimError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`load_state`](crate::load_state) and [`Optimizer::load_state_dict`].
+    fn load(&mut self, path: impl AsRef<std::path::Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        self.load_state_dict(&crate::load_state(path)?)
+    }
 }
 
 /// An optimizer's state as named values: PyTorch's `state_dict()` in a typed form.
