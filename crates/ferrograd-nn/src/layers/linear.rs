@@ -1,0 +1,123 @@
+//! `Linear`: `y = x·Wᵀ + b`.
+
+use crate::error::{NnError, Result, shape_of};
+use crate::init::{FanMode, Nonlinearity, kaiming_uniform, uniform};
+use crate::module::Module;
+use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
+
+/// A fully connected layer, `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`,
+/// applied to the last axis of inputs of any rank.
+///
+/// ```
+/// use ferrograd_nn::{Linear, Module};
+/// use ferrograd_tensor::{Rng, Tensor};
+/// let layer = Linear::new(2, 1, &mut Rng::new(0));
+/// let y = layer.forward(&Tensor::<f32>::from([[22.0, 25.0], [47.0, 80.0]]))?;
+/// assert_eq!(y.shape(), &[2, 1]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Linear<T: Scalar = f32> {
+    /// Weight `[out_features, in_features]`.
+    pub weight: Parameter<T>,
+    /// Bias `[out_features]`, if any.
+    pub bias: Option<Parameter<T>>,
+}
+
+impl<T: Scalar> Linear<T> {
+    /// A layer with PyTorch's initialisation: weight and bias from
+    /// `U(-1/√in, 1/√in)`.
+    pub fn new(in_features: usize, out_features: usize, rng: &mut Rng) -> Self {
+        Self::with_bias(in_features, out_features, true, rng)
+    }
+
+    /// A layer with or without bias, PyTorch's initialisation.
+    pub fn with_bias(in_features: usize, out_features: usize, bias: bool, rng: &mut Rng) -> Self {
+        let shape = [out_features, in_features];
+        let weight = if in_features == 0 {
+            Tensor::zeros(&shape)
+        } else {
+            kaiming_uniform(
+                &shape,
+                FanMode::FanIn,
+                Nonlinearity::LeakyRelu(5f64.sqrt()),
+                rng,
+            )
+            .expect("a 2-D shape has fans")
+        };
+        let bound = if in_features > 0 {
+            1.0 / (in_features as f64).sqrt()
+        } else {
+            0.0
+        };
+        let bias = bias.then(|| Parameter::new(uniform(&[out_features], -bound, bound, rng)));
+        Self {
+            weight: Parameter::new(weight),
+            bias,
+        }
+    }
+
+    /// A layer with the given weight `[out, in]` and optional bias `[out]`.
+    ///
+    /// # Errors
+    /// [`NnError::BadInput`] when the shapes do not fit together.
+    pub fn from_tensors(weight: Tensor<T>, bias: Option<Tensor<T>>) -> Result<Self> {
+        if weight.rank() != 2 {
+            return Err(NnError::BadInput {
+                op: "Linear::from_tensors",
+                expected: "a weight of shape [out, in]".into(),
+                got: shape_of(weight.shape()),
+            });
+        }
+        if let Some(b) = &bias
+            && b.shape() != [weight.shape()[0]]
+        {
+            return Err(NnError::BadInput {
+                op: "Linear::from_tensors",
+                expected: format!("a bias of shape [{}]", weight.shape()[0]),
+                got: shape_of(b.shape()),
+            });
+        }
+        Ok(Self {
+            weight: Parameter::new(weight),
+            bias: bias.map(Parameter::new),
+        })
+    }
+
+    /// Number of input features.
+    pub fn in_features(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
+    /// Number of output features.
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
+    }
+}
+
+impl<T: Scalar> Module<T> for Linear<T> {
+    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        let in_features = self.in_features();
+        if input.rank() == 0 || input.shape()[input.rank() - 1] != in_features {
+            return Err(NnError::BadInput {
+                op: "Linear",
+                expected: format!("[..., {in_features}]"),
+                got: shape_of(input.shape()),
+            });
+        }
+        // One product with the transposed weight (a free view), then a broadcast add.
+        let y = input.matmul(&self.weight.tensor().t()?)?;
+        match &self.bias {
+            Some(b) => Ok(y.add(&b.tensor())?),
+            None => Ok(y),
+        }
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        let mut params = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            params.push(("bias".to_string(), b.clone()));
+        }
+        params
+    }
+}

@@ -1,0 +1,8 @@
+//! Layers, one file per concept.
+
+pub mod activation;
+pub mod dropout;
+pub mod embedding;
+pub mod linear;
+pub mod norm;
+pub mod sequential;

@@ -1,0 +1,76 @@
+//! `Sequential`: modules applied one after another (the book's sequential API).
+
+use crate::error::Result;
+use crate::module::Module;
+use ferrograd_tensor::{Parameter, Scalar, Tensor};
+
+/// Modules applied in order, `torch.nn.Sequential`; parameters are named by position
+/// (`"0.weight"`, `"2.bias"`), as PyTorch names them.
+///
+/// ```
+/// use ferrograd_nn::{Linear, Module, Sequential, Sigmoid};
+/// use ferrograd_tensor::{Rng, Tensor};
+/// let mut rng = Rng::new(0);
+/// let model = Sequential::new().push(Linear::new(2, 1, &mut rng)).push(Sigmoid);
+/// let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["0.weight", "0.bias"]);
+/// let p = model.forward(&Tensor::<f32>::from([[22.0, 25.0]]))?;
+/// assert!(p.item()? > 0.0 && p.item()? < 1.0);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Sequential<T: Scalar = f32> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Scalar> Sequential<T> {
+    /// An empty sequence.
+    pub fn new() -> Self {
+        Self { layers: Vec::new() }
+    }
+
+    /// Appends a module (builder style).
+    pub fn push(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The module at `index`.
+    pub fn get(&self, index: usize) -> Option<&dyn Module<T>> {
+        self.layers.get(index).map(|l| l.as_ref())
+    }
+}
+
+impl<T: Scalar> Module<T> for Sequential<T> {
+    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        let mut x = input.clone();
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        Ok(x)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, layer)| crate::module::prefixed(&i.to_string(), layer.as_ref()))
+            .collect()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        for layer in &mut self.layers {
+            layer.set_training(training);
+        }
+    }
+}
