@@ -123,6 +123,21 @@ pub trait Optimizer<T: Scalar = f32>: std::fmt::Debug {
 /// Scalars under `"scheduler."` belong to an [`LrScheduler`](crate::LrScheduler) stored
 /// alongside (see [`LrScheduler::write_state`](crate::LrScheduler::write_state));
 /// optimizers ignore them.
+///
+/// ```
+/// use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
+/// use ferrograd_tensor::{Parameter, Tensor};
+///
+/// let (w, b) = (Parameter::new(Tensor::<f32>::from([1.0, 2.0])), Parameter::new(Tensor::from([0.0])));
+/// let mut opt = Sgd::new([w.clone(), b], SgdConfig { momentum: 0.9, ..SgdConfig::new(0.1) })?;
+/// opt.step(&w.tensor().sum_all().backward()?)?;        // only w has a gradient
+/// let state = opt.state_dict();
+/// assert_eq!(state.kind, "Sgd");
+/// assert_eq!(state.scalar("momentum"), Some(0.9));
+/// assert_eq!(state.tensor("state.0.momentum_buffer").unwrap().to_vec(), vec![1.0, 1.0]);
+/// assert!(state.tensor("state.1.momentum_buffer").is_none());
+/// # Ok::<(), ferrograd_optim::OptimError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct StateDict<T: Scalar = f32> {
     /// The optimizer that wrote it.

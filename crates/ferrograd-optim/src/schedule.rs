@@ -258,6 +258,23 @@ impl LrSchedule for WarmupCosineLr {
 /// scheduler's position (base rate and steps taken) is saved next to the optimizer's state
 /// with [`LrScheduler::write_state`] and restored with [`LrScheduler::read_state`], so a
 /// resumed run continues the schedule where it stopped.
+///
+/// ```
+/// use ferrograd_optim::{AdamW, AdamWConfig, LrScheduler, Optimizer, WarmupCosineLr};
+/// use ferrograd_tensor::{Parameter, Tensor};
+///
+/// let w = Parameter::new(Tensor::<f32>::from([0.5, -0.5]));
+/// let mut opt = AdamW::new([w.clone()], AdamWConfig::new(6e-4))?;
+/// // 100 warm-up steps from 0, cosine down to 6e-5 at step 1000.
+/// let mut sched = LrScheduler::new(WarmupCosineLr::new(100, 1000)?.min_lr(6e-5)?, &mut opt)?;
+/// for _ in 0..100 {
+///     let grads = w.tensor().square().sum_all().backward()?;
+///     opt.step(&grads)?;
+///     sched.step(&mut opt)?;
+/// }
+/// assert_eq!(opt.lr(), 6e-4); // warm-up done: the base rate
+/// # Ok::<(), ferrograd_optim::OptimError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LrScheduler<S: LrSchedule> {
     schedule: S,
