@@ -6,6 +6,8 @@
 //! leaves a margin of ~10⁵ ulps over those rounding differences while catching any
 //! formula error (those show up at 1e-3 or more).
 
+#![allow(clippy::approx_constant)] // PyTorch printed these digits: data, not named constants.
+
 use ferrograd_nn::{
     BceLoss, BceWithLogitsLoss, CrossEntropyLoss, LayerNorm, Linear, Module, Reduction, RmsNorm,
 };
