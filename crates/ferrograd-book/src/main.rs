@@ -32,7 +32,7 @@ COMMANDS:
 OPTIONS:
     --out DIR    where the PNG figures go (default ./book-output)
     --json       print the numbers as one JSON object instead of text
-    --quiet      no progress bars and no per-section text (with --json: JSON only)
+    --quiet      no progress bars (they are also hidden when stderr is not a terminal)
     -h, --help   this help
 ";
 
@@ -115,7 +115,7 @@ fn main() -> ExitCode {
         };
         if args.json {
             results.insert(section.name().to_string(), output.json);
-        } else if !args.quiet {
+        } else {
             println!("== {} ==", section.title());
             print!("{}", output.text);
             for f in &output.figures {
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-    } else if !args.quiet {
+    } else {
         println!(
             "done in {:.2} s; figures in {}",
             start.elapsed().as_secs_f64(),

@@ -169,6 +169,8 @@ pub(crate) fn mesh<'a, 'b>(
     if figures.has_text() {
         mesh.x_desc(x_desc)
             .y_desc(y_desc)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .label_style(font(15))
             .axis_desc_style(font(17));
     } else {
@@ -176,6 +178,16 @@ pub(crate) fn mesh<'a, 'b>(
     }
     mesh.draw()?;
     Ok(())
+}
+
+/// A tick label: integers without a decimal point, others with at most three decimals.
+fn tick(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{:.0}", v.round() + 0.0)
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').to_string()
+    }
 }
 
 /// Draws the legend of the series that have labels, when fonts are available.
@@ -276,4 +288,43 @@ pub(crate) fn contour_segments(
         }
     }
     segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contour_of_a_plane_is_a_straight_line() {
+        // f(x, y) = x on a 5×4 grid over [0, 1]²: the 0.3 level is the line x = 0.3, one
+        // segment per row of cells, crossing each cell from bottom to top.
+        let xs: Vec<f64> = (0..5).map(|i| f64::from(i) / 4.0).collect();
+        let ys: Vec<f64> = (0..4).map(|j| f64::from(j) / 3.0).collect();
+        let values: Vec<Vec<f64>> = xs.iter().map(|&x| vec![x; ys.len()]).collect();
+        let segments = contour_segments(&xs, &ys, &values, 0.3);
+        assert_eq!(segments.len(), 3);
+        for s in &segments {
+            for &(x, _) in s {
+                assert!((x - 0.3).abs() < 1e-12);
+            }
+            assert!((s[0].1 - s[1].1).abs() > 0.3);
+        }
+    }
+
+    #[test]
+    fn heat_runs_from_dark_purple_to_yellow() {
+        assert_eq!(heat(0.0), RGBColor(68, 1, 84));
+        assert_eq!(heat(1.0), RGBColor(253, 231, 37));
+        assert_eq!(heat(-1.0), heat(0.0));
+        assert_eq!(heat(0.5), RGBColor(33, 145, 140));
+    }
+
+    #[test]
+    fn ticks_drop_needless_decimals() {
+        assert_eq!(tick(&100.0), "100");
+        assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&(0.1 + 0.2)), "0.3");
+        assert_eq!(tick(&-91.76), "-91.76");
+    }
 }

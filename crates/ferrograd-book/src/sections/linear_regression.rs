@@ -144,7 +144,12 @@ pub fn draw_line(fit: &ClosedForm, figures: &Figures) -> Result<std::path::PathB
         let mut chart = plot::chart(
             &root,
             figures,
-            &format!("§1.2 price = {:.2}·area {:+.2}", fit.w, fit.b),
+            &format!(
+                "§1.2 price = {:.2}·area {} {:.2}",
+                fit.w,
+                if fit.b < 0.0 { "−" } else { "+" },
+                fit.b.abs()
+            ),
             100.0..300.0,
             0.0..800.0,
         )?;
