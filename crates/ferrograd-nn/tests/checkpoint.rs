@@ -1,0 +1,148 @@
+//! Checkpoints: round trips, PyTorch interoperability, and every kind of mismatch.
+
+use ferrograd_nn::{Linear, Module, NnError, Relu, Sequential, load_checkpoint, save_checkpoint};
+use ferrograd_tensor::{Rng, Tensor};
+use std::path::PathBuf;
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "ferrograd-nn-{name}-{}.safetensors",
+        std::process::id()
+    ))
+}
+
+fn mlp(seed: u64) -> Sequential {
+    let mut rng = Rng::new(seed);
+    Sequential::new()
+        .push(Linear::new(3, 4, &mut rng))
+        .push(Relu)
+        .push(Linear::new(4, 2, &mut rng))
+}
+
+fn values(model: &dyn Module) -> Vec<Vec<f32>> {
+    model
+        .parameters()
+        .iter()
+        .map(|p| p.tensor().to_vec())
+        .collect()
+}
+
+#[test]
+fn round_trip_gives_identical_outputs() {
+    let path = temp("roundtrip");
+    let trained = mlp(1);
+    save_checkpoint(&trained, &path).unwrap();
+    let fresh = mlp(2);
+    let x = Tensor::<f32>::from([[0.5, -1.0, 2.0], [1.0, 1.0, 1.0]]);
+    assert_ne!(
+        fresh.forward(&x).unwrap().to_vec(),
+        trained.forward(&x).unwrap().to_vec()
+    );
+    load_checkpoint(&fresh, &path).unwrap();
+    assert_eq!(
+        fresh.forward(&x).unwrap().to_vec(),
+        trained.forward(&x).unwrap().to_vec()
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn reads_a_checkpoint_written_by_pytorch() {
+    // tests/data/make_torch_checkpoint.py wrote this file with safetensors.torch.save_file.
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch_sequential.safetensors");
+    let mut rng = Rng::new(0);
+    let model = Sequential::new()
+        .push(Linear::new(3, 2, &mut rng))
+        .push(Relu)
+        .push(Linear::new(2, 1, &mut rng));
+    load_checkpoint(&model, &path).unwrap();
+    assert_eq!(
+        values(&model),
+        vec![
+            vec![0.5, -1.0, 0.25, 2.0, 0.0, -0.5],
+            vec![0.1, -0.2],
+            vec![1.5, -0.75],
+            vec![0.3]
+        ]
+    );
+    // The script prints PyTorch's output for this input, 0.075: relu([-0.65, 0.3]) · [1.5, -0.75] + 0.3.
+    let y = model
+        .forward(&Tensor::from([[1.0, 2.0, 3.0]]))
+        .unwrap()
+        .item()
+        .unwrap();
+    assert!((y - 0.075).abs() < 1e-6, "{y}");
+}
+
+#[test]
+fn mismatches_are_reported_and_nothing_is_loaded() {
+    let path = temp("mismatch");
+    let mut rng = Rng::new(3);
+    let small = Sequential::new().push(Linear::<f32>::new(3, 4, &mut rng));
+    save_checkpoint(&small, &path).unwrap();
+
+    // Missing tensors (the second layer) — and the first layer must stay untouched.
+    let model = mlp(4);
+    let before = values(&model);
+    let err = load_checkpoint(&model, &path).unwrap_err();
+    let NnError::CheckpointMismatch { problems, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        problems,
+        &["missing tensor `2.weight`", "missing tensor `2.bias`"]
+    );
+    assert_eq!(
+        values(&model),
+        before,
+        "nothing may be loaded from a mismatching file"
+    );
+
+    // Wrong shape and unexpected tensors.
+    let other = Sequential::new().push(Linear::<f32>::new(3, 5, &mut rng));
+    let err = load_checkpoint(&other, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("`0.weight` has shape [4, 3] in the file but [5, 3] in the model"),
+        "{err}"
+    );
+    let err = load_checkpoint(&Sequential::<f32>::new(), &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unexpected tensor `0.bias`") && err.contains("unexpected tensor `0.weight`"),
+        "{err}"
+    );
+
+    // Wrong dtype: an f64 model reading an f32 file.
+    let wide = Sequential::new().push(Linear::<f64>::new(3, 4, &mut rng));
+    let err = load_checkpoint(&wide, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("`0.weight` is F32 in the file but F64 in the model"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn truncated_or_missing_files_are_errors() {
+    let path = temp("truncated");
+    let model = mlp(5);
+    save_checkpoint(&model, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let before = values(&model);
+    let err = load_checkpoint(&model, &path).unwrap_err();
+    assert!(
+        err.to_string().contains("not a valid safetensors file"),
+        "{err}"
+    );
+    assert_eq!(values(&model), before);
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        load_checkpoint(&model, &path)
+            .unwrap_err()
+            .to_string()
+            .contains("ferrograd-nn-truncated")
+    );
+}

@@ -1,0 +1,113 @@
+//! Behaviour of layers: naming, initialisation ranges, modes, padding, errors.
+
+use ferrograd_nn::*;
+use ferrograd_tensor::{Indices, Rng, Tensor};
+
+#[test]
+fn sequential_names_parameters_like_pytorch() {
+    let mut rng = Rng::new(0);
+    let model = Sequential::new()
+        .push(Linear::<f32>::new(2, 100, &mut rng))
+        .push(Sigmoid)
+        .push(Linear::new(100, 1, &mut rng))
+        .push(Sigmoid);
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+    assert_eq!(model.num_parameters(), 2 * 100 + 100 + 100 + 1);
+}
+
+#[test]
+fn linear_init_range_and_shape_errors() {
+    let layer = Linear::<f32>::new(16, 8, &mut Rng::new(1));
+    let bound = 1.0 / 4.0; // 1/sqrt(16)
+    for p in layer.parameters() {
+        assert!(p.tensor().to_vec().iter().all(|v| v.abs() <= bound));
+    }
+    assert!(
+        Linear::<f32>::with_bias(3, 2, false, &mut Rng::new(1))
+            .bias
+            .is_none()
+    );
+    let err = layer.forward(&Tensor::zeros(&[4, 15])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Linear: expected [..., 16], got shape [4, 15]"
+    );
+}
+
+#[test]
+fn dropout_scales_in_training_and_is_identity_in_eval() {
+    let mut dropout = Dropout::new(0.25, 7).unwrap();
+    let x = Tensor::<f32>::ones(&[10_000]);
+    let y = Module::<f32>::forward(&dropout, &x).unwrap().to_vec();
+    let kept = y.iter().filter(|&&v| v != 0.0).count();
+    assert!(y.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+    // kept ~ Binomial(10000, 0.75): sd ≈ 43; allow 5 sd.
+    assert!((kept as i64 - 7500).abs() < 220, "{kept}");
+    Module::<f32>::set_training(&mut dropout, false);
+    assert_eq!(
+        Module::<f32>::forward(&dropout, &x).unwrap().to_vec(),
+        x.to_vec()
+    );
+    assert!(Dropout::new(1.0, 0).is_err());
+}
+
+#[test]
+fn embedding_padding_row_is_zero_and_gets_no_gradient() {
+    let table = Embedding::<f64>::new(5, 3, Some(0), &mut Rng::new(2));
+    assert_eq!(table.weight.tensor().to_vec()[..3], [0.0, 0.0, 0.0]);
+    let ids = Indices::new(vec![0, 2, 2, 0], &[2, 2]).unwrap();
+    let out = table.lookup(&ids).unwrap();
+    assert_eq!(out.shape(), &[2, 2, 3]);
+    let grads = out.sum_all().backward().unwrap();
+    let g = grads.get(&table.weight).unwrap().to_vec();
+    assert_eq!(&g[..3], &[0.0, 0.0, 0.0], "padding row");
+    assert_eq!(&g[6..9], &[2.0, 2.0, 2.0], "row 2 picked twice");
+    assert!(table.lookup(&Indices::from(vec![5])).is_err());
+}
+
+#[test]
+fn losses_reject_bad_input() {
+    let p = Tensor::<f32>::from([0.5, 1.5]);
+    let y = Tensor::<f32>::from([0.0, 1.0]);
+    assert!(
+        BceLoss::default()
+            .forward(&p, &y)
+            .unwrap_err()
+            .to_string()
+            .contains("not a probability")
+    );
+    assert!(
+        MseLoss::default()
+            .forward(&p, &Tensor::from([1.0]))
+            .is_err()
+    );
+    let logits = Tensor::<f32>::zeros(&[2, 3]);
+    assert!(
+        CrossEntropyLoss::default()
+            .forward(&logits, &Indices::from(vec![0, 3]))
+            .is_err()
+    );
+    assert!(
+        CrossEntropyLoss::default()
+            .forward(&logits, &Indices::from(vec![0]))
+            .is_err()
+    );
+    // All targets ignored: the mean is 0/0 = NaN, as in PyTorch.
+    let all_ignored = CrossEntropyLoss {
+        ignore_index: Some(1),
+        ..Default::default()
+    };
+    assert!(
+        all_ignored
+            .forward(&logits, &Indices::from(vec![1, 1]))
+            .unwrap()
+            .item()
+            .unwrap()
+            .is_nan()
+    );
+}
