@@ -35,30 +35,33 @@ pub use ferrograd_optim as optim;
 pub use ferrograd_scalar as scalar;
 pub use ferrograd_tensor as tensor;
 
-/// The names a training loop needs: tensors, parameters, gradients, optimizers, datasets
-/// and data loaders, and their errors.
+/// The names a training loop needs: tensors, parameters and gradients; modules, layers and
+/// losses; optimizers; datasets and data loaders; and their errors.
 ///
 /// ```
 /// use ferrograd::prelude::*;
 ///
-/// // Full-batch SGD on the book's §1.7 customers, through a DataLoader.
+/// // The book's §1.8 loop on its buy/no-buy customers, through a DataLoader.
 /// let data = ferrograd::data::book::buy_no_buy::<f32>();
 /// let loader = DataLoader::new(&data, 12)?;
-/// let w = Parameter::new(Tensor::from([[0.1, -0.2]]));
-/// let b = Parameter::new(Tensor::from([0.05]));
-/// let mut sgd = Sgd::new([w.clone(), b.clone()], SgdConfig::new(0.001))?;
+/// let model = Sequential::new().push(Linear::new(2, 1, &mut Rng::new(0))).push(Sigmoid);
+/// let criterion = BceLoss::default();
+/// let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(0.001))?;
 /// for epoch in 0..3 {
 ///     for batch in loader.epoch(epoch) {
 ///         let batch = batch?;
-///         let p = batch.inputs.matmul(&w.tensor().t()?)?.add(&b.tensor())?.sigmoid();
-///         let loss = p.sub(&batch.targets)?.square().mean_all();
-///         sgd.step(&loss.backward()?)?;
+///         let loss = criterion.forward(&model.forward(&batch.inputs)?, &batch.targets)?;
+///         optimizer.step(&loss.backward()?)?;
 ///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
     pub use ferrograd_data::{Batch, DataError, DataLoader, Dataset, TensorDataset};
+    pub use ferrograd_nn::{
+        BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Linear, Module, MseLoss, NnError, Relu,
+        Sequential, Sigmoid, Tanh,
+    };
     pub use ferrograd_optim::{
         Adam, AdamConfig, AdamW, AdamWConfig, OptimError, Optimizer, Sgd, SgdConfig,
     };

@@ -1,6 +1,6 @@
 //! The facade's prelude is enough for the book's training loop: data from
-//! `ferrograd::data`, a `DataLoader`, tensor autodiff and an optimizer, with no other
-//! import. The run is the book's §1.8 logistic regression, so its final loss is
+//! `ferrograd::data`, a `DataLoader`, a `Sequential` model, a loss and an optimizer, with
+//! no other import. The run is the book's §1.8 logistic regression, so its final loss is
 //! PyTorch's (`tests/data/chapter1_pytorch.json`).
 
 use ferrograd::prelude::*;
@@ -10,37 +10,22 @@ fn the_books_logistic_regression_through_a_data_loader() -> Result<(), Box<dyn s
     let data = ferrograd::data::book::buy_no_buy::<f32>();
     assert_eq!(data.len(), 12);
     let loader = DataLoader::new(&data, 12)?; // one full batch per epoch, in order
-    let w = Parameter::new(Tensor::from([[0.1, -0.2]]));
-    let b = Parameter::new(Tensor::from([0.05]));
-    let mut sgd = Sgd::new([w.clone(), b.clone()], SgdConfig::new(0.001))?;
+    // nn.Sequential(nn.Linear(2, 1), nn.Sigmoid()) from PyTorch's initial weights.
+    let linear = Linear::from_tensors(Tensor::from([[0.1, -0.2]]), Some(Tensor::from([0.05])))?;
+    let model = Sequential::new().push(linear).push(Sigmoid);
+    let criterion = BceLoss::default();
+    let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(0.001))?;
     let mut first = None;
     for epoch in 0..500 {
         for batch in loader.epoch(epoch) {
             let batch = batch?;
-            let p = batch
-                .inputs
-                .matmul(&w.tensor().t()?)?
-                .add(&b.tensor())?
-                .sigmoid();
-            let y = &batch.targets;
-            let bce = y
-                .mul(&p.log())?
-                .add(&y.rsub_scalar(1.0).mul(&p.rsub_scalar(1.0).log())?)?
-                .mean_all()
-                .neg();
-            first.get_or_insert(bce.item()?);
-            sgd.step(&bce.backward()?)?;
+            let loss = criterion.forward(&model.forward(&batch.inputs)?, &batch.targets)?;
+            first.get_or_insert(loss.item()?);
+            optimizer.step(&loss.backward()?)?;
         }
     }
-    let x = data.inputs();
-    let p = no_grad(|| x.matmul(&w.tensor().t()?)?.add(&b.tensor())).map(|z| z.sigmoid())?;
-    let y = data.targets();
-    let last = y
-        .mul(&p.log())?
-        .add(&y.rsub_scalar(1.0).mul(&p.rsub_scalar(1.0).log())?)?
-        .mean_all()
-        .neg()
-        .item()?;
+    let p = no_grad(|| model.forward(data.inputs()))?;
+    let last = criterion.forward(&p, data.targets())?.item()?;
     // PyTorch's first and final losses; 1e-5 relative as argued in replay_chapter1.rs.
     let rel = |a: f32, b: f64| (f64::from(a) - b).abs() / b;
     assert!(rel(first.unwrap(), 7.543480396270752) < 1e-5);

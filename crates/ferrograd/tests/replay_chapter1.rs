@@ -1,9 +1,9 @@
 //! Replays PyTorch's chapter-1 trainings (`tests/data/chapter1_pytorch.json`, see the
 //! README beside it) with ferrograd and compares every step.
 //!
-//! Both runs start from the weights written in the file, train with full-batch SGD
-//! ([`ferrograd::optim::Sgd`])
-//! (lr 0.001, 500 steps) on the book's 12 buy/no-buy examples and BCE loss:
+//! Both runs start from the weights written in the file and train as the book does in
+//! PyTorch — `Sequential`, `Linear`, `Sigmoid`, `BceLoss` from `ferrograd::nn`, full-batch
+//! `Sgd` (lr 0.001, 500 steps) from `ferrograd::optim` — on the 12 buy/no-buy examples:
 //!
 //! - logistic regression, `Sequential(Linear(2, 1), Sigmoid)`;
 //! - the 2-100-1 network `Linear(2, 100), Sigmoid, Linear(100, 1), Sigmoid`.
@@ -14,7 +14,7 @@
 //! contractive on these problems, so the difference does not grow over the run. 1e-5
 //! relative is ~170 float32 ulps: loose enough for summation order, and far tighter than the
 //! effect of any real mistake (a missing gradient term or a wrong factor moves the loss by
-//! more than 1e-3 relative within a few steps). Observed when written: worst 5.4e-7
+//! more than 1e-3 relative within a few steps). Observed when written: worst 3.8e-7
 //! (logistic regression) and 3.1e-7 (2-100-1 network) over the 500 steps.
 
 use ferrograd::prelude::*;
@@ -71,46 +71,44 @@ fn data(section: &Value) -> Data {
     }
 }
 
-/// `torch.nn.BCELoss()` (mean reduction, logs clamped at −100 as PyTorch does).
-fn bce(p: &Tensor<f32>, y: &Tensor<f32>) -> Result<Tensor<f32>, TensorError> {
-    let log_p = p.log().clamp(Some(-100.0), None);
-    let log_q = p.rsub_scalar(1.0).log().clamp(Some(-100.0), None);
-    let per_example = y.mul(&log_p)?.add(&y.rsub_scalar(1.0).mul(&log_q)?)?;
-    Ok(per_example.mean_all().neg())
+/// `Linear(in, out)` holding the given initial weights (PyTorch's `[out, in]`, `[out]`).
+fn linear(section: &Value, weight: &str, bias: &str) -> Linear {
+    let init = &section["init"];
+    let w = floats(&init[weight]);
+    let out = init[weight].as_array().unwrap().len();
+    let weight = tensor(&init[weight], &[out, w.len() / out]);
+    let bias = tensor(&init[bias], &[out]);
+    Linear::from_tensors(weight, Some(bias)).expect("PyTorch's shapes fit")
 }
 
-/// `Linear(in, out)`: `x · Wᵀ + b`.
-fn linear(
-    x: &Tensor<f32>,
-    w: &Parameter<f32>,
-    b: &Parameter<f32>,
-) -> Result<Tensor<f32>, TensorError> {
-    x.matmul(&w.tensor().t()?)?.add(&b.tensor())
-}
-
-/// Trains `forward` with SGD for the section's steps; returns the loss before every
-/// update and the loss after the last one.
-fn train(
-    section: &Value,
-    params: &[&Parameter<f32>],
-    forward: impl Fn(&Tensor<f32>) -> Result<Tensor<f32>, TensorError>,
-) -> (Vec<f64>, f64) {
+/// The book's loop: `zero_grad` (nothing to do), forward, loss, backward, step, for the
+/// section's steps with `BCELoss` and `SGD(lr)`; returns the loss before every update and
+/// the loss after the last one.
+fn train(section: &Value, model: &Sequential) -> (Vec<f64>, f64) {
     let Data { x, y } = data(section);
     let lr = section["lr"].as_f64().unwrap();
-    let params: Vec<Parameter<f32>> = params.iter().map(|&p| p.clone()).collect();
-    // optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
-    let mut optimizer = Sgd::new(params, SgdConfig::new(lr)).unwrap();
     let steps = section["steps"].as_u64().unwrap() as usize;
+    let criterion = BceLoss::default();
+    // optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
+    let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(lr)).unwrap();
     let mut losses = Vec::with_capacity(steps);
     for _ in 0..steps {
         // optimizer.zero_grad(): nothing to do, backward() returns fresh gradients.
-        let loss = bce(&forward(&x).unwrap(), &y).unwrap(); // loss = criterion(model(X), y)
+        let outputs = model.forward(&x).unwrap(); //             outputs = model(X)
+        let loss = criterion.forward(&outputs, &y).unwrap(); //  loss = criterion(outputs, y)
         losses.push(f64::from(loss.item().unwrap()));
-        let grads = loss.backward().unwrap(); //                  loss.backward()
-        optimizer.step(&grads).unwrap(); //                       optimizer.step()
+        let grads = loss.backward().unwrap(); //                 loss.backward()
+        optimizer.step(&grads).unwrap(); //                      optimizer.step()
     }
-    let last = no_grad(|| bce(&forward(&x).unwrap(), &y).unwrap().item().unwrap());
+    let last = no_grad(|| criterion.forward(&model.forward(&x).unwrap(), &y))
+        .unwrap()
+        .item()
+        .unwrap();
     (losses, f64::from(last))
+}
+
+fn to_f64(t: &Tensor<f32>) -> Vec<f64> {
+    t.to_vec().into_iter().map(f64::from).collect()
 }
 
 #[test]
@@ -138,28 +136,32 @@ fn the_reference_holds_the_books_data() {
 fn logistic_regression_matches_pytorch_at_every_step() {
     let r = reference();
     let s = &r["logistic_regression_sgd"];
-    let w = Parameter::new(tensor(&s["init"]["weight"], &[1, 2]));
-    let b = Parameter::new(tensor(&s["init"]["bias"], &[1]));
-    let (losses, last) = train(s, &[&w, &b], |x| Ok(linear(x, &w, &b)?.sigmoid()));
+    // model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    let model = Sequential::new()
+        .push(linear(s, "weight", "bias"))
+        .push(Sigmoid);
+    let (losses, last) = train(s, &model);
 
     let worst = assert_close("loss_per_step", &losses, &floats(&s["loss_per_step"]));
     assert_close("final_loss", &[last], &floats(&s["final_loss"]));
-    let to_f64 = |t: Tensor<f32>| t.to_vec().into_iter().map(f64::from).collect::<Vec<_>>();
+    let params = model.named_parameters();
+    let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["0.weight", "0.bias"]);
     assert_close(
         "final weight",
-        &to_f64(w.tensor()),
+        &to_f64(&params[0].1.tensor()),
         &floats(&s["final"]["weight"]),
     );
     assert_close(
         "final bias",
-        &to_f64(b.tensor()),
+        &to_f64(&params[1].1.tensor()),
         &floats(&s["final"]["bias"]),
     );
     let Data { x, .. } = data(s);
-    let p = no_grad(|| linear(&x, &w, &b).unwrap().sigmoid());
+    let p = no_grad(|| model.forward(&x)).unwrap();
     assert_close(
         "final_predictions",
-        &to_f64(p),
+        &to_f64(&p),
         &floats(&s["final_predictions"]),
     );
     eprintln!("logistic regression: worst relative loss difference {worst:e}");
@@ -169,26 +171,31 @@ fn logistic_regression_matches_pytorch_at_every_step() {
 fn mlp_2_100_1_matches_pytorch_at_every_step() {
     let r = reference();
     let s = &r["mlp_2_100_1_sgd"];
-    let init = &s["init"];
-    let w0 = Parameter::new(tensor(&init["0.weight"], &[100, 2]));
-    let b0 = Parameter::new(tensor(&init["0.bias"], &[100]));
-    let w2 = Parameter::new(tensor(&init["2.weight"], &[1, 100]));
-    let b2 = Parameter::new(tensor(&init["2.bias"], &[1]));
-    let forward = |x: &Tensor<f32>| {
-        let h = linear(x, &w0, &b0)?.sigmoid();
-        Ok(linear(&h, &w2, &b2)?.sigmoid())
-    };
-    let (losses, last) = train(s, &[&w0, &b0, &w2, &b2], forward);
+    assert_eq!(
+        s["layers"],
+        "Linear(2,100), Sigmoid, Linear(100,1), Sigmoid"
+    );
+    let model = Sequential::new()
+        .push(linear(s, "0.weight", "0.bias"))
+        .push(Sigmoid)
+        .push(linear(s, "2.weight", "2.bias"))
+        .push(Sigmoid);
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+    let (losses, last) = train(s, &model);
 
     let worst = assert_close("loss_per_step", &losses, &floats(&s["loss_per_step"]));
     assert_close("final_loss", &[last], &floats(&s["final_loss"]));
     let Data { x, .. } = data(s);
-    let p: Vec<f64> = no_grad(|| forward(&x))
-        .unwrap()
-        .to_vec()
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    assert_close("final_predictions", &p, &floats(&s["final_predictions"]));
+    let p = no_grad(|| model.forward(&x)).unwrap();
+    assert_close(
+        "final_predictions",
+        &to_f64(&p),
+        &floats(&s["final_predictions"]),
+    );
     eprintln!("2-100-1 network: worst relative loss difference {worst:e}");
 }
