@@ -9,6 +9,8 @@ pub enum BookError {
     Tensor(ferrograd::tensor::TensorError),
     /// A vector or matrix operation failed.
     Linalg(ferrograd::linalg::LinalgError),
+    /// A layer or loss rejected its input.
+    Nn(ferrograd::nn::NnError),
     /// An optimizer rejected its configuration or a step.
     Optim(ferrograd::optim::OptimError),
     /// The scalar autodiff failed.
@@ -26,6 +28,7 @@ impl fmt::Display for BookError {
         match self {
             BookError::Tensor(e) => write!(f, "tensor: {e}"),
             BookError::Linalg(e) => write!(f, "linear algebra: {e}"),
+            BookError::Nn(e) => write!(f, "neural network: {e}"),
             BookError::Optim(e) => write!(f, "optimizer: {e}"),
             BookError::Scalar(e) => write!(f, "scalar autodiff: {e}"),
             BookError::Io(e) => write!(f, "i/o: {e}"),
@@ -40,6 +43,7 @@ impl std::error::Error for BookError {
         match self {
             BookError::Tensor(e) => Some(e),
             BookError::Linalg(e) => Some(e),
+            BookError::Nn(e) => Some(e),
             BookError::Optim(e) => Some(e),
             BookError::Scalar(e) => Some(e),
             BookError::Io(e) => Some(e),
@@ -57,6 +61,12 @@ impl From<ferrograd::tensor::TensorError> for BookError {
 impl From<ferrograd::linalg::LinalgError> for BookError {
     fn from(e: ferrograd::linalg::LinalgError) -> Self {
         BookError::Linalg(e)
+    }
+}
+
+impl From<ferrograd::nn::NnError> for BookError {
+    fn from(e: ferrograd::nn::NnError) -> Self {
+        BookError::Nn(e)
     }
 }
 

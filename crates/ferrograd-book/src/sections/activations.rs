@@ -5,11 +5,12 @@
 //! The data are generated (the book's figure shows similar curved data, not these exact
 //! points): [`DATA_POINTS`] evenly spaced areas `x ∈ [−3, 3]`, `y = sin(1.5x) + 0.3x + ε`
 //! with `ε ~ N(0, 0.1²)` from [`ferrograd::tensor::Rng`] seeded with [`DATA_SEED`].
-//! Each network is `Linear(1, h)`, ReLU, `Linear(h, 1)` with PyTorch's default
-//! initialisation `U(−1/√fan_in, 1/√fan_in)`, trained full-batch on the MSE with
-//! [`ferrograd::optim::Adam`] (lr [`FIT_LR`], [`FIT_STEPS`] steps).
+//! Each network is `Sequential(Linear(1, h), ReLU, Linear(h, 1))` ([`ferrograd::nn`]) with
+//! PyTorch's default initialisation `U(−1/√fan_in, 1/√fan_in)`, trained full-batch on
+//! [`MseLoss`] with [`ferrograd::optim::Adam`] (lr [`FIT_LR`], [`FIT_STEPS`] steps).
 
 use ferrograd::linalg::fit_line;
+use ferrograd::nn::{Linear, Module, MseLoss, Relu, Sequential};
 use ferrograd::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::tensor::{Parameter, Rng, Tensor, no_grad};
 use plotters::prelude::*;
@@ -85,7 +86,8 @@ pub struct Activations {
     pub fits: Vec<Fit>,
 }
 
-/// Trains `Linear(1, h)`, ReLU, `Linear(h, 1)` on `(x, y)` and evaluates it on `grid`.
+/// Trains `Sequential(Linear(1, h), ReLU, Linear(h, 1))` on `(x, y)` and evaluates it on
+/// `grid`.
 pub fn fit_relu_network(
     hidden: usize,
     x: &[f64],
@@ -94,24 +96,19 @@ pub fn fit_relu_network(
     progress: &Progress,
 ) -> Result<Fit> {
     let mut rng = Rng::new(INIT_SEED + hidden as u64);
-    let k1 = 1.0; // 1/√fan_in with fan_in = 1
-    let k2 = 1.0 / (hidden as f32).sqrt();
-    let w1 = Parameter::new(Tensor::<f32>::rand_uniform(&[hidden, 1], -k1, k1, &mut rng));
-    let b1 = Parameter::new(Tensor::<f32>::rand_uniform(&[hidden], -k1, k1, &mut rng));
-    let w2 = Parameter::new(Tensor::<f32>::rand_uniform(&[1, hidden], -k2, k2, &mut rng));
-    let b2 = Parameter::new(Tensor::<f32>::rand_uniform(&[1], -k2, k2, &mut rng));
-    let params = [w1.clone(), b1.clone(), w2.clone(), b2.clone()];
-    let forward = |x: &Tensor<f32>| -> Result<Tensor<f32>> {
-        let h = x.matmul(&w1.tensor().t()?)?.add(&b1.tensor())?.relu();
-        Ok(h.matmul(&w2.tensor().t()?)?.add(&b2.tensor())?)
-    };
+    let model = Sequential::new()
+        .push(Linear::new(1, hidden, &mut rng))
+        .push(Relu)
+        .push(Linear::new(hidden, 1, &mut rng));
+    let params = model.parameters();
+    let criterion = MseLoss::default();
     let column = |v: &[f64]| Tensor::from_vec(v.iter().map(|&v| v as f32).collect(), &[v.len(), 1]);
     let (xt, yt) = (column(x)?, column(y)?);
     let mut optimizer = Adam::new(params.clone(), AdamConfig::new(FIT_LR))?;
     let bar = progress.bar(FIT_STEPS as u64, &format!("§1.5 {hidden} ReLU units"));
     let mut losses = Vec::with_capacity(FIT_STEPS);
     for step in 0..FIT_STEPS {
-        let loss = forward(&xt)?.sub(&yt)?.square().mean_all();
+        let loss = criterion.forward(&model.forward(&xt)?, &yt)?;
         losses.push(f64::from(loss.item()?));
         let grads = loss.backward()?;
         optimizer.step(&grads)?;
@@ -121,8 +118,8 @@ pub fn fit_relu_network(
     }
     bar.finish_and_clear();
     let (mse, curve) = no_grad(|| -> Result<(f64, Vec<f64>)> {
-        let mse = forward(&xt)?.sub(&yt)?.square().mean_all().item()?;
-        let curve = forward(&column(grid)?)?;
+        let mse = criterion.forward(&model.forward(&xt)?, &yt)?.item()?;
+        let curve = model.forward(&column(grid)?)?;
         Ok((
             f64::from(mse),
             curve.to_vec().into_iter().map(f64::from).collect(),

@@ -9,14 +9,17 @@
 //!
 //! | PyTorch | here |
 //! |---|---|
+//! | `model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())` | [`Sequential::new`]`.push(`[`Linear`]`).push(`[`Sigmoid`]`)` |
+//! | `criterion = nn.BCELoss()` | [`BceLoss::default`] |
 //! | `optimizer.zero_grad()` | nothing: `backward()` returns fresh gradients |
-//! | `outputs = model(X)` | [`Dense::forward`] per layer, then `.sigmoid()` |
-//! | `loss = criterion(outputs, y)` | [`bce`] |
+//! | `outputs = model(X)` | `model.forward(&x)?` ([`Module::forward`]) |
+//! | `loss = criterion(outputs, y)` | `criterion.forward(&outputs, &y)?` |
 //! | `loss.backward()` | `let grads = loss.backward()?` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?` ([`ferrograd::optim::Sgd`]) |
 
+use ferrograd::nn::{BceLoss, Linear, Module, Sequential, Sigmoid};
 use ferrograd::optim::{Optimizer, Sgd, SgdConfig};
-use ferrograd::tensor::{Parameter, Tensor, TensorError, no_grad};
+use ferrograd::tensor::{Parameter, Tensor, no_grad};
 use plotters::prelude::RGBColor;
 use serde::Serialize;
 
@@ -24,43 +27,6 @@ use crate::data::{BUY_X, BUY_Y, LOGISTIC_LR, LOGISTIC_STEPS, TorchRun, torch_ref
 use crate::error::{BookError, Result};
 use crate::plot::{Figures, palette};
 use crate::progress::Progress;
-
-/// A dense layer `x · Wᵀ + b` (PyTorch's `Linear`), with PyTorch's parameter layout:
-/// `weight` is `[out, in]`, `bias` is `[out]`.
-#[derive(Debug, Clone)]
-pub struct Dense {
-    /// `[out, in]`.
-    pub weight: Parameter<f32>,
-    /// `[out]`.
-    pub bias: Parameter<f32>,
-}
-
-impl Dense {
-    /// A layer with the given weights.
-    pub fn new(weight: Tensor<f32>, bias: Tensor<f32>) -> Self {
-        Dense {
-            weight: Parameter::new(weight),
-            bias: Parameter::new(bias),
-        }
-    }
-
-    /// `x · Wᵀ + b` for a batch `x` of shape `[n, in]`.
-    pub fn forward(&self, x: &Tensor<f32>) -> std::result::Result<Tensor<f32>, TensorError> {
-        x.matmul(&self.weight.tensor().t()?)?
-            .add(&self.bias.tensor())
-    }
-}
-
-/// PyTorch's `BCELoss()`: the mean binary cross-entropy of probabilities `p` against
-/// labels `y`, with the logs clamped at −100 as PyTorch does.
-pub fn bce(p: &Tensor<f32>, y: &Tensor<f32>) -> std::result::Result<Tensor<f32>, TensorError> {
-    let log_p = p.log().clamp(Some(-100.0), None);
-    let log_q = p.rsub_scalar(1.0).log().clamp(Some(-100.0), None);
-    Ok(y.mul(&log_p)?
-        .add(&y.rsub_scalar(1.0).mul(&log_q)?)?
-        .mean_all()
-        .neg())
-}
 
 /// One training run of §1.8.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +60,7 @@ pub struct Autograd {
     pub mlp: AutogradRun,
 }
 
-fn init_layer(run: &TorchRun, weight: &str, bias: &str) -> Result<Dense> {
+fn init_layer(run: &TorchRun, weight: &str, bias: &str) -> Result<Linear> {
     let find = |name: &str| -> Result<Tensor<f32>> {
         let (_, shape, values) = run
             .init
@@ -106,36 +72,33 @@ fn init_layer(run: &TorchRun, weight: &str, bias: &str) -> Result<Dense> {
             shape,
         )?)
     };
-    Ok(Dense::new(find(weight)?, find(bias)?))
+    Ok(Linear::from_tensors(find(weight)?, Some(find(bias)?))?)
 }
 
-/// Trains `layers` (each followed by a sigmoid) with BCE and SGD, the book's PyTorch loop.
+/// Trains `model` with `BceLoss` and SGD (lr 0.001, 500 full-batch steps), the book's
+/// PyTorch loop, and compares each step's loss with PyTorch's `reference`.
 pub fn train(
-    model: &str,
-    layers: &[Dense],
+    name: &str,
+    model: &Sequential,
     reference: &TorchRun,
     progress: &Progress,
 ) -> Result<AutogradRun> {
     let x = Tensor::<f32>::from(BUY_X.map(|r| r.map(|v| v as f32)));
     let y = Tensor::from_vec(BUY_Y.iter().map(|&v| v as f32).collect(), &[12, 1])?;
-    let params: Vec<Parameter<f32>> = layers
-        .iter()
-        .flat_map(|l| [l.weight.clone(), l.bias.clone()])
-        .collect();
-    let forward = |x: &Tensor<f32>| -> Result<Tensor<f32>> {
-        let mut h = x.clone();
-        for layer in layers {
-            h = layer.forward(&h)?.sigmoid();
-        }
-        Ok(h)
-    };
+    let criterion = BceLoss::default();
+    let named = model.named_parameters();
+    let params: Vec<Parameter<f32>> = named.iter().map(|(_, p)| p.clone()).collect();
     let mut optimizer = Sgd::new(params.clone(), SgdConfig::new(LOGISTIC_LR))?;
-    let bar = progress.bar(LOGISTIC_STEPS as u64, &format!("§1.8 {model}"));
+    let numel: usize = params.iter().map(Parameter::numel).sum();
+    let bar = progress.bar(
+        LOGISTIC_STEPS as u64,
+        &format!("§1.8 {numel}-parameter model"),
+    );
     let mut losses = Vec::with_capacity(LOGISTIC_STEPS);
     for _ in 0..LOGISTIC_STEPS {
         // optimizer.zero_grad(): nothing to do, each backward() returns fresh gradients.
-        let outputs = forward(&x)?; //                   outputs = model(X)
-        let loss = bce(&outputs, &y)?; //                loss = criterion(outputs, y)
+        let outputs = model.forward(&x)?; //             outputs = model(X)
+        let loss = criterion.forward(&outputs, &y)?; //  loss = criterion(outputs, y)
         losses.push(f64::from(loss.item()?));
         let grads = loss.backward()?; //                 loss.backward()
         optimizer.step(&grads)?; //                      optimizer.step()
@@ -143,8 +106,8 @@ pub fn train(
     }
     bar.finish_and_clear();
     let (final_loss, predictions) = no_grad(|| -> Result<(f64, Vec<f64>)> {
-        let p = forward(&x)?;
-        let loss = f64::from(bce(&p, &y)?.item()?);
+        let p = model.forward(&x)?;
+        let loss = f64::from(criterion.forward(&p, &y)?.item()?);
         Ok((loss, p.to_vec().into_iter().map(f64::from).collect()))
     })?;
     let correct = predictions
@@ -152,18 +115,11 @@ pub fn train(
         .zip(&BUY_Y)
         .filter(|&(&p, &y)| (p >= 0.5) == (y == 1.0))
         .count();
-    let names = ["weight", "bias"];
-    let final_parameters = params
+    let final_parameters = named
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let name = if layers.len() == 1 {
-                names[i % 2].to_string()
-            } else {
-                format!("{}.{}", 2 * (i / 2), names[i % 2])
-            };
+        .map(|(n, p)| {
             (
-                name,
+                n.clone(),
                 p.tensor().to_vec().into_iter().map(f64::from).collect(),
             )
         })
@@ -174,8 +130,8 @@ pub fn train(
         .map(|(a, b)| (a - b).abs() / b.abs())
         .fold(0.0, f64::max);
     Ok(AutogradRun {
-        model: model.to_string(),
-        parameters: params.iter().map(Parameter::numel).sum(),
+        model: name.to_string(),
+        parameters: numel,
         losses,
         final_loss,
         predictions,
@@ -189,18 +145,24 @@ pub fn train(
 /// Runs both trainings from PyTorch's initial weights.
 pub fn autograd(progress: &Progress) -> Result<Autograd> {
     let reference = torch_reference()?;
+    // model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+    let model = Sequential::new()
+        .push(init_layer(&reference.logistic, "weight", "bias")?)
+        .push(Sigmoid);
     let logistic = train(
         "Sequential(Linear(2, 1), Sigmoid)",
-        &[init_layer(&reference.logistic, "weight", "bias")?],
+        &model,
         &reference.logistic,
         progress,
     )?;
+    let model = Sequential::new()
+        .push(init_layer(&reference.mlp, "0.weight", "0.bias")?)
+        .push(Sigmoid)
+        .push(init_layer(&reference.mlp, "2.weight", "2.bias")?)
+        .push(Sigmoid);
     let mlp = train(
         "Sequential(Linear(2, 100), Sigmoid, Linear(100, 1), Sigmoid)",
-        &[
-            init_layer(&reference.mlp, "0.weight", "0.bias")?,
-            init_layer(&reference.mlp, "2.weight", "2.bias")?,
-        ],
+        &model,
         &reference.mlp,
         progress,
     )?;
