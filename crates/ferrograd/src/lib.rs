@@ -5,7 +5,10 @@
 //! optimizers and data loading — one dependency for all of it.
 //!
 //! Each part is its own crate, re-exported here under a short name; [`prelude`] brings
-//! the names a training loop needs into scope.
+//! the names a training loop needs into scope. The book's chapter 1 runs as a program on
+//! this crate (`cargo run --release -p ferrograd-book -- chapter1`), and `docs/chapter1.md`
+//! walks through it section by section; `examples/train_mlp.rs` trains a small network on
+//! a non-linear dataset.
 //!
 //! | module | crate | what |
 //! |---|---|---|
