@@ -292,9 +292,15 @@ fn adam_kernel<T: Scalar, const FLAGS: u8>(
         let vi = v[i] * c.beta2 + c.one_minus_beta2 * grad * grad;
         v[i] = vi;
         let second = if FLAGS & AMSGRAD != 0 {
-            // NaN-propagating maximum, as torch.maximum.
+            // NaN-propagating maximum, as torch.maximum. Written so that no branch of the
+            // select is the old value itself: LLVM would turn `store(select(c, new, old))`
+            // into a masked store, which is microcoded (slow) on AMD CPUs.
             let old = vmax[i];
-            let max = if vi > old || vi.is_nan() { vi } else { old };
+            let max = if vi.is_nan() || old.is_nan() {
+                vi + old
+            } else {
+                old.max(vi)
+            };
             vmax[i] = max;
             max
         } else {

@@ -190,6 +190,28 @@ fn amsgrad_keeps_the_largest_second_moment() -> R {
     Ok(())
 }
 
+/// torch.maximum propagates NaN, so a NaN second moment stays in AMSGrad's maximum.
+#[test]
+fn amsgrad_maximum_propagates_nan_as_torch_maximum() -> R {
+    let w = Parameter::new(Tensor::<f32>::from([1.0, 1.0]));
+    let mut opt = Adam::new(
+        [w.clone()],
+        AdamConfig {
+            amsgrad: true,
+            ..AdamConfig::new(0.1)
+        },
+    )?;
+    opt.step(&store(&[(&w, vec![f32::NAN, 1.0])]))?;
+    opt.step(&store(&[(&w, vec![1.0, 1.0])]))?;
+    let vmax = opt
+        .state_dict()
+        .tensor("state.0.max_exp_avg_sq")
+        .unwrap()
+        .to_vec();
+    assert!(vmax[0].is_nan() && vmax[1] > 0.0, "{vmax:?}");
+    Ok(())
+}
+
 #[test]
 fn parameters_without_gradients_are_skipped_and_keep_their_own_step_count() -> R {
     let (a, b) = (
