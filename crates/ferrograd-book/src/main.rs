@@ -34,6 +34,10 @@ OPTIONS:
     --json       print the numbers as one JSON object instead of text
     --quiet      no progress bars (they are also hidden when stderr is not a terminal)
     -h, --help   this help
+
+Figures use DejaVu Sans from the system (Debian: fonts-dejavu-core); set
+FERROGRAD_BOOK_FONT=/path/to/font.ttf to use another. Without a font the figures are
+drawn without text.
 ";
 
 #[derive(Debug)]

@@ -29,14 +29,14 @@ pub const FONT_PATHS: [&str; 6] = [
     "/Library/Fonts/DejaVuSans.ttf",
 ];
 
-/// The first of [`FONT_PATHS`] that exists, or the file named by the
-/// `FERROGRAD_BOOK_FONT` environment variable if it is set and exists.
+/// The font file to use: the one named by the `FERROGRAD_BOOK_FONT` environment variable
+/// if it is set (and `None` if that file does not exist), otherwise the first of
+/// [`FONT_PATHS`] that exists.
 pub fn find_font() -> Option<PathBuf> {
-    let from_env = std::env::var_os("FERROGRAD_BOOK_FONT").map(PathBuf::from);
-    from_env
-        .into_iter()
-        .chain(FONT_PATHS.iter().map(PathBuf::from))
-        .find(|p| p.is_file())
+    match std::env::var_os("FERROGRAD_BOOK_FONT") {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => FONT_PATHS.iter().map(PathBuf::from).find(|p| p.is_file()),
+    }
 }
 
 /// Loads and registers DejaVu Sans with plotters, once per process; `Err` says why no

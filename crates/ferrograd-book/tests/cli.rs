@@ -104,3 +104,29 @@ fn chapter1_json_holds_every_section() {
     assert!((loss - 0.2712114155292511).abs() / 0.2712114155292511 < 1e-5);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 9);
 }
+
+#[test]
+fn without_a_font_the_figures_are_still_drawn_with_a_warning() {
+    let dir = scratch("cli-no-font");
+    let out = book()
+        .args(["logistic-regression", "--out"])
+        .arg(&dir)
+        .env("FERROGRAD_BOOK_FONT", "/nonexistent/font.ttf")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning:") && stderr.contains("without text"),
+        "{stderr}"
+    );
+    for name in ["logistic_loss.png", "logistic_sigmoid.png"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+    }
+}
