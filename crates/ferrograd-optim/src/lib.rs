@@ -92,7 +92,7 @@
 //! are read and written once, in a slice loop specialised (by const generics) for the
 //! options in use, so that it vectorises. On x86-64 CPUs with AVX2 the same loops are run
 //! compiled for AVX2 (chosen at run time); they do the same IEEE operations, so the bits
-//! are the same either way. An Adam step over 1M `f32` parameters takes ~0.8 ms on one
+//! are the same either way. An Adam step over 1M `f32` parameters takes 0.5-0.8 ms on one
 //! core here (`benches/optim.rs`).
 //!
 //! [`Parameter::update`](ferrograd_tensor::Parameter::update) writes in place only when
