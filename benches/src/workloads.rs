@@ -1,6 +1,10 @@
 //! The workloads. [`build`] returns a closure that runs one unit of work (one training
 //! step, one product…) on state prepared beforehand, so that only the work is timed.
 
+use ferrograd::nn::{
+    BceLoss, CrossEntropyLoss, Embedding, LayerNorm, Linear, Module, Relu, Sequential, Sigmoid,
+};
+use ferrograd::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
 use ferrograd::prelude::*;
 
 /// A prepared workload: call it to run one unit of work.
@@ -22,6 +26,9 @@ pub const NAMES: &[&str] = &[
 /// Prepares the named workload, or `None` for an unknown name.
 pub fn build(name: &str) -> Option<Workload> {
     Some(match name {
+        "logreg_loop" => logreg_loop(),
+        "mlp_step" => mlp_step(),
+        "lm_step" => lm_step(),
         "matmul_64" => matmul(64),
         "matmul_256" => matmul(256),
         "matmul_512" => matmul(512),
@@ -66,5 +73,193 @@ fn softmax() -> Workload {
     let x = Tensor::<f32>::randn(&[64, 32000], 0.0, 1.0, &mut rng);
     Box::new(move || {
         std::hint::black_box(x.softmax(-1).expect("axis exists"));
+    })
+}
+
+const BUY_X: [[f32; 2]; 12] = [
+    [22.0, 25.0],
+    [25.0, 35.0],
+    [47.0, 80.0],
+    [52.0, 95.0],
+    [46.0, 82.0],
+    [56.0, 90.0],
+    [23.0, 27.0],
+    [30.0, 50.0],
+    [40.0, 60.0],
+    [39.0, 57.0],
+    [53.0, 95.0],
+    [48.0, 88.0],
+];
+const BUY_Y: [f32; 12] = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+
+/// The book's §1.8 loop: `Linear(2,1)` + sigmoid, BCE, SGD lr 0.001, 500 full-batch steps.
+fn logreg_loop() -> Workload {
+    let x = Tensor::<f32>::from(BUY_X);
+    let y = Tensor::from_vec(BUY_Y.to_vec(), &[12, 1]).expect("12 labels");
+    let model = Sequential::new()
+        .push(Linear::new(2, 1, &mut Rng::new(0)))
+        .push(Sigmoid);
+    let criterion = BceLoss::default();
+    let mut optimizer = Sgd::new(model.parameters(), SgdConfig::new(0.001)).expect("valid lr");
+    Box::new(move || {
+        for _ in 0..500 {
+            let grads = {
+                let loss = criterion
+                    .forward(&model.forward(&x).expect("shapes fit"), &y)
+                    .expect("probabilities");
+                loss.backward().expect("graph")
+            };
+            optimizer.step(&grads).expect("step");
+        }
+    })
+}
+
+/// One step of a 784-256-256-10 ReLU MLP, cross-entropy, Adam, batch 128.
+fn mlp_step() -> Workload {
+    let mut rng = Rng::new(0);
+    let x = Tensor::<f32>::randn(&[128, 784], 0.0, 1.0, &mut rng);
+    let y = Indices::from((0..128).map(|_| rng.below(10)).collect::<Vec<_>>());
+    let model = Sequential::new()
+        .push(Linear::new(784, 256, &mut rng))
+        .push(Relu)
+        .push(Linear::new(256, 256, &mut rng))
+        .push(Relu)
+        .push(Linear::new(256, 10, &mut rng));
+    let criterion = CrossEntropyLoss::default();
+    let mut optimizer = Adam::new(model.parameters(), AdamConfig::new(1e-3)).expect("valid config");
+    Box::new(move || {
+        let grads = {
+            let loss = criterion
+                .forward(&model.forward(&x).expect("shapes fit"), &y)
+                .expect("targets fit");
+            loss.backward().expect("graph")
+        };
+        optimizer.step(&grads).expect("step");
+    })
+}
+
+/// A pre-norm decoder block: 4-head causal self-attention and a 4·d ReLU MLP.
+#[derive(Debug)]
+struct Block {
+    norm1: LayerNorm,
+    qkv: Linear,
+    proj: Linear,
+    norm2: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    heads: usize,
+}
+
+impl Block {
+    fn new(d: usize, heads: usize, rng: &mut Rng) -> Self {
+        Self {
+            norm1: LayerNorm::new(&[d]),
+            qkv: Linear::new(d, 3 * d, rng),
+            proj: Linear::new(d, d, rng),
+            norm2: LayerNorm::new(&[d]),
+            fc1: Linear::new(d, 4 * d, rng),
+            fc2: Linear::new(4 * d, d, rng),
+            heads,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, causal: &Tensor) -> ferrograd::nn::Result<Tensor> {
+        let (b, t, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let (h, dh) = (self.heads, d / self.heads);
+        let qkv = self.qkv.forward(&self.norm1.forward(x)?)?;
+        let split = |i: usize| -> ferrograd::nn::Result<Tensor> {
+            Ok(qkv
+                .narrow(-1, i * d, d)?
+                .reshape(&[b, t, h, dh])?
+                .transpose(1, 2)?)
+        };
+        let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+        let scores = q
+            .matmul(&k.transpose(-2, -1)?)?
+            .div_scalar((dh as f32).sqrt());
+        let attention = scores.masked_fill(causal, f32::NEG_INFINITY)?.softmax(-1)?;
+        let out = attention.matmul(&v)?.transpose(1, 2)?.reshape(&[b, t, d])?;
+        let x = x.add(&self.proj.forward(&out)?)?;
+        let hidden = Relu.forward(&self.fc1.forward(&self.norm2.forward(&x)?)?)?;
+        Ok(x.add(&self.fc2.forward(&hidden)?)?)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        [
+            &self.norm1 as &dyn Module,
+            &self.qkv,
+            &self.proj,
+            &self.norm2,
+            &self.fc1,
+            &self.fc2,
+        ]
+        .iter()
+        .flat_map(|m| m.parameters())
+        .collect()
+    }
+}
+
+/// One step of a small decoder-only LM: vocabulary 256, d = 128, 2 pre-norm blocks,
+/// context 64, batch 16, AdamW.
+fn lm_step() -> Workload {
+    let (vocab, d, context, batch) = (256, 128, 64, 16);
+    let mut rng = Rng::new(0);
+    let embed = Embedding::new(vocab, d, None, &mut rng);
+    let pos = Embedding::new(context, d, None, &mut rng);
+    let blocks: Vec<Block> = (0..2).map(|_| Block::new(d, 4, &mut rng)).collect();
+    let norm = LayerNorm::new(&[d]);
+    let head = Linear::new(d, vocab, &mut rng);
+    let ids: Vec<usize> = (0..batch * (context + 1))
+        .map(|_| rng.below(vocab))
+        .collect();
+    let inputs = Indices::new(
+        (0..batch)
+            .flat_map(|r| ids[r * (context + 1)..r * (context + 1) + context].to_vec())
+            .collect(),
+        &[batch, context],
+    )
+    .expect("sizes agree");
+    let targets = Indices::new(
+        (0..batch)
+            .flat_map(|r| ids[r * (context + 1) + 1..(r + 1) * (context + 1)].to_vec())
+            .collect(),
+        &[batch * context],
+    )
+    .expect("sizes agree");
+    let positions = Indices::from((0..context).collect::<Vec<_>>());
+    let causal = Tensor::<f32>::ones(&[context, context])
+        .triu(1)
+        .expect("2-D");
+    let mut params = embed.parameters();
+    params.extend(pos.parameters());
+    for block in &blocks {
+        params.extend(block.parameters());
+    }
+    params.extend(norm.parameters());
+    params.extend(head.parameters());
+    let mut optimizer = AdamW::new(params, AdamWConfig::new(3e-4)).expect("valid config");
+    let criterion = CrossEntropyLoss::default();
+    Box::new(move || {
+        let grads = {
+            let mut x = embed
+                .lookup(&inputs)
+                .expect("ids fit")
+                .add(&pos.lookup(&positions).expect("fit"))
+                .expect("broadcast");
+            for block in &blocks {
+                x = block.forward(&x, &causal).expect("shapes fit");
+            }
+            let logits = head
+                .forward(&norm.forward(&x).expect("fits"))
+                .expect("fits");
+            let loss = criterion
+                .forward(
+                    &logits.reshape(&[batch * context, vocab]).expect("fits"),
+                    &targets,
+                )
+                .expect("fits");
+            loss.backward().expect("graph")
+        };
+        optimizer.step(&grads).expect("step");
     })
 }
