@@ -164,13 +164,38 @@ pub(crate) fn mesh<'a, 'b>(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<()> {
+    mesh_with(chart, figures, x_desc, y_desc, &tick)
+}
+
+/// Like [`mesh`] for a chart whose y coordinate is log₁₀ of the plotted quantity: the
+/// y ticks show the quantity itself (10^y).
+pub(crate) fn mesh_log_y<'a, 'b>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Xy>,
+    figures: &Figures,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<()> {
+    mesh_with(chart, figures, x_desc, y_desc, &|v: &f64| {
+        let value = 10f64.powf(*v);
+        let digits = (2 - value.log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{value:.digits$}")
+    })
+}
+
+fn mesh_with<'a, 'b>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Xy>,
+    figures: &Figures,
+    x_desc: &str,
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+) -> Result<()> {
     let mut mesh = chart.configure_mesh();
     mesh.light_line_style(RGBColor(242, 242, 242));
     if figures.has_text() {
         mesh.x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
+            .y_label_formatter(y_format)
             .label_style(font(15))
             .axis_desc_style(font(17));
     } else {

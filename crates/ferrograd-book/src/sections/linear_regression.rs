@@ -272,7 +272,7 @@ pub fn draw_gd_loss(
             0.0..gd.steps as f64,
             (bottom - pad)..(top + pad),
         )?;
-        plot::mesh(&mut chart, figures, "step", "log₁₀ MSE")?;
+        plot::mesh_log_y(&mut chart, figures, "step", "MSE (log scale)")?;
         chart
             .draw_series(LineSeries::new(
                 gd.losses

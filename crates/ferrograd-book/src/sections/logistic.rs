@@ -152,11 +152,11 @@ pub(crate) fn draw_losses(
             0.0..steps,
             (bottom - pad)..(top + pad),
         )?;
-        plot::mesh(
+        plot::mesh_log_y(
             &mut chart,
             figures,
             "step",
-            "log₁₀ mean binary cross-entropy",
+            "mean binary cross-entropy (log scale)",
         )?;
         for &(name, losses, color) in curves {
             chart
