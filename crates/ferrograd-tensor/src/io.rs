@@ -140,8 +140,22 @@ pub fn save_safetensors<T: Scalar>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    std::fs::write(&temporary, &encoded).map_err(io_error)?;
+    // Unique per process and per call, so concurrent saves never share a temporary file;
+    // synced before the rename so a crash cannot leave a renamed but empty file.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary =
+        path.with_file_name(format!(".{file_name}.tmp-{}-{serial}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&encoded)?;
+        file.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io_error(e));
+    }
     std::fs::rename(&temporary, path).map_err(|e| {
         let _ = std::fs::remove_file(&temporary);
         io_error(e)

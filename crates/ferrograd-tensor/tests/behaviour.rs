@@ -233,3 +233,16 @@ fn gradients_accumulate_across_passes() {
         .unwrap();
     assert_eq!(total.get(&w).unwrap().to_vec(), vec![7.0]);
 }
+
+#[test]
+fn scalar_ops_round_like_pytorch() {
+    // x / 3 is a true division (x · (1/3) differs in the last bit for many x), and
+    // multiplying keeps the sign of zero.
+    let x = Tensor::<f32>::from([1.0, 10.0, 0.7, -0.0]);
+    let divided = x.div_scalar(3.0).to_vec();
+    for (d, v) in divided.iter().zip(x.to_vec()) {
+        assert_eq!(d.to_bits(), (v / 3.0).to_bits());
+    }
+    assert!(x.mul_scalar(2.0).to_vec()[3].is_sign_negative());
+    assert!(x.neg().to_vec()[3].is_sign_positive());
+}

@@ -10,8 +10,14 @@ use ferrograd_linalg::Scalar;
 /// An element-wise function with its derivative.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Unary<T> {
-    /// `a * x + b`: scalar addition, multiplication, negation, `c - x`.
-    Affine(T, T),
+    /// `x + c`.
+    Add(T),
+    /// `x * c` (keeps the sign of zero, as PyTorch).
+    Mul(T),
+    /// `x / c` (a true division, not a multiplication by 1/c, to match PyTorch bit for bit).
+    Div(T),
+    /// `c - x` (`-x` is `Mul(-1)`).
+    RSub(T),
     Abs,
     Exp,
     Log,
@@ -30,7 +36,10 @@ impl<T: Scalar> Unary<T> {
     #[inline]
     fn forward(self, x: T) -> T {
         match self {
-            Unary::Affine(a, b) => a * x + b,
+            Unary::Add(c) => x + c,
+            Unary::Mul(c) => x * c,
+            Unary::Div(c) => x / c,
+            Unary::RSub(c) => c - x,
             Unary::Abs => x.abs(),
             Unary::Exp => x.exp(),
             Unary::Log => x.ln(),
@@ -59,7 +68,10 @@ impl<T: Scalar> Unary<T> {
     #[inline]
     fn derivative(self, x: T, y: T) -> T {
         match self {
-            Unary::Affine(a, _) => a,
+            Unary::Add(_) => T::ONE,
+            Unary::Mul(c) => c,
+            Unary::Div(c) => T::ONE / c,
+            Unary::RSub(_) => -T::ONE,
             // sign(x), with 0 at 0 as PyTorch's `sgn`.
             Unary::Abs => {
                 if x > T::ZERO {
@@ -104,7 +116,10 @@ impl<T: Scalar> Unary<T> {
 
     fn name(self) -> &'static str {
         match self {
-            Unary::Affine(..) => "affine",
+            Unary::Add(_) => "add_scalar",
+            Unary::Mul(_) => "mul_scalar",
+            Unary::Div(_) => "div_scalar",
+            Unary::RSub(_) => "rsub_scalar",
             Unary::Abs => "abs",
             Unary::Exp => "exp",
             Unary::Log => "log",
@@ -126,8 +141,20 @@ impl<T: Scalar> Unary<T> {
 macro_rules! with_constant_variant {
     ($f:expr, |$k:ident| $body:expr) => {
         match $f {
-            Unary::Affine(a, b) => {
-                let $k = Unary::Affine(a, b);
+            Unary::Add(c) => {
+                let $k = Unary::Add(c);
+                $body
+            }
+            Unary::Mul(c) => {
+                let $k = Unary::Mul(c);
+                $body
+            }
+            Unary::Div(c) => {
+                let $k = Unary::Div(c);
+                $body
+            }
+            Unary::RSub(c) => {
+                let $k = Unary::RSub(c);
                 $body
             }
             Unary::Abs => {
@@ -208,33 +235,33 @@ impl<T: Scalar> Tensor<T> {
 
     /// `-x`.
     pub fn neg(&self) -> Tensor<T> {
-        self.unary(Unary::Affine(-T::ONE, T::ZERO))
+        self.unary(Unary::Mul(-T::ONE))
     }
 
     /// `x + c` for a scalar `c`.
     pub fn add_scalar(&self, c: T) -> Tensor<T> {
-        self.unary(Unary::Affine(T::ONE, c))
+        self.unary(Unary::Add(c))
     }
 
     /// `x - c` for a scalar `c`.
     pub fn sub_scalar(&self, c: T) -> Tensor<T> {
-        self.unary(Unary::Affine(T::ONE, -c))
+        self.unary(Unary::Add(-c))
     }
 
     /// `c - x` for a scalar `c`.
     pub fn rsub_scalar(&self, c: T) -> Tensor<T> {
-        self.unary(Unary::Affine(-T::ONE, c))
+        self.unary(Unary::RSub(c))
     }
 
     /// `x * c` for a scalar `c`.
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
-        self.unary(Unary::Affine(c, T::ZERO))
+        self.unary(Unary::Mul(c))
     }
 
     /// `x / c` for a scalar `c` (IEEE semantics: dividing by zero gives ±inf or NaN, as
     /// in PyTorch).
     pub fn div_scalar(&self, c: T) -> Tensor<T> {
-        self.unary(Unary::Affine(T::ONE / c, T::ZERO))
+        self.unary(Unary::Div(c))
     }
 
     /// `|x|`; the gradient at 0 is 0.
