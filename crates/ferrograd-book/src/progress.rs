@@ -52,3 +52,19 @@ impl Default for Progress {
         Progress::hidden()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_and_hidden_progress_draw_nothing() {
+        assert!(!Progress::new(true).is_visible());
+        assert!(!Progress::hidden().is_visible());
+        assert!(Progress::hidden().bar(10, "x").is_hidden());
+        // Under `cargo test` standard error is captured, not a terminal.
+        if !std::io::stderr().is_terminal() {
+            assert!(!Progress::new(false).is_visible());
+        }
+    }
+}
