@@ -30,10 +30,21 @@ impl<T: Scalar> BackwardOp<T> for MatmulBackward {
         } else {
             None
         };
-        let gb = if b.requires_grad() {
-            Some(a.t()?.matmul_batched(grad)?)
-        } else {
+        let gb = if !b.requires_grad() {
             None
+        } else if b.rank() == 2 && a.rank() > 2 {
+            // A weight shared across a batch: one [k, M]·[M, n] product over all rows,
+            // rather than a product per batch item summed afterwards.
+            let k = a.shape()[a.rank() - 1];
+            let n = grad.shape()[grad.rank() - 1];
+            let rows = a.numel() / k.max(1);
+            Some(
+                a.reshape(&[rows, k])?
+                    .t()?
+                    .matmul_batched(&grad.reshape(&[rows, n])?)?,
+            )
+        } else {
+            Some(a.t()?.matmul_batched(grad)?)
         };
         Ok(vec![ga, gb])
     }

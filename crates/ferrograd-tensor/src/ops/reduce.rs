@@ -123,6 +123,13 @@ fn fold_axes<T: Scalar>(x: &Tensor<T>, reduced: &[bool], fold: Fold) -> Vec<T> {
                 }
                 out[o] = acc;
             }
+            // Summing whole rows into an output row (a bias gradient): one add per
+            // element, written out so it vectorises.
+            (1, Fold::Sum) if ss == 1 => {
+                for (slot, &v) in out[o..o + len].iter_mut().zip(&data[s..s + len]) {
+                    *slot += v;
+                }
+            }
             _ => {
                 for i in 0..len {
                     let slot = &mut out[o + i * os];

@@ -30,6 +30,8 @@ pub(crate) enum Unary<T> {
     Sin,
     Cos,
     Powf(T),
+    /// `x²` (a multiplication, not a call to `powf`).
+    Square,
 }
 
 impl<T: Scalar> Unary<T> {
@@ -61,6 +63,7 @@ impl<T: Scalar> Unary<T> {
             Unary::Sin => x.sin(),
             Unary::Cos => x.cos(),
             Unary::Powf(p) => x.powf(p),
+            Unary::Square => x * x,
         }
     }
 
@@ -111,6 +114,7 @@ impl<T: Scalar> Unary<T> {
                     p * x.powf(p - T::ONE)
                 }
             }
+            Unary::Square => (T::ONE + T::ONE) * x,
         }
     }
 
@@ -131,6 +135,7 @@ impl<T: Scalar> Unary<T> {
             Unary::Sin => "sin",
             Unary::Cos => "cos",
             Unary::Powf(_) => "powf",
+            Unary::Square => "square",
         }
     }
 }
@@ -199,6 +204,10 @@ macro_rules! with_constant_variant {
             }
             Unary::Powf(p) => {
                 let $k = Unary::Powf(p);
+                $body
+            }
+            Unary::Square => {
+                let $k = Unary::Square;
                 $body
             }
         }
@@ -321,6 +330,6 @@ impl<T: Scalar> Tensor<T> {
 
     /// `x²`.
     pub fn square(&self) -> Tensor<T> {
-        self.unary(Unary::Powf(T::from_f64(2.0)))
+        self.unary(Unary::Square)
     }
 }
