@@ -37,6 +37,38 @@ pub enum NnError {
     },
 }
 
+/// Lets `?` turn an nn error into a tensor error, so modules can run inside closures that
+/// return the tensor crate's `Result` — such as those given to
+/// [`ferrograd_tensor::gradcheck`]. A wrapped tensor error comes back as it was; the
+/// other variants become [`TensorError::InvalidArgument`] carrying the full message.
+///
+/// ```
+/// use ferrograd_nn::{Linear, Module};
+/// use ferrograd_tensor::{gradcheck, GradcheckOptions, Rng, Tensor};
+/// let layer = Linear::<f64>::new(3, 2, &mut Rng::new(0));
+/// let x = Tensor::<f64>::ones(&[4, 3]);
+/// let report = gradcheck(|v| Ok(layer.forward(&v[0])?), &[x], &GradcheckOptions::default())?;
+/// assert!(report.passed(), "{report}");
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+impl From<NnError> for TensorError {
+    fn from(e: NnError) -> Self {
+        match e {
+            NnError::Tensor(inner) => inner,
+            NnError::BadInput { op, .. } | NnError::InvalidArgument { op, .. } => {
+                TensorError::InvalidArgument {
+                    op,
+                    reason: e.to_string(),
+                }
+            }
+            NnError::CheckpointMismatch { .. } => TensorError::InvalidArgument {
+                op: "load_checkpoint",
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
 /// Result alias of the crate.
 pub type Result<T, E = NnError> = std::result::Result<T, E>;
 

@@ -1,12 +1,28 @@
 //! # ferrograd-nn
 //!
-//! Neural-network building blocks with PyTorch's semantics: the [`Module`] trait, layers
-//! ([`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`], [`RmsNorm`],
-//! activations), losses ([`MseLoss`], [`BceLoss`], [`BceWithLogitsLoss`],
-//! [`CrossEntropyLoss`], [`NllLoss`]), initialisation ([`init`]) and safetensors
-//! checkpoints ([`save_checkpoint`], [`load_checkpoint`]).
+//! Neural-network building blocks with PyTorch's semantics and numerics, on
+//! [`ferrograd_tensor`]:
 //!
-//! The book's §1.8 model, `Sequential(Linear(2, 1), Sigmoid)` with `BCELoss`:
+//! - the [`Module`] trait (forward, PyTorch-named parameters, train/eval mode) and
+//!   [`prefixed`] for naming the children of hand-written models;
+//! - layers: [`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`],
+//!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
+//!   [`GeluTanh`], [`Softmax`], [`LogSoftmax`] — with function forms in [`functional`];
+//! - losses with PyTorch's reductions ([`Reduction`]): [`MseLoss`], [`BceLoss`],
+//!   [`BceWithLogitsLoss`], [`CrossEntropyLoss`] (with `ignore_index` and label
+//!   smoothing), [`NllLoss`];
+//! - initialisation with PyTorch's conventions ([`init`]);
+//! - safetensors checkpoints that PyTorch reads and writes ([`save_checkpoint`],
+//!   [`load_checkpoint`]);
+//! - [`gradcheck_module`], the gradient checker for a module's parameters.
+//!
+//! Cross-entropy, layer norm, RMS norm, the embedding lookup and every loss are fused
+//! operations with their own backward (one pass each way); everything else is built
+//! from the tensor crate's differentiable primitives. All gradients are checked against
+//! finite differences and against PyTorch in the tests.
+//!
+//! The book's §1.8 model, `Sequential(Linear(2, 1), Sigmoid)` with `BCELoss`, one
+//! forward and backward pass:
 //!
 //! ```
 //! use ferrograd_nn::{BceLoss, Linear, Module, Sequential, Sigmoid};
@@ -17,8 +33,9 @@
 //! let x = Tensor::<f32>::from([[22.0, 25.0], [47.0, 80.0]]);
 //! let y = Tensor::<f32>::from([[0.0], [1.0]]);
 //! let loss = BceLoss::default().forward(&model.forward(&x)?, &y)?;
-//! let grads = loss.backward()?;
+//! let grads = loss.backward()?; // PyTorch's loss.backward(); no zero_grad needed
 //! for (name, p) in model.named_parameters() {
+//!     // "0.weight" [1, 2] and "0.bias" [1], as PyTorch names them
 //!     assert_eq!(grads.get(&p).unwrap().shape(), p.shape().as_slice(), "{name}");
 //! }
 //! # Ok::<(), ferrograd_nn::NnError>(())
@@ -26,14 +43,18 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod functional;
+pub mod gradcheck;
 pub mod init;
+mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod module;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use error::{NnError, Result};
-pub use layers::activation::{Gelu, Relu, Sigmoid, Softmax, Tanh};
+pub use gradcheck::gradcheck_module;
+pub use layers::activation::{Gelu, GeluTanh, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use layers::dropout::Dropout;
 pub use layers::embedding::Embedding;
 pub use layers::linear::Linear;

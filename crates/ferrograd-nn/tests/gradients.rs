@@ -1,6 +1,9 @@
-//! Every layer and loss gradient-checked with the tensor crate's checker in f64
-//! (central differences, step 1e-6; tolerance |ad − fd| ≤ 1e-6 + 1e-5·|fd|, ~50× above
-//! the finite-difference error for these smooth functions of O(1) inputs).
+//! Every layer and loss gradient-checked in f64 against central finite differences:
+//! inputs with the tensor crate's `gradcheck`, parameters with `gradcheck_module`
+//! (through the modules themselves). Step 1e-6; tolerance |ad − fd| ≤ 1e-6 + 1e-5·|fd|:
+//! for these smooth functions of O(1) inputs the central difference is off by
+//! ~1e-10 (rounding, ~1e-16·|f|/1e-6) plus ~1e-12 (truncation), so the bound has a
+//! margin of ~10⁴ while any formula error (≥ 1e-3 relative) fails it.
 
 use ferrograd_nn::*;
 use ferrograd_tensor::{GradcheckOptions, Indices, Rng, Tensor, gradcheck};
@@ -21,8 +24,20 @@ fn check(
 ) {
     let report = gradcheck(f, inputs, &options()).unwrap();
     assert!(report.passed(), "{name}: {report}");
+    assert!(report.checked > 0, "{name}: nothing checked");
 }
 
+fn check_params<M: Module<f64> + ?Sized>(
+    name: &str,
+    module: &M,
+    f: impl Fn() -> Result<Tensor<f64>>,
+) {
+    let report = gradcheck_module(module, f, &options()).unwrap();
+    assert!(report.passed(), "{name}: {report}");
+    assert_eq!(report.checked, module.num_parameters(), "{name}");
+}
+
+/// Maps an nn error into the checker's error type.
 fn nn(e: NnError) -> ferrograd_tensor::TensorError {
     ferrograd_tensor::TensorError::InvalidArgument {
         op: "test",
@@ -30,151 +45,296 @@ fn nn(e: NnError) -> ferrograd_tensor::TensorError {
     }
 }
 
+/// Values in ±[0.2, 1.2], away from ReLU's kink at 0 (the step of 1e-6 never crosses it).
+fn away_from_zero(shape: &[usize], rng: &mut Rng) -> Tensor<f64> {
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|_| {
+            let magnitude = 0.2 + rng.next_f64();
+            if rng.next_f64() < 0.5 {
+                -magnitude
+            } else {
+                magnitude
+            }
+        })
+        .collect();
+    Tensor::from_vec(data, shape).unwrap()
+}
+
 #[test]
-fn layers_input_gradients() {
+fn linear_input_and_parameter_gradients() {
     let mut rng = Rng::new(7);
     let x = Tensor::<f64>::randn(&[3, 4], 0.0, 1.0, &mut rng);
     let x3 = Tensor::<f64>::randn(&[2, 3, 4], 0.0, 1.0, &mut rng);
+    let x1 = Tensor::<f64>::randn(&[4], 0.0, 1.0, &mut rng);
     let linear = Linear::<f64>::new(4, 5, &mut rng);
+    let no_bias = Linear::<f64>::with_bias(4, 5, false, &mut rng);
+    for (name, input) in [("2-D", &x), ("3-D", &x3), ("1-D", &x1)] {
+        check(
+            &format!("linear {name}"),
+            |v| linear.forward(&v[0]).map_err(nn),
+            std::slice::from_ref(input),
+        );
+        check_params(&format!("linear {name} params"), &linear, || {
+            linear.forward(input)
+        });
+        check_params(&format!("linear without bias {name}"), &no_bias, || {
+            no_bias.forward(input)
+        });
+    }
+    // A transposed (non-contiguous) input, checked as the view it is.
+    let xt = Tensor::<f64>::randn(&[4, 3], 0.0, 1.0, &mut rng)
+        .t()
+        .unwrap();
+    assert!(!xt.is_contiguous());
     check(
-        "linear",
+        "linear on a transposed input",
         |v| linear.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x),
+        &[xt],
     );
-    check(
-        "linear 3-D",
-        |v| linear.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x3),
-    );
-    let ln = LayerNorm::<f64>::new(&[4]);
-    check(
-        "layer norm",
-        |v| ln.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x3),
-    );
-    let ln2 = LayerNorm::<f64>::new(&[3, 4]);
-    check(
-        "layer norm over two axes",
-        |v| ln2.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x3),
-    );
-    let rms = RmsNorm::<f64>::new(&[4], None);
-    check(
-        "rms norm",
-        |v| rms.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x3),
-    );
-    let seq = Sequential::new()
-        .push(Linear::<f64>::new(4, 6, &mut rng))
-        .push(Tanh)
-        .push(Linear::new(6, 2, &mut rng))
-        .push(Gelu);
-    check(
-        "sequential",
-        |v| seq.forward(&v[0]).map_err(nn),
-        std::slice::from_ref(&x),
-    );
-    for (name, m) in [
-        ("sigmoid", &Sigmoid as &dyn Module<f64>),
-        ("softmax", &Softmax { axis: -1 }),
-    ] {
+}
+
+#[test]
+fn activation_gradients() {
+    let mut rng = Rng::new(8);
+    let x = away_from_zero(&[3, 4], &mut rng);
+    let modules: [(&str, &dyn Module<f64>); 7] = [
+        ("relu", &Relu),
+        ("sigmoid", &Sigmoid),
+        ("tanh", &Tanh),
+        ("gelu", &Gelu),
+        ("gelu tanh", &GeluTanh),
+        ("softmax", &Softmax::new(-1)),
+        ("log softmax over axis 0", &LogSoftmax::new(0)),
+    ];
+    for (name, m) in modules {
         check(
             name,
             |v| m.forward(&v[0]).map_err(nn),
             std::slice::from_ref(&x),
         );
     }
-    let mut dropout = Dropout::new(0.5, 1).unwrap();
-    Module::<f64>::set_training(&mut dropout, false);
-    check(
-        "dropout (eval)",
-        |v| Module::<f64>::forward(&dropout, &v[0]).map_err(nn),
-        std::slice::from_ref(&x),
-    );
 }
 
 #[test]
-fn layers_parameter_gradients() {
-    // Gradients with respect to parameters: the checker's input tensor replaces the
-    // parameter, by building the layer from the checker's (leaf) tensors.
-    let mut rng = Rng::new(8);
+fn sequential_and_hand_written_model_gradients() {
+    let mut rng = Rng::new(9);
     let x = Tensor::<f64>::randn(&[3, 4], 0.0, 1.0, &mut rng);
-    let w = Tensor::<f64>::randn(&[5, 4], 0.0, 0.5, &mut rng);
-    let b = Tensor::<f64>::randn(&[5], 0.0, 0.5, &mut rng);
+    let seq = Sequential::new()
+        .push(Linear::<f64>::new(4, 6, &mut rng))
+        .push(Tanh)
+        .push(LayerNorm::new(&[6]))
+        .push(Linear::new(6, 2, &mut rng))
+        .push(Gelu);
     check(
-        "linear weight & bias",
-        |v| x.matmul(&v[0].t()?)?.add(&v[1]),
-        &[w, b],
+        "sequential input",
+        |v| seq.forward(&v[0]).map_err(nn),
+        std::slice::from_ref(&x),
     );
-    let table = Tensor::<f64>::randn(&[6, 3], 0.0, 1.0, &mut rng);
-    let ids = Indices::new(vec![1, 4, 1, 0], &[2, 2]).unwrap();
-    check("embedding table", |v| v[0].index_select(0, &ids), &[table]);
-    // Norm affine parameters, through the functional forms the modules use.
-    let x3 = Tensor::<f64>::randn(&[2, 3, 4], 0.0, 1.0, &mut rng);
+    check_params("sequential params", &seq, || seq.forward(&x));
+}
+
+#[test]
+fn embedding_gradients_with_and_without_padding() {
+    let mut rng = Rng::new(10);
+    let ids = Indices::new(vec![1, 4, 1, 0, 5, 0], &[2, 3]).unwrap();
+    for padding in [None, Some(0), Some(1)] {
+        let table = Embedding::<f64>::new(6, 3, padding, &mut rng);
+        // The padding row gets no gradient by design (PyTorch's semantics), which finite
+        // differences cannot see; so the outputs looked up from it are masked out of the
+        // checked function, making its true gradient zero — and every other row, looked
+        // up next to padding ids, is checked as usual.
+        let keep: Vec<f64> = ids
+            .as_slice()
+            .iter()
+            .flat_map(|&id| [if Some(id) == padding { 0.0 } else { 1.0 }; 3])
+            .collect();
+        let keep = Tensor::from_vec(keep, &[2, 3, 3]).unwrap();
+        check_params(&format!("embedding, padding {padding:?}"), &table, || {
+            Ok(table.lookup(&ids)?.mul(&keep)?)
+        });
+        check(
+            &format!("functional embedding, padding {padding:?}"),
+            |v| functional::embedding(&v[0], &ids, padding)?.mul(&keep),
+            &[table.weight.tensor()],
+        );
+    }
+}
+
+#[test]
+fn norm_gradients() {
+    let mut rng = Rng::new(11);
+    let x3 = Tensor::<f64>::randn(&[2, 3, 4], 0.5, 1.5, &mut rng);
+    let perturb = |norm: &dyn Module<f64>, rng: &mut Rng| {
+        // Start the affine parameters away from ones and zeros.
+        for p in norm.parameters() {
+            p.update(|d| d.iter_mut().for_each(|v| *v += 0.3 * rng.normal()))
+                .unwrap();
+        }
+    };
+    let norms: Vec<(&str, Box<dyn Module<f64>>)> = vec![
+        ("layer norm", Box::new(LayerNorm::new(&[4]))),
+        (
+            "layer norm over two axes",
+            Box::new(LayerNorm::new(&[3, 4])),
+        ),
+        (
+            "layer norm without affine",
+            Box::new(LayerNorm::with_options(&[4], 1e-5, false)),
+        ),
+        ("rms norm", Box::new(RmsNorm::new(&[4], None))),
+        (
+            "rms norm over two axes",
+            Box::new(RmsNorm::new(&[3, 4], Some(1e-6))),
+        ),
+        (
+            "rms norm without affine",
+            Box::new(RmsNorm::with_options(&[4], None, false)),
+        ),
+    ];
+    for (name, norm) in &norms {
+        perturb(norm.as_ref(), &mut rng);
+        check(
+            name,
+            |v| norm.forward(&v[0]).map_err(nn),
+            std::slice::from_ref(&x3),
+        );
+        // A non-contiguous input: the transpose of a [2, 4, 3] tensor.
+        let xt = x3
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .transpose(1, 2)
+            .unwrap();
+        check(
+            &format!("{name} (strided input)"),
+            |v| norm.forward(&v[0]).map_err(nn),
+            &[xt],
+        );
+        if norm.num_parameters() > 0 {
+            check_params(name, norm.as_ref(), || norm.forward(&x3));
+        }
+    }
+    // The functional forms with weight and bias as checked inputs.
     let gamma = Tensor::<f64>::randn(&[4], 1.0, 0.2, &mut rng);
     let beta = Tensor::<f64>::randn(&[4], 0.0, 0.2, &mut rng);
     check(
-        "layer norm weight & bias",
-        |v| layer_norm(&x3, &[4], Some(&v[0]), Some(&v[1]), 1e-5).map_err(nn),
-        &[gamma.clone(), beta],
+        "layer_norm x, weight, bias",
+        |v| layer_norm(&v[0], &[4], Some(&v[1]), Some(&v[2]), 1e-5).map_err(nn),
+        &[x3.clone(), gamma.clone(), beta],
     );
     check(
-        "rms norm weight",
-        |v| rms_norm(&x3, &[4], Some(&v[0]), None).map_err(nn),
-        &[gamma],
+        "rms_norm x, weight",
+        |v| rms_norm(&v[0], &[4], Some(&v[1]), None).map_err(nn),
+        &[x3, gamma],
     );
 }
 
 #[test]
-fn losses_gradients() {
-    let mut rng = Rng::new(9);
+fn dropout_gradient_is_the_mask() {
+    // In training the mask changes every call, so finite differences cannot see it: the
+    // gradient must be the mask itself (0 or 1/(1-p) per element).
+    let dropout = Dropout::new(0.3, 5).unwrap();
+    let x = Tensor::<f64>::ones(&[200]).set_requires_grad(true);
+    let y = Module::<f64>::forward(&dropout, &x).unwrap();
+    let g = y.sum_all().backward().unwrap().get(&x).unwrap().to_vec();
+    assert_eq!(
+        g,
+        y.to_vec(),
+        "gradient of Σ dropout(x) at x = 1 is the mask"
+    );
+    let mut eval = Dropout::new(0.3, 5).unwrap();
+    Module::<f64>::eval(&mut eval);
+    check(
+        "dropout (eval)",
+        |v| Module::<f64>::forward(&eval, &v[0]).map_err(nn),
+        &[x.detach()],
+    );
+}
+
+#[test]
+fn cross_entropy_and_nll_gradients() {
+    let mut rng = Rng::new(12);
     let logits = Tensor::<f64>::randn(&[4, 5], 0.0, 1.0, &mut rng);
     let targets = Indices::from(vec![0, 4, 2, 2]);
-    for loss in [
-        CrossEntropyLoss::default(),
-        CrossEntropyLoss {
-            ignore_index: Some(2),
-            ..Default::default()
-        },
-        CrossEntropyLoss {
-            label_smoothing: 0.2,
-            reduction: Reduction::Sum,
-            ..Default::default()
-        },
-    ] {
+    for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+        for (ignore_index, label_smoothing) in
+            [(None, 0.0), (Some(2), 0.0), (Some(4), 0.2), (None, 1.0)]
+        {
+            let loss = CrossEntropyLoss {
+                reduction,
+                ignore_index,
+                label_smoothing,
+            };
+            check(
+                &format!("{loss:?}"),
+                |v| loss.forward(&v[0], &targets).map_err(nn),
+                std::slice::from_ref(&logits),
+            );
+        }
+        let nll = NllLoss {
+            reduction,
+            ignore_index: Some(4),
+        };
         check(
-            &format!("{loss:?}"),
-            |v| loss.forward(&v[0], &targets).map_err(nn),
-            std::slice::from_ref(&logits),
+            &format!("{nll:?}"),
+            |v| nll.forward(&v[0], &targets).map_err(nn),
+            &[logits.log_softmax(-1).unwrap()],
         );
     }
-    let log_probs = logits.log_softmax(-1).unwrap();
+    // [N, C, T] layout, a single [C] row, and a transposed [N, C] view.
+    let logits3 = Tensor::<f64>::randn(&[2, 5, 3], 0.0, 1.0, &mut rng);
+    let targets3 = Indices::new(vec![0, 4, 1, 2, 2, 3], &[2, 3]).unwrap();
+    let smooth = CrossEntropyLoss::new()
+        .with_label_smoothing(0.1)
+        .with_ignore_index(3);
     check(
-        "nll",
-        |v| NllLoss::default().forward(&v[0], &targets).map_err(nn),
-        &[log_probs],
+        "cross-entropy [N, C, T]",
+        |v| smooth.forward(&v[0], &targets3).map_err(nn),
+        &[logits3],
     );
+    check(
+        "cross-entropy [C]",
+        |v| {
+            smooth
+                .forward(&v[0], &Indices::new(vec![2], &[]).unwrap())
+                .map_err(nn)
+        },
+        &[Tensor::<f64>::randn(&[5], 0.0, 1.0, &mut rng)],
+    );
+    let transposed = Tensor::<f64>::randn(&[5, 4], 0.0, 1.0, &mut rng)
+        .t()
+        .unwrap();
+    check(
+        "cross-entropy on a transposed view",
+        |v| smooth.forward(&v[0], &targets).map_err(nn),
+        &[transposed],
+    );
+}
+
+#[test]
+fn binary_losses_and_mse_gradients() {
     let y = Tensor::<f64>::from([[0.0, 1.0], [1.0, 0.25]]);
     let p = Tensor::<f64>::from([[0.2, 0.7], [0.9, 0.4]]);
-    check(
-        "bce",
-        |v| BceLoss::default().forward(&v[0], &y).map_err(nn),
-        std::slice::from_ref(&p),
-    );
-    check(
-        "bce wrt target",
-        |v| BceLoss::default().forward(&p, &v[0]).map_err(nn),
-        std::slice::from_ref(&y),
-    );
     let z = Tensor::<f64>::from([[-3.0, 0.5], [2.0, -0.1]]);
-    check(
-        "bce with logits",
-        |v| BceWithLogitsLoss::default().forward(&v[0], &y).map_err(nn),
-        std::slice::from_ref(&z),
-    );
-    check(
-        "mse",
-        |v| MseLoss::default().forward(&v[0], &y).map_err(nn),
-        &[z],
-    );
+    for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+        let bce = BceLoss { reduction };
+        check(
+            &format!("bce {reduction:?}"),
+            |v| bce.forward(&v[0], &v[1]).map_err(nn),
+            &[p.clone(), Tensor::from([[0.1, 0.6], [0.8, 0.25]])],
+        );
+        let logits = BceWithLogitsLoss { reduction };
+        check(
+            &format!("bce with logits {reduction:?}"),
+            |v| logits.forward(&v[0], &v[1]).map_err(nn),
+            &[z.clone(), y.clone()],
+        );
+        let mse = MseLoss { reduction };
+        check(
+            &format!("mse {reduction:?}"),
+            |v| mse.forward(&v[0], &v[1]).map_err(nn),
+            &[z.clone(), p.clone()],
+        );
+    }
 }

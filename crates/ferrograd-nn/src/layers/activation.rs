@@ -1,31 +1,92 @@
-//! Activations as modules (the tensor methods `relu`, `sigmoid`, `tanh`, `gelu`,
-//! `softmax` are the function forms).
+//! Activations as modules. Their function forms are the tensor methods (`x.relu()`,
+//! `x.sigmoid()`, `x.tanh()`, `x.gelu()`, `x.softmax(axis)`, `x.log_softmax(axis)`) and
+//! the free functions of [`crate::functional`].
 
 use crate::error::Result;
 use crate::module::Module;
 use ferrograd_tensor::{Scalar, Tensor};
 
 /// `max(x, 0)`, `torch.nn.ReLU`.
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// ```
+/// use ferrograd_nn::{Module, Relu};
+/// use ferrograd_tensor::Tensor;
+/// assert_eq!(Relu.forward(&Tensor::<f32>::from([-1.0, 2.0]))?.to_vec(), vec![0.0, 2.0]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Relu;
 
 /// `1 / (1 + e^-x)`, `torch.nn.Sigmoid`.
-#[derive(Debug, Clone, Copy, Default)]
+///
+/// ```
+/// use ferrograd_nn::{Module, Sigmoid};
+/// use ferrograd_tensor::Tensor;
+/// assert_eq!(Sigmoid.forward(&Tensor::<f32>::from([0.0]))?.to_vec(), vec![0.5]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sigmoid;
 
 /// `tanh x`, `torch.nn.Tanh`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tanh;
 
-/// Exact GELU `x Φ(x)`, `torch.nn.GELU()`.
-#[derive(Debug, Clone, Copy, Default)]
+/// Exact GELU `x·Φ(x)` (Φ the standard normal CDF), `torch.nn.GELU()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Gelu;
 
+/// GELU's tanh approximation `x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
+/// `torch.nn.GELU(approximate="tanh")` (GPT-2's activation).
+///
+/// ```
+/// use ferrograd_nn::{Gelu, GeluTanh, Module};
+/// use ferrograd_tensor::Tensor;
+/// let x = Tensor::<f64>::from([-1.0, 0.5, 2.0]);
+/// let (exact, approx) = (Gelu.forward(&x)?.to_vec(), GeluTanh.forward(&x)?.to_vec());
+/// for (e, a) in exact.iter().zip(&approx) {
+///     assert!((e - a).abs() < 1e-3);
+/// }
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GeluTanh;
+
 /// Softmax along an axis, `torch.nn.Softmax(dim)`.
-#[derive(Debug, Clone, Copy)]
+///
+/// ```
+/// use ferrograd_nn::{Module, Softmax};
+/// use ferrograd_tensor::Tensor;
+/// let p = Softmax::new(-1).forward(&Tensor::<f32>::from([[0.0, 0.0], [1000.0, 1000.0]]))?;
+/// assert_eq!(p.to_vec(), vec![0.5; 4]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Softmax {
     /// The axis (negative counts from the end).
     pub axis: isize,
+}
+
+impl Softmax {
+    /// Softmax along `axis`.
+    pub fn new(axis: isize) -> Self {
+        Self { axis }
+    }
+}
+
+/// Log-softmax along an axis, `torch.nn.LogSoftmax(dim)`; pair it with
+/// [`crate::NllLoss`] (or use [`crate::CrossEntropyLoss`] on the logits directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogSoftmax {
+    /// The axis (negative counts from the end).
+    pub axis: isize,
+}
+
+impl LogSoftmax {
+    /// Log-softmax along `axis`.
+    pub fn new(axis: isize) -> Self {
+        Self { axis }
+    }
 }
 
 impl<T: Scalar> Module<T> for Relu {
@@ -52,8 +113,20 @@ impl<T: Scalar> Module<T> for Gelu {
     }
 }
 
+impl<T: Scalar> Module<T> for GeluTanh {
+    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        crate::functional::gelu_tanh(input)
+    }
+}
+
 impl<T: Scalar> Module<T> for Softmax {
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.softmax(self.axis)?)
+    }
+}
+
+impl<T: Scalar> Module<T> for LogSoftmax {
+    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        Ok(input.log_softmax(self.axis)?)
     }
 }

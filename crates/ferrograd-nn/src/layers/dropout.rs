@@ -7,8 +7,26 @@ use std::sync::Mutex;
 
 /// Zeroes each element with probability `p` during training and scales the rest by
 /// `1/(1-p)`, `torch.nn.Dropout`; the identity in evaluation mode
-/// ([`Module::set_training`]`(false)`). The random mask comes from the layer's own seeded
-/// [`Rng`], held behind a mutex so that `forward` takes `&self` like every module.
+/// ([`Module::eval`] / [`Module::set_training`]`(false)`). Layers start in training
+/// mode, as in PyTorch.
+///
+/// The masks come from the layer's own [`Rng`], seeded at construction, so a run is
+/// reproducible. The generator sits behind a [`Mutex`]: forward takes `&self` like every
+/// module (the model stays usable while an optimizer shares its parameters) and
+/// [`Module`] requires `Sync`, which rules out a `RefCell`; the lock is taken once per
+/// forward call, uncontended in the usual single-threaded loop (tens of nanoseconds).
+///
+/// ```
+/// use ferrograd_nn::{Dropout, Module};
+/// use ferrograd_tensor::Tensor;
+/// let mut dropout = Dropout::new(0.5, 42)?;
+/// let x = Tensor::<f32>::ones(&[1000]);
+/// let y = dropout.forward(&x)?.to_vec();
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0)); // kept elements scaled by 1/(1-p)
+/// Module::<f32>::eval(&mut dropout);
+/// assert_eq!(dropout.forward(&x)?.to_vec(), x.to_vec());
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
 #[derive(Debug)]
 pub struct Dropout {
     p: f64,
@@ -39,6 +57,11 @@ impl Dropout {
     pub fn p(&self) -> f64 {
         self.p
     }
+
+    /// True in training mode (masks applied).
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
 }
 
 impl<T: Scalar> Module<T> for Dropout {
@@ -46,18 +69,10 @@ impl<T: Scalar> Module<T> for Dropout {
         if !self.training || self.p == 0.0 {
             return Ok(input.clone());
         }
-        let scale = T::from_f64(1.0 / (1.0 - self.p));
+        // A panic elsewhere cannot leave the generator half-updated, so a poisoned lock
+        // is still usable.
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mask: Vec<T> = (0..input.numel())
-            .map(|_| {
-                if rng.next_f64() < self.p {
-                    T::ZERO
-                } else {
-                    scale
-                }
-            })
-            .collect();
-        Ok(input.mul(&Tensor::from_vec(mask, input.shape())?)?)
+        crate::functional::dropout(input, self.p, true, &mut rng)
     }
 
     fn set_training(&mut self, training: bool) {

@@ -3,7 +3,94 @@
 use crate::error::{NnError, Result, shape_of};
 use crate::init::normal;
 use crate::module::Module;
-use ferrograd_tensor::{Indices, Parameter, Rng, Scalar, Tensor};
+use ferrograd_tensor::{BackwardOp, Indices, Parameter, Rng, Scalar, Tensor};
+
+struct EmbeddingBackward {
+    ids: Indices,
+    padding_idx: Option<usize>,
+}
+
+impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
+    fn name(&self) -> &'static str {
+        "embedding"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
+        let table = &inputs[0];
+        let dim = table.shape()[1];
+        let g = grad.contiguous_data();
+        let mut gw = vec![T::ZERO; table.numel()];
+        if dim > 0 {
+            for (&id, row) in self.ids.as_slice().iter().zip(g.chunks_exact(dim)) {
+                if self.padding_idx == Some(id) {
+                    continue; // the padding row never receives a gradient
+                }
+                for (acc, &v) in gw[id * dim..(id + 1) * dim].iter_mut().zip(row) {
+                    *acc += v;
+                }
+            }
+        }
+        Ok(vec![Some(Tensor::from_vec(gw, table.shape())?)])
+    }
+}
+
+/// Looks up rows of `weight` (`[num_embeddings, dim]`) for `ids` of any shape, giving
+/// `ids.shape() ++ [dim]`, `torch.nn.functional.embedding`. The row `padding_idx`
+/// receives no gradient (its value is used as it is).
+///
+/// ```
+/// use ferrograd_nn::functional::embedding;
+/// use ferrograd_tensor::{Indices, Tensor};
+/// let table = Tensor::<f32>::from([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]);
+/// let out = embedding(&table, &Indices::new(vec![2, 1, 2], &[1, 3])?, None)?;
+/// assert_eq!(out.shape(), &[1, 3, 2]);
+/// assert_eq!(out.to_vec(), vec![3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+///
+/// # Errors
+/// [`NnError::BadInput`] for a weight that is not 2-D, [`NnError::InvalidArgument`]
+/// naming the first id past the table.
+pub fn embedding<T: Scalar>(
+    weight: &Tensor<T>,
+    ids: &Indices,
+    padding_idx: Option<usize>,
+) -> Result<Tensor<T>> {
+    if weight.rank() != 2 {
+        return Err(NnError::BadInput {
+            op: "embedding",
+            expected: "a table of shape [num_embeddings, dim]".into(),
+            got: shape_of(weight.shape()),
+        });
+    }
+    let (rows, dim) = (weight.shape()[0], weight.shape()[1]);
+    if let Some((position, &id)) = ids.as_slice().iter().enumerate().find(|&(_, &i)| i >= rows) {
+        return Err(NnError::InvalidArgument {
+            op: "embedding",
+            reason: format!(
+                "id {id} (at position {position}) is out of range for a table of {rows} rows"
+            ),
+        });
+    }
+    let table = weight.contiguous_data();
+    let mut out = Vec::with_capacity(ids.len() * dim);
+    for &id in ids.as_slice() {
+        out.extend_from_slice(&table[id * dim..(id + 1) * dim]);
+    }
+    drop(table);
+    let mut shape = ids.shape().to_vec();
+    shape.push(dim);
+    let op = EmbeddingBackward {
+        ids: ids.clone(),
+        padding_idx,
+    };
+    Ok(Tensor::from_op(out, &shape, &[weight], op)?)
+}
 
 /// A table of `num_embeddings` vectors of size `dim`, `torch.nn.Embedding`: ids of any
 /// shape `[...]` give vectors `[..., dim]`. Rows are initialised from `N(0, 1)`; the
@@ -12,24 +99,26 @@ use ferrograd_tensor::{Indices, Parameter, Rng, Scalar, Tensor};
 /// ```
 /// use ferrograd_nn::Embedding;
 /// use ferrograd_tensor::{Indices, Rng};
-/// let table = Embedding::<f32>::new(256, 8, None, &mut Rng::new(0));
-/// let ids = Indices::new(vec![1, 2, 3, 1], &[2, 2])?;
-/// assert_eq!(table.lookup(&ids)?.shape(), &[2, 2, 8]);
+/// let table = Embedding::<f32>::new(256, 8, Some(0), &mut Rng::new(0));
+/// let ids = Indices::new(vec![1, 2, 3, 0], &[2, 2])?;
+/// let vectors = table.lookup(&ids)?;
+/// assert_eq!(vectors.shape(), &[2, 2, 8]);
+/// assert!(vectors.to_vec()[24..].iter().all(|&v| v == 0.0)); // id 0 is padding
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Embedding<T: Scalar = f32> {
     /// The table `[num_embeddings, dim]`.
     pub weight: Parameter<T>,
-    /// Row whose vector stays zero and gets no gradient.
+    /// Row whose gradient is always zero (and which starts at zero with [`Self::new`]).
     pub padding_idx: Option<usize>,
 }
 
 impl<T: Scalar> Embedding<T> {
-    /// A table with PyTorch's initialisation.
+    /// A table with PyTorch's initialisation, `N(0, 1)`, and the padding row zeroed.
     ///
     /// # Panics
-    /// When `padding_idx` is not below `num_embeddings` (as PyTorch asserts).
+    /// When `padding_idx` is not below `num_embeddings` (PyTorch asserts the same).
     pub fn new(
         num_embeddings: usize,
         dim: usize,
@@ -51,24 +140,52 @@ impl<T: Scalar> Embedding<T> {
         }
     }
 
+    /// A table holding `weight` (`[num_embeddings, dim]`) as it is, like PyTorch's
+    /// `Embedding.from_pretrained(weight, freeze=False, padding_idx=…)`: the padding row
+    /// is not zeroed, but receives no gradient.
+    ///
+    /// # Errors
+    /// [`NnError::BadInput`] for a weight that is not 2-D,
+    /// [`NnError::InvalidArgument`] for a `padding_idx` past the table.
+    pub fn from_tensor(weight: Tensor<T>, padding_idx: Option<usize>) -> Result<Self> {
+        if weight.rank() != 2 {
+            return Err(NnError::BadInput {
+                op: "Embedding::from_tensor",
+                expected: "a table of shape [num_embeddings, dim]".into(),
+                got: shape_of(weight.shape()),
+            });
+        }
+        if let Some(p) = padding_idx.filter(|&p| p >= weight.shape()[0]) {
+            return Err(NnError::InvalidArgument {
+                op: "Embedding::from_tensor",
+                reason: format!(
+                    "padding_idx {p} must be below num_embeddings {}",
+                    weight.shape()[0]
+                ),
+            });
+        }
+        Ok(Self {
+            weight: Parameter::new(weight),
+            padding_idx,
+        })
+    }
+
+    /// Number of rows.
+    pub fn num_embeddings(&self) -> usize {
+        self.weight.shape()[0]
+    }
+
+    /// Size of each vector.
+    pub fn embedding_dim(&self) -> usize {
+        self.weight.shape()[1]
+    }
+
     /// The vectors of `ids`: shape `ids.shape() ++ [dim]`.
     ///
     /// # Errors
-    /// [`NnError::Tensor`] naming the first id past the table.
+    /// [`NnError::InvalidArgument`] naming the first id past the table.
     pub fn lookup(&self, ids: &Indices) -> Result<Tensor<T>> {
-        let weight = self.weight.tensor();
-        let table = match self.padding_idx {
-            // Zero the padding row's gradient by routing it through a constant mask.
-            Some(p) => {
-                let rows = weight.shape()[0];
-                let mut keep = vec![T::ONE; rows];
-                keep[p] = T::ZERO;
-                let mask = Tensor::from_vec(keep, &[rows, 1])?;
-                weight.mul(&mask)?
-            }
-            None => weight,
-        };
-        Ok(table.index_select(0, ids)?)
+        embedding(&self.weight.tensor(), ids, self.padding_idx)
     }
 }
 

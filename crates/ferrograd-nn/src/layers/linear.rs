@@ -5,8 +5,13 @@ use crate::init::{FanMode, Nonlinearity, kaiming_uniform, uniform};
 use crate::module::Module;
 use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 
-/// A fully connected layer, `torch.nn.Linear`: weight `[out, in]`, optional bias `[out]`,
-/// applied to the last axis of inputs of any rank.
+/// A fully connected layer, `torch.nn.Linear`: `y = x·Wᵀ + b` with weight `[out, in]`
+/// and optional bias `[out]`, applied to the last axis of inputs of any rank
+/// (`[..., in]` → `[..., out]`).
+///
+/// Forward is one matrix product with the transposed weight — a view, never a copy —
+/// in which batch axes fold into the rows (one large product for a `[B, T, in]` input),
+/// then a broadcast add of the bias ([`crate::functional::linear`]).
 ///
 /// ```
 /// use ferrograd_nn::{Linear, Module};
@@ -14,6 +19,11 @@ use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 /// let layer = Linear::new(2, 1, &mut Rng::new(0));
 /// let y = layer.forward(&Tensor::<f32>::from([[22.0, 25.0], [47.0, 80.0]]))?;
 /// assert_eq!(y.shape(), &[2, 1]);
+/// // Any leading axes: a batch of 4 sequences of 3 vectors.
+/// assert_eq!(layer.forward(&Tensor::zeros(&[4, 3, 2]))?.shape(), &[4, 3, 1]);
+/// // PyTorch's initialisation: every value in [-1/√in, 1/√in].
+/// let bound = 1.0 / 2f32.sqrt();
+/// assert!(layer.weight.tensor().to_vec().iter().all(|w| w.abs() <= bound));
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -25,13 +35,15 @@ pub struct Linear<T: Scalar = f32> {
 }
 
 impl<T: Scalar> Linear<T> {
-    /// A layer with PyTorch's initialisation: weight and bias from
-    /// `U(-1/√in, 1/√in)`.
+    /// A layer with PyTorch's initialisation: weight, then bias, drawn from
+    /// `U(-1/√in, 1/√in)` (PyTorch's `kaiming_uniform_(a=√5)` for the weight, which is
+    /// that bound) with `rng`. A layer with `in_features == 0` starts at zero.
     pub fn new(in_features: usize, out_features: usize, rng: &mut Rng) -> Self {
         Self::with_bias(in_features, out_features, true, rng)
     }
 
-    /// A layer with or without bias, PyTorch's initialisation.
+    /// A layer with or without bias (PyTorch's `bias=False`), PyTorch's
+    /// initialisation as in [`Linear::new`].
     pub fn with_bias(in_features: usize, out_features: usize, bias: bool, rng: &mut Rng) -> Self {
         let shape = [out_features, in_features];
         let weight = if in_features == 0 {
@@ -97,20 +109,8 @@ impl<T: Scalar> Linear<T> {
 
 impl<T: Scalar> Module<T> for Linear<T> {
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
-        let in_features = self.in_features();
-        if input.rank() == 0 || input.shape()[input.rank() - 1] != in_features {
-            return Err(NnError::BadInput {
-                op: "Linear",
-                expected: format!("[..., {in_features}]"),
-                got: shape_of(input.shape()),
-            });
-        }
-        // One product with the transposed weight (a free view), then a broadcast add.
-        let y = input.matmul(&self.weight.tensor().t()?)?;
-        match &self.bias {
-            Some(b) => Ok(y.add(&b.tensor())?),
-            None => Ok(y),
-        }
+        let bias = self.bias.as_ref().map(Parameter::tensor);
+        crate::functional::linear_named("Linear", input, &self.weight.tensor(), bias.as_ref())
     }
 
     fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {

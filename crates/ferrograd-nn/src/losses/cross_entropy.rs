@@ -1,17 +1,26 @@
 //! Cross-entropy over classes and negative log-likelihood, with `ignore_index` and label
-//! smoothing, from differentiable primitives (log-softmax, gather).
+//! smoothing, as fused operations with their own backward.
+//!
+//! Cross-entropy is one pass over the logits forward (row maximum, `ln Σ exp`, the
+//! target's log-probability) keeping only two numbers per row, and one pass backward
+//! (`softmax - target distribution`), instead of the chain log-softmax → gather → neg →
+//! mask → mean with a full `[M, C]` log-probability tensor and a scatter. The gradients
+//! are checked against finite differences and PyTorch in the tests; `benches/nn.rs`
+//! measures the difference.
 
 use super::Reduction;
 use crate::error::{NnError, Result, shape_of};
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use crate::kernels::{self, CeConfig};
+use ferrograd_tensor::{BackwardOp, Indices, Scalar, Tensor};
 
-/// Moves the class axis (1) of `[N, C, d…]` last and flattens to `[M, C]`; targets
-/// `[N, d…]` flatten to `[M]`.
+/// Moves the class axis (1) of `[N, C, d…]` last and flattens to `[M, C]` (a view for
+/// `[N, C]`, one copy otherwise); targets must have shape `[N, d…]` (`[]` for a `[C]`
+/// input).
 fn flatten_classes<T: Scalar>(
     op: &'static str,
     input: &Tensor<T>,
     target: &Indices,
-) -> Result<(Tensor<T>, Vec<usize>)> {
+) -> Result<Tensor<T>> {
     let rank = input.rank();
     let expected_target: Vec<usize> = match rank {
         1 => vec![],
@@ -27,15 +36,22 @@ fn flatten_classes<T: Scalar>(
         return Err(NnError::BadInput {
             op,
             expected: format!(
-                "input [N, C] or [N, C, d...] with targets of shape {:?}; targets are {:?}",
-                expected_target,
-                target.shape()
+                "input [N, C] or [N, C, d...] with targets of shape {}; the targets have shape {}",
+                shape_of(&expected_target),
+                shape_of(target.shape())
             ),
             got: shape_of(input.shape()),
         });
     }
     let classes = input.shape()[if rank == 1 { 0 } else { 1 }];
-    let flat = match rank {
+    if classes == 0 {
+        return Err(NnError::BadInput {
+            op,
+            expected: "at least one class".into(),
+            got: shape_of(input.shape()),
+        });
+    }
+    Ok(match rank {
         1 => input.reshape(&[1, classes])?,
         2 => input.clone(),
         _ => {
@@ -43,136 +59,314 @@ fn flatten_classes<T: Scalar>(
             perm.push(1);
             input.permute(&perm)?.reshape(&[target.len(), classes])?
         }
-    };
-    Ok((flat, target.as_slice().to_vec()))
+    })
 }
 
-/// Per-target negative log-likelihood from log-probabilities `[M, C]`, ignoring targets
-/// equal to `ignore_index`, with optional label smoothing; reduced as PyTorch reduces
-/// (the mean divides by the number of targets not ignored).
-fn nll_core<T: Scalar>(
+/// Checks every target that is not ignored against the class count; returns how many
+/// targets are not ignored (the divisor of a mean, as in PyTorch).
+fn count_kept(
     op: &'static str,
-    log_probs: &Tensor<T>,
     targets: &[usize],
-    target_shape: &[usize],
+    classes: usize,
     ignore_index: Option<usize>,
-    label_smoothing: f64,
+) -> Result<usize> {
+    let mut kept = 0;
+    for (i, &t) in targets.iter().enumerate() {
+        if ignore_index == Some(t) {
+            continue;
+        }
+        if t >= classes {
+            return Err(NnError::InvalidArgument {
+                op,
+                reason: format!(
+                    "target {t} (at position {i}) is out of range for {classes} classes"
+                ),
+            });
+        }
+        kept += 1;
+    }
+    Ok(kept)
+}
+
+/// Reduces per-target losses; the sum is accumulated in f64.
+fn reduce<T: Scalar>(
+    losses: Vec<T>,
     reduction: Reduction,
-) -> Result<Tensor<T>> {
-    let (m, classes) = (log_probs.shape()[0], log_probs.shape()[1]);
-    let ignored = |t: usize| ignore_index == Some(t);
-    if let Some(&bad) = targets.iter().find(|&&t| !ignored(t) && t >= classes) {
-        return Err(NnError::InvalidArgument {
-            op,
-            reason: format!("target {bad} is out of range for {classes} classes"),
-        });
+    kept: usize,
+    target_shape: &[usize],
+) -> (Vec<T>, Vec<usize>) {
+    match reduction {
+        Reduction::None => (losses, target_shape.to_vec()),
+        Reduction::Sum | Reduction::Mean => {
+            let total: f64 = losses.iter().map(|v| v.to_f64()).sum();
+            let value = if reduction == Reduction::Mean {
+                // 0/0 = NaN when every target is ignored, as in PyTorch.
+                total / kept as f64
+            } else {
+                total
+            };
+            (vec![T::from_f64(value)], Vec::new())
+        }
     }
-    // Ignored targets pick class 0 and are then weighted by 0.
-    let safe = Indices::new(
-        targets
-            .iter()
-            .map(|&t| if ignored(t) { 0 } else { t })
-            .collect(),
-        &[m, 1],
-    )?;
-    let weights: Vec<T> = targets
-        .iter()
-        .map(|&t| if ignored(t) { T::ZERO } else { T::ONE })
-        .collect();
-    let kept = weights.iter().filter(|&&w| w == T::ONE).count();
-    let weights = Tensor::from_vec(weights, &[m])?;
-    let mut losses = log_probs.gather(1, &safe)?.reshape(&[m])?.neg();
-    if label_smoothing > 0.0 {
-        // PyTorch: (1 - ε)·nll + ε·mean over classes of (-log p).
-        let uniform = log_probs.mean(&[1], false)?.neg();
-        losses = losses
-            .mul_scalar(T::from_f64(1.0 - label_smoothing))
-            .add(&uniform.mul_scalar(T::from_f64(label_smoothing)))?;
+}
+
+/// The output gradient reaching each row, divided by the count for a mean.
+fn row_coefficients<T: Scalar>(
+    grad: &Tensor<T>,
+    reduction: Reduction,
+    rows: usize,
+    kept: usize,
+) -> Vec<T> {
+    let g = grad.contiguous_data();
+    match reduction {
+        Reduction::None => g.into_owned(),
+        Reduction::Sum => vec![g[0]; rows],
+        Reduction::Mean => vec![g[0] / T::from_usize(kept); rows],
     }
-    let losses = losses.mul(&weights)?;
-    Ok(match reduction {
-        Reduction::None => losses.reshape(target_shape)?,
-        Reduction::Sum => losses.sum_all(),
-        Reduction::Mean => losses.sum_all().div_scalar(T::from_usize(kept)),
-    })
+}
+
+struct CrossEntropyBackward<T: Scalar> {
+    targets: Indices,
+    config: CeConfig<T>,
+    /// Per row: maximum and `ln Σ exp(x - max)`.
+    stats: Vec<T>,
+    reduction: Reduction,
+    kept: usize,
+}
+
+impl<T: Scalar> BackwardOp<T> for CrossEntropyBackward<T> {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
+        let logits = &inputs[0];
+        let x = logits.contiguous_data();
+        let coef = row_coefficients(grad, self.reduction, self.targets.len(), self.kept);
+        let mut gx = vec![T::ZERO; x.len()];
+        kernels::ce_backward(
+            &x,
+            self.targets.as_slice(),
+            self.config,
+            &self.stats,
+            &coef,
+            &mut gx,
+        );
+        Ok(vec![Some(Tensor::from_vec(gx, logits.shape())?)])
+    }
 }
 
 /// Cross-entropy of logits against class indices, `torch.nn.CrossEntropyLoss`: logits
 /// `[N, C]` (or `[N, C, d…]`, or `[C]` with one target), targets of shape `[N]`
-/// (`[N, d…]`). For a language model's `[B, T, V]` logits, reshape to `[B·T, V]`.
+/// (`[N, d…]`, `[]`). For a language model's `[B, T, V]` logits, reshape them to
+/// `[B·T, V]` and the targets to `[B·T]` (a view, no copy).
+///
+/// Per target, `-log softmax(x)_t`; with label smoothing ε the target distribution is
+/// `(1 - ε)·one_hot + ε/C`, so the loss is `(1 - ε)·(-log p_t) + (ε/C)·Σ_c (-log p_c)`,
+/// exactly as PyTorch defines it. Targets equal to `ignore_index` contribute nothing,
+/// and the mean divides by the number of targets that are not ignored (NaN when all
+/// are, as in PyTorch).
+///
+/// A fused operation: one pass over the logits forward, one backward (see the module
+/// docs).
 ///
 /// ```
-/// use ferrograd_nn::CrossEntropyLoss;
+/// use ferrograd_nn::{CrossEntropyLoss, Reduction};
 /// use ferrograd_tensor::{Indices, Tensor};
 /// let logits = Tensor::<f32>::from([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
 /// let targets = Indices::from(vec![0, 2]);
 /// let loss = CrossEntropyLoss::default().forward(&logits, &targets)?.item()?;
 /// let expected = (-(2f32.exp() / (2f32.exp() + 2.0)).ln() + 3f32.ln()) / 2.0;
 /// assert!((loss - expected).abs() < 1e-6);
+///
+/// // Padding targets (here class 2) ignored, per-target losses.
+/// let per_target = CrossEntropyLoss::new()
+///     .with_ignore_index(2)
+///     .with_reduction(Reduction::None)
+///     .forward(&logits, &targets)?;
+/// assert_eq!(per_target.to_vec()[1], 0.0);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CrossEntropyLoss {
     /// How to combine per-target losses.
     pub reduction: Reduction,
     /// Targets equal to this index contribute nothing (and do not count in the mean).
+    /// PyTorch's default is -100; `None` here ignores nothing.
     pub ignore_index: Option<usize>,
     /// Label smoothing ε in [0, 1]: the target distribution is (1-ε)·one-hot + ε/C.
     pub label_smoothing: f64,
 }
 
 impl CrossEntropyLoss {
+    /// PyTorch's defaults: mean, nothing ignored, no smoothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same loss with another reduction.
+    pub fn with_reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The same loss ignoring targets equal to `index`.
+    pub fn with_ignore_index(mut self, index: usize) -> Self {
+        self.ignore_index = Some(index);
+        self
+    }
+
+    /// The same loss with label smoothing `epsilon` (checked in [`Self::forward`]).
+    pub fn with_label_smoothing(mut self, epsilon: f64) -> Self {
+        self.label_smoothing = epsilon;
+        self
+    }
+
     /// The loss of `input` logits against `target` class indices.
     ///
     /// # Errors
-    /// [`NnError::BadInput`] for mismatched shapes, [`NnError::InvalidArgument`] for a
-    /// target out of range or a smoothing outside [0, 1].
+    /// [`NnError::BadInput`] for mismatched shapes or zero classes,
+    /// [`NnError::InvalidArgument`] for a target out of range or a smoothing outside
+    /// [0, 1].
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
+        const OP: &str = "CrossEntropyLoss";
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(NnError::InvalidArgument {
-                op: "CrossEntropyLoss",
+                op: OP,
                 reason: format!("label_smoothing {} is not in [0, 1]", self.label_smoothing),
             });
         }
-        let (flat, targets) = flatten_classes("CrossEntropyLoss", input, target)?;
-        let log_probs = flat.log_softmax(-1)?;
-        nll_core(
-            "CrossEntropyLoss",
-            &log_probs,
-            &targets,
-            target.shape(),
-            self.ignore_index,
-            self.label_smoothing,
-            self.reduction,
-        )
+        let flat = flatten_classes(OP, input, target)?;
+        let (rows, classes) = (flat.shape()[0], flat.shape()[1]);
+        let targets = target.reshape(&[rows])?;
+        let kept = count_kept(OP, targets.as_slice(), classes, self.ignore_index)?;
+        let config = CeConfig {
+            classes,
+            ignore_index: self.ignore_index,
+            smoothing: T::from_f64(self.label_smoothing),
+        };
+        let x = flat.contiguous_data();
+        let mut stats = vec![T::ZERO; 2 * rows];
+        let mut losses = vec![T::ZERO; rows];
+        kernels::ce_forward(&x, targets.as_slice(), config, &mut stats, &mut losses);
+        drop(x);
+        let (data, shape) = reduce(losses, self.reduction, kept, target.shape());
+        let op = CrossEntropyBackward {
+            targets,
+            config,
+            stats,
+            reduction: self.reduction,
+            kept,
+        };
+        Ok(Tensor::from_op(data, &shape, &[&flat], op)?)
+    }
+}
+
+struct NllBackward {
+    targets: Indices,
+    classes: usize,
+    ignore_index: Option<usize>,
+    reduction: Reduction,
+    kept: usize,
+}
+
+impl<T: Scalar> BackwardOp<T> for NllBackward {
+    fn name(&self) -> &'static str {
+        "nll_loss"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
+        let coef = row_coefficients(grad, self.reduction, self.targets.len(), self.kept);
+        let mut gx = vec![T::ZERO; inputs[0].numel()];
+        for (i, (&t, &k)) in self.targets.as_slice().iter().zip(&coef).enumerate() {
+            if self.ignore_index != Some(t) {
+                gx[i * self.classes + t] = -k;
+            }
+        }
+        Ok(vec![Some(Tensor::from_vec(gx, inputs[0].shape())?)])
     }
 }
 
 /// Negative log-likelihood of log-probabilities against class indices,
-/// `torch.nn.NLLLoss` (cross-entropy is log-softmax followed by this).
-#[derive(Debug, Clone, Copy, Default)]
+/// `torch.nn.NLLLoss`: `-input[i, t_i]`, reduced. Cross-entropy is log-softmax followed
+/// by this; shapes, `ignore_index` and reductions are as in [`CrossEntropyLoss`].
+///
+/// ```
+/// use ferrograd_nn::NllLoss;
+/// use ferrograd_tensor::{Indices, Tensor};
+/// let log_probs = Tensor::<f32>::from([[-0.5, -1.0], [-2.0, -0.1]]);
+/// let loss = NllLoss::default().forward(&log_probs, &Indices::from(vec![1, 1]))?;
+/// assert!((loss.item()? - 0.55).abs() < 1e-6);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NllLoss {
     /// How to combine per-target losses.
     pub reduction: Reduction,
-    /// Targets equal to this index contribute nothing.
+    /// Targets equal to this index contribute nothing (and do not count in the mean).
     pub ignore_index: Option<usize>,
 }
 
 impl NllLoss {
+    /// PyTorch's defaults: mean, nothing ignored.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same loss with another reduction.
+    pub fn with_reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The same loss ignoring targets equal to `index`.
+    pub fn with_ignore_index(mut self, index: usize) -> Self {
+        self.ignore_index = Some(index);
+        self
+    }
+
     /// The loss of `input` log-probabilities against `target` class indices.
     ///
     /// # Errors
     /// As [`CrossEntropyLoss::forward`].
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
-        let (flat, targets) = flatten_classes("NllLoss", input, target)?;
-        nll_core(
-            "NllLoss",
-            &flat,
-            &targets,
-            target.shape(),
-            self.ignore_index,
-            0.0,
-            self.reduction,
-        )
+        const OP: &str = "NllLoss";
+        let flat = flatten_classes(OP, input, target)?;
+        let (rows, classes) = (flat.shape()[0], flat.shape()[1]);
+        let targets = target.reshape(&[rows])?;
+        let kept = count_kept(OP, targets.as_slice(), classes, self.ignore_index)?;
+        let x = flat.contiguous_data();
+        let losses: Vec<T> = targets
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                if self.ignore_index == Some(t) {
+                    T::ZERO
+                } else {
+                    -x[i * classes + t]
+                }
+            })
+            .collect();
+        drop(x);
+        let (data, shape) = reduce(losses, self.reduction, kept, target.shape());
+        let op = NllBackward {
+            targets,
+            classes,
+            ignore_index: self.ignore_index,
+            reduction: self.reduction,
+            kept,
+        };
+        Ok(Tensor::from_op(data, &shape, &[&flat], op)?)
     }
 }

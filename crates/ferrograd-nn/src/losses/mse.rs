@@ -1,37 +1,56 @@
 //! Mean squared error.
 
-use super::Reduction;
-use crate::error::{NnError, Result, shape_of};
+use super::{Pointwise, Reduction, pointwise_loss};
+use crate::error::Result;
 use ferrograd_tensor::{Scalar, Tensor};
 
-/// `(input - target)²`, reduced: `torch.nn.MSELoss` (the book's §1.2 loss).
+#[derive(Debug, Clone, Copy)]
+struct SquaredError;
+
+impl Pointwise for SquaredError {
+    const NAME: &'static str = "MseLoss";
+
+    fn loss<T: Scalar>(x: T, y: T) -> T {
+        (x - y) * (x - y)
+    }
+
+    fn grad_input<T: Scalar>(x: T, y: T) -> T {
+        T::from_f64(2.0) * (x - y)
+    }
+
+    fn grad_target<T: Scalar>(x: T, y: T) -> T {
+        T::from_f64(2.0) * (y - x)
+    }
+}
+
+/// `(input - target)²`, reduced: `torch.nn.MSELoss` (the book's §1.2 loss). Both the
+/// input and the target may require gradients.
 ///
 /// ```
-/// use ferrograd_nn::MseLoss;
+/// use ferrograd_nn::{MseLoss, Reduction};
 /// use ferrograd_tensor::Tensor;
-/// let loss = MseLoss::default().forward(&Tensor::<f32>::from([1.0, 2.0]), &Tensor::from([1.0, 4.0]))?;
-/// assert_eq!(loss.item()?, 2.0);
+/// let (x, y) = (Tensor::<f32>::from([1.0, 2.0]), Tensor::from([1.0, 4.0]));
+/// assert_eq!(MseLoss::default().forward(&x, &y)?.item()?, 2.0);
+/// assert_eq!(MseLoss::new(Reduction::Sum).forward(&x, &y)?.item()?, 4.0);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MseLoss {
     /// How to combine per-element losses.
     pub reduction: Reduction,
 }
 
 impl MseLoss {
+    /// The loss with the given reduction (`MseLoss::default()` takes the mean).
+    pub fn new(reduction: Reduction) -> Self {
+        Self { reduction }
+    }
+
     /// The loss of `input` against `target` (same shapes).
     ///
     /// # Errors
-    /// [`NnError::BadInput`] when the shapes differ.
+    /// [`crate::NnError::BadInput`] when the shapes differ.
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Tensor<T>) -> Result<Tensor<T>> {
-        if input.shape() != target.shape() {
-            return Err(NnError::BadInput {
-                op: "MseLoss",
-                expected: format!("a target of the input's shape {}", shape_of(input.shape())),
-                got: shape_of(target.shape()),
-            });
-        }
-        self.reduction.apply(input.sub(target)?.square())
+        pointwise_loss(SquaredError, input, target, self.reduction)
     }
 }
