@@ -39,8 +39,42 @@ pub fn set_num_threads(n: usize) {
 /// Smallest product size `m * n * k` for which faer's parallel mode is used.
 ///
 /// Below it, starting the worker threads costs more than it saves (an empty `rayon::join`
-/// costs ~15 µs on the 2-core machine we measure on). See the benchmark
-/// `benches/gemm_threshold.rs` and docs/PERFORMANCE.md for the measurement.
+/// costs ~15 µs on the 2-core machine we measure on), and on a shared machine the second
+/// core is often busy with someone else's work anyway. The value is `1024³` for both
+/// `f32` and `f64`. [`set_num_threads`]`(1)` (or `FERROGRAD_NUM_THREADS=1`) turns the
+/// parallel path off entirely.
+///
+/// # Measurement
+///
+/// `benches/gemm_threshold.rs` times faer's product on row-major views (what [`gemm`]
+/// runs) with `Par::Seq` and `Par::rayon(2)`, criterion, 10 samples per point. The
+/// machine is a shared 2-core AMD EPYC VM; while we measured, other jobs kept its load
+/// average between 1.5 and 6.5, so single runs scattered by up to ±50% and we report
+/// **medians**: first the median of 3 full runs (load 4–6.5), then, for the larger sizes,
+/// of 3 shorter runs started at lower load (1.5–4.9). GFLOP/s, 1 thread / 2 threads:
+///
+/// | n (square) | f32 full runs | f32 quieter runs | f64 full runs | f64 quieter runs |
+/// |---:|---:|---:|---:|---:|
+/// | 64   | 56 / 13 |          | 27 / 11 |         |
+/// | 128  | 56 / 42 |          | 29 / 24 |         |
+/// | 256  | 56 / 52 | 94 / 88  | 27 / 24 | 52 / 53 |
+/// | 384  | 77 / 47 | 108 / 137 | 27 / 18 | 49 / 26 |
+/// | 512  | 54 / 32 | 101 / 72 | 26 / 15 | 39 / 31 |
+/// | 768  | 51 / 31 | 88 / 85  | 33 / 23 | 49 / 32 |
+/// | 1024 | 51 / 35 | 94 / 67  | 34 / 27 | 35 / 45 |
+///
+/// Skinny shapes (`m×k×n` = 4096×64×64, 64×4096×64, 2048×256×32, 32×256×2048,
+/// 1024×1024×16, 4096×4096×1; all below `1024³` of work) gave median speed-ups of two
+/// threads over one between ×0.57 and ×1.26, ten of twelve at or below ×1.0, and no
+/// shape won in all three runs.
+///
+/// So under the load we saw, two threads never won in the median at any size up to
+/// `1024³`; isolated wins (f32 384³, f64 320³ and 1024³) did not repeat. On a quiet
+/// machine, the project's earlier faer 0.24 notes record two threads winning from about `450³` (f32) and
+/// `250³` (f64), by ×1.75 (f32) and ×1.9 (f64) at `1024³`. The threshold weighs the two:
+/// from `1024³` up, the quiet-machine gain (×1.75–1.9) outweighs the loss measured under
+/// load (×0.65–0.9); below it, the loss under load (down to ×0.5) is as large as the
+/// quiet-machine gain. Re-measure with the benchmark on a different machine.
 pub fn parallel_threshold<T: Scalar>() -> usize {
     if T::DTYPE == "float32" {
         F32_PARALLEL_MIN_WORK
@@ -49,10 +83,10 @@ pub fn parallel_threshold<T: Scalar>() -> usize {
     }
 }
 
-/// f32: parallel wins from about 450^3 on the reference machine.
-const F32_PARALLEL_MIN_WORK: usize = 400 * 400 * 400;
-/// f64: parallel wins from about 220^3 on the reference machine.
-const F64_PARALLEL_MIN_WORK: usize = 200 * 200 * 200;
+/// f32: see [`parallel_threshold`] for the measurement behind this value.
+const F32_PARALLEL_MIN_WORK: usize = 1024 * 1024 * 1024;
+/// f64: see [`parallel_threshold`] for the measurement behind this value.
+const F64_PARALLEL_MIN_WORK: usize = 1024 * 1024 * 1024;
 
 /// Whether a product of this size should run on several threads.
 pub fn use_parallel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
