@@ -39,7 +39,7 @@ pub enum NnError {
 
 /// Lets `?` turn an nn error into a tensor error, so modules can run inside closures that
 /// return the tensor crate's `Result` — such as those given to
-/// [`ferrograd_tensor::gradcheck`]. A wrapped tensor error comes back as it was; the
+/// [`ferrograd_tensor::gradcheck()`]. A wrapped tensor error comes back as it was; the
 /// other variants become [`TensorError::InvalidArgument`] carrying the full message.
 ///
 /// ```

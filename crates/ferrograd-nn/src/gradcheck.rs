@@ -2,7 +2,7 @@
 //! the inputs of a function; this perturbs the parameters a module holds, so a layer is
 //! checked through exactly the code its users run.
 //!
-//! [`gradcheck`]: ferrograd_tensor::gradcheck
+//! [`gradcheck`]: ferrograd_tensor::gradcheck()
 
 use crate::error::Result;
 use crate::module::Module;
