@@ -12,7 +12,7 @@
 //! - [`autograd`]: only trainable leaves start a graph; [`Tensor::backward`] returns
 //!   [`Gradients`] keyed by tensor id. [`Parameter`] is a trainable tensor that optimizers
 //!   update in place. [`no_grad`] runs without recording.
-//! - [`gradcheck`]: autodiff against finite differences, for your own ops and modules.
+//! - [`gradcheck()`]: autodiff against finite differences, for your own ops and modules.
 //!
 //! ```
 //! use ferrograd_tensor::{Parameter, Tensor};

@@ -1,4 +1,4 @@
-//! Element-wise functions of one tensor. Each row of [`Unary`] defines the function and,
+//! Element-wise functions of one tensor. Each row of `Unary` defines the function and,
 //! right beside it, its derivative; backward is `grad_in = grad_out * f'(x)`.
 
 use super::{map1, map3};
