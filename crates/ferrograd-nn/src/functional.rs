@@ -15,6 +15,7 @@
 //! ```
 
 use crate::error::{NnError, Result, shape_of};
+use crate::kernels;
 use crate::losses::Reduction;
 use ferrograd_tensor::{BackwardOp, Indices, Rng, Scalar, Tensor};
 
@@ -64,15 +65,12 @@ impl<T: Scalar> BackwardOp<T> for GeluTanhBackward {
         let x = inputs[0].contiguous_data();
         let g = grad.contiguous_data();
         // d/dx = ½(1 + tanh u) + ½x(1 - tanh²u)·k(1 + 3c x²), u = k(x + c x³).
-        let gx = x
-            .iter()
-            .zip(g.iter())
-            .map(|(&x, &g)| {
-                let t = (k * (x + c * x * x * x)).tanh();
-                let du = k * (T::ONE + three * c * x * x);
-                g * (half * (T::ONE + t) + half * x * (T::ONE - t * t) * du)
-            })
-            .collect();
+        let mut gx = kernels::buffer(x.len());
+        for (out, (&x, &g)) in gx.iter_mut().zip(x.iter().zip(g.iter())) {
+            let t = (k * (x + c * x * x * x)).tanh();
+            let du = k * (T::ONE + three * c * x * x);
+            *out = g * (half * (T::ONE + t) + half * x * (T::ONE - t * t) * du);
+        }
         Ok(vec![Some(Tensor::from_vec(gx, inputs[0].shape())?)])
     }
 }
@@ -88,11 +86,12 @@ pub fn gelu_tanh<T: Scalar>(x: &Tensor<T>) -> Result<Tensor<T>> {
         T::from_f64(GELU_CUBIC),
         T::from_f64(0.5),
     );
-    let y = x
-        .contiguous_data()
-        .iter()
-        .map(|&x| half * x * (T::ONE + (k * (x + c * x * x * x)).tanh()))
-        .collect();
+    let data = x.contiguous_data();
+    let mut y = kernels::buffer(data.len());
+    for (out, &x) in y.iter_mut().zip(data.iter()) {
+        *out = half * x * (T::ONE + (k * (x + c * x * x * x)).tanh());
+    }
+    drop(data);
     Ok(Tensor::from_op(y, x.shape(), &[x], GeluTanhBackward)?)
 }
 
@@ -189,9 +188,10 @@ pub fn dropout<T: Scalar>(
         return Ok(x.clone());
     }
     let scale = T::from_f64(1.0 / (1.0 - p));
-    let mask: Vec<T> = (0..x.numel())
-        .map(|_| if rng.next_f64() < p { T::ZERO } else { scale })
-        .collect();
+    let mut mask = kernels::buffer(x.numel());
+    for m in &mut mask {
+        *m = if rng.next_f64() < p { T::ZERO } else { scale };
+    }
     Ok(x.mul(&Tensor::from_vec(mask, x.shape())?)?)
 }
 

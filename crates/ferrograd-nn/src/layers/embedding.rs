@@ -2,6 +2,7 @@
 
 use crate::error::{NnError, Result, shape_of};
 use crate::init::normal;
+use crate::kernels;
 use crate::module::Module;
 use ferrograd_tensor::{BackwardOp, Indices, Parameter, Rng, Scalar, Tensor};
 
@@ -24,7 +25,7 @@ impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
         let table = &inputs[0];
         let dim = table.shape()[1];
         let g = grad.contiguous_data();
-        let mut gw = vec![T::ZERO; table.numel()];
+        let mut gw = kernels::buffer(table.numel());
         if dim > 0 {
             for (&id, row) in self.ids.as_slice().iter().zip(g.chunks_exact(dim)) {
                 if self.padding_idx == Some(id) {
@@ -78,9 +79,11 @@ pub fn embedding<T: Scalar>(
         });
     }
     let table = weight.contiguous_data();
-    let mut out = Vec::with_capacity(ids.len() * dim);
-    for &id in ids.as_slice() {
-        out.extend_from_slice(&table[id * dim..(id + 1) * dim]);
+    let mut out = kernels::buffer(ids.len() * dim);
+    if dim > 0 {
+        for (&id, row) in ids.as_slice().iter().zip(out.chunks_exact_mut(dim)) {
+            row.copy_from_slice(&table[id * dim..(id + 1) * dim]);
+        }
     }
     drop(table);
     let mut shape = ids.shape().to_vec();

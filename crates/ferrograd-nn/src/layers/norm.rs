@@ -68,7 +68,7 @@ impl<T: Scalar> BackwardOp<T> for LayerNormBackward<T> {
         let weight = self.has_weight.then(|| inputs[1].contiguous_data());
         let g = grad.contiguous_data();
         let n = self.n;
-        let mut gx = vec![T::ZERO; x.len()];
+        let mut gx = kernels::buffer(x.len());
         let wants = |i: usize| inputs.get(i).is_some_and(Tensor::requires_grad);
         let weight_at = 1;
         let bias_at = 1 + usize::from(self.has_weight);
@@ -89,16 +89,25 @@ impl<T: Scalar> BackwardOp<T> for LayerNormBackward<T> {
             }
         ];
         if n > 0 {
-            kernels::layer_norm_backward(
-                &x,
-                &g,
-                n,
-                weight.as_deref(),
-                &self.stats,
-                &mut gx,
-                &mut gw,
-                &mut gb,
-            );
+            let per = kernels::rows_per_block(self.stats.len() / 2, n);
+            let (gw_len, gb_len) = (gw.len(), gb.len());
+            let blocks: Vec<_> = x
+                .chunks(per * n)
+                .zip(g.chunks(per * n))
+                .zip(self.stats.chunks(2 * per))
+                .zip(gx.chunks_mut(per * n))
+                .collect();
+            // Each block sums its own weight and bias gradients; they are added up after.
+            let mut partial = vec![(vec![T::ZERO; gw_len], vec![T::ZERO; gb_len]); blocks.len()];
+            let items: Vec<_> = blocks.into_iter().zip(partial.iter_mut()).collect();
+            let w = weight.as_deref();
+            kernels::in_parallel(items, |((((x, g), stats), gx), (pw, pb))| {
+                kernels::layer_norm_backward(x, g, n, w, stats, gx, pw, pb);
+            });
+            for (pw, pb) in partial {
+                gw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+                gb.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+            }
         }
         let mut grads = vec![Some(Tensor::from_vec(gx, inputs[0].shape())?)];
         if self.has_weight {
@@ -151,18 +160,19 @@ pub fn layer_norm<T: Scalar>(
         bias.map(Tensor::contiguous_data),
     );
     let rows = x.len().checked_div(n).unwrap_or(0);
-    let mut y = vec![T::ZERO; x.len()];
+    let mut y = kernels::buffer(x.len());
     let mut stats = vec![T::ZERO; 2 * rows];
     if n > 0 {
-        kernels::layer_norm_forward(
-            &x,
-            n,
-            w.as_deref(),
-            b.as_deref(),
-            T::from_f64(eps),
-            &mut y,
-            &mut stats,
-        );
+        let per = kernels::rows_per_block(rows, n);
+        let blocks: Vec<_> = x
+            .chunks(per * n)
+            .zip(y.chunks_mut(per * n))
+            .zip(stats.chunks_mut(2 * per))
+            .collect();
+        let (w, b, eps) = (w.as_deref(), b.as_deref(), T::from_f64(eps));
+        kernels::in_parallel(blocks, |((x, y), stats)| {
+            kernels::layer_norm_forward(x, n, w, b, eps, y, stats);
+        });
     }
     drop((x, w, b));
     let mut inputs = vec![input];
@@ -199,11 +209,28 @@ impl<T: Scalar> BackwardOp<T> for RmsNormBackward<T> {
         let weight = self.has_weight.then(|| inputs[1].contiguous_data());
         let g = grad.contiguous_data();
         let n = self.n;
-        let mut gx = vec![T::ZERO; x.len()];
+        let mut gx = kernels::buffer(x.len());
         let wants_w = self.has_weight && inputs[1].requires_grad();
         let mut gw = vec![T::ZERO; if wants_w { n } else { 0 }];
         if n > 0 {
-            kernels::rms_norm_backward(&x, &g, n, weight.as_deref(), &self.rstd, &mut gx, &mut gw);
+            let per = kernels::rows_per_block(self.rstd.len(), n);
+            let gw_len = gw.len();
+            let blocks: Vec<_> = x
+                .chunks(per * n)
+                .zip(g.chunks(per * n))
+                .zip(self.rstd.chunks(per))
+                .zip(gx.chunks_mut(per * n))
+                .collect();
+            // Each block sums its own weight gradient; they are added up after.
+            let mut partial = vec![vec![T::ZERO; gw_len]; blocks.len()];
+            let items: Vec<_> = blocks.into_iter().zip(partial.iter_mut()).collect();
+            let w = weight.as_deref();
+            kernels::in_parallel(items, |((((x, g), rstd), gx), pw)| {
+                kernels::rms_norm_backward(x, g, n, w, rstd, gx, pw);
+            });
+            for pw in partial {
+                gw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+            }
         }
         let mut grads = vec![Some(Tensor::from_vec(gx, inputs[0].shape())?)];
         if self.has_weight {
@@ -241,10 +268,19 @@ pub fn rms_norm<T: Scalar>(
     let x = input.contiguous_data();
     let w = weight.map(Tensor::contiguous_data);
     let rows = x.len().checked_div(n).unwrap_or(0);
-    let mut y = vec![T::ZERO; x.len()];
+    let mut y = kernels::buffer(x.len());
     let mut rstd = vec![T::ZERO; rows];
     if n > 0 {
-        kernels::rms_norm_forward(&x, n, w.as_deref(), eps, &mut y, &mut rstd);
+        let per = kernels::rows_per_block(rows, n);
+        let blocks: Vec<_> = x
+            .chunks(per * n)
+            .zip(y.chunks_mut(per * n))
+            .zip(rstd.chunks_mut(per))
+            .collect();
+        let w = w.as_deref();
+        kernels::in_parallel(blocks, |((x, y), rstd)| {
+            kernels::rms_norm_forward(x, n, w, eps, y, rstd);
+        });
     }
     drop((x, w));
     let mut inputs = vec![input];

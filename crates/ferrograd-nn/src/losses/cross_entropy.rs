@@ -147,16 +147,22 @@ impl<T: Scalar> BackwardOp<T> for CrossEntropyBackward<T> {
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         let logits = &inputs[0];
         let x = logits.contiguous_data();
-        let coef = row_coefficients(grad, self.reduction, self.targets.len(), self.kept);
-        let mut gx = vec![T::ZERO; x.len()];
-        kernels::ce_backward(
-            &x,
-            self.targets.as_slice(),
-            self.config,
-            &self.stats,
-            &coef,
-            &mut gx,
+        let rows = self.targets.len();
+        let coef = row_coefficients(grad, self.reduction, rows, self.kept);
+        let mut gx = kernels::buffer(x.len());
+        let (c, per) = (
+            self.config.classes,
+            kernels::rows_per_block(rows, self.config.classes),
         );
+        let blocks: Vec<_> = x
+            .chunks(per * c)
+            .zip(self.targets.as_slice().chunks(per))
+            .zip(self.stats.chunks(2 * per).zip(coef.chunks(per)))
+            .zip(gx.chunks_mut(per * c))
+            .collect();
+        kernels::in_parallel(blocks, |(((x, t), (stats, coef)), gx)| {
+            kernels::ce_backward(x, t, self.config, stats, coef, gx);
+        });
         Ok(vec![Some(Tensor::from_vec(gx, logits.shape())?)])
     }
 }
@@ -253,7 +259,15 @@ impl CrossEntropyLoss {
         let x = flat.contiguous_data();
         let mut stats = vec![T::ZERO; 2 * rows];
         let mut losses = vec![T::ZERO; rows];
-        kernels::ce_forward(&x, targets.as_slice(), config, &mut stats, &mut losses);
+        let per = kernels::rows_per_block(rows, classes);
+        let blocks: Vec<_> = x
+            .chunks(per * classes)
+            .zip(targets.as_slice().chunks(per))
+            .zip(stats.chunks_mut(2 * per).zip(losses.chunks_mut(per)))
+            .collect();
+        kernels::in_parallel(blocks, |((x, t), (stats, losses))| {
+            kernels::ce_forward(x, t, config, stats, losses);
+        });
         drop(x);
         let (data, shape) = reduce(losses, self.reduction, kept, target.shape());
         let op = CrossEntropyBackward {
@@ -287,7 +301,7 @@ impl<T: Scalar> BackwardOp<T> for NllBackward {
         grad: &Tensor<T>,
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         let coef = row_coefficients(grad, self.reduction, self.targets.len(), self.kept);
-        let mut gx = vec![T::ZERO; inputs[0].numel()];
+        let mut gx = kernels::buffer(inputs[0].numel());
         for (i, (&t, &k)) in self.targets.as_slice().iter().zip(&coef).enumerate() {
             if self.ignore_index != Some(t) {
                 gx[i * self.classes + t] = -k;

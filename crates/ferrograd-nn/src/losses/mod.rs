@@ -72,12 +72,10 @@ impl<T: Scalar, K: Pointwise> BackwardOp<T> for PointwiseBackward<K> {
             }
         };
         let side = |d: fn(T, T) -> T| -> ferrograd_tensor::Result<Tensor<T>> {
-            let data = x
-                .iter()
-                .zip(y.iter())
-                .enumerate()
-                .map(|(i, (&x, &y))| coef(i) * d(x, y))
-                .collect();
+            let mut data = crate::kernels::buffer(x.len());
+            for (i, (out, (&x, &y))) in data.iter_mut().zip(x.iter().zip(y.iter())).enumerate() {
+                *out = coef(i) * d(x, y);
+            }
             Tensor::from_vec(data, input.shape())
         };
         let gx = input
@@ -110,7 +108,11 @@ pub(crate) fn pointwise_loss<T: Scalar, K: Pointwise>(
     let (x, y) = (input.contiguous_data(), target.contiguous_data());
     let losses = x.iter().zip(y.iter()).map(|(&x, &y)| K::loss(x, y));
     let (data, shape) = match reduction {
-        Reduction::None => (losses.collect(), input.shape().to_vec()),
+        Reduction::None => {
+            let mut data = crate::kernels::buffer(x.len());
+            data.iter_mut().zip(losses).for_each(|(out, l)| *out = l);
+            (data, input.shape().to_vec())
+        }
         Reduction::Sum | Reduction::Mean => {
             let total: f64 = losses.map(|v| v.to_f64()).sum();
             let value = if reduction == Reduction::Mean {
