@@ -13,6 +13,13 @@
 //!
 //! Run: `cargo bench -p ferrograd-linalg --bench matmul`. The machine is shared and
 //! noisy; compare medians.
+//!
+//! Measured on the shared 2-core VM (load average 3–4.5 from other jobs), median over 3
+//! runs of the per-run ratio `ferrograd_into / faer` in time: 0.996–1.048 for every
+//! matmul size (f32 ≈ 74–107 GFLOP/s up to 512, 45 at 1024; f64 ≈ 36–52) and 0.94–1.15
+//! for matrix-vector (memory bound, the noisiest). The only difference above the noise
+//! is a fixed ~30 ns (shape checks and view construction) that shows on the smallest
+//! product, a 64×64 matrix-vector product: 380 ns against faer's 347 ns.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferrograd_linalg::faer::linalg::matmul::matmul;

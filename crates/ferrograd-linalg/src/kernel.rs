@@ -68,13 +68,17 @@ pub fn set_num_threads(n: usize) {
 /// threads over one between ×0.57 and ×1.26, ten of twelve at or below ×1.0, and no
 /// shape won in all three runs.
 ///
-/// So under the load we saw, two threads never won in the median at any size up to
-/// `1024³`; isolated wins (f32 384³, f64 320³ and 1024³) did not repeat. On a quiet
-/// machine, the project's earlier faer 0.24 notes record two threads winning from about `450³` (f32) and
-/// `250³` (f64), by ×1.75 (f32) and ×1.9 (f64) at `1024³`. The threshold weighs the two:
-/// from `1024³` up, the quiet-machine gain (×1.75–1.9) outweighs the loss measured under
-/// load (×0.65–0.9); below it, the loss under load (down to ×0.5) is as large as the
-/// quiet-machine gain. Re-measure with the benchmark on a different machine.
+/// In the full runs two threads lost, in the median, at every square size but f32
+/// `192³` (×1.02) and f64 `320³` (×1.43; ×0.90 in one of the three runs). In the
+/// quieter runs they won at f32 `384³` (×1.18–1.82 in all three) and, in the median, at
+/// f64 `1024³` (×0.89–1.48), but lost at f32 `512³`–`1024³` and f64 `384³`–`768³`:
+/// under this load there is no size from which two threads keep winning. On a quiet
+/// machine, the project's earlier faer 0.24 measurements show two threads winning from
+/// about `450³` (f32) and `250³` (f64), by ×1.75 (f32) and ×1.9 (f64) at `1024³`. The
+/// threshold weighs the two: from `1024³` up, the quiet-machine gain (×1.75–1.9)
+/// outweighs the loss measured under load (×0.64–0.9 at `1024³`); below it, the loss
+/// under load (down to ×0.5) is as large as the quiet-machine gain. Re-measure with the
+/// benchmark on another machine.
 pub fn parallel_threshold<T: Scalar>() -> usize {
     if T::DTYPE == "float32" {
         F32_PARALLEL_MIN_WORK
