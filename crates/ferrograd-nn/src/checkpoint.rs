@@ -1,6 +1,18 @@
 //! Saving and loading a module's parameters in the safetensors format, under PyTorch's
-//! names (`"0.weight"`), so PyTorch can read our checkpoints and we can read its
-//! `safetensors.torch.save_file(model.state_dict(), …)` files.
+//! names (`"0.weight"`, `"fc1.bias"`), so PyTorch can read our checkpoints and we can
+//! read its `safetensors.torch.save_file(model.state_dict(), …)` files.
+//!
+//! In Python, a checkpoint written here loads into the matching PyTorch model with
+//!
+//! ```text
+//! from safetensors.torch import load_file
+//! model.load_state_dict(load_file("model.safetensors"))
+//! ```
+//!
+//! Tensors are stored in the module's element type (`F32` for `f32`, the type PyTorch
+//! uses by default; `F64` for `f64`). Saving writes a temporary file in the same
+//! directory and renames it over the target, so a crash never leaves a half-written
+//! checkpoint; loading checks the whole file against the model before changing anything.
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
@@ -9,8 +21,8 @@ use ferrograd_tensor::{Scalar, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Writes every parameter of `module` to `path` (atomically: a temporary file, then a
-/// rename).
+/// Writes every parameter of `module` to `path` under its name from
+/// [`Module::named_parameters`] (atomically: a temporary file, then a rename).
 ///
 /// ```
 /// use ferrograd_nn::{load_checkpoint, save_checkpoint, Linear, Module};
@@ -27,7 +39,8 @@ use std::path::Path;
 /// ```
 ///
 /// # Errors
-/// [`NnError::Tensor`] when the file cannot be written.
+/// [`NnError::Tensor`] when the file cannot be written (`TensorError::Io` naming it) or
+/// the module gives two parameters the same name.
 pub fn save_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>) -> Result<()> {
     let params = module.named_parameters();
     let values: Vec<(String, Tensor<T>)> = params
@@ -42,11 +55,29 @@ pub fn save_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
 ///
 /// Every name, shape and element type is checked first; if anything differs — a missing
 /// or unexpected tensor, a wrong shape, a wrong dtype — nothing is loaded and the error
-/// lists every difference.
+/// lists every difference (PyTorch's `load_state_dict(strict=True)`).
+///
+/// ```
+/// use ferrograd_nn::{load_checkpoint, save_checkpoint, Linear, NnError};
+/// use ferrograd_tensor::Rng;
+/// let path = std::env::temp_dir().join(format!("ferrograd-ckpt-doc2-{}.safetensors", std::process::id()));
+/// save_checkpoint(&Linear::<f32>::new(3, 2, &mut Rng::new(1)), &path)?;
+/// let wider = Linear::<f32>::with_bias(4, 2, false, &mut Rng::new(2));
+/// let Err(NnError::CheckpointMismatch { problems, .. }) = load_checkpoint(&wider, &path) else {
+///     panic!("a mismatching file must not load");
+/// };
+/// assert_eq!(problems, [
+///     "`weight` has shape [2, 3] in the file but [2, 4] in the model",
+///     "unexpected tensor `bias`",
+/// ]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
 ///
 /// # Errors
-/// [`NnError::CheckpointMismatch`] as above; [`NnError::Tensor`] for an unreadable,
-/// truncated or corrupt file.
+/// [`NnError::CheckpointMismatch`] as above; [`NnError::Tensor`] for an unreadable file
+/// (`TensorError::Io`) or a truncated or corrupt one (`TensorError::Format`), both naming
+/// the file.
 pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let stored = load_safetensors(path)?;
@@ -56,19 +87,34 @@ pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
     let expected_dtype = if T::DTYPE == "float32" { "F32" } else { "F64" };
     let mut problems = Vec::new();
     let mut updates = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (name, param) in &params {
-        match by_name.remove(name.as_str()) {
-            None => problems.push(format!("missing tensor `{name}`")),
-            Some(t) if t.shape != param.shape() => problems.push(format!(
+        if !seen.insert(name.as_str()) {
+            problems.push(format!("the model names two parameters `{name}`"));
+            continue;
+        }
+        let Some(t) = by_name.remove(name.as_str()) else {
+            problems.push(format!("missing tensor `{name}`"));
+            continue;
+        };
+        let mut fits = true;
+        if t.shape != param.shape() {
+            problems.push(format!(
                 "`{name}` has shape {:?} in the file but {:?} in the model",
                 t.shape,
                 param.shape()
-            )),
-            Some(t) if t.dtype != expected_dtype => problems.push(format!(
+            ));
+            fits = false;
+        }
+        if t.dtype != expected_dtype {
+            problems.push(format!(
                 "`{name}` is {} in the file but {expected_dtype} in the model",
                 t.dtype
-            )),
-            Some(t) => updates.push((param, t.to_tensor::<T>(path)?)),
+            ));
+            fits = false;
+        }
+        if fits {
+            updates.push((param, t));
         }
     }
     problems.extend(
@@ -82,8 +128,13 @@ pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
             problems,
         });
     }
-    for (param, value) in updates {
-        param.set(&value)?;
+    // Convert everything first, so that a failure cannot leave a partly-loaded model.
+    let values = updates
+        .iter()
+        .map(|(_, t)| t.to_tensor::<T>(path))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for ((param, _), value) in updates.iter().zip(&values) {
+        param.set(value)?;
     }
     Ok(())
 }

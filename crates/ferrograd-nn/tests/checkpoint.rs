@@ -146,3 +146,85 @@ fn truncated_or_missing_files_are_errors() {
             .contains("ferrograd-nn-truncated")
     );
 }
+
+#[test]
+fn every_difference_of_one_tensor_is_reported() {
+    let path = temp("both");
+    let wide = Sequential::new().push(Linear::<f64>::new(3, 5, &mut Rng::new(6)));
+    save_checkpoint(&wide, &path).unwrap();
+    let model = mlp(7);
+    let before = values(&model);
+    let NnError::CheckpointMismatch { problems, .. } = load_checkpoint(&model, &path).unwrap_err()
+    else {
+        panic!("expected a mismatch")
+    };
+    assert_eq!(
+        problems,
+        [
+            "`0.weight` has shape [5, 3] in the file but [4, 3] in the model",
+            "`0.weight` is F64 in the file but F32 in the model",
+            "`0.bias` has shape [5] in the file but [4] in the model",
+            "`0.bias` is F64 in the file but F32 in the model",
+            "missing tensor `2.weight`",
+            "missing tensor `2.bias`",
+        ]
+    );
+    assert_eq!(values(&model), before);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn f64_round_trip_and_corrupt_headers() {
+    let path = temp("f64");
+    let mut rng = Rng::new(8);
+    let model = Sequential::new().push(Linear::<f64>::new(3, 2, &mut rng));
+    save_checkpoint(&model, &path).unwrap();
+    let fresh = Sequential::new().push(Linear::<f64>::new(3, 2, &mut rng));
+    load_checkpoint(&fresh, &path).unwrap();
+    let x = Tensor::<f64>::from([[0.1, 0.2, 0.3]]);
+    assert_eq!(
+        fresh.forward(&x).unwrap().to_vec(),
+        model.forward(&x).unwrap().to_vec()
+    );
+    // A header length pointing past the end, a header that is not JSON, an empty file,
+    // and data shorter than the header says: errors naming the file, never panics.
+    let good = std::fs::read(&path).unwrap();
+    let mut huge_header = good.clone();
+    huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut not_json = good.clone();
+    not_json[8] = b'!';
+    let short_data = good[..good.len() - 8].to_vec();
+    for (what, bytes) in [
+        ("huge header length", huge_header),
+        ("header not JSON", not_json),
+        ("empty", Vec::new()),
+        ("short data", short_data),
+    ] {
+        std::fs::write(&path, &bytes).unwrap();
+        let err = load_checkpoint(&fresh, &path).unwrap_err().to_string();
+        assert!(err.contains("ferrograd-nn-f64"), "{what}: {err}");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn saving_replaces_the_file_and_leaves_no_temporary_files() {
+    let dir = std::env::temp_dir().join(format!("ferrograd-nn-atomic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    save_checkpoint(&mlp(9), &path).unwrap();
+    save_checkpoint(&mlp(10), &path).unwrap();
+    let fresh = mlp(11);
+    load_checkpoint(&fresh, &path).unwrap();
+    assert_eq!(values(&fresh), values(&mlp(10)), "the second save wins");
+    let entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["model.safetensors"]);
+    // Saving into a directory that does not exist is an I/O error naming the path.
+    let missing = dir.join("no-such-dir").join("model.safetensors");
+    let err = save_checkpoint(&mlp(9), &missing).unwrap_err().to_string();
+    assert!(err.contains("no-such-dir"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
