@@ -1,5 +1,25 @@
 //! Parameter initialisation with PyTorch's conventions (`torch.nn.init`), from a seeded
-//! [`Rng`] so that a seed fixes a model's starting point on every machine.
+//! [`Rng`] so that a seed fixes a model's starting point on every machine. (The random
+//! streams are ferrograd's own, so the values differ from PyTorch's for the same seed;
+//! the distributions are the same.)
+//!
+//! Fans follow PyTorch: a weight `[out, in, k…]` has `fan_in = in·Πk` and
+//! `fan_out = out·Πk`; gains follow `torch.nn.init.calculate_gain`.
+//!
+//! ```
+//! use ferrograd_nn::init::{kaiming_normal, xavier_uniform, FanMode, Nonlinearity};
+//! use ferrograd_nn::Linear;
+//! use ferrograd_tensor::Rng;
+//! let mut rng = Rng::new(0);
+//! // Glorot for a tanh layer, He for a ReLU layer, then handed to a Linear.
+//! let w = xavier_uniform::<f32>(&[64, 32], 5.0 / 3.0, &mut rng)?;
+//! let bound = 5.0 / 3.0 * (6.0f32 / 96.0).sqrt();
+//! assert!(w.to_vec().iter().all(|v| v.abs() <= bound));
+//! let he = kaiming_normal::<f32>(&[64, 32], FanMode::FanIn, Nonlinearity::Relu, &mut rng)?;
+//! let layer = Linear::from_tensors(he, None)?;
+//! assert_eq!(layer.in_features(), 32);
+//! # Ok::<(), ferrograd_nn::NnError>(())
+//! ```
 
 use crate::error::{NnError, Result};
 use ferrograd_tensor::{Rng, Scalar, Tensor};

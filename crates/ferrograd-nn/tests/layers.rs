@@ -115,3 +115,61 @@ fn losses_reject_bad_input() {
             .is_nan()
     );
 }
+
+/// |a − b| ≤ tol·(1 + |b|) elementwise.
+fn assert_close(name: &str, a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len(), "{name}");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{name}[{i}]: {x} vs {y}"
+        );
+    }
+}
+
+#[test]
+fn fused_f32_kernels_agree_with_tensor_primitives_at_scale() {
+    // The fused f32 kernels (8-lane sums, polynomial exp) against the same math composed
+    // from the tensor crate's ops, on rows long enough for rounding to accumulate. Rows of
+    // 3000 (512) terms in f32 differ by ~√n ulps between summation orders, ~3e-6
+    // relative; 2e-5 leaves a margin while any formula error is far larger.
+    let mut rng = Rng::new(4);
+    let logits = Tensor::<f32>::randn(&[64, 3000], 0.0, 3.0, &mut rng).set_requires_grad(true);
+    let targets = Indices::from((0..64).map(|_| rng.below(3000)).collect::<Vec<_>>());
+    let fused = CrossEntropyLoss::default()
+        .forward(&logits, &targets)
+        .unwrap();
+    let column = targets.reshape(&[64, 1]).unwrap();
+    let composed = logits
+        .log_softmax(-1)
+        .unwrap()
+        .gather(1, &column)
+        .unwrap()
+        .mean_all()
+        .neg();
+    assert_close("ce", &fused.to_vec(), &composed.to_vec(), 2e-5);
+    let (gf, gc) = (fused.backward().unwrap(), composed.backward().unwrap());
+    assert_close(
+        "ce grad",
+        &gf.get(&logits).unwrap().to_vec(),
+        &gc.get(&logits).unwrap().to_vec(),
+        2e-5,
+    );
+
+    let x = Tensor::<f32>::randn(&[256, 512], 1.0, 2.0, &mut rng).set_requires_grad(true);
+    let g = Tensor::<f32>::randn(&[256, 512], 0.0, 1.0, &mut rng);
+    let fused = layer_norm(&x, &[512], None, None, 1e-5).unwrap();
+    let mean = x.mean(&[-1], true).unwrap();
+    let centered = x.sub(&mean).unwrap();
+    let var = centered.square().mean(&[-1], true).unwrap();
+    let composed = centered.div(&var.add_scalar(1e-5).sqrt()).unwrap();
+    assert_close("layer norm", &fused.to_vec(), &composed.to_vec(), 2e-5);
+    let gf = fused.backward_with_grad(&g).unwrap();
+    let gc = composed.backward_with_grad(&g).unwrap();
+    assert_close(
+        "layer norm grad",
+        &gf.get(&x).unwrap().to_vec(),
+        &gc.get(&x).unwrap().to_vec(),
+        2e-5,
+    );
+}

@@ -29,10 +29,26 @@ impl<T: Scalar> Sequential<T> {
         Self { layers: Vec::new() }
     }
 
-    /// Appends a module (builder style).
+    /// Appends a module (builder style), like the arguments of
+    /// `torch.nn.Sequential(...)`.
     pub fn push(mut self, layer: impl Module<T> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
+    }
+
+    /// Appends a module in place (`nn.Sequential.append`).
+    pub fn append(&mut self, layer: impl Module<T> + 'static) {
+        self.layers.push(Box::new(layer));
+    }
+
+    /// Appends an already boxed module (for layers chosen at run time).
+    pub fn append_boxed(&mut self, layer: Box<dyn Module<T>>) {
+        self.layers.push(layer);
+    }
+
+    /// The modules, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module<T>> {
+        self.layers.iter().map(|l| l.as_ref())
     }
 
     /// Number of modules.
