@@ -5,7 +5,7 @@
 //! - `cross_entropy/{fused,composed}/{128x10,64x32000}`: mean cross-entropy of `[N, C]`
 //!   logits, forward and backward. The composed version is log-softmax → gather → mean.
 //! - `layer_norm`, `rms_norm`: `[1024, 128]` (16 sequences of 64 tokens, d = 128) with
-//!   affine parameters, forward and backward of Σ y.
+//!   affine parameters, forward and backward of a given (dense) output gradient.
 //! - `mlp`: the book's 2-100-1 sigmoid network with BCE on 12 examples (tiny tensors:
 //!   per-op overhead) and a 784-256-256-10 ReLU network with cross-entropy on a batch of
 //!   128 (matmul-bound), forward and backward.
@@ -57,9 +57,10 @@ fn norms(c: &mut Criterion) {
     let mut group = configure(c, "norm_1024x128");
     let mut rng = Rng::new(1);
     let x = Tensor::<f32>::randn(&[1024, 128], 0.0, 1.0, &mut rng).set_requires_grad(true);
+    let g = Tensor::<f32>::randn(&[1024, 128], 0.0, 1.0, &mut rng);
     let ln = LayerNorm::<f32>::new(&[128]);
     group.bench_function("layer_norm/fused", |b| {
-        b.iter(|| black_box(ln.forward(&x).unwrap().sum_all().backward().unwrap()))
+        b.iter(|| black_box(ln.forward(&x).unwrap().backward_with_grad(&g).unwrap()))
     });
     let (w, bias) = (
         ln.weight.as_ref().unwrap().tensor(),
@@ -72,12 +73,12 @@ fn norms(c: &mut Criterion) {
             let var = centered.square().mean(&[-1], true).unwrap();
             let y = centered.div(&var.add_scalar(1e-5).sqrt()).unwrap();
             let y = y.mul(&w).unwrap().add(&bias).unwrap();
-            black_box(y.sum_all().backward().unwrap())
+            black_box(y.backward_with_grad(&g).unwrap())
         })
     });
     let rms = RmsNorm::<f32>::new(&[128], None);
     group.bench_function("rms_norm/fused", |b| {
-        b.iter(|| black_box(rms.forward(&x).unwrap().sum_all().backward().unwrap()))
+        b.iter(|| black_box(rms.forward(&x).unwrap().backward_with_grad(&g).unwrap()))
     });
     let w = rms.weight.as_ref().unwrap().tensor();
     group.bench_function("rms_norm/composed", |b| {
@@ -89,7 +90,7 @@ fn norms(c: &mut Criterion) {
                 .add_scalar(f32::EPSILON)
                 .sqrt();
             let y = x.div(&r).unwrap().mul(&w).unwrap();
-            black_box(y.sum_all().backward().unwrap())
+            black_box(y.backward_with_grad(&g).unwrap())
         })
     });
     group.finish();
