@@ -171,22 +171,24 @@ pub(crate) fn linear_named<T: Scalar>(
 /// The mask is drawn from `rng`, one `next_f64` per element.
 ///
 /// # Errors
-/// [`NnError::InvalidArgument`] for `p` outside `[0, 1)`.
+/// [`NnError::InvalidArgument`] for `p` outside `[0, 1]` (`p = 1` zeroes everything,
+/// as in PyTorch).
 pub fn dropout<T: Scalar>(
     x: &Tensor<T>,
     p: f64,
     training: bool,
     rng: &mut Rng,
 ) -> Result<Tensor<T>> {
-    if !(0.0..1.0).contains(&p) {
+    if !(0.0..=1.0).contains(&p) {
         return Err(NnError::InvalidArgument {
             op: "dropout",
-            reason: format!("probability {p} is not in [0, 1)"),
+            reason: format!("probability {p} is not in [0, 1]"),
         });
     }
     if !training || p == 0.0 {
         return Ok(x.clone());
     }
+    // p = 1 drops everything (the scale is then never used).
     let scale = T::from_f64(1.0 / (1.0 - p));
     let mut mask = kernels::buffer(x.numel());
     for m in &mut mask {

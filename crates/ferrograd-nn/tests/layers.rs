@@ -53,7 +53,17 @@ fn dropout_scales_in_training_and_is_identity_in_eval() {
         Module::<f32>::forward(&dropout, &x).unwrap().to_vec(),
         x.to_vec()
     );
-    assert!(Dropout::new(1.0, 0).is_err());
+    assert!(Dropout::new(1.5, 0).is_err());
+    assert!(Dropout::new(-0.1, 0).is_err());
+    // p = 1 drops everything in training, as PyTorch's Dropout(p=1.0).
+    let all = Dropout::new(1.0, 0).unwrap();
+    assert!(
+        Module::<f32>::forward(&all, &x)
+            .unwrap()
+            .to_vec()
+            .iter()
+            .all(|&v| v == 0.0)
+    );
 }
 
 #[test]

@@ -35,15 +35,15 @@ pub struct Dropout {
 }
 
 impl Dropout {
-    /// Dropout with probability `p` in `[0, 1)`, masks drawn from `Rng::new(seed)`.
+    /// Dropout with probability `p` in `[0, 1]`, masks drawn from `Rng::new(seed)`.
     ///
     /// # Errors
-    /// [`NnError::InvalidArgument`] for `p` outside `[0, 1)`.
+    /// [`NnError::InvalidArgument`] for `p` outside `[0, 1]`.
     pub fn new(p: f64, seed: u64) -> Result<Self> {
-        if !(0.0..1.0).contains(&p) {
+        if !(0.0..=1.0).contains(&p) {
             return Err(NnError::InvalidArgument {
                 op: "Dropout",
-                reason: format!("probability {p} is not in [0, 1)"),
+                reason: format!("probability {p} is not in [0, 1]"),
             });
         }
         Ok(Self {
