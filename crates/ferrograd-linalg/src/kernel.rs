@@ -39,46 +39,40 @@ pub fn set_num_threads(n: usize) {
 /// Smallest product size `m * n * k` for which faer's parallel mode is used.
 ///
 /// Below it, starting the worker threads costs more than it saves (an empty `rayon::join`
-/// costs ~15 µs on the 2-core machine we measure on), and on a shared machine the second
-/// core is often busy with someone else's work anyway. The value is `1024³` for both
-/// `f32` and `f64`. [`set_num_threads`]`(1)` (or `FERROGRAD_NUM_THREADS=1`) turns the
-/// parallel path off entirely.
+/// costs ~15 µs on the 2-core machine we measure on). The value is `2^22` (about `161³`)
+/// for `f32` and `2^21` (`128³`) for `f64`; in addition the output must have at least
+/// [`PARALLEL_MIN_OUTPUT`] elements, because faer splits the work over the output, not
+/// over the inner dimension. [`set_num_threads`]`(1)` (or `FERROGRAD_NUM_THREADS=1`)
+/// turns the parallel path off entirely.
 ///
 /// # Measurement
 ///
-/// `benches/gemm_threshold.rs` times faer's product on row-major views (what [`gemm`]
-/// runs) with `Par::Seq` and `Par::rayon(2)`, criterion, 10 samples per point. The
-/// machine is a shared 2-core AMD EPYC VM; while we measured, other jobs kept its load
-/// average between 1.5 and 6.5, so single runs scattered by up to ±50% and we report
-/// **medians**: first the median of 3 full runs (load 4–6.5), then, for the larger sizes,
-/// of 3 shorter runs started at lower load (1.5–4.9). GFLOP/s, 1 thread / 2 threads:
+/// `cargo bench -p ferrograd-linalg --bench gemm_threshold` times faer's product on
+/// row-major views (what [`gemm`] runs) with `Par::Seq` and `Par::rayon(2)`, criterion,
+/// 10 samples per point, on the project's quiet 2-core AMD EPYC VM (load average below
+/// 0.1 before the run), 2026-11-29. GFLOP/s (criterion's estimates, rounded), 1 thread /
+/// 2 threads:
 ///
-/// | n (square) | f32 full runs | f32 quieter runs | f64 full runs | f64 quieter runs |
-/// |---:|---:|---:|---:|---:|
-/// | 64   | 56 / 13 |          | 27 / 11 |         |
-/// | 128  | 56 / 42 |          | 29 / 24 |         |
-/// | 256  | 56 / 52 | 94 / 88  | 27 / 24 | 52 / 53 |
-/// | 384  | 77 / 47 | 108 / 137 | 27 / 18 | 49 / 26 |
-/// | 512  | 54 / 32 | 101 / 72 | 26 / 15 | 39 / 31 |
-/// | 768  | 51 / 31 | 88 / 85  | 33 / 23 | 49 / 32 |
-/// | 1024 | 51 / 35 | 94 / 67  | 34 / 27 | 35 / 45 |
+/// | `m×k×n` | f32 | f64 |
+/// |---|---:|---:|
+/// | 64×64×64 | 109 / 25 | 53 / 18 |
+/// | 128×128×128 | 108 / 93 | 56 / 69 |
+/// | 192×192×192 | 114 / 139 | 57 / 88 |
+/// | 256×256×256 | 114 / 175 | 56 / 94 |
+/// | 384×384×384 | 113 / 210 | 57 / 87 |
+/// | 512×512×512 | 114 / 216 | 54 / 107 |
+/// | 1024×1024×1024 | 101 / 203 | 52 / 107 |
+/// | 4096×64×64 | 109 / 151 | 54 / 95 |
+/// | 64×4096×64 | 111 / 49 | 56 / 55 |
+/// | 2048×256×32 | 105 / 192 | 55 / 101 |
+/// | 32×256×2048 | 106 / 165 | 51 / 91 |
+/// | 1024×1024×16 | 110 / 179 | 56 / 97 |
 ///
-/// Skinny shapes (`m×k×n` = 4096×64×64, 64×4096×64, 2048×256×32, 32×256×2048,
-/// 1024×1024×16, 4096×4096×1; all below `1024³` of work) gave median speed-ups of two
-/// threads over one between ×0.57 and ×1.26, ten of twelve at or below ×1.0, and no
-/// shape won in all three runs.
-///
-/// In the full runs two threads lost, in the median, at every square size but f32
-/// `192³` (×1.02) and f64 `320³` (×1.43; ×0.90 in one of the three runs). In the
-/// quieter runs they won at f32 `384³` (×1.18–1.82 in all three) and, in the median, at
-/// f64 `1024³` (×0.89–1.48), but lost at f32 `512³`–`1024³` and f64 `384³`–`768³`:
-/// under this load there is no size from which two threads keep winning. On a quiet
-/// machine, the project's earlier faer 0.24 measurements show two threads winning from
-/// about `450³` (f32) and `250³` (f64), by ×1.75 (f32) and ×1.9 (f64) at `1024³`. The
-/// threshold weighs the two: from `1024³` up, the quiet-machine gain (×1.75–1.9)
-/// outweighs the loss measured under load (×0.64–0.9 at `1024³`); below it, the loss
-/// under load (down to ×0.5) is as large as the quiet-machine gain. Re-measure with the
-/// benchmark on another machine.
+/// Two threads lose at `128³` and win from `192³` (f32), lose at `64³` and win from
+/// `128³` (f64), and lose on 64×4096×64 (work in the inner dimension, a 64×64 output)
+/// at both precisions. The thresholds sit at the break-even points. On a machine shared
+/// with other jobs the second core is often busy and two threads win less; the first
+/// measurements, under a load average of 1.5–6.5, found no size where they reliably won.
 pub fn parallel_threshold<T: Scalar>() -> usize {
     if T::DTYPE == "float32" {
         F32_PARALLEL_MIN_WORK
@@ -88,13 +82,20 @@ pub fn parallel_threshold<T: Scalar>() -> usize {
 }
 
 /// f32: see [`parallel_threshold`] for the measurement behind this value.
-const F32_PARALLEL_MIN_WORK: usize = 1024 * 1024 * 1024;
+const F32_PARALLEL_MIN_WORK: usize = 1 << 22;
 /// f64: see [`parallel_threshold`] for the measurement behind this value.
-const F64_PARALLEL_MIN_WORK: usize = 1024 * 1024 * 1024;
+const F64_PARALLEL_MIN_WORK: usize = 1 << 21;
+
+/// Smallest output (`m * n` elements) for which faer's parallel mode is used; see
+/// [`parallel_threshold`].
+pub const PARALLEL_MIN_OUTPUT: usize = 1 << 14;
 
 /// Whether a product of this size should run on several threads.
 pub fn use_parallel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
-    num_threads() > 1 && m.saturating_mul(n).saturating_mul(k) >= parallel_threshold::<T>()
+    let output = m.saturating_mul(n);
+    num_threads() > 1
+        && output >= PARALLEL_MIN_OUTPUT
+        && output.saturating_mul(k) >= parallel_threshold::<T>()
 }
 
 /// Raw matrix view handed to faer (no lifetime: only built from checked views).

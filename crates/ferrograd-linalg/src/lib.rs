@@ -52,6 +52,7 @@ mod ops;
 pub mod scalar;
 #[cfg(feature = "serde")]
 mod serde_impl;
+pub mod simd;
 mod vector;
 
 pub use error::{LinalgError, Shape};

@@ -201,7 +201,8 @@ fn parallel_products_match_sequential_and_naive() {
     // Least squares hands faer an explicit parallel mode above the same threshold (on
     // m·n·n); both modes must give the same solution up to rounding.
     let n = 256;
-    let m = parallel_threshold::<f64>() / (n * n) + 100;
+    // At least 2n rows: an overdetermined, full-rank problem.
+    let m = (parallel_threshold::<f64>() / (n * n) + 100).max(2 * n);
     set_num_threads(2);
     assert!(use_parallel::<f64>(m, n, n));
     let a = Matrix::from_row_major(m, n, block_zero_values::<f64>(m, n, 5)).unwrap();

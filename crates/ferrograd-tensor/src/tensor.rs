@@ -435,15 +435,29 @@ impl<T: Scalar> Tensor<T> {
         if let Some(slice) = self.as_slice() {
             return Cow::Borrowed(slice);
         }
-        let mut out = Vec::with_capacity(self.numel());
+        let mut out = storage::take_buffer::<T>(self.numel());
         let src = &self.inner.storage.data;
         let layout = &self.inner.layout;
+        let mut pos = 0;
+        // Whole runs at once: a copy for unit stride, a fill for a broadcast (stride 0),
+        // a strided walk without per-element bounds checks otherwise.
         for_each_run(
             layout.shape(),
             [layout.strides()],
             [layout.offset()],
             |len, [start], [stride]| {
-                out.extend((0..len).map(|i| src[start + i * stride]));
+                let dst = &mut out[pos..pos + len];
+                match stride {
+                    1 => dst.copy_from_slice(&src[start..start + len]),
+                    0 => dst.fill(src[start]),
+                    _ => {
+                        let run = &src[start..=start + (len - 1) * stride];
+                        for (d, &s) in dst.iter_mut().zip(run.iter().step_by(stride)) {
+                            *d = s;
+                        }
+                    }
+                }
+                pos += len;
             },
         );
         Cow::Owned(out)

@@ -246,3 +246,118 @@ fn scalar_ops_round_like_pytorch() {
     assert!(x.mul_scalar(2.0).to_vec()[3].is_sign_negative());
     assert!(x.neg().to_vec()[3].is_sign_positive());
 }
+
+/// Naive `[m, k] × [k, n]` product in f64, the reference for the kernel paths below.
+fn naive_matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    c
+}
+
+fn transpose(a: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| a[i * cols + j]))
+        .collect()
+}
+
+#[test]
+fn gradient_through_a_transposed_weight_is_exact_and_contiguous() {
+    // y = x·Wᵀ as in a Linear layer: dW = dyᵀ·x must come back in W's own (row-major)
+    // layout, and dx = dy·W, whatever order the backward forms the products in.
+    let (batch, inp, out) = (5, 4, 3);
+    let mut rng = ferrograd_tensor::Rng::new(7);
+    let x = Tensor::<f64>::randn(&[batch, inp], 0.0, 1.0, &mut rng).set_requires_grad(true);
+    let w = Tensor::<f64>::randn(&[out, inp], 0.0, 1.0, &mut rng).set_requires_grad(true);
+    let dy = Tensor::<f64>::randn(&[batch, out], 0.0, 1.0, &mut rng);
+    let y = x.matmul(&w.t().unwrap()).unwrap();
+    let grads = y.mul(&dy).unwrap().sum_all().backward().unwrap();
+    let gw = grads.get(&w).unwrap();
+    let gx = grads.get(&x).unwrap();
+    assert!(gw.is_contiguous(), "strides {:?}", gw.strides());
+    let dy_t = transpose(&dy.to_vec(), batch, out);
+    let expected_gw = naive_matmul(&dy_t, &x.to_vec(), out, batch, inp);
+    let expected_gx = naive_matmul(&dy.to_vec(), &w.to_vec(), batch, out, inp);
+    // Sums of at most 5 products of O(1) numbers in f64: 1e-12 is ~1000 ulps of slack.
+    for (got, want) in [(gw.to_vec(), expected_gw), (gx.to_vec(), expected_gx)] {
+        for (g, e) in got.iter().zip(&want) {
+            assert!((g - e).abs() < 1e-12, "{g} vs {e}");
+        }
+    }
+    // A transposed left operand takes the mirrored path: d(Aᵀ·B)/dA.
+    let a = Tensor::<f64>::randn(&[inp, batch], 0.0, 1.0, &mut rng).set_requires_grad(true);
+    let b = Tensor::<f64>::randn(&[inp, out], 0.0, 1.0, &mut rng);
+    let grads = a
+        .t()
+        .unwrap()
+        .matmul(&b)
+        .unwrap()
+        .mul(&dy)
+        .unwrap()
+        .sum_all()
+        .backward()
+        .unwrap();
+    let ga = grads.get(&a).unwrap();
+    assert!(ga.is_contiguous(), "strides {:?}", ga.strides());
+    // d(Aᵀ B) / dA = B dyᵀ, shape [inp, batch].
+    let expected = naive_matmul(&b.to_vec(), &dy_t, inp, out, batch);
+    for (g, e) in ga.to_vec().iter().zip(&expected) {
+        assert!((g - e).abs() < 1e-12, "{g} vs {e}");
+    }
+}
+
+#[test]
+fn batched_products_split_across_threads_match_the_sequential_ones() {
+    // 64 products of 32×64×32: each below faer's parallel threshold, together above the
+    // one for splitting the batch across threads.
+    let mut rng = ferrograd_tensor::Rng::new(11);
+    let a = Tensor::<f32>::randn(&[4, 16, 32, 64], 0.0, 1.0, &mut rng);
+    let b = Tensor::<f32>::randn(&[4, 16, 64, 32], 0.0, 1.0, &mut rng);
+    ferrograd_tensor::set_num_threads(1);
+    let sequential = a.matmul(&b).unwrap().to_vec();
+    ferrograd_tensor::set_num_threads(2);
+    let parallel = a.matmul(&b).unwrap().to_vec();
+    ferrograd_tensor::set_num_threads(1);
+    // Each product is computed by the same kernel on the same data: identical bits.
+    assert_eq!(sequential, parallel);
+    // And item 37 (batch index [2, 5]) is the product of its own operands.
+    let (av, bv) = (a.to_vec(), b.to_vec());
+    let item = 37;
+    let a_item: Vec<f64> = av[item * 2048..(item + 1) * 2048]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let b_item: Vec<f64> = bv[item * 2048..(item + 1) * 2048]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let expected = naive_matmul(&a_item, &b_item, 32, 64, 32);
+    for (g, e) in parallel[item * 1024..(item + 1) * 1024]
+        .iter()
+        .zip(&expected)
+    {
+        // 64-term f32 dot products of N(0,1) values: |sum| ≲ 30, error ≲ 64·ε·Σ|terms|.
+        assert!(
+            (f64::from(*g) - e).abs() < 1e-4 * (1.0 + e.abs()),
+            "{g} vs {e}"
+        );
+    }
+}
+
+#[test]
+fn strided_and_broadcast_views_gather_in_row_major_order() {
+    let base = Tensor::<f32>::from_vec((0..12).map(|v| v as f32).collect(), &[3, 4]).unwrap();
+    assert_eq!(
+        base.t().unwrap().contiguous_data().to_vec(),
+        vec![0., 4., 8., 1., 5., 9., 2., 6., 10., 3., 7., 11.]
+    );
+    let row = Tensor::<f32>::from([1.0, 2.0]);
+    let broadcast = row.broadcast_to(&[3, 2]).unwrap();
+    assert_eq!(
+        broadcast.contiguous_data().to_vec(),
+        vec![1., 2., 1., 2., 1., 2.]
+    );
+}

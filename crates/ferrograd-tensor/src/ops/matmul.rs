@@ -7,7 +7,9 @@ use crate::layout::broadcast_shapes;
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
-use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
+use ferrograd_linalg::num_threads;
+use rayon::prelude::*;
 
 struct MatmulBackward;
 
@@ -23,12 +25,18 @@ impl<T: Scalar> BackwardOp<T> for MatmulBackward {
         grad: &Tensor<T>,
     ) -> Result<Vec<Option<Tensor<T>>>> {
         // C = A B  =>  dA = dC Bᵀ, dB = Aᵀ dC (transposes are views). Batch axes that were
-        // broadcast are summed away by the engine.
+        // broadcast are summed away by the engine. Each gradient is computed in the memory
+        // order of its input: for an input that is a transposed view (a Linear layer's
+        // `weightᵀ`), the product is formed transposed, so the gradient that reaches the
+        // stored tensor is contiguous and the optimizer does not copy it element by element.
         let (a, b) = (&inputs[0], &inputs[1]);
-        let ga = if a.requires_grad() {
-            Some(grad.matmul_batched(&b.t()?)?)
-        } else {
+        let ga = if !a.requires_grad() {
             None
+        } else if is_transposed_contiguous(a) {
+            // dAᵀ = B dCᵀ
+            Some(b.matmul_batched(&grad.t()?)?.t()?)
+        } else {
+            Some(grad.matmul_batched(&b.t()?)?)
         };
         let gb = if !b.requires_grad() {
             None
@@ -38,11 +46,15 @@ impl<T: Scalar> BackwardOp<T> for MatmulBackward {
             let k = a.shape()[a.rank() - 1];
             let n = grad.shape()[grad.rank() - 1];
             let rows = a.numel() / k.max(1);
-            Some(
-                a.reshape(&[rows, k])?
-                    .t()?
-                    .matmul_batched(&grad.reshape(&[rows, n])?)?,
-            )
+            let (a2, g2) = (a.reshape(&[rows, k])?, grad.reshape(&[rows, n])?);
+            Some(if is_transposed_contiguous(b) {
+                g2.t()?.matmul_batched(&a2)?.t()?
+            } else {
+                a2.t()?.matmul_batched(&g2)?
+            })
+        } else if is_transposed_contiguous(b) && b.rank() == a.rank() {
+            // dBᵀ = dCᵀ A
+            Some(grad.t()?.matmul_batched(a)?.t()?)
         } else {
             Some(a.t()?.matmul_batched(grad)?)
         };
@@ -173,47 +185,62 @@ impl<T: Scalar> Tensor<T> {
         let la = self.layout().broadcast_to("matmul", &a_full)?;
         let lb = other.layout().broadcast_to("matmul", &b_full)?;
         let nb = batch.len();
-        let mut index = vec![0usize; nb];
-        for chunk in out.chunks_mut(m * n) {
-            let a_off = la.offset()
-                + index
-                    .iter()
-                    .zip(la.strides())
-                    .map(|(i, s)| i * s)
-                    .sum::<usize>();
-            let b_off = lb.offset()
-                + index
-                    .iter()
-                    .zip(lb.strides())
-                    .map(|(i, s)| i * s)
-                    .sum::<usize>();
-            let lhs = MatView::new(
-                a_data,
-                a_off,
-                m,
-                k,
-                la.strides()[nb] as isize,
-                la.strides()[nb + 1] as isize,
-            )?;
-            let rhs = MatView::new(
-                b_data,
-                b_off,
-                k,
-                n,
-                lb.strides()[nb] as isize,
-                lb.strides()[nb + 1] as isize,
-            )?;
-            gemm(MatViewMut::row_major(chunk, m, n)?, lhs, rhs, T::ONE, false)?;
+        let (a_rs, a_cs) = (la.strides()[nb] as isize, la.strides()[nb + 1] as isize);
+        let (b_rs, b_cs) = (lb.strides()[nb] as isize, lb.strides()[nb + 1] as isize);
+        // The offsets of batch item `item` in each operand (row-major batch index).
+        let offsets = |mut item: usize| {
+            let (mut a_off, mut b_off) = (la.offset(), lb.offset());
             for axis in (0..nb).rev() {
-                index[axis] += 1;
-                if index[axis] < batch[axis] {
-                    break;
-                }
-                index[axis] = 0;
+                let i = item % batch[axis];
+                item /= batch[axis];
+                a_off += i * la.strides()[axis];
+                b_off += i * lb.strides()[axis];
             }
+            (a_off, b_off)
+        };
+        let product = |(item, chunk): (usize, &mut [T])| -> Result<()> {
+            let (a_off, b_off) = offsets(item);
+            let lhs = MatView::new(a_data, a_off, m, k, a_rs, a_cs)?;
+            let rhs = MatView::new(b_data, b_off, k, n, b_rs, b_cs)?;
+            gemm(MatViewMut::row_major(chunk, m, n)?, lhs, rhs, T::ONE, false)?;
+            Ok(())
+        };
+        let count = out.len() / (m * n);
+        // Many small products (attention heads): one thread per group of products, when
+        // each product alone is too small for faer's own parallel mode.
+        let work = count.saturating_mul(m * n).saturating_mul(k);
+        if num_threads() > 1
+            && count > 1
+            && !use_parallel::<T>(m, n, k)
+            && work >= parallel_threshold::<T>()
+        {
+            out.par_chunks_mut(m * n).enumerate().try_for_each(product)
+        } else {
+            out.chunks_mut(m * n).enumerate().try_for_each(product)
         }
-        Ok(())
     }
+}
+
+/// Whether the last two axes of `t` are a transposed view of a contiguous matrix (strides
+/// `[1, rows]`), with every batch axis laid out contiguously around them.
+fn is_transposed_contiguous<T: Scalar>(t: &Tensor<T>) -> bool {
+    let r = t.rank();
+    if r < 2 {
+        return false;
+    }
+    let (shape, strides) = (t.shape(), t.strides());
+    let (rows, cols) = (shape[r - 2], shape[r - 1]);
+    if rows < 2 || cols < 2 || strides[r - 2] != 1 || strides[r - 1] != rows {
+        return false;
+    }
+    let mut expected = rows * cols;
+    for axis in (0..r - 2).rev() {
+        if shape[axis] > 1 && strides[axis] != expected {
+            return false;
+        }
+        expected *= shape[axis];
+    }
+    true
 }
 
 fn view_of_matrix<'a, T: Scalar>(

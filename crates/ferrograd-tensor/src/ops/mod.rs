@@ -13,7 +13,7 @@ pub mod unary;
 use crate::layout::{Layout, for_each_run};
 use crate::storage;
 use crate::tensor::Tensor;
-use ferrograd_linalg::{Scalar, num_threads};
+use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
 use rayon::prelude::*;
 
 /// Element counts from which element-wise kernels split work across threads. Below it,
@@ -25,6 +25,39 @@ fn parallel_grain(n: usize) -> Option<usize> {
     (threads > 1 && n >= PARALLEL_MIN_ELEMENTS).then(|| n.div_ceil(threads).max(1 << 14))
 }
 
+simd_kernel! {
+    /// `out[i] = f(x[i])`, compiled for the CPU's widest vectors.
+    fn kernel1<T: Scalar, F: Fn(T) -> T>(out: &mut [T], x: &[T], f: &F) {
+        for (o, &x) in out.iter_mut().zip(x) {
+            *o = f(x);
+        }
+    }
+}
+
+simd_kernel! {
+    /// `out[i] = f(a[i], b[i])`, compiled for the CPU's widest vectors.
+    fn kernel2<T: Scalar, F: Fn(T, T) -> T>(out: &mut [T], a: &[T], b: &[T], f: &F) {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+    }
+}
+
+simd_kernel! {
+    /// `out[i] = f(a[i], b[i], c[i])`, compiled for the CPU's widest vectors.
+    fn kernel3<T: Scalar, F: Fn(T, T, T) -> T>(
+        out: &mut [T],
+        a: &[T],
+        b: &[T],
+        c: &[T],
+        f: &F,
+    ) {
+        for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
+            *o = f(x, y, z);
+        }
+    }
+}
+
 /// `f` applied to every element, in row-major order.
 pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T> {
     let n = x.numel();
@@ -34,8 +67,8 @@ pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T
             Some(grain) => out
                 .par_chunks_mut(grain)
                 .zip(src.par_chunks(grain))
-                .for_each(|(o, s)| o.iter_mut().zip(s).for_each(|(o, &s)| *o = f(s))),
-            None => out.iter_mut().zip(src).for_each(|(o, &s)| *o = f(s)),
+                .for_each(|(o, s)| kernel1(o, s, &f)),
+            None => kernel1(&mut out, src, &f),
         }
         return out;
     }
@@ -72,15 +105,8 @@ pub(crate) fn map2<T: Scalar>(
             Some(grain) => out
                 .par_chunks_mut(grain)
                 .zip(sa.par_chunks(grain).zip(sb.par_chunks(grain)))
-                .for_each(|(o, (sa, sb))| {
-                    o.iter_mut()
-                        .zip(sa.iter().zip(sb))
-                        .for_each(|(o, (&x, &y))| *o = f(x, y))
-                }),
-            None => out
-                .iter_mut()
-                .zip(sa.iter().zip(sb))
-                .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                .for_each(|(o, (sa, sb))| kernel2(o, sa, sb, &f)),
+            None => kernel2(&mut out, sa, sb, &f),
         }
         return out;
     }
@@ -143,18 +169,13 @@ pub(crate) fn map3<T: Scalar>(
         && c.shape() == out_shape
         && let (Some(sa), Some(sb), Some(sc)) = (a.as_slice(), b.as_slice(), c.as_slice())
     {
-        let kernel = |o: &mut [T], sa: &[T], sb: &[T], sc: &[T]| {
-            for (((o, &x), &y), &z) in o.iter_mut().zip(sa).zip(sb).zip(sc) {
-                *o = f(x, y, z);
-            }
-        };
         match parallel_grain(n) {
             Some(grain) => out
                 .par_chunks_mut(grain)
                 .zip(sa.par_chunks(grain))
                 .zip(sb.par_chunks(grain).zip(sc.par_chunks(grain)))
-                .for_each(|((o, sa), (sb, sc))| kernel(o, sa, sb, sc)),
-            None => kernel(&mut out, sa, sb, sc),
+                .for_each(|((o, sa), (sb, sc))| kernel3(o, sa, sb, sc, &f)),
+            None => kernel3(&mut out, sa, sb, sc, &f),
         }
         return out;
     }

@@ -7,59 +7,88 @@ use crate::error::Result;
 use crate::layout::normalize_axis;
 use crate::storage;
 use crate::tensor::Tensor;
-use ferrograd_linalg::{Scalar, num_threads};
+use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
 use rayon::prelude::*;
 
-/// Applies `row_fn(input_row, output_row)` to each row of length `n`, on several threads
-/// for large inputs.
-fn for_rows<T: Scalar>(
-    input: &[T],
-    out: &mut [T],
-    n: usize,
-    row_fn: impl Fn(&[T], &mut [T]) + Sync,
-) {
+/// Softmax (or log-softmax) of every row of length `n` of `input`, on several threads for
+/// large inputs.
+fn for_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
     if n == 0 {
         return;
     }
     if num_threads() > 1 && input.len() >= PARALLEL_MIN_ELEMENTS && input.len() / n > 1 {
-        out.par_chunks_mut(n)
-            .zip(input.par_chunks(n))
-            .for_each(|(o, x)| row_fn(x, o));
+        // A few blocks of rows per thread.
+        let rows_per_task = (input.len() / n).div_ceil(num_threads() * 4).max(1);
+        out.par_chunks_mut(n * rows_per_task)
+            .zip(input.par_chunks(n * rows_per_task))
+            .for_each(|(o, x)| softmax_rows(x, o, n, log));
     } else {
-        out.chunks_mut(n)
-            .zip(input.chunks(n))
-            .for_each(|(o, x)| row_fn(x, o));
+        softmax_rows(input, out, n, log);
     }
 }
 
-/// Maximum of a row (NaN if any element is NaN), with eight independent lanes so the
-/// loop vectorises.
+simd_kernel! {
+    /// Softmax or log-softmax of each row of length `n`, compiled for the CPU's widest
+    /// vectors.
+    fn softmax_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
+        for (o, x) in out.chunks_mut(n).zip(input.chunks(n)) {
+            if log {
+                log_softmax_row(x, o);
+            } else {
+                softmax_row(x, o);
+            }
+        }
+    }
+}
+
+simd_kernel! {
+    /// Backward of softmax (`log = false`, `y` the output) or log-softmax (`y` the
+    /// log-probabilities) for rows of length `n`.
+    fn softmax_backward_rows<T: Scalar>(y: &[T], g: &[T], gx: &mut [T], n: usize, log: bool) {
+        for (gx, (y, g)) in gx.chunks_mut(n).zip(y.chunks(n).zip(g.chunks(n))) {
+            if log {
+                // d log_softmax: gx = g - softmax · Σg, softmax = exp(log_softmax)
+                let total = row_sum(g);
+                for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
+                    *o = g - y.exp_fast() * total;
+                }
+            } else {
+                // d softmax: gx = y (g - Σ g·y)
+                let dot = row_dot(y, g);
+                for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
+                    *o = y * (g - dot);
+                }
+            }
+        }
+    }
+}
+
+/// Independent accumulators per row reduction: enough for two AVX-512 registers (four
+/// AVX2 ones) of `f32`, so the loop is not bound by the latency of one add chain.
+const LANES: usize = 32;
+
+/// Maximum of a row, ignoring NaN (a NaN still reaches every output through the sum).
 #[inline(always)]
 fn row_max<T: Scalar>(row: &[T]) -> T {
-    let mut lanes = [T::NEG_INFINITY; 8];
-    let chunks = row.chunks_exact(8);
+    let mut lanes = [T::NEG_INFINITY; LANES];
+    let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
             *lane = if v > *lane { v } else { *lane };
         }
     }
-    let max = lanes
+    lanes
         .iter()
         .chain(tail)
-        .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    if row.iter().any(|v| v.is_nan()) {
-        T::from_f64(f64::NAN)
-    } else {
-        max
-    }
+        .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
-/// Sum of a row with eight independent lanes (vectorises; error grows with n/8).
+/// Sum of a row with independent lanes (vectorises; error grows with n/LANES).
 #[inline(always)]
 fn row_sum<T: Scalar>(row: &[T]) -> T {
-    let mut lanes = [T::ZERO; 8];
-    let chunks = row.chunks_exact(8);
+    let mut lanes = [T::ZERO; LANES];
+    let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
@@ -69,14 +98,46 @@ fn row_sum<T: Scalar>(row: &[T]) -> T {
     lanes.iter().chain(tail).fold(T::ZERO, |a, &b| a + b)
 }
 
+/// `Σ a·b` over a row with independent lanes.
+#[inline(always)]
+fn row_dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    let mut lanes = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail = ca.remainder().iter().zip(cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += x * y;
+        }
+    }
+    lanes.iter().fold(T::ZERO, |s, &v| s + v) + tail.fold(T::ZERO, |s, (&x, &y)| s + x * y)
+}
+
+/// `y = exp(x - max)`, returning `Σ y` (summed in independent lanes, in the same pass).
+#[inline(always)]
+fn exp_shifted_sum<T: Scalar>(x: &[T], y: &mut [T], max: T) -> T {
+    let mut lanes = [T::ZERO; LANES];
+    let mut xs = x.chunks_exact(LANES);
+    let mut ys = y.chunks_exact_mut(LANES);
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        for ((lane, y), &x) in lanes.iter_mut().zip(y).zip(x) {
+            *y = (x - max).exp_fast();
+            *lane += *y;
+        }
+    }
+    let mut total = lanes.iter().fold(T::ZERO, |s, &v| s + v);
+    for (y, &x) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
+        *y = (x - max).exp_fast();
+        total += *y;
+    }
+    total
+}
+
+/// Softmax of one row. A NaN anywhere makes the sum NaN, so the whole row is NaN, as in
+/// PyTorch; a row of -inf (fully masked) gives NaN too (-inf - -inf), as in PyTorch.
 #[inline(always)]
 fn softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
     let max = row_max(x);
-    // A row of -inf (fully masked) has no valid maximum: PyTorch returns NaN there too.
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = (x - max).exp_fast();
-    }
-    let inv = T::ONE / row_sum(y);
+    let inv = T::ONE / exp_shifted_sum(x, y, max);
     y.iter_mut().for_each(|y| *y *= inv);
 }
 
@@ -84,48 +145,10 @@ fn softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
 fn log_softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
     let max = row_max(x);
     // y holds the exponentials first, then the result.
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = (x - max).exp_fast();
-    }
-    let log_norm = max + row_sum(y).ln();
+    let log_norm = max + exp_shifted_sum(x, y, max).ln();
     for (y, &x) in y.iter_mut().zip(x) {
         *y = x - log_norm;
     }
-}
-
-/// The row kernels compiled a second time with AVX2 enabled, chosen at run time: the
-/// portable build targets SSE2 (4 lanes); AVX2 machines get 8 lanes per instruction.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use ferrograd_linalg::Scalar;
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
-        super::softmax_row(x, y)
-    }
-
-    #[target_feature(enable = "avx2")]
-    pub(super) fn log_softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
-        super::log_softmax_row(x, y)
-    }
-}
-
-fn softmax_row_best<T: Scalar>(x: &[T], y: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { avx2::softmax_row(x, y) };
-    }
-    softmax_row(x, y)
-}
-
-fn log_softmax_row_best<T: Scalar>(x: &[T], y: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { avx2::log_softmax_row(x, y) };
-    }
-    log_softmax_row(x, y)
 }
 
 struct SoftmaxBackward {
@@ -150,30 +173,14 @@ impl<T: Scalar> BackwardOp<T> for SoftmaxBackward {
         let mut gx = storage::take_buffer::<T>(y.len());
         // Rows of (y, g) interleaved through one input slice is awkward; walk indices.
         let log = self.log;
-        let rows = |(gx, (y, g)): (&mut [T], (&[T], &[T]))| {
-            if log {
-                // d log_softmax: gx = g - softmax * Σg
-                let total: T = g.iter().copied().sum();
-                for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
-                    *o = g - y.exp() * total;
-                }
+        if let Some(rows) = y.len().checked_div(n) {
+            if num_threads() > 1 && y.len() >= PARALLEL_MIN_ELEMENTS && rows > 1 {
+                let block = n * rows.div_ceil(num_threads() * 4).max(1);
+                gx.par_chunks_mut(block)
+                    .zip(y.par_chunks(block).zip(g.par_chunks(block)))
+                    .for_each(|(gx, (y, g))| softmax_backward_rows(y, g, gx, n, log));
             } else {
-                // d softmax: gx = y (g - Σ g·y)
-                let dot: T = y.iter().zip(g).map(|(&y, &g)| y * g).sum();
-                for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
-                    *o = y * (g - dot);
-                }
-            }
-        };
-        if n > 0 {
-            if num_threads() > 1 && y.len() >= PARALLEL_MIN_ELEMENTS {
-                gx.par_chunks_mut(n)
-                    .zip(y.par_chunks(n).zip(g.par_chunks(n)))
-                    .for_each(rows);
-            } else {
-                gx.chunks_mut(n)
-                    .zip(y.chunks(n).zip(g.chunks(n)))
-                    .for_each(rows);
+                softmax_backward_rows(&y, &g, &mut gx, n, log);
             }
         }
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, shape))])
@@ -195,9 +202,9 @@ impl<T: Scalar> Tensor<T> {
         let x = self.contiguous_data();
         let mut y = storage::take_buffer::<T>(x.len());
         if log {
-            for_rows(&x, &mut y, n, log_softmax_row_best);
+            for_rows(&x, &mut y, n, true);
         } else {
-            for_rows(&x, &mut y, n, softmax_row_best);
+            for_rows(&x, &mut y, n, false);
         }
         Ok(Tensor::op_result(
             y,
