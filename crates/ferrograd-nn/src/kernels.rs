@@ -8,21 +8,12 @@
 
 use ferrograd_tensor::Scalar;
 
-/// A zero-filled output buffer of `len` elements for a tensor built with
-/// [`ferrograd_tensor::Tensor::from_op`] / `from_vec`.
-///
-/// Its capacity is one more than its length on purpose. The tensor crate returns the
-/// buffer of a dropped tensor of ≥ 64 KiB to a per-thread pool when its capacity equals
-/// its length, and reuses pooled buffers only inside its own ops (the pool is not
-/// public). Buffers allocated here would flow into that pool and never come back, while
-/// each new one came from the operating system: measured on a `[4096, 512]` f32 layer
-/// norm, forward + backward took 12.8 ms with ~4,100 page faults per step this way,
-/// against 4.0 ms and ~160 faults when the buffers go back to the allocator, which
-/// reuses them. Once the tensor crate exposes its pool, take buffers from it here.
+/// A zero-filled buffer of `len` elements for a kernel's output, taken from the tensor
+/// crate's per-thread pool ([`ferrograd_tensor::storage::zeroed_buffer`]): the buffer of
+/// a dropped tensor of ≥ 64 KiB goes back to that pool, so the next step's allocation of
+/// the same size reuses it instead of faulting fresh pages in from the operating system.
 pub(crate) fn buffer<T: Scalar>(len: usize) -> Vec<T> {
-    let mut data = Vec::with_capacity(len + 1);
-    data.resize(len, T::ZERO);
-    data
+    ferrograd_tensor::storage::zeroed_buffer(len)
 }
 
 /// Inputs smaller than this (in elements) run on the calling thread: starting a thread

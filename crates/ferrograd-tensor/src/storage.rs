@@ -14,8 +14,10 @@ use std::collections::HashMap;
 /// Buffers at least this large (in bytes) are pooled; smaller ones come cheaply from
 /// malloc's own free lists.
 pub const POOL_MIN_BYTES: usize = 64 * 1024;
-/// At most this many idle buffers of one length are kept per thread.
-const POOL_MAX_PER_LEN: usize = 8;
+/// At most this many idle buffers of one length are kept per thread: a transformer step
+/// holds dozens of activations and gradients of the same `[tokens, d]` size at once, and
+/// every one not kept is faulted in from the operating system again the next step.
+const POOL_MAX_PER_LEN: usize = 64;
 /// At most this many bytes of idle buffers are kept per thread.
 const POOL_MAX_BYTES: usize = 1 << 30;
 
@@ -33,8 +35,24 @@ fn pooled<T: Scalar>(len: usize) -> bool {
     len * size_of::<T>() >= POOL_MIN_BYTES
 }
 
-/// A buffer of `len` elements whose contents are unspecified (but initialised).
-pub(crate) fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
+/// A buffer of `len` elements whose contents are unspecified (but initialised): a pooled
+/// buffer of that length when one is idle on this thread, a fresh one otherwise.
+///
+/// For kernels outside this crate (fused layers, losses) that build their output with
+/// [`Tensor::from_vec`](crate::Tensor::from_vec): the buffer of a tensor of at least
+/// [`POOL_MIN_BYTES`] returns to the pool when the tensor is dropped, so the next step's
+/// allocation of the same size reuses it instead of faulting fresh pages in.
+///
+/// ```
+/// use ferrograd_tensor::{Tensor, storage};
+///
+/// let mut data = storage::take_buffer::<f32>(1 << 16);
+/// data.iter_mut().for_each(|v| *v = 1.0); // every element must be written
+/// let t = Tensor::from_vec(data, &[256, 256])?;
+/// assert_eq!(t.sum_all().item()?, 65536.0);
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+pub fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
     if pooled::<T>(len) {
         let reused = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -50,8 +68,8 @@ pub(crate) fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
     vec![T::ZERO; len]
 }
 
-/// A zero-filled buffer of `len` elements.
-pub(crate) fn zeroed_buffer<T: Scalar>(len: usize) -> Vec<T> {
+/// A zero-filled buffer of `len` elements, from the pool like [`take_buffer`].
+pub fn zeroed_buffer<T: Scalar>(len: usize) -> Vec<T> {
     let mut buffer = take_buffer::<T>(len);
     if pooled::<T>(len) {
         buffer.fill(T::ZERO);

@@ -127,21 +127,14 @@ pub(crate) fn map2<T: Scalar>(
         |len, [o, s, t], [_, ss, ts]| {
             let run = &mut out[o..o + len];
             match (ss, ts) {
-                (1, 1) => run
-                    .iter_mut()
-                    .zip(da[s..s + len].iter().zip(&db[t..t + len]))
-                    .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                (1, 1) => kernel2(run, &da[s..s + len], &db[t..t + len], &f),
                 (1, 0) => {
                     let y = db[t];
-                    run.iter_mut()
-                        .zip(&da[s..s + len])
-                        .for_each(|(o, &x)| *o = f(x, y));
+                    kernel1(run, &da[s..s + len], &|x| f(x, y));
                 }
                 (0, 1) => {
                     let x = da[s];
-                    run.iter_mut()
-                        .zip(&db[t..t + len])
-                        .for_each(|(o, &y)| *o = f(x, y));
+                    kernel1(run, &db[t..t + len], &|y| f(x, y));
                 }
                 _ => {
                     for (i, o) in run.iter_mut().enumerate() {
@@ -179,14 +172,11 @@ pub(crate) fn map3<T: Scalar>(
         }
         return out;
     }
-    let layouts: Vec<Layout> = [a, b, c]
-        .iter()
-        .map(|t| {
-            t.layout()
-                .broadcast_to("map3", out_shape)
-                .expect("shape validated by caller")
-        })
-        .collect();
+    let layouts: [Layout; 3] = [a, b, c].map(|t| {
+        t.layout()
+            .broadcast_to("map3", out_shape)
+            .expect("shape validated by caller")
+    });
     let (da, db, dc) = (a.storage_data(), b.storage_data(), c.storage_data());
     let out_strides = crate::layout::contiguous_strides(out_shape);
     for_each_run(
@@ -204,6 +194,11 @@ pub(crate) fn map3<T: Scalar>(
             layouts[2].offset(),
         ],
         |len, [o, s, t, u], [_, ss, ts, us]| {
+            if (ss, ts, us) == (1, 1, 1) {
+                let run = &mut out[o..o + len];
+                kernel3(run, &da[s..s + len], &db[t..t + len], &dc[u..u + len], &f);
+                return;
+            }
             for i in 0..len {
                 out[o + i] = f(da[s + i * ss], db[t + i * ts], dc[u + i * us]);
             }

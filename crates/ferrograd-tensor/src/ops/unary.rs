@@ -140,74 +140,76 @@ impl<T: Scalar> Unary<T> {
     }
 }
 
-/// Runs `$body` with `$k` bound to a copy of `$f` whose variant the compiler can see, so
-/// the per-element `match` in `forward`/`derivative` folds away and the loop vectorises
-/// (a loop over a runtime enum does not).
+/// Runs `$body` with `$k` bound to a closure that rebuilds `$f` with its variant written
+/// out, so that inside the element loop `$k()` has a variant the compiler can see, the
+/// per-element `match` in `forward`/`derivative` folds away and the loop vectorises (a
+/// loop over a runtime enum does not). A closure, not a value: a captured enum value is
+/// read from memory inside the separately compiled SIMD kernel, and its `match` stays.
 macro_rules! with_constant_variant {
     ($f:expr, |$k:ident| $body:expr) => {
         match $f {
             Unary::Add(c) => {
-                let $k = Unary::Add(c);
+                let $k = move || Unary::Add(c);
                 $body
             }
             Unary::Mul(c) => {
-                let $k = Unary::Mul(c);
+                let $k = move || Unary::Mul(c);
                 $body
             }
             Unary::Div(c) => {
-                let $k = Unary::Div(c);
+                let $k = move || Unary::Div(c);
                 $body
             }
             Unary::RSub(c) => {
-                let $k = Unary::RSub(c);
+                let $k = move || Unary::RSub(c);
                 $body
             }
             Unary::Abs => {
-                let $k = Unary::Abs;
+                let $k = move || Unary::Abs;
                 $body
             }
             Unary::Exp => {
-                let $k = Unary::Exp;
+                let $k = move || Unary::Exp;
                 $body
             }
             Unary::Log => {
-                let $k = Unary::Log;
+                let $k = move || Unary::Log;
                 $body
             }
             Unary::Sqrt => {
-                let $k = Unary::Sqrt;
+                let $k = move || Unary::Sqrt;
                 $body
             }
             Unary::Tanh => {
-                let $k = Unary::Tanh;
+                let $k = move || Unary::Tanh;
                 $body
             }
             Unary::Sigmoid => {
-                let $k = Unary::Sigmoid;
+                let $k = move || Unary::Sigmoid;
                 $body
             }
             Unary::Relu => {
-                let $k = Unary::Relu;
+                let $k = move || Unary::Relu;
                 $body
             }
             Unary::Gelu => {
-                let $k = Unary::Gelu;
+                let $k = move || Unary::Gelu;
                 $body
             }
             Unary::Sin => {
-                let $k = Unary::Sin;
+                let $k = move || Unary::Sin;
                 $body
             }
             Unary::Cos => {
-                let $k = Unary::Cos;
+                let $k = move || Unary::Cos;
                 $body
             }
             Unary::Powf(p) => {
-                let $k = Unary::Powf(p);
+                let $k = move || Unary::Powf(p);
                 $body
             }
             Unary::Square => {
-                let $k = Unary::Square;
+                let $k = move || Unary::Square;
                 $body
             }
         }
@@ -231,14 +233,14 @@ impl<T: Scalar> BackwardOp<T> for UnaryBackward<T> {
         let x = &inputs[0];
         let data =
             with_constant_variant!(f, |k| map3(grad, x, output, x.shape(), move |g, x, y| g
-                * k.derivative(x, y)));
+                * k().derivative(x, y)));
         Ok(vec![Some(Tensor::from_vec_unchecked(data, x.shape()))])
     }
 }
 
 impl<T: Scalar> Tensor<T> {
     pub(crate) fn unary(&self, f: Unary<T>) -> Tensor<T> {
-        let data = with_constant_variant!(f, |k| map1(self, move |x| k.forward(x)));
+        let data = with_constant_variant!(f, |k| map1(self, move |x| k().forward(x)));
         Tensor::op_result(data, self.shape(), &[self], UnaryBackward(f))
     }
 
