@@ -21,6 +21,20 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "softmax_64x32000",
 ];
 
+/// What `cargo xtask bench-compare --help` prints.
+pub const USAGE: &str = "\
+usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]
+
+  --repeats N        rounds of alternating ferrograd / PyTorch runs (default 3)
+  --samples N        timed samples per process; each process reports their median (default 10)
+  --threads LIST     thread counts to measure at (default 1,2)
+  --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step, matmul_64,
+                     matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000
+
+Threads are set with ferrograd::tensor::set_num_threads (FERROGRAD_NUM_THREADS) and
+torch.set_num_threads. Without PyTorch (python3 -m pip install torch numpy) only the
+ferrograd column is measured.";
+
 struct Options {
     repeats: usize,
     samples: usize,
@@ -37,6 +51,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(USAGE.to_string());
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--repeats" => options.repeats = value.parse().map_err(|_| "bad --repeats")?,
@@ -47,8 +64,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map(|t| t.parse().map_err(|_| format!("bad thread count {t}")))
                     .collect::<Result<_, _>>()?
             }
-            "--workloads" => options.workloads = value.split(',').map(str::to_string).collect(),
-            other => return Err(format!("unknown flag {other}")),
+            "--workloads" => {
+                options.workloads = value.split(',').map(str::to_string).collect();
+                if let Some(bad) = options
+                    .workloads
+                    .iter()
+                    .find(|w| !DEFAULT_WORKLOADS.contains(&w.as_str()))
+                {
+                    return Err(format!("unknown workload {bad}\n\n{USAGE}"));
+                }
+            }
+            other => return Err(format!("unknown flag {other}\n\n{USAGE}")),
         }
     }
     Ok(options)
@@ -82,6 +108,10 @@ fn format_time(seconds: Option<f64>) -> String {
 
 /// Runs the comparison; see the module docs.
 pub fn bench_compare(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let options = parse(args)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -170,4 +200,33 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_parse_and_bad_ones_show_the_usage() {
+        let o = parse(&args(&[
+            "--threads",
+            "1,4",
+            "--workloads",
+            "mlp_step,add_1m",
+        ]))
+        .unwrap();
+        assert_eq!(o.threads, vec![1, 4]);
+        assert_eq!(o.workloads, vec!["mlp_step", "add_1m"]);
+        assert_eq!((o.repeats, o.samples), (3, 10));
+        let help = parse(&args(&["--help"])).err().unwrap();
+        assert!(help.starts_with("usage: cargo xtask bench-compare"));
+        let bad = parse(&args(&["--workloads", "mlp_stpe"])).err().unwrap();
+        assert!(bad.starts_with("unknown workload mlp_stpe"), "{bad}");
+        assert!(parse(&args(&["--repeats"])).is_err());
+        assert!(parse(&args(&["--frobnicate", "1"])).is_err());
+    }
 }
