@@ -98,6 +98,29 @@ pub fn use_parallel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
         && output.saturating_mul(k) >= parallel_threshold::<T>()
 }
 
+/// Smallest block (rows or columns of the output) a parallel product is split into.
+const PARALLEL_MIN_BLOCK: usize = 32;
+
+/// The three views of one product, shared by the blocks of a parallel product.
+#[derive(Clone, Copy)]
+struct SendViews<T> {
+    d: RawMatMut<T>,
+    l: RawMat<T>,
+    r: RawMat<T>,
+}
+
+impl<T: Copy> SendViews<T> {
+    /// A copy; a method, so closures capture the whole (`Sync`) struct, not its fields.
+    fn get(&self) -> Self {
+        *self
+    }
+}
+
+// SAFETY: the blocks built from these views write disjoint parts of `d` and only read
+// `l` and `r`; `gemm` keeps the borrows they come from alive until every block is done.
+unsafe impl<T: Sync> Sync for SendViews<T> {}
+unsafe impl<T: Send> Send for SendViews<T> {}
+
 /// Raw matrix view handed to faer (no lifetime: only built from checked views).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
@@ -409,11 +432,41 @@ pub fn gemm<T: Scalar>(
     if dst.rows == 0 || dst.cols == 0 {
         return Ok(());
     }
-    let parallel = use_parallel::<T>(lhs.rows, rhs.cols, lhs.cols);
-    // SAFETY: all three views were bounds-checked at construction; `dst` is a unique
-    // borrow, so it cannot overlap the shared borrows `lhs` and `rhs`, and `MatViewMut::new`
-    // rejected self-aliasing strides.
-    unsafe { T::gemm_unchecked(dst.raw(), lhs.raw(), rhs.raw(), alpha, accumulate, parallel) };
+    let (d, l, r) = (dst.raw(), lhs.raw(), rhs.raw());
+    if !use_parallel::<T>(lhs.rows, rhs.cols, lhs.cols) {
+        // SAFETY: all three views were bounds-checked at construction; `dst` is a unique
+        // borrow, so it cannot overlap the shared borrows `lhs` and `rhs`, and
+        // `MatViewMut::new` rejected self-aliasing strides.
+        unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+        return Ok(());
+    }
+    // Parallel: split the output along its longer side into one block per thread, each
+    // a sequential product, on the spinning pool (see `crate::pool` for why not rayon).
+    let views = SendViews { d, l, r };
+    let split_rows = d.rows >= d.cols;
+    let len = if split_rows { d.rows } else { d.cols };
+    crate::pool::run_ranges(len, num_threads(), PARALLEL_MIN_BLOCK, &|range| {
+        let SendViews {
+            mut d,
+            mut l,
+            mut r,
+        } = views.get();
+        let start = range.start as isize;
+        if split_rows {
+            d.ptr = d.ptr.wrapping_offset(start * d.row_stride);
+            d.rows = range.len();
+            l.ptr = l.ptr.wrapping_offset(start * l.row_stride);
+            l.rows = range.len();
+        } else {
+            d.ptr = d.ptr.wrapping_offset(start * d.col_stride);
+            d.cols = range.len();
+            r.ptr = r.ptr.wrapping_offset(start * r.col_stride);
+            r.cols = range.len();
+        }
+        // SAFETY: as above for the whole views; each block is a sub-view of them
+        // (`range` lies inside `0..len`), and the blocks of `dst` are disjoint.
+        unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+    });
     Ok(())
 }
 

@@ -49,6 +49,7 @@ pub mod kernel;
 pub mod lstsq;
 mod matrix;
 mod ops;
+pub mod pool;
 pub mod scalar;
 #[cfg(feature = "serde")]
 mod serde_impl;

@@ -34,22 +34,26 @@ pub(crate) fn rows_per_block(rows: usize, row_len: usize) -> usize {
     rows.div_ceil(blocks.max(1)).max(1)
 }
 
-/// Runs `f` on every item, the first on the calling thread and each other on a scoped
-/// thread of its own (items are disjoint blocks of rows, see [`rows_per_block`]).
+/// Runs `f` on every item on ferrograd's worker pool ([`ferrograd_tensor::pool`], whose
+/// workers stay awake between the kernels of a step), the calling thread included. Items are disjoint blocks of rows, see
+/// [`rows_per_block`].
 pub(crate) fn in_parallel<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
-    let mut items = items.into_iter();
-    let Some(first) = items.next() else {
-        return;
-    };
-    if items.len() == 0 {
-        return f(first);
+    if items.len() <= 1 {
+        return items.into_iter().for_each(f);
     }
-    std::thread::scope(|scope| {
-        let f = &f;
-        for item in items {
-            scope.spawn(move || f(item));
+    // Each task takes its own item out of its slot, exactly once.
+    let slots: Vec<std::sync::Mutex<Option<I>>> = items
+        .into_iter()
+        .map(|item| std::sync::Mutex::new(Some(item)))
+        .collect();
+    ferrograd_tensor::pool::run(slots.len(), &|task| {
+        let item = slots[task]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(item) = item {
+            f(item);
         }
-        f(first);
     });
 }
 

@@ -47,7 +47,7 @@ pub mod tensor;
 
 pub use autograd::{BackwardOp, Gradients, HasTensorId, NoGradGuard, is_grad_enabled, no_grad};
 pub use error::{Result, Shape, TensorError};
-pub use ferrograd_linalg::{Scalar, num_threads, set_num_threads, simd, simd_kernel};
+pub use ferrograd_linalg::{Scalar, num_threads, pool, set_num_threads, simd, simd_kernel};
 pub use gradcheck::{GradcheckMismatch, GradcheckOptions, GradcheckReport, gradcheck};
 pub use layout::Layout;
 pub use ops::index::Indices;

@@ -9,7 +9,6 @@ use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
 use ferrograd_linalg::num_threads;
-use rayon::prelude::*;
 
 struct MatmulBackward;
 
@@ -214,7 +213,27 @@ impl<T: Scalar> Tensor<T> {
             && !use_parallel::<T>(m, n, k)
             && work >= parallel_threshold::<T>()
         {
-            out.par_chunks_mut(m * n).enumerate().try_for_each(product)
+            let first_error = std::sync::Mutex::new(None);
+            super::par_chunks_mut(
+                out,
+                m * n * count.div_ceil(num_threads() * 4),
+                |start, block| {
+                    let first = start / (m * n);
+                    for (i, chunk) in block.chunks_mut(m * n).enumerate() {
+                        if let Err(e) = product((first + i, chunk)) {
+                            first_error
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(e);
+                            return;
+                        }
+                    }
+                },
+            );
+            match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
         } else {
             out.chunks_mut(m * n).enumerate().try_for_each(product)
         }

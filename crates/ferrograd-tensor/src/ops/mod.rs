@@ -14,11 +14,40 @@ use crate::layout::{Layout, for_each_run};
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
-use rayon::prelude::*;
 
 /// Element counts from which element-wise kernels split work across threads. Below it,
 /// waking a second thread (~15 µs here) costs more than the loop.
 pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
+
+/// Runs `body(start, chunk)` for consecutive chunks of `out` of `grain` elements (the last
+/// may be shorter) on ferrograd's worker pool ([`ferrograd_linalg::pool`]), the calling
+/// thread included.
+pub(crate) fn par_chunks_mut<T: Scalar>(
+    out: &mut [T],
+    grain: usize,
+    body: impl Fn(usize, &mut [T]) + Sync,
+) {
+    /// The output's base pointer, shared by the tasks (each takes a disjoint chunk).
+    struct Base<T>(*mut T);
+    // SAFETY: tasks only form disjoint sub-slices from it (see below).
+    unsafe impl<T: Send> Sync for Base<T> {}
+    impl<T> Base<T> {
+        fn get(&self) -> *mut T {
+            self.0
+        }
+    }
+    let len = out.len();
+    let grain = grain.max(1);
+    let base = Base(out.as_mut_ptr());
+    ferrograd_linalg::pool::run(len.div_ceil(grain), &|task| {
+        let start = task * grain;
+        let end = (start + grain).min(len);
+        // SAFETY: `start..end` lies inside `out`, chunks of different tasks do not
+        // overlap, and `out` stays mutably borrowed until `run` returns.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        body(start, chunk);
+    });
+}
 
 fn parallel_grain(n: usize) -> Option<usize> {
     let threads = num_threads();
@@ -64,10 +93,9 @@ pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T
     let mut out = storage::take_buffer::<T>(n);
     if let Some(src) = x.as_slice() {
         match parallel_grain(n) {
-            Some(grain) => out
-                .par_chunks_mut(grain)
-                .zip(src.par_chunks(grain))
-                .for_each(|(o, s)| kernel1(o, s, &f)),
+            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
+                kernel1(o, &src[start..start + o.len()], &f)
+            }),
             None => kernel1(&mut out, src, &f),
         }
         return out;
@@ -102,10 +130,10 @@ pub(crate) fn map2<T: Scalar>(
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
     {
         match parallel_grain(n) {
-            Some(grain) => out
-                .par_chunks_mut(grain)
-                .zip(sa.par_chunks(grain).zip(sb.par_chunks(grain)))
-                .for_each(|(o, (sa, sb))| kernel2(o, sa, sb, &f)),
+            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
+                let range = start..start + o.len();
+                kernel2(o, &sa[range.clone()], &sb[range], &f)
+            }),
             None => kernel2(&mut out, sa, sb, &f),
         }
         return out;
@@ -163,11 +191,10 @@ pub(crate) fn map3<T: Scalar>(
         && let (Some(sa), Some(sb), Some(sc)) = (a.as_slice(), b.as_slice(), c.as_slice())
     {
         match parallel_grain(n) {
-            Some(grain) => out
-                .par_chunks_mut(grain)
-                .zip(sa.par_chunks(grain))
-                .zip(sb.par_chunks(grain).zip(sc.par_chunks(grain)))
-                .for_each(|((o, sa), (sb, sc))| kernel3(o, sa, sb, sc, &f)),
+            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
+                let range = start..start + o.len();
+                kernel3(o, &sa[range.clone()], &sb[range.clone()], &sc[range], &f)
+            }),
             None => kernel3(&mut out, sa, sb, sc, &f),
         }
         return out;

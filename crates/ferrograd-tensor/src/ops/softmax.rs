@@ -8,7 +8,6 @@ use crate::layout::normalize_axis;
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
-use rayon::prelude::*;
 
 /// Softmax (or log-softmax) of every row of length `n` of `input`, on several threads for
 /// large inputs.
@@ -19,9 +18,9 @@ fn for_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
     if num_threads() > 1 && input.len() >= PARALLEL_MIN_ELEMENTS && input.len() / n > 1 {
         // A few blocks of rows per thread.
         let rows_per_task = (input.len() / n).div_ceil(num_threads() * 4).max(1);
-        out.par_chunks_mut(n * rows_per_task)
-            .zip(input.par_chunks(n * rows_per_task))
-            .for_each(|(o, x)| softmax_rows(x, o, n, log));
+        super::par_chunks_mut(out, n * rows_per_task, |start, o| {
+            softmax_rows(&input[start..start + o.len()], o, n, log)
+        });
     } else {
         softmax_rows(input, out, n, log);
     }
@@ -176,9 +175,10 @@ impl<T: Scalar> BackwardOp<T> for SoftmaxBackward {
         if let Some(rows) = y.len().checked_div(n) {
             if num_threads() > 1 && y.len() >= PARALLEL_MIN_ELEMENTS && rows > 1 {
                 let block = n * rows.div_ceil(num_threads() * 4).max(1);
-                gx.par_chunks_mut(block)
-                    .zip(y.par_chunks(block).zip(g.par_chunks(block)))
-                    .for_each(|(gx, (y, g))| softmax_backward_rows(y, g, gx, n, log));
+                super::par_chunks_mut(&mut gx, block, |start, gx| {
+                    let range = start..start + gx.len();
+                    softmax_backward_rows(&y[range.clone()], &g[range], gx, n, log)
+                });
             } else {
                 softmax_backward_rows(&y, &g, &mut gx, n, log);
             }
