@@ -68,6 +68,10 @@ pub fn set_num_threads(n: usize) {
 /// | 32×256×2048 | 106 / 165 | 51 / 91 |
 /// | 1024×1024×16 | 110 / 179 | 56 / 97 |
 ///
+/// (`gemm` no longer uses faer's rayon mode: a parallel product is split into one
+/// sequential block per thread on [`crate::pool`], whose workers are usually awake, so
+/// these thresholds, set from faer's mode, err on the side of one thread.)
+///
 /// Two threads lose at `128³` and win from `192³` (f32), lose at `64³` and win from
 /// `128³` (f64), and lose on 64×4096×64 (work in the inner dimension, a 64×64 output)
 /// at both precisions. The thresholds sit at the break-even points. On a machine shared
