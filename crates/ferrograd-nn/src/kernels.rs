@@ -1,8 +1,8 @@
 //! Row kernels of the fused layers and losses (cross-entropy, layer norm, RMS norm).
 //!
 //! Each kernel works on contiguous rows with eight independent accumulator lanes, so the
-//! loops vectorise, and is compiled a second time with AVX2 enabled and chosen at run
-//! time (the portable build targets SSE2). No fast-math: results are deterministic and
+//! loops vectorise, and is compiled again for AVX-512 and for AVX2, the widest the CPU
+//! has being chosen at run time (the portable build targets SSE2). No fast-math: results are deterministic and
 //! the same on every run; only the summation order differs from a plain left-to-right
 //! loop.
 
@@ -57,9 +57,11 @@ pub(crate) fn in_parallel<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
     });
 }
 
-/// Generates a dispatcher `$name` that runs `$inner` compiled with AVX2 when the CPU has
-/// it, and the portable build otherwise. `$inner` must be `#[inline(always)]` so that its
-/// body (and the helpers it calls) is compiled inside the AVX2 function.
+/// Generates a dispatcher `$name` that runs `$inner` compiled for AVX-512 or AVX2 when
+/// the CPU has them ([`ferrograd_tensor::simd::level`]), and the portable build
+/// otherwise. `$inner` must be `#[inline(always)]` so that its body (and the helpers it
+/// calls) is compiled inside the wider functions. Every variant does the same IEEE
+/// operations in the same order, so results are identical on every CPU.
 macro_rules! avx2_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident<$t:ident>($($arg:ident: $ty:ty),* $(,)?) => $inner:ident) => {
         $(#[$meta])*
@@ -67,14 +69,26 @@ macro_rules! avx2_dispatch {
         $vis fn $name<$t: Scalar>($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn with_avx512<$t: Scalar>($($arg: $ty),*) {
+                    $inner($($arg),*)
+                }
                 #[target_feature(enable = "avx2")]
                 #[allow(clippy::too_many_arguments)]
                 fn with_avx2<$t: Scalar>($($arg: $ty),*) {
                     $inner($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked just above.
-                    return unsafe { with_avx2($($arg),*) };
+                match ferrograd_tensor::simd::level() {
+                    // SAFETY: `level` reported every feature `with_avx512` enables.
+                    ferrograd_tensor::simd::Level::Avx512 => {
+                        return unsafe { with_avx512($($arg),*) };
+                    }
+                    // SAFETY: `level` reported AVX2.
+                    ferrograd_tensor::simd::Level::Avx2 => {
+                        return unsafe { with_avx2($($arg),*) };
+                    }
+                    ferrograd_tensor::simd::Level::Baseline => {}
                 }
             }
             $inner($($arg),*)

@@ -324,7 +324,77 @@ fn adam_kernel_avx2<T: Scalar, const FLAGS: u8>(
     adam_kernel::<T, FLAGS>(w, g, m, v, vmax, c)
 }
 
+/// Parameters with at least this many elements are updated on several threads (when
+/// [`ferrograd_tensor::num_threads`] allows): below it, the update takes less time than
+/// handing half of it to another thread.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// The update on several threads for large parameters; each element's arithmetic is
+/// independent of the others, so results are identical to the single-thread update.
 fn adam_dispatch<T: Scalar, const FLAGS: u8>(
+    w: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+    c: Consts<T>,
+) {
+    let n = w.len();
+    let threads = ferrograd_tensor::num_threads();
+    if threads < 2 || n < PARALLEL_MIN_ELEMENTS || g.len() < n || m.len() < n || v.len() < n {
+        return adam_dispatch_seq::<T, FLAGS>(w, g, m, v, vmax, c);
+    }
+    /// Base pointers of the state the blocks update; each block takes a disjoint range.
+    struct Bases<T> {
+        w: *mut T,
+        m: *mut T,
+        v: *mut T,
+        vmax: Option<*mut T>,
+    }
+    // SAFETY: blocks only form disjoint sub-slices from these pointers (see below).
+    unsafe impl<T: Send> Sync for Bases<T> {}
+    impl<T> Bases<T> {
+        /// Mutable sub-slices `range` of each buffer.
+        ///
+        /// # Safety
+        /// `range` must lie inside every buffer, no two live results may overlap, and the
+        /// buffers must outlive `'a`.
+        #[allow(clippy::type_complexity)]
+        unsafe fn slices<'a>(
+            &self,
+            range: &std::ops::Range<usize>,
+        ) -> (&'a mut [T], &'a mut [T], &'a mut [T], &'a mut [T]) {
+            let (start, len) = (range.start, range.len());
+            // SAFETY: guaranteed by the caller.
+            unsafe {
+                (
+                    std::slice::from_raw_parts_mut(self.w.add(start), len),
+                    std::slice::from_raw_parts_mut(self.m.add(start), len),
+                    std::slice::from_raw_parts_mut(self.v.add(start), len),
+                    match self.vmax {
+                        Some(p) => std::slice::from_raw_parts_mut(p.add(start), len),
+                        None => &mut [],
+                    },
+                )
+            }
+        }
+    }
+    let bases = Bases {
+        w: w.as_mut_ptr(),
+        m: m.as_mut_ptr(),
+        v: v.as_mut_ptr(),
+        vmax: (vmax.len() >= n).then_some(vmax.as_mut_ptr()),
+    };
+    ferrograd_tensor::pool::run_ranges(n, threads, PARALLEL_MIN_ELEMENTS / 2, &|range| {
+        // SAFETY: the ranges of `run_ranges` are disjoint and inside `0..n`, every buffer
+        // holds at least `n` elements (checked above), and the borrows they come from
+        // outlive `run_ranges`.
+        let (w, m, v, vmax) = unsafe { bases.slices(&range) };
+        adam_dispatch_seq::<T, FLAGS>(w, &g[range], m, v, vmax, c);
+    });
+}
+
+fn adam_dispatch_seq<T: Scalar, const FLAGS: u8>(
     w: &mut [T],
     g: &[T],
     m: &mut [T],

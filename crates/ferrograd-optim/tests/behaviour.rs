@@ -444,3 +444,41 @@ fn optimizers_are_debug_printable_without_dumping_state() -> R {
     assert!(format!("{adamw:?}").starts_with("AdamW {"));
     Ok(())
 }
+
+#[test]
+fn large_parameters_update_the_same_on_one_and_two_threads() -> R {
+    // 200,003 elements: above the size from which Adam splits the update across threads,
+    // and not a multiple of the block size. Each element's update is independent, so the
+    // two runs must agree bit for bit, AMSGrad's running maximum included.
+    let n = 200_003;
+    let values: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin()).collect();
+    let grads: Vec<Vec<f32>> = (0..3)
+        .map(|s| {
+            (0..n)
+                .map(|i| ((i * (s + 2)) as f32 * 0.011).cos())
+                .collect()
+        })
+        .collect();
+    let run = |threads: usize, amsgrad: bool| -> R<Vec<f32>> {
+        ferrograd_tensor::set_num_threads(threads);
+        let p = Parameter::new(Tensor::from_vec(values.clone(), &[n])?);
+        let config = AdamConfig {
+            amsgrad,
+            weight_decay: 0.01,
+            ..AdamConfig::new(1e-2)
+        };
+        let mut adam = Adam::new([p.clone()], config)?;
+        for g in &grads {
+            adam.step(&store(&[(&p, g.clone())]))?;
+        }
+        Ok(p.tensor().to_vec())
+    };
+    for amsgrad in [false, true] {
+        let one = run(1, amsgrad)?;
+        let two = run(2, amsgrad)?;
+        assert_eq!(one, two, "amsgrad = {amsgrad}");
+        assert_ne!(one, values, "the parameters moved");
+    }
+    ferrograd_tensor::set_num_threads(1);
+    Ok(())
+}
