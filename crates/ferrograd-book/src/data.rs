@@ -4,30 +4,25 @@ use serde_json::Value;
 
 use crate::error::{BookError, Result};
 
-/// §1.2's three houses: area in m².
-pub const HOUSE_AREAS: [f64; 3] = [150.0, 200.0, 260.0];
-/// §1.2's three houses: price in thousands of dollars.
-pub const HOUSE_PRICES: [f64; 3] = [200.0, 600.0, 500.0];
+// The book's data lives once, in `ferrograd-data`; the program prints and plots it.
+pub use ferrograd::data::book::{BUY_FEATURES as BUY_X, HOUSE_AREAS, HOUSE_PRICES};
+
 /// The area whose price §1.2 predicts with the fitted line.
 pub const NEW_HOUSE_AREA: f64 = 240.0;
 
-/// §1.7's twelve customers: (age, income in thousands of dollars).
-pub const BUY_X: [[f64; 2]; 12] = [
-    [22.0, 25.0],
-    [25.0, 35.0],
-    [47.0, 80.0],
-    [52.0, 95.0],
-    [46.0, 82.0],
-    [56.0, 90.0],
-    [23.0, 27.0],
-    [30.0, 50.0],
-    [40.0, 60.0],
-    [39.0, 57.0],
-    [53.0, 95.0],
-    [48.0, 88.0],
-];
-/// §1.7's labels: 1 if the customer bought, 0 if not.
-pub const BUY_Y: [f64; 12] = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+/// §1.7's labels as numbers (1 if the customer bought, 0 if not), from
+/// [`ferrograd::data::book::BUY_LABELS`].
+pub const BUY_Y: [f64; 12] = labels_as_f64(ferrograd::data::book::BUY_LABELS);
+
+const fn labels_as_f64(labels: [usize; 12]) -> [f64; 12] {
+    let mut out = [0.0; 12];
+    let mut i = 0;
+    while i < labels.len() {
+        out[i] = labels[i] as f64;
+        i += 1;
+    }
+    out
+}
 
 /// The learning rate of the book's logistic regression (§1.7–1.8).
 pub const LOGISTIC_LR: f64 = 0.001;

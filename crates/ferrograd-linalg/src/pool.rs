@@ -48,6 +48,14 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// Runs every task on the calling thread, then re-raises the first panic, if any.
+    fn run_here(self) {
+        self.work();
+        if let Some(payload) = self.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            resume_unwind(payload);
+        }
+    }
+
     /// Runs tasks until none are left; a panic is kept for the caller to re-raise.
     fn work(&self) {
         loop {
@@ -165,14 +173,6 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     if tasks == 0 {
         return;
     }
-    let helpers = num_threads().saturating_sub(1);
-    if tasks == 1 || helpers == 0 {
-        return (0..tasks).for_each(body);
-    }
-    let shared = shared();
-    if shared.workers.is_empty() || shared.busy.swap(true, SeqCst) {
-        return (0..tasks).for_each(body);
-    }
     let job = Job {
         body,
         tasks,
@@ -180,6 +180,14 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
         done: AtomicUsize::new(0),
         panic: Mutex::new(None),
     };
+    let helpers = num_threads().saturating_sub(1);
+    if tasks == 1 || helpers == 0 {
+        return job.run_here();
+    }
+    let shared = shared();
+    if shared.workers.is_empty() || shared.busy.swap(true, SeqCst) {
+        return job.run_here();
+    }
     // Lifetime erased for the shared slot; `job` outlives every use (see worker_loop).
     let job_ptr = (&job as *const Job<'_>).cast_mut().cast::<Job<'static>>();
     shared.job.store(job_ptr, SeqCst);
