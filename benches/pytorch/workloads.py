@@ -155,14 +155,23 @@ WORKLOADS = {
 }
 
 
+WARM_UP_S = 0.3
+
+
 def measure(run, samples):
+    # Warm up for 0.3 s (at least 3 calls): caches, allocators and idle cores settle (on a
+    # VM an idle vCPU can take ~100 ms to run at full speed again). bench-runner does the
+    # same.
+    start = time.perf_counter()
+    warm_calls = 0
+    while warm_calls < 3 or time.perf_counter() - start < WARM_UP_S:
+        run()
+        warm_calls += 1
     # Each sample times enough calls to last ~20 ms, so timer resolution does not matter.
     start = time.perf_counter()
     run()
     once = max(time.perf_counter() - start, 1e-7)
     calls = max(1, int(0.02 / once))
-    for _ in range(3):
-        run()
     times = []
     for _ in range(samples):
         start = time.perf_counter()

@@ -49,14 +49,19 @@ fn main() {
     let Some(mut run) = workloads::build(name) else {
         usage()
     };
+    // Warm up for 0.3 s (at least 3 calls), as the PyTorch side does: caches, allocators
+    // and idle cores settle (on a VM an idle vCPU can take ~100 ms to run at full speed).
+    let warm_up = Instant::now();
+    let mut warm_calls = 0;
+    while warm_calls < 3 || warm_up.elapsed().as_secs_f64() < 0.3 {
+        run();
+        warm_calls += 1;
+    }
     // Each sample times enough calls to last ~20 ms, as the PyTorch side does.
     let start = Instant::now();
     run();
     let once = start.elapsed().as_secs_f64().max(1e-7);
     let calls = ((0.02 / once) as usize).max(1);
-    for _ in 0..3 {
-        run();
-    }
     let mut times: Vec<f64> = (0..samples.max(1))
         .map(|_| {
             let start = Instant::now();
