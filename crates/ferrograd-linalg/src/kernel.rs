@@ -122,7 +122,7 @@ impl<T: Copy> SendViews<T> {
 
 // SAFETY: the blocks built from these views write disjoint parts of `d` and only read
 // `l` and `r`; `gemm` keeps the borrows they come from alive until every block is done.
-unsafe impl<T: Sync> Sync for SendViews<T> {}
+unsafe impl<T: Send + Sync> Sync for SendViews<T> {}
 unsafe impl<T: Send> Send for SendViews<T> {}
 
 /// Raw matrix view handed to faer (no lifetime: only built from checked views).

@@ -130,8 +130,14 @@ fn worker_loop(shared: &'static Shared, index: usize) {
                 break;
             }
             spins = spins.wrapping_add(1);
-            if !spins.is_multiple_of(64) || start.elapsed() < SPIN {
+            if !spins.is_multiple_of(64) {
                 std::hint::spin_loop();
+                continue;
+            }
+            if start.elapsed() < SPIN {
+                // Let any other runnable thread on this core go first (a no-op when the
+                // core is otherwise idle, as in a training step on a dedicated machine).
+                std::thread::yield_now();
                 continue;
             }
             me.sleeping.store(true, SeqCst);
@@ -160,6 +166,16 @@ fn worker_loop(shared: &'static Shared, index: usize) {
         }
         served = epoch;
         shared.active.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Spins for the first 1024 calls, then yields the core to the operating system.
+fn spin_or_yield(spins: &mut u32) {
+    *spins = spins.saturating_add(1);
+    if *spins < 1024 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
     }
 }
 
@@ -200,12 +216,15 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
         }
     }
     job.work();
+    // A worker holding a task may have been preempted (more runnable threads than
+    // cores): after a short spin, yield so it can run on this core if it must.
+    let mut spins = 0u32;
     while job.done.load(SeqCst) < tasks {
-        std::hint::spin_loop();
+        spin_or_yield(&mut spins);
     }
     shared.job.store(ptr::null_mut(), SeqCst);
     while shared.active.load(SeqCst) != 0 {
-        std::hint::spin_loop();
+        spin_or_yield(&mut spins);
     }
     shared.busy.store(false, SeqCst);
     if let Some(payload) = job.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
@@ -223,6 +242,9 @@ pub fn run_ranges(
 ) {
     let parts = parts.min(len / min_len.max(1)).max(1);
     let chunk = len.div_ceil(parts);
+    // Rounding the chunk up can leave the last parts empty (len 1281 in 40 parts of 33);
+    // run only the non-empty ones.
+    let parts = len.div_ceil(chunk.max(1)).max(1);
     run(parts, &|part| {
         let start = part * chunk;
         body(start.min(len)..(start + chunk).min(len));
@@ -295,9 +317,17 @@ mod tests {
     #[test]
     fn ranges_cover_the_input_once() {
         crate::set_num_threads(2);
-        for (len, parts, min_len) in [(10, 4, 1), (1000, 2, 300), (5, 8, 16), (0, 2, 1)] {
+        let cases = [
+            (10, 4, 1),
+            (1000, 2, 300),
+            (5, 8, 16),
+            (0, 2, 1),
+            (1281, 40, 32),
+        ];
+        for (len, parts, min_len) in cases {
             let hits: Vec<AtomicU32> = (0..len).map(|_| AtomicU32::new(0)).collect();
             run_ranges(len, parts, min_len, &|range| {
+                assert!(!range.is_empty() || len == 0, "empty range for {len}");
                 assert!(range.len() >= min_len.min(len) || range.end == len);
                 for i in range {
                     hits[i].fetch_add(1, SeqCst);

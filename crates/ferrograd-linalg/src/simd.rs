@@ -78,16 +78,18 @@ fn env_cap() -> Level {
 
 #[cfg(target_arch = "x86_64")]
 fn detect() -> Level {
-    if std::arch::is_x86_feature_detected!("avx512f")
+    // Every feature the AVX-512 variant enables is checked, AVX2 and FMA included (a VM
+    // may mask CPUID bits independently).
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    if avx2
+        && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vl")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512dq")
-        && std::arch::is_x86_feature_detected!("fma")
     {
         Level::Avx512
-    } else if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-    {
+    } else if avx2 {
         Level::Avx2
     } else {
         Level::Baseline

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{assert_close, product_tol, to_f64};
+use common::{assert_close, naive_product, product_tol, to_f64};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
 use ferrograd_linalg::{Matrix, Scalar, Vector, set_num_threads};
 
@@ -197,6 +197,58 @@ fn parallel_products_match_sequential_and_naive() {
             );
         }
     }
+
+    // A wide output (more columns than rows) is split by columns; operands with negative
+    // strides (a row-reversed A, a column-reversed B) and an accumulating product with
+    // alpha take the same path.
+    let (m, k, n) = (48usize, 200usize, 701usize);
+    let a_buf = block_zero_values::<f32>(m, k, 21);
+    let b_buf = block_zero_values::<f32>(k, n, 22);
+    let a = MatView::new(&a_buf, (m - 1) * k, m, k, -(k as isize), 1).unwrap();
+    let b = MatView::new(&b_buf, n - 1, k, n, n as isize, -1).unwrap();
+    set_num_threads(2);
+    assert!(
+        use_parallel::<f32>(m, n, k),
+        "{m}x{k}x{n} must run in parallel"
+    );
+    let start = vec![1.0f32; m * n];
+    let mut par = start.clone();
+    gemm(
+        MatViewMut::row_major(&mut par, m, n).unwrap(),
+        a,
+        b,
+        0.5,
+        true,
+    )
+    .unwrap();
+    set_num_threads(1);
+    let mut seq = start;
+    gemm(
+        MatViewMut::row_major(&mut seq, m, n).unwrap(),
+        a,
+        b,
+        0.5,
+        true,
+    )
+    .unwrap();
+    // Blocks may be blocked differently by faer than the whole product, so the two agree
+    // to rounding, and both agree with the naive product: tolerance (k + 2)·ε·|A||B|/2
+    // for the product, plus an ulp or two of the accumulated 1.0.
+    let (want, s) = naive_product(&a, &b);
+    let want: Vec<f64> = want.iter().map(|c| 1.0 + 0.5 * c).collect();
+    let tol: Vec<f64> = s
+        .iter()
+        .map(|&s| 0.5 * product_tol::<f32>(k, s) + 2.0 * f64::from(f32::EPSILON))
+        .collect();
+    assert_close("column split vs naive", &to_f64(&par), &want, &tol);
+    assert_close("sequential vs naive", &to_f64(&seq), &want, &tol);
+    let twice: Vec<f64> = tol.iter().map(|t| 2.0 * t).collect();
+    assert_close(
+        "column split vs sequential",
+        &to_f64(&par),
+        &to_f64(&seq),
+        &twice,
+    );
 
     // Least squares hands faer an explicit parallel mode above the same threshold (on
     // m·n·n); both modes must give the same solution up to rounding.

@@ -341,3 +341,40 @@ fn composite_mlp_and_attention() {
     let report = gradcheck(attention, &[x, wq, wk, wv], &options()).unwrap();
     assert!(report.passed(), "attention: {report}");
 }
+
+/// Products whose operands are transposed views of batched tensors take the backward
+/// path that forms their gradient transposed; finite differences check it, with batch
+/// axes that differ (rank 3 × rank 2) and that broadcast ([1, k, n] against [B, m, k]).
+#[test]
+fn batched_products_of_transposed_views_have_correct_gradients() {
+    let mut rng = ferrograd_tensor::Rng::new(3);
+    let (batch, m, k, n) = (3, 4, 5, 2);
+    let a_stored = Tensor::<f64>::randn(&[batch, k, m], 0.0, 1.0, &mut rng);
+    let b = Tensor::<f64>::randn(&[k, n], 0.0, 1.0, &mut rng);
+    let report = gradcheck(
+        |v| v[0].transpose(-2, -1)?.matmul(&v[1]),
+        &[a_stored, b],
+        &options(),
+    )
+    .unwrap();
+    assert!(report.passed(), "transposed batched lhs: {report}");
+
+    let a = Tensor::<f64>::randn(&[batch, m, k], 0.0, 1.0, &mut rng);
+    let b_stored = Tensor::<f64>::randn(&[1, n, k], 0.0, 1.0, &mut rng);
+    let report = gradcheck(
+        |v| v[0].matmul(&v[1].transpose(-2, -1)?),
+        &[a, b_stored],
+        &options(),
+    )
+    .unwrap();
+    assert!(report.passed(), "broadcast transposed rhs: {report}");
+
+    // k = 0 with a weight shared across a batch: the gradient is all zeros, not an error.
+    let a = Tensor::<f64>::zeros(&[2, 3, 0]).set_requires_grad(true);
+    let w = Tensor::<f64>::zeros(&[0, 4]).set_requires_grad(true);
+    let y = a.matmul(&w).unwrap();
+    assert_eq!(y.shape(), &[2, 3, 4]);
+    let grads = y.sum_all().backward().unwrap();
+    assert_eq!(grads.get(&w).unwrap().shape(), &[0, 4]);
+    assert_eq!(grads.get(&a).unwrap().shape(), &[2, 3, 0]);
+}

@@ -44,7 +44,8 @@ impl<T: Scalar> BackwardOp<T> for MatmulBackward {
             // rather than a product per batch item summed afterwards.
             let k = a.shape()[a.rank() - 1];
             let n = grad.shape()[grad.rank() - 1];
-            let rows = a.numel() / k.max(1);
+            // From the shape, not numel / k: with k = 0 that division says 0 rows.
+            let rows: usize = a.shape()[..a.rank() - 1].iter().product();
             let (a2, g2) = (a.reshape(&[rows, k])?, grad.reshape(&[rows, n])?);
             Some(if is_transposed_contiguous(b) {
                 g2.t()?.matmul_batched(&a2)?.t()?
