@@ -57,41 +57,19 @@ pub(crate) fn in_parallel<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
     });
 }
 
-/// Generates a dispatcher `$name` that runs `$inner` compiled for AVX-512 or AVX2 when
-/// the CPU has them ([`ferrograd_tensor::simd::level`]), and the portable build
-/// otherwise. `$inner` must be `#[inline(always)]` so that its body (and the helpers it
-/// calls) is compiled inside the wider functions. Every variant does the same IEEE
-/// operations in the same order, so results are identical on every CPU.
-macro_rules! avx2_dispatch {
+/// Generates a dispatcher `$name` that runs `$inner` compiled for the widest vector
+/// instructions of the CPU, through [`ferrograd_tensor::simd_kernel!`]. `$inner` must be
+/// `#[inline(always)]` so that its body (and the helpers it calls) is compiled inside each
+/// variant. Every variant does the same IEEE operations in the same order, so results are
+/// identical on every CPU.
+macro_rules! simd_dispatch {
     ($(#[$meta:meta])* $vis:vis fn $name:ident<$t:ident>($($arg:ident: $ty:ty),* $(,)?) => $inner:ident) => {
-        $(#[$meta])*
-        #[allow(clippy::too_many_arguments)]
-        $vis fn $name<$t: Scalar>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn with_avx512<$t: Scalar>($($arg: $ty),*) {
-                    $inner($($arg),*)
-                }
-                #[target_feature(enable = "avx2")]
-                #[allow(clippy::too_many_arguments)]
-                fn with_avx2<$t: Scalar>($($arg: $ty),*) {
-                    $inner($($arg),*)
-                }
-                match ferrograd_tensor::simd::level() {
-                    // SAFETY: `level` reported every feature `with_avx512` enables.
-                    ferrograd_tensor::simd::Level::Avx512 => {
-                        return unsafe { with_avx512($($arg),*) };
-                    }
-                    // SAFETY: `level` reported AVX2.
-                    ferrograd_tensor::simd::Level::Avx2 => {
-                        return unsafe { with_avx2($($arg),*) };
-                    }
-                    ferrograd_tensor::simd::Level::Baseline => {}
-                }
+        ferrograd_tensor::simd_kernel! {
+            $(#[$meta])*
+            #[allow(clippy::too_many_arguments)]
+            $vis fn $name<$t: Scalar>($($arg: $ty),*) {
+                $inner($($arg),*)
             }
-            $inner($($arg),*)
         }
     };
 }
@@ -205,7 +183,7 @@ fn ce_forward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `ce_forward_impl`.
     pub(crate) fn ce_forward<T>(
         x: &[T],
@@ -245,7 +223,7 @@ fn ce_backward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `ce_backward_impl`.
     pub(crate) fn ce_backward<T>(
         x: &[T],
@@ -302,7 +280,7 @@ fn layer_norm_forward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `layer_norm_forward_impl`.
     pub(crate) fn layer_norm_forward<T>(
         x: &[T],
@@ -369,7 +347,7 @@ fn layer_norm_backward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `layer_norm_backward_impl`.
     pub(crate) fn layer_norm_backward<T>(
         x: &[T],
@@ -413,7 +391,7 @@ fn rms_norm_forward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `rms_norm_forward_impl`.
     pub(crate) fn rms_norm_forward<T>(
         x: &[T],
@@ -468,7 +446,7 @@ fn rms_norm_backward_impl<T: Scalar>(
     }
 }
 
-avx2_dispatch!(
+simd_dispatch!(
     /// See `rms_norm_backward_impl`.
     pub(crate) fn rms_norm_backward<T>(
         x: &[T],

@@ -215,22 +215,18 @@ impl<T: Scalar> Tensor<T> {
             && work >= parallel_threshold::<T>()
         {
             let first_error = std::sync::Mutex::new(None);
-            super::par_chunks_mut(
-                out,
-                m * n * count.div_ceil(num_threads() * 4),
-                |start, block| {
-                    let first = start / (m * n);
-                    for (i, chunk) in block.chunks_mut(m * n).enumerate() {
-                        if let Err(e) = product((first + i, chunk)) {
-                            first_error
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
+            super::par_rows(out, m * n, |start, block| {
+                let first = start / (m * n);
+                for (i, chunk) in block.chunks_mut(m * n).enumerate() {
+                    if let Err(e) = product((first + i, chunk)) {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        return;
                     }
-                },
-            );
+                }
+            });
             match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
                 Some(e) => Err(e),
                 None => Ok(()),

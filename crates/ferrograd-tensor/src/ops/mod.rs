@@ -49,6 +49,18 @@ pub(crate) fn par_chunks_mut<T: Scalar>(
     });
 }
 
+/// [`par_chunks_mut`] in blocks of whole rows of `row_len` elements, about four blocks per
+/// thread (so a thread that starts late leaves little for the others to wait on).
+pub(crate) fn par_rows<T: Scalar>(
+    out: &mut [T],
+    row_len: usize,
+    body: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let rows = out.len() / row_len.max(1);
+    let rows_per_block = rows.div_ceil(num_threads() * 4).max(1);
+    par_chunks_mut(out, row_len.max(1) * rows_per_block, body);
+}
+
 fn parallel_grain(n: usize) -> Option<usize> {
     let threads = num_threads();
     (threads > 1 && n >= PARALLEL_MIN_ELEMENTS).then(|| n.div_ceil(threads).max(1 << 14))

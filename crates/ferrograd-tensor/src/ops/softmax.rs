@@ -16,9 +16,7 @@ fn for_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
         return;
     }
     if num_threads() > 1 && input.len() >= PARALLEL_MIN_ELEMENTS && input.len() / n > 1 {
-        // A few blocks of rows per thread.
-        let rows_per_task = (input.len() / n).div_ceil(num_threads() * 4).max(1);
-        super::par_chunks_mut(out, n * rows_per_task, |start, o| {
+        super::par_rows(out, n, |start, o| {
             softmax_rows(&input[start..start + o.len()], o, n, log)
         });
     } else {
@@ -175,8 +173,7 @@ impl<T: Scalar> BackwardOp<T> for SoftmaxBackward {
         let log = self.log;
         if let Some(rows) = y.len().checked_div(n) {
             if num_threads() > 1 && y.len() >= PARALLEL_MIN_ELEMENTS && rows > 1 {
-                let block = n * rows.div_ceil(num_threads() * 4).max(1);
-                super::par_chunks_mut(&mut gx, block, |start, gx| {
+                super::par_rows(&mut gx, n, |start, gx| {
                     let range = start..start + gx.len();
                     softmax_backward_rows(&y[range.clone()], &g[range], gx, n, log)
                 });
