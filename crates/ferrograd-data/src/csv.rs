@@ -18,7 +18,7 @@
 
 use crate::dataset::TensorDataset;
 use crate::error::{DataError, Result, invalid};
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Tensor};
 use std::path::Path;
 
 /// One data record of a CSV file.
@@ -326,7 +326,7 @@ pub(crate) fn read_utf8(op: &'static str, path: &Path) -> Result<String> {
 ///     .parse_classification::<f32>(text, "buyers.csv")?;
 /// assert_eq!(ds.len(), 2);
 /// assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.0]);
-/// assert_eq!(ds.targets().as_slice(), &[0, 1]);
+/// assert_eq!(ds.targets().to_vec(), [0, 1]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -460,7 +460,7 @@ impl CsvOptions {
     pub fn classification_from_table<T: Scalar>(
         &self,
         table: &CsvTable,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::classification")?;
         let (x, classes) = self.read_rows::<T, usize>(table, |row, c| {
             let cell = &row.fields[c];
@@ -483,7 +483,7 @@ impl CsvOptions {
                 reason,
             })
         })?;
-        TensorDataset::new(x, Indices::from(classes))
+        TensorDataset::new(x, IdTensor::from_indices(&classes, &[classes.len()])?)
     }
 
     /// Loads a regression dataset from a file (see
@@ -507,7 +507,7 @@ impl CsvOptions {
     pub fn load_classification<T: Scalar>(
         &self,
         path: impl AsRef<Path>,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::load_classification")?;
         self.classification_from_table(&CsvTable::read(path, self.delimiter)?)
     }
@@ -532,7 +532,7 @@ impl CsvOptions {
         &self,
         text: &str,
         file: &str,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.classification_from_table(&CsvTable::parse(text, file, self.delimiter)?)
     }
 }

@@ -64,6 +64,152 @@ impl StoredTensor {
     }
 }
 
+/// The value of an IEEE half-precision (binary16) number.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = if bits & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let exponent = i32::from((bits >> 10) & 0x1f);
+    let mantissa = f32::from(bits & 0x3ff);
+    match exponent {
+        0 => sign * mantissa * 2f32.powi(-24), // zero and subnormals
+        0x1f if mantissa == 0.0 => sign * f32::INFINITY,
+        0x1f => f32::NAN,
+        _ => sign * (1.0 + mantissa / 1024.0) * 2f32.powi(exponent - 15),
+    }
+}
+
+/// The value of a bfloat16 number: the upper half of an `f32`.
+fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+impl StoredTensor {
+    /// Converts any floating-point tensor (`F16`, `BF16`, `F32`, `F64`) to a tensor of
+    /// `T`, as PyTorch's `load_state_dict` copies a checkpoint's values into a model of
+    /// another dtype. Half-precision values widen exactly; `F64` into `f32` rounds to
+    /// nearest.
+    ///
+    /// # Errors
+    /// [`TensorError::Format`] naming the tensor and the source for a non-float dtype or
+    /// a byte count that does not fill the shape.
+    pub fn to_tensor_converted<T: Scalar>(&self, source: &str) -> Result<Tensor<T>> {
+        let format = |reason: String| TensorError::Format {
+            op: "load_safetensors",
+            path: source.to_string(),
+            reason: format!("tensor `{}`: {reason}", self.name),
+        };
+        let width = match self.dtype.as_str() {
+            "F16" | "BF16" => 2,
+            "F32" => 4,
+            "F64" => 8,
+            other => {
+                return Err(format(format!(
+                    "dtype {other} is not a floating-point type (F16, BF16, F32, F64)"
+                )));
+            }
+        };
+        let count = crate::layout::checked_numel(&self.shape)
+            .ok_or_else(|| format(format!("shape {:?} overflows", self.shape)))?;
+        if count.checked_mul(width) != Some(self.bytes.len()) {
+            return Err(format(format!(
+                "{} bytes cannot hold shape {:?} of {}",
+                self.bytes.len(),
+                self.shape,
+                self.dtype
+            )));
+        }
+        let chunks = self.bytes.chunks_exact(width);
+        let data: Vec<T> = match self.dtype.as_str() {
+            "F16" => chunks
+                .map(|b| T::from_f64(f64::from(f16_to_f32(u16::from_le_bytes([b[0], b[1]])))))
+                .collect(),
+            "BF16" => chunks
+                .map(|b| T::from_f64(f64::from(bf16_to_f32(u16::from_le_bytes([b[0], b[1]])))))
+                .collect(),
+            "F32" => chunks
+                .map(|b| T::from_f64(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))))
+                .collect(),
+            _ => chunks
+                .map(|b| {
+                    T::from_f64(f64::from_le_bytes([
+                        b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    ]))
+                })
+                .collect(),
+        };
+        Tensor::from_vec(data, &self.shape)
+    }
+
+    /// Reads an integer tensor (`I64`, `I32`, `U8`, `BOOL`) as ids: token ids and labels
+    /// saved by PyTorch (`int64`, its default integer type).
+    ///
+    /// # Errors
+    /// [`TensorError::Format`] naming the tensor for another dtype or a byte count that
+    /// does not fill the shape.
+    pub fn to_ids(&self, source: &str) -> Result<crate::IdTensor> {
+        let format = |reason: String| TensorError::Format {
+            op: "load_safetensors",
+            path: source.to_string(),
+            reason: format!("tensor `{}`: {reason}", self.name),
+        };
+        let width = match self.dtype.as_str() {
+            "I64" => 8,
+            "I32" => 4,
+            "U8" | "BOOL" => 1,
+            other => return Err(format(format!("dtype {other} is not an integer type"))),
+        };
+        let count = crate::layout::checked_numel(&self.shape)
+            .ok_or_else(|| format(format!("shape {:?} overflows", self.shape)))?;
+        if count.checked_mul(width) != Some(self.bytes.len()) {
+            return Err(format(format!(
+                "{} bytes cannot hold shape {:?} of {}",
+                self.bytes.len(),
+                self.shape,
+                self.dtype
+            )));
+        }
+        let data: Vec<i64> = match width {
+            8 => self
+                .bytes
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                .collect(),
+            4 => self
+                .bytes
+                .chunks_exact(4)
+                .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+            _ => self.bytes.iter().map(|&b| i64::from(b)).collect(),
+        };
+        crate::IdTensor::new(data, &self.shape)
+    }
+}
+
+/// Writes id tensors to `path` in the safetensors format as `I64` (PyTorch's `int64`),
+/// atomically, like [`save_safetensors`].
+///
+/// # Errors
+/// As [`save_safetensors`].
+pub fn save_ids_safetensors(
+    path: impl AsRef<Path>,
+    tensors: &[(&str, &crate::IdTensor)],
+) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, t)| {
+            t.contiguous_data()
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect()
+        })
+        .collect();
+    let views: Vec<(&str, Dtype, Vec<usize>, &[u8])> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, t), b)| (*name, Dtype::I64, t.shape().to_vec(), b.as_slice()))
+        .collect();
+    write_views(path.as_ref(), "save_ids_safetensors", &views)
+}
+
 fn to_bytes<T: Scalar>(t: &Tensor<T>) -> Vec<u8> {
     let data = t.contiguous_data();
     let mut bytes = Vec::with_capacity(data.len() * size_of::<T>());
@@ -99,40 +245,53 @@ pub fn save_safetensors<T: Scalar>(
     path: impl AsRef<Path>,
     tensors: &[(&str, &Tensor<T>)],
 ) -> Result<()> {
-    let path = path.as_ref();
-    let io_error = |source| TensorError::Io {
-        op: "save_safetensors",
-        path: path.display().to_string(),
-        source,
-    };
-    let mut names: Vec<&str> = tensors.iter().map(|(n, _)| *n).collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(TensorError::InvalidArgument {
-            op: "save_safetensors",
-            reason: format!("tensor name `{}` is given twice", w[0]),
-        });
-    }
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| to_bytes(t)).collect();
     let dtype = if size_of::<T>() == 4 {
         Dtype::F32
     } else {
         Dtype::F64
     };
-    let views = tensors
+    let views: Vec<(&str, Dtype, Vec<usize>, &[u8])> = tensors
         .iter()
         .zip(&bytes)
-        .map(|((name, t), b)| {
-            TensorView::new(dtype, t.shape().to_vec(), b).map(|v| (name.to_string(), v))
+        .map(|((name, t), b)| (*name, dtype, t.shape().to_vec(), b.as_slice()))
+        .collect();
+    write_views(path.as_ref(), "save_safetensors", &views)
+}
+
+/// Serialises `(name, dtype, shape, bytes)` entries and writes them atomically: a
+/// temporary file in the same directory, synced, then renamed over `path`.
+fn write_views(
+    path: &Path,
+    op: &'static str,
+    entries: &[(&str, Dtype, Vec<usize>, &[u8])],
+) -> Result<()> {
+    let io_error = |source| TensorError::Io {
+        op,
+        path: path.display().to_string(),
+        source,
+    };
+    let mut names: Vec<&str> = entries.iter().map(|(n, ..)| *n).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(TensorError::InvalidArgument {
+            op,
+            reason: format!("tensor name `{}` is given twice", w[0]),
+        });
+    }
+    let views = entries
+        .iter()
+        .map(|(name, dtype, shape, b)| {
+            TensorView::new(*dtype, shape.clone(), b).map(|v| (name.to_string(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| TensorError::Format {
-            op: "save_safetensors",
+            op,
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
     let encoded = safetensors::tensor::serialize(views, None).map_err(|e| TensorError::Format {
-        op: "save_safetensors",
+        op,
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
@@ -174,9 +333,23 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Vec<StoredTensor>> {
         path: path.display().to_string(),
         source,
     })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| TensorError::Format {
+    read_safetensors(&bytes, &path.display().to_string())
+}
+
+/// Reads every tensor of safetensors bytes already in memory, sorted by name; `source`
+/// names them in errors (a path, or a description such as `"<adapter bytes>"`).
+///
+/// ```
+/// use ferrograd_tensor::io;
+/// assert!(io::read_safetensors(b"not safetensors", "<test>").is_err());
+/// ```
+///
+/// # Errors
+/// [`TensorError::Format`] when the bytes are truncated or malformed.
+pub fn read_safetensors(bytes: &[u8], source: &str) -> Result<Vec<StoredTensor>> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| TensorError::Format {
         op: "load_safetensors",
-        path: path.display().to_string(),
+        path: source.to_string(),
         reason: format!("not a valid safetensors file: {e}"),
     })?;
     let mut tensors: Vec<StoredTensor> = file

@@ -17,7 +17,7 @@
 //! | `loss.backward()` | `let grads = loss.backward()?` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?` ([`ferrograd::optim::Sgd`]) |
 
-use ferrograd::nn::{BceLoss, Linear, Module, Sequential, Sigmoid};
+use ferrograd::nn::{BceLoss, Forward, Linear, Module, Sequential, Sigmoid};
 use ferrograd::optim::{Optimizer, Sgd, SgdConfig};
 use ferrograd::tensor::{Parameter, Tensor, no_grad};
 use plotters::prelude::RGBColor;
