@@ -3,7 +3,7 @@
 //!
 //! Ids are their own type, not floats: they cannot be rounded, differentiated or mixed
 //! into arithmetic by accident. They are `i64` so PyTorch's ignored target `-100` fits.
-//! Views work as for [`Tensor`](crate::Tensor): `[batch, time]` ids are narrowed,
+//! Views work as for [`Tensor`]: `[batch, time]` ids are narrowed,
 //! sliced, transposed and reshaped without copying, so the book's shift
 //! `input = ids[:, :-1]`, `target = ids[:, 1:]` costs nothing:
 //!
