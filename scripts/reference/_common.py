@@ -10,7 +10,11 @@ import os
 import platform
 from pathlib import Path
 
-import torch
+# Never reach the network (transformers/PEFT would otherwise look things up on the Hub).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_ROOT = REPO_ROOT / "crates" / "ferrograd-lm" / "tests" / "data"
@@ -18,6 +22,9 @@ DATA_ROOT = REPO_ROOT / "crates" / "ferrograd-lm" / "tests" / "data"
 
 def setup():
     """One thread (so reductions run in one fixed order) and deterministic kernels."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
 
