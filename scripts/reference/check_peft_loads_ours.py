@@ -88,7 +88,8 @@ def main():
         problems.append(f"missing tensor {key} {list(expected[key].shape)}")
     for key in sorted(set(saved) & set(expected)):
         if saved[key].shape != expected[key].shape:
-            problems.append(f"{key}: file {list(saved[key].shape)}, PEFT {list(expected[key].shape)}")
+            shapes = f"file {list(saved[key].shape)}, PEFT {list(expected[key].shape)}"
+            problems.append(f"{key}: {shapes}")
         elif not torch.equal(saved[key].to(dtype), expected[key].to(dtype)):
             problems.append(f"{key}: PEFT holds different values after loading")
     if problems:

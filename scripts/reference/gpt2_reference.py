@@ -126,10 +126,11 @@ def run(model, cases):
 
 def hidden_states(model, input_ids):
     blocks = []
-    hooks = [
-        b.register_forward_hook(lambda _m, _i, o: blocks.append(o[0] if isinstance(o, tuple) else o))
-        for b in model.transformer.h
-    ]
+
+    def keep(_module, _inputs, output):
+        blocks.append(output[0] if isinstance(output, tuple) else output)
+
+    hooks = [b.register_forward_hook(keep) for b in model.transformer.h]
     with torch.no_grad():
         out = model.transformer(input_ids)
     for h in hooks:

@@ -190,8 +190,11 @@ def main():
             "lora_config": "LoraConfig(task_type=CAUSAL_LM, r=4, lora_alpha=8, "
             "target_modules=['c_attn'], lora_dropout=0.0, fan_in_fan_out=True)",
             "scaling": 8 / 4,
-            "seed": {"torch.manual_seed before get_peft_model (lora_A)": SEED,
-                     "lora_B = randn(generator seeded %d) * %g, layers in order" % (SEED, B_STD): SEED},
+            "seeds": {
+                "lora_A": "torch.manual_seed(%d) before get_peft_model (PEFT's init)" % SEED,
+                "lora_B": "randn(shape, generator=torch.Generator().manual_seed(%d)) * %g, "
+                "layer 0 first" % (SEED, B_STD),
+            },
             "adapter_keys": adapter_keys,
             "adapter_metadata": adapter_meta,
             "adapter_config": json.loads((adapter_dir / "adapter_config.json").read_text()),
