@@ -71,9 +71,13 @@ def to_plain(obj):
     return obj
 
 
-def write_json(path, obj):
-    """JSON with every float written as Python's repr (shortest text that round-trips)."""
-    text = json.dumps(to_plain(obj), indent=1, allow_nan=False)
+def write_json(path, obj, compact=False):
+    """JSON with every float written as Python's repr (shortest text that round-trips);
+    compact (no indentation) for the files that are mostly long number arrays."""
+    if compact:
+        text = json.dumps(to_plain(obj), separators=(",", ":"), allow_nan=False)
+    else:
+        text = json.dumps(to_plain(obj), indent=1, allow_nan=False)
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(text + "\n")
     os.replace(tmp, path)

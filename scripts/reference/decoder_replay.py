@@ -394,6 +394,7 @@ def write_rope(out):
             },
             "gradient": "grad_x is d/dx of sum(output * upstream)",
         },
+        compact=True,
     )
 
 
@@ -515,6 +516,7 @@ def write_attention(out):
             "[num_heads][d_model][d_head]; W_O: [d_model][d_model]; masks: [batch][time]",
             "cases": cases,
         },
+        compact=True,
     )
 
 

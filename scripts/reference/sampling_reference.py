@@ -287,6 +287,7 @@ def main():
             },
             "notebook_differences": differences,
         },
+        compact=True,
     )
     print(f"{len(results)} processor results ({len(skipped)} skipped), {len(penalties)} penalties")
     print(differences)
