@@ -4,6 +4,10 @@
 //! Saving never leaves a half-written file: the bytes go to a temporary file in the same
 //! directory, which is then renamed over the target. A truncated or corrupt file is an
 //! error naming the file, never a panic.
+//!
+//! Each path form has an in-memory twin: [`load_safetensors_bytes`] reads bytes already
+//! in memory (an embedded file, a network buffer, a fuzzer's input) and
+//! [`save_safetensors_bytes`] encodes to a `Vec<u8>`; the file forms are built on them.
 
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
@@ -77,6 +81,59 @@ fn to_bytes<T: Scalar>(t: &Tensor<T>) -> Vec<u8> {
     bytes
 }
 
+/// Encodes named tensors in the safetensors format, in memory: the bytes
+/// [`save_safetensors`] writes to a file.
+///
+/// ```
+/// use ferrograd_tensor::{io, Tensor};
+/// let w = Tensor::<f64>::from([1.0, -2.5]);
+/// let bytes = io::save_safetensors_bytes(&[("w", &w)])?;
+/// let loaded = io::load_safetensors_bytes(&bytes, "w.safetensors")?;
+/// assert_eq!((loaded[0].dtype.as_str(), loaded[0].shape.as_slice()), ("F64", &[2][..]));
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// [`TensorError::InvalidArgument`] for duplicate names.
+pub fn save_safetensors_bytes<T: Scalar>(tensors: &[(&str, &Tensor<T>)]) -> Result<Vec<u8>> {
+    encode("save_safetensors_bytes", "(in memory)", tensors)
+}
+
+fn encode<T: Scalar>(
+    op: &'static str,
+    path: &str,
+    tensors: &[(&str, &Tensor<T>)],
+) -> Result<Vec<u8>> {
+    let mut names: Vec<&str> = tensors.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(TensorError::InvalidArgument {
+            op,
+            reason: format!("tensor name `{}` is given twice", w[0]),
+        });
+    }
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| to_bytes(t)).collect();
+    let dtype = if size_of::<T>() == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    };
+    let format_error = |e: safetensors::SafeTensorError| TensorError::Format {
+        op,
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, t), b)| {
+            TensorView::new(dtype, t.shape().to_vec(), b).map(|v| (name.to_string(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(format_error)?;
+    safetensors::tensor::serialize(views, None).map_err(format_error)
+}
+
 /// Writes named tensors to `path` in the safetensors format, atomically (temporary file
 /// in the same directory, then rename).
 ///
@@ -105,37 +162,7 @@ pub fn save_safetensors<T: Scalar>(
         path: path.display().to_string(),
         source,
     };
-    let mut names: Vec<&str> = tensors.iter().map(|(n, _)| *n).collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(TensorError::InvalidArgument {
-            op: "save_safetensors",
-            reason: format!("tensor name `{}` is given twice", w[0]),
-        });
-    }
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, t)| to_bytes(t)).collect();
-    let dtype = if size_of::<T>() == 4 {
-        Dtype::F32
-    } else {
-        Dtype::F64
-    };
-    let views = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((name, t), b)| {
-            TensorView::new(dtype, t.shape().to_vec(), b).map(|v| (name.to_string(), v))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| TensorError::Format {
-            op: "save_safetensors",
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    let encoded = safetensors::tensor::serialize(views, None).map_err(|e| TensorError::Format {
-        op: "save_safetensors",
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let encoded = encode("save_safetensors", &path.display().to_string(), tensors)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -174,11 +201,39 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Vec<StoredTensor>> {
         path: path.display().to_string(),
         source,
     })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| TensorError::Format {
-        op: "load_safetensors",
-        path: path.display().to_string(),
-        reason: format!("not a valid safetensors file: {e}"),
-    })?;
+    decode("load_safetensors", &path.display().to_string(), &bytes)
+}
+
+/// Reads every tensor of safetensors bytes held in memory, sorted by name; `name` names
+/// them in errors, as a path would (pass `Path::new(name)` to
+/// [`StoredTensor::to_tensor`] for the same).
+///
+/// ```
+/// use ferrograd_tensor::{io, Tensor};
+/// use std::path::Path;
+/// let bytes = io::save_safetensors_bytes(&[("b", &Tensor::<f32>::from([0.5]))])?;
+/// let loaded = io::load_safetensors_bytes(&bytes, "model.safetensors")?;
+/// assert_eq!(loaded[0].to_tensor::<f32>(Path::new("model.safetensors"))?.to_vec(), vec![0.5]);
+///
+/// let err = io::load_safetensors_bytes(&bytes[..20], "model.safetensors").unwrap_err();
+/// assert!(err.to_string().starts_with("load_safetensors_bytes: model.safetensors: "), "{err}");
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+///
+/// # Errors
+/// [`TensorError::Format`] when the bytes are truncated or malformed.
+pub fn load_safetensors_bytes(bytes: &[u8], name: &str) -> Result<Vec<StoredTensor>> {
+    decode("load_safetensors_bytes", name, bytes)
+}
+
+fn decode(op: &'static str, path: &str, bytes: &[u8]) -> Result<Vec<StoredTensor>> {
+    let format_error = |reason: String| TensorError::Format {
+        op,
+        path: path.to_owned(),
+        reason,
+    };
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(format!("not a valid safetensors file: {e}")))?;
     let mut tensors: Vec<StoredTensor> = file
         .tensors()
         .into_iter()
@@ -245,6 +300,42 @@ mod tests {
             load_safetensors(&path),
             Err(TensorError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn bytes_forms_match_the_file_forms() {
+        let path = temp("bytes");
+        let a = Tensor::<f32>::from([[1.5, -2.0, 0.25]]);
+        let b = Tensor::<f32>::from([7.0]);
+        save_safetensors(&path, &[("b", &b), ("a", &a)]).unwrap();
+        let on_disk = std::fs::read(&path).unwrap();
+        let in_memory = save_safetensors_bytes(&[("b", &b), ("a", &a)]).unwrap();
+        assert_eq!(on_disk, in_memory);
+        assert_eq!(
+            load_safetensors_bytes(&in_memory, "x").unwrap(),
+            load_safetensors(&path).unwrap()
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn bytes_errors_name_the_call_and_the_source() {
+        let a = Tensor::<f64>::ones(&[3]);
+        let bytes = save_safetensors_bytes(&[("a", &a)]).unwrap();
+        for cut in [0, 7, 8, 30, bytes.len() - 1] {
+            let err = load_safetensors_bytes(&bytes[..cut], "ckpt.bin").unwrap_err();
+            match &err {
+                TensorError::Format { op, path, .. } => {
+                    assert_eq!((*op, path.as_str()), ("load_safetensors_bytes", "ckpt.bin"));
+                }
+                other => panic!("cut at {cut}: {other}"),
+            }
+        }
+        let err = save_safetensors_bytes(&[("a", &a), ("a", &a)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "save_safetensors_bytes: tensor name `a` is given twice"
+        );
     }
 
     #[test]
