@@ -199,6 +199,17 @@ fn decode<T: Scalar>(
             state
                 .scalars
                 .insert(name.to_owned(), f64::from_le_bytes(bytes));
+        } else if entry.name.starts_with("__") {
+            // Reserved for the file's own entries: save_state refuses to write such a
+            // tensor, so a file holding one was not written by it.
+            return Err(format_error(
+                op,
+                &shown,
+                format!(
+                    "unknown reserved entry {:?} (names starting with \"__\" are the file's own)",
+                    entry.name
+                ),
+            ));
         } else {
             state.tensors.insert(entry.name.clone(), tensor);
         }

@@ -422,3 +422,22 @@ fn state_bytes_in_memory_match_the_file_forms() -> R {
     );
     Ok(())
 }
+
+/// Found by fuzzing: a file with an extra entry named like the file's own ("__…") loaded,
+/// and the state then could not be saved again (save_state reserves those names).
+#[test]
+fn reserved_names_are_rejected_on_load_as_on_save() -> R {
+    let kind = Tensor::<f32>::from_vec(b"Sgd".iter().map(|&b| f32::from(b)).collect(), &[3])?;
+    let odd = Tensor::<f32>::zeros(&[2]);
+    let bytes = ferrograd_tensor::io::save_safetensors_bytes(&[
+        ("__kind__", &kind),
+        ("__schlar__.eps", &odd),
+    ])?;
+    let err = load_state_bytes::<f32>(&bytes, "odd.bin").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "load_state_bytes: odd.bin: unknown reserved entry \"__schlar__.eps\" \
+         (names starting with \"__\" are the file's own)"
+    );
+    Ok(())
+}

@@ -36,8 +36,27 @@ impl StoredTensor {
     /// Converts to a tensor of `T`.
     ///
     /// # Errors
-    /// [`TensorError::Format`] when the stored element type is not `T`'s.
+    /// [`TensorError::Format`] when the stored element type is not `T`'s, or when the
+    /// shape's extent overflows: the product of its non-zero sizes, times the element
+    /// size, must fit in `isize` (a file may store `[0, 2^63]`, which holds no elements
+    /// but has strides no tensor can have).
     pub fn to_tensor<T: Scalar>(&self, path: &Path) -> Result<Tensor<T>> {
+        let extent = self
+            .shape
+            .iter()
+            .filter(|&&d| d != 0)
+            .try_fold(size_of::<T>(), |acc, &d| acc.checked_mul(d))
+            .filter(|&bytes| isize::try_from(bytes).is_ok());
+        if extent.is_none() {
+            return Err(TensorError::Format {
+                op: "load_safetensors",
+                path: path.display().to_string(),
+                reason: format!(
+                    "tensor `{}` has shape {:?}, whose extent overflows the address space",
+                    self.name, self.shape
+                ),
+            });
+        }
         if self.dtype != dtype_name::<T>() {
             return Err(TensorError::Format {
                 op: "load_safetensors",
@@ -335,6 +354,38 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "save_safetensors_bytes: tensor name `a` is given twice"
+        );
+    }
+
+    /// Found by fuzzing: a valid file may store an empty tensor whose other sizes are
+    /// huge; its strides overflowed (a panic in debug builds) when it was converted.
+    #[test]
+    fn empty_tensors_with_huge_sizes_are_errors() {
+        let stored = StoredTensor {
+            name: "empty".into(),
+            dtype: "F64".into(),
+            shape: vec![0, 4, usize::MAX],
+            bytes: Vec::new(),
+        };
+        let err = stored
+            .to_tensor::<f64>(Path::new("e.safetensors"))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "load_safetensors: e.safetensors: tensor `empty` has shape [0, 4, {}], \
+                 whose extent overflows the address space",
+                usize::MAX
+            )
+        );
+        // Empty tensors of sensible sizes still load.
+        let fine = StoredTensor {
+            shape: vec![0, 4, 1 << 20],
+            ..stored
+        };
+        assert_eq!(
+            fine.to_tensor::<f64>(Path::new("e")).unwrap().shape(),
+            &[0, 4, 1 << 20]
         );
     }
 
