@@ -423,11 +423,10 @@ fn values_beyond_f32_are_errors_at_f32_and_numbers_at_f64() {
 #[test]
 fn f32_cells_are_rounded_once() {
     let table = CsvTable::parse("v\n1.00000005960464477550\n", "r.csv", ',').unwrap();
-    assert_eq!(
-        table.numeric_column::<f32>(0).unwrap(),
-        vec![1.000_000_119_209_289_6_f32]
-    );
-    assert_eq!(1.000_000_119_209_289_6_f32.to_bits(), 1.0f32.to_bits() + 1);
+    // 1 + 2^-23 is the f32 after 1: its bits are 1's plus one.
+    let up = f32::from_bits(1.0f32.to_bits() + 1);
+    assert_eq!(f64::from(up), 1.0 + 2f64.powi(-23));
+    assert_eq!(table.numeric_column::<f32>(0).unwrap(), vec![up]);
 }
 
 #[test]
