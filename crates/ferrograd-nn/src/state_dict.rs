@@ -40,7 +40,7 @@
 
 use crate::error::{NnError, Result};
 use crate::module::{Module, named_parameters_with_aliases};
-use ferrograd_tensor::io::{StoredTensor, read_safetensors, save_safetensors};
+use ferrograd_tensor::io::{StoredTensor, load_safetensors_bytes, save_safetensors};
 use ferrograd_tensor::{Parameter, Scalar, Shape, Tensor};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -100,7 +100,7 @@ impl<T: Scalar> StateDict<T> {
     /// # Errors
     /// As [`StateDict::load`].
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Self> {
-        let stored = read_safetensors(bytes, source)?;
+        let stored = load_safetensors_bytes(bytes, source)?;
         let mut dict = Self::new(source);
         for t in &stored {
             if is_float(t) {
