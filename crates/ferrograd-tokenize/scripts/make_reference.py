@@ -41,10 +41,11 @@ OUT = DATA / "reference"
 
 
 def tiktoken_gpt2():
-    ranks = {}
-    # tiktoken's own gpt2 definition reads these two files (data_gym format); build the same
-    # Encoding offline from our copies.
+    # tiktoken's own `gpt2` definition (tiktoken_ext.openai_public.gpt2) downloads these two
+    # files (their sha256 sums are the ones it pins); build the same Encoding offline from
+    # our copies, with its pattern.
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+    from tiktoken_ext.openai_public import r50k_pat_str
 
     ranks = data_gym_to_mergeable_bpe_ranks(
         vocab_bpe_file=str(DATA / "gpt2" / "vocab.bpe"),
@@ -53,7 +54,7 @@ def tiktoken_gpt2():
     return tiktoken.Encoding(
         name="gpt2-local",
         explicit_n_vocab=50257,
-        pat_str=r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+        pat_str=r50k_pat_str,
         mergeable_ranks=ranks,
         special_tokens={"<|endoftext|>": 50256},
     )
