@@ -2,7 +2,7 @@
 //! scheme of rustc's FxHash). Maps are only ever looked up, never iterated where the
 //! order could reach an output, so no hash order leaks into merges or ids.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -58,7 +58,6 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
-pub(crate) type FxHashSet<K> = HashSet<K, FxBuild>;
 
 /// Packs a pair of token ids into one map key.
 #[inline]

@@ -33,10 +33,6 @@ impl MergeTable {
         self.map.insert(pair_key(a, b), (rank, merged));
     }
 
-    pub(crate) fn contains(&self, a: u32, b: u32) -> bool {
-        self.map.contains_key(&pair_key(a, b))
-    }
-
     #[inline]
     fn get(&self, a: u32, b: u32) -> Option<(u32, u32)> {
         self.map.get(&pair_key(a, b)).copied()
@@ -187,7 +183,16 @@ mod tests {
     fn scan_and_heap_agree_with_the_definition() {
         // Alphabet 0..4; merges create 4.. in rank order.
         let mut t = MergeTable::default();
-        let merges = [(0, 0), (1, 2), (4, 4), (0, 1), (5, 3), (7, 6), (4, 0), (3, 3)];
+        let merges = [
+            (0, 0),
+            (1, 2),
+            (4, 4),
+            (0, 1),
+            (5, 3),
+            (7, 6),
+            (4, 0),
+            (3, 3),
+        ];
         for (rank, &(a, b)) in merges.iter().enumerate() {
             t.insert(a, b, rank as u32, 4 + rank as u32);
         }

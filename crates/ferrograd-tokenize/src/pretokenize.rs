@@ -240,7 +240,10 @@ mod tests {
         assert_eq!(split("x ?!y"), ["x", " ?!", "y"]);
         assert_eq!(split("abc123"), ["abc", "123"]);
         assert_eq!(split("\u{00A0}x"), ["\u{00A0}", "x"]);
-        assert_eq!(split("caf\u{e9} \u{4F60}\u{597D}"), ["caf\u{e9}", " \u{4F60}\u{597D}"]);
+        assert_eq!(
+            split("caf\u{e9} \u{4F60}\u{597D}"),
+            ["caf\u{e9}", " \u{4F60}\u{597D}"]
+        );
         // Combining marks are neither letters nor numbers.
         assert_eq!(split("e\u{301}"), ["e", "\u{301}"]);
     }

@@ -38,7 +38,11 @@ pub(crate) struct Words {
 }
 
 impl Words {
-    pub(crate) fn push(&mut self, symbols: impl IntoIterator<Item = u32>, count: u64) -> Result<()> {
+    pub(crate) fn push(
+        &mut self,
+        symbols: impl IntoIterator<Item = u32>,
+        count: u64,
+    ) -> Result<()> {
         let before = self.symbols.len();
         self.symbols.extend(symbols);
         let len = self.symbols.len() - before;
@@ -56,6 +60,8 @@ impl Words {
 pub(crate) struct Learned {
     pub(crate) merges: Vec<(u32, u32, u32)>,
     pub(crate) contents: Vec<Vec<u8>>,
+    /// For each word, its token id when it ended as a single token.
+    pub(crate) single: Vec<Option<u32>>,
 }
 
 struct Pair {
@@ -127,6 +133,12 @@ pub(crate) fn learn(
         }
         start = end;
     }
+    let mut word_starts = Vec::with_capacity(lengths.len());
+    let mut at = 0u32;
+    for &len in &lengths {
+        word_starts.push((at, len));
+        at += len;
+    }
     drop(lengths);
     drop(counts);
 
@@ -151,7 +163,9 @@ pub(crate) fn learn(
             }
         };
         let Some(key) = key else { break };
-        let Some(pair) = pairs.remove(&key) else { break };
+        let Some(pair) = pairs.remove(&key) else {
+            break;
+        };
         let (a, b) = ((key >> 32) as u32, key as u32);
         let mut text = contents[a as usize].clone();
         text.extend_from_slice(&contents[b as usize]);
@@ -223,7 +237,15 @@ pub(crate) fn learn(
             }
         }
     }
-    Ok(Learned { merges, contents })
+    let single = word_starts
+        .iter()
+        .map(|&(start, len)| (len > 0 && next[start as usize] == NONE).then(|| sym[start as usize]))
+        .collect();
+    Ok(Learned {
+        merges,
+        contents,
+        single,
+    })
 }
 
 fn remove(pairs: &mut FxHashMap<u64, Pair>, key: u64, at: u32, w: u64) {
@@ -255,7 +277,7 @@ mod tests {
             .iter()
             .map(|(w, c)| (w.chars().map(String::from).collect(), *c))
             .collect();
-        let mut tokens: std::collections::BTreeSet<String> =
+        let mut tokens: BTreeSet<String> =
             vocab.iter().flat_map(|(w, _)| w.iter().cloned()).collect();
         let mut merges = vec![];
         while tokens.len() < vocab_size {
@@ -270,10 +292,13 @@ mod tests {
                     *counts.entry(k).or_default() += c;
                 }
             }
-            let Some(best) = order.iter().fold(None::<&(String, String)>, |best, k| match best {
-                Some(b) if counts[b] >= counts[k] => Some(b),
-                _ => Some(k),
-            }) else {
+            let Some(best) = order
+                .iter()
+                .fold(None::<&(String, String)>, |best, k| match best {
+                    Some(b) if counts[b] >= counts[k] => Some(b),
+                    _ => Some(k),
+                })
+            else {
                 break;
             };
             let best = best.clone();
@@ -301,19 +326,27 @@ mod tests {
         let mut alphabet: Vec<char> = words.iter().flat_map(|(w, _)| w.chars()).collect();
         alphabet.sort_unstable();
         alphabet.dedup();
-        let contents: Vec<Vec<u8>> = alphabet.iter().map(|c| c.to_string().into_bytes()).collect();
+        let contents: Vec<Vec<u8>> = alphabet
+            .iter()
+            .map(|c| c.to_string().into_bytes())
+            .collect();
         let mut input = Words::default();
         for (w, c) in words {
             input
                 .push(
-                    w.chars().map(|ch| alphabet.binary_search(&ch).unwrap() as u32),
+                    w.chars()
+                        .map(|ch| alphabet.binary_search(&ch).unwrap() as u32),
                     *c,
                 )
                 .unwrap();
         }
         let learned = learn(input, contents, 0, vocab_size).unwrap();
         let text = |id: u32| String::from_utf8(learned.contents[id as usize].clone()).unwrap();
-        learned.merges.iter().map(|&(a, b, _)| (text(a), text(b))).collect()
+        learned
+            .merges
+            .iter()
+            .map(|&(a, b, _)| (text(a), text(b)))
+            .collect()
     }
 
     #[test]
@@ -321,7 +354,10 @@ mod tests {
         let cases: Vec<(Vec<(&str, u64)>, usize)> = vec![
             (vec![("_aaaa", 1)], 10),
             (vec![("_abab", 2), ("_ba", 3), ("_abc", 1)], 20),
-            (vec![("_low", 5), ("_lower", 2), ("_newest", 6), ("_widest", 3)], 30),
+            (
+                vec![("_low", 5), ("_lower", 2), ("_newest", 6), ("_widest", 3)],
+                30,
+            ),
             (vec![("_xyxyxy", 1), ("_yxyx", 1), ("_abcabcabc", 2)], 40),
             // Merges whose text already exists (a+bc = ab+c) do not grow the vocabulary.
             (vec![("_abc", 1), ("_ab", 1), ("_bc", 3), ("_abcd", 2)], 14),
@@ -334,7 +370,9 @@ mod tests {
         for _ in 0..30 {
             let mut owned = vec![];
             for _ in 0..12 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let len = 1 + (seed >> 60) as usize;
                 let word: String = (0..len)
                     .map(|k| [b'a', b'b', b'c'][((seed >> (3 * k + 5)) % 3) as usize] as char)

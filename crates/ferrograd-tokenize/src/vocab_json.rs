@@ -140,7 +140,10 @@ mod tests {
         let err = parse_vocab(b"{\"a\": 0,\n\"b\": 1,\n\"a\": 2}", "v.json").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("v.json:3: "), "{text}");
-        assert!(text.contains("duplicate token \"a\" (ids 0 and 2)"), "{text}");
+        assert!(
+            text.contains("duplicate token \"a\" (ids 0 and 2)"),
+            "{text}"
+        );
         let err = parse_vocab(b"{\"a\": 0,\n\"b\": 0}", "v.json").unwrap_err();
         assert!(err.to_string().contains("both have id 0"), "{err}");
         let err = parse_vocab(b"{\"a\": -1}", "v.json").unwrap_err();

@@ -22,7 +22,11 @@ fn tinyshakespeare_ids_equal_tiktoken_and_hf() {
         .chunks_exact(2)
         .map(|c| u32::from(u16::from_le_bytes([c[0], c[1]])))
         .collect();
-    assert_eq!(expected.len(), 338_025, "the reference file holds 338,025 ids");
+    assert_eq!(
+        expected.len(),
+        338_025,
+        "the reference file holds 338,025 ids"
+    );
     let ids = gpt2().encode(&text);
     if let Some(i) = ids.iter().zip(&expected).position(|(a, b)| a != b) {
         panic!(
@@ -47,12 +51,23 @@ fn adversarial_strings_equal_tiktoken_and_hf() {
     let text = std::fs::read_to_string(format!("{DATA}/reference/adversarial.json")).unwrap();
     let reference: Adversarial = serde_json::from_str(&text).unwrap();
     assert!(reference.strings.len() >= 400);
-    assert!(reference.hf_disagrees_on.is_empty(), "the references agree on every string");
+    assert!(
+        reference.hf_disagrees_on.is_empty(),
+        "the references agree on every string"
+    );
     let tok = gpt2();
     let mut failures = vec![];
-    for ((s, plain), special) in reference.strings.iter().zip(&reference.plain).zip(&reference.special) {
+    for ((s, plain), special) in reference
+        .strings
+        .iter()
+        .zip(&reference.plain)
+        .zip(&reference.special)
+    {
         if &tok.encode(s) != plain {
-            failures.push(format!("plain {s:?}: ours {:?}, tiktoken {plain:?}", tok.encode(s)));
+            failures.push(format!(
+                "plain {s:?}: ours {:?}, tiktoken {plain:?}",
+                tok.encode(s)
+            ));
         }
         if &tok.encode_with_special(s) != special {
             failures.push(format!(
@@ -63,5 +78,10 @@ fn adversarial_strings_equal_tiktoken_and_hf() {
         assert_eq!(tok.decode(plain).unwrap(), *s, "decode of tiktoken's ids");
         assert_eq!(tok.decode(special).unwrap(), *s, "decode of tiktoken's ids");
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures[..failures.len().min(10)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
 }
