@@ -77,10 +77,14 @@ impl TokenizeError {
             Some(i) => format!("{} (column {})", &text[..i], err.column()),
             None => text,
         };
+        let message = match err.classify() {
+            serde_json::error::Category::Data => message,
+            _ => format!("bad JSON: {message}"),
+        };
         TokenizeError::Parse {
             file: file.to_string(),
             line: err.line(),
-            message: format!("bad JSON: {message}"),
+            message,
         }
     }
 

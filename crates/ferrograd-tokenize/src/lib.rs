@@ -11,7 +11,7 @@ mod merge;
 mod pretokenize;
 mod train_byte;
 mod trainer;
-#[allow(dead_code)]
+#[rustfmt::skip]
 mod unicode_tables;
 mod vocab_json;
 mod word_bpe;

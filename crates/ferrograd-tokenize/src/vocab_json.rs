@@ -147,7 +147,11 @@ mod tests {
         let err = parse_vocab(b"{\"a\": 0,\n\"b\": 0}", "v.json").unwrap_err();
         assert!(err.to_string().contains("both have id 0"), "{err}");
         let err = parse_vocab(b"{\"a\": -1}", "v.json").unwrap_err();
-        assert!(err.to_string().starts_with("v.json:1: bad JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("v.json:1: invalid value: integer `-1`"),
+            "{err}"
+        );
         assert_eq!(parse_vocab(b"{}", "v").unwrap().0.len(), 0);
     }
 
