@@ -90,7 +90,7 @@ fn make_corpus(path: &str, words: usize) -> std::io::Result<()> {
         if sentence_left == 0 {
             out.push('.');
             sentences_on_line += 1;
-            if sentences_on_line >= 1 + (rng() % 3) as usize {
+            if sentences_on_line > (rng() % 3) as usize {
                 out.push('\n');
                 sentences_on_line = 0;
             } else {

@@ -324,10 +324,10 @@ impl WordBpe {
         let mut queue: BinaryHeap<Reverse<u32>> = BinaryHeap::new();
         let push_pairs = |ids: &[u32], from: u32, queue: &mut BinaryHeap<Reverse<u32>>| {
             for w in ids.windows(2) {
-                if let Some(ranks) = self.ranks_of.get(&pair_key(w[0], w[1])) {
-                    if let Some(&r) = ranks.iter().find(|&&r| r >= from) {
-                        queue.push(Reverse(r));
-                    }
+                if let Some(ranks) = self.ranks_of.get(&pair_key(w[0], w[1]))
+                    && let Some(&r) = ranks.iter().find(|&&r| r >= from)
+                {
+                    queue.push(Reverse(r));
                 }
             }
         };
