@@ -233,6 +233,17 @@ impl ByteLevelBpe {
             .map(|&(_, id)| id as usize + 1)
             .max()
             .unwrap_or(0);
+        if size > max_ids(vocab.len()) {
+            return Err(TokenizeError::parse(
+                vocab_file,
+                0,
+                format!(
+                    "ids are not dense: the largest is {} but there are only {} tokens",
+                    size - 1,
+                    vocab.len()
+                ),
+            ));
+        }
         let mut tokens: Vec<Option<Box<[u8]>>> = vec![None; size];
         let mut names: Vec<Option<Box<str>>> = vec![None; size];
         let mut by_name = FxHashMap::default();
@@ -240,13 +251,6 @@ impl ByteLevelBpe {
         let mut map: FxHashMap<Box<[u8]>, Entry> = FxHashMap::default();
         map.reserve(vocab.len());
         for (name, id) in vocab {
-            if id == NONE {
-                return Err(TokenizeError::parse(
-                    vocab_file,
-                    0,
-                    format!("id {id} of {name:?} is too large"),
-                ));
-            }
             let bytes: Box<[u8]> = match token_string_to_bytes(&name) {
                 Some(b) => b.into(),
                 None => name.as_bytes().into(),
@@ -728,6 +732,12 @@ impl ByteLevelBpe {
         let bytes = self.decode_bytes(ids)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// The largest id space accepted for `n` tokens: room for gaps, but no gigabyte tables
+/// from a file that names id 4,000,000,000.
+pub(crate) fn max_ids(n: usize) -> usize {
+    n.saturating_mul(4).saturating_add(1 << 16)
 }
 
 #[derive(Debug, Default)]

@@ -214,7 +214,7 @@ impl ByteLevelBpe {
                 ));
             }
             let idx = t.id as usize;
-            if t.id == u32::MAX {
+            if idx >= crate::byte_level::max_ids(bpe.by_name.len() + i + 1) {
                 return Err(TokenizeError::parse(
                     file,
                     array_element_line(json, "added_tokens", i),

@@ -8,11 +8,17 @@
 //! full re-scan per merge:
 //!
 //! - every symbol of every distinct word lives in one array with `prev`/`next` links, and
-//!   every pair keeps its count and the ordered set of positions where it occurs;
+//!   every pair keeps its exact count and a list of the positions where it occurred (an
+//!   occurrence that a neighbouring merge destroyed stays in the list until the list is
+//!   next compacted; it is recognised because the symbols there no longer form the pair);
 //! - a merge visits only the occurrences of the merged pair and updates the counts and
 //!   positions of the pairs around them;
-//! - a binary max-heap ordered by (count, earliest position reversed) finds the next pair;
-//!   entries are pushed whenever a pair changes and stale ones are skipped when popped.
+//! - a binary max-heap ordered by (count, earliest position reversed) finds the next pair.
+//!   Each pair also keeps `first`, a lower bound of its earliest live position (exact when
+//!   set; it can only become too small, when that occurrence dies). Entries are pushed
+//!   whenever a pair changes; a popped entry whose count or `first` is out of date is
+//!   skipped, and one whose `first` occurrence died has its list compacted, its earliest
+//!   live position recomputed and is pushed again.
 //!
 //! The earliest live position of a pair is exactly where the book's scan meets it first,
 //! so ties resolve as in the book, and positions are unique, so the order is total: no
@@ -23,7 +29,7 @@
 use crate::error::{Result, TokenizeError};
 use crate::hash::{FxHashMap, pair_key};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 const NONE: u32 = u32::MAX;
 const DEAD: u32 = u32::MAX;
@@ -66,7 +72,17 @@ pub(crate) struct Learned {
 
 struct Pair {
     count: u64,
-    at: BTreeSet<u32>,
+    /// Lower bound of the earliest live position (exact unless that occurrence died).
+    first: u32,
+    /// Positions where the pair occurred (some may be dead).
+    at: Vec<u32>,
+}
+
+/// Does the pair `(a, b)` still start at `pos`?
+#[inline]
+fn live(sym: &[u32], next: &[u32], pos: u32, a: u32, b: u32) -> bool {
+    let p = pos as usize;
+    sym[p] == a && next[p] != NONE && sym[next[p] as usize] == b
 }
 
 /// Learns merges until `extra_tokens` + the number of distinct token texts reaches
@@ -123,12 +139,9 @@ pub(crate) fn learn(
             }
             if i + 1 < end {
                 next[i] = (i + 1) as u32;
-                let p = pairs.entry(pair_key(sym[i], sym[i + 1])).or_insert(Pair {
-                    count: 0,
-                    at: BTreeSet::new(),
-                });
-                p.count += count;
-                p.at.insert(i as u32);
+                if count > 0 {
+                    add(&mut pairs, pair_key(sym[i], sym[i + 1]), i as u32, count);
+                }
             }
         }
         start = end;
@@ -144,7 +157,7 @@ pub(crate) fn learn(
 
     let mut heap: BinaryHeap<(u64, Reverse<u32>, u64)> = pairs
         .iter()
-        .filter_map(|(&k, p)| Some((p.count, Reverse(*p.at.first()?), k)))
+        .map(|(&k, p)| (p.count, Reverse(p.first), k))
         .collect();
 
     let mut merges = Vec::new();
@@ -155,17 +168,35 @@ pub(crate) fn learn(
             let Some((count, Reverse(first), key)) = heap.pop() else {
                 break None;
             };
-            if let Some(p) = pairs.get(&key)
-                && p.count == count
-                && p.at.first() == Some(&first)
-            {
+            let Some(p) = pairs.get_mut(&key) else {
+                continue;
+            };
+            if p.count != count || p.first != first {
+                continue; // a newer entry exists
+            }
+            let (a, b) = ((key >> 32) as u32, key as u32);
+            if live(&sym, &next, first, a, b) {
                 break Some(key);
+            }
+            p.at.retain(|&pos| live(&sym, &next, pos, a, b));
+            p.at.sort_unstable();
+            p.at.dedup();
+            match p.at.first() {
+                Some(&f) => {
+                    p.first = f;
+                    heap.push((p.count, Reverse(f), key));
+                }
+                None => {
+                    pairs.remove(&key);
+                }
             }
         };
         let Some(key) = key else { break };
-        let Some(pair) = pairs.remove(&key) else {
+        let Some(mut pair) = pairs.remove(&key) else {
             break;
         };
+        pair.at.sort_unstable();
+        pair.at.dedup();
         let (a, b) = ((key >> 32) as u32, key as u32);
         let mut text = contents[a as usize].clone();
         text.extend_from_slice(&contents[b as usize]);
@@ -230,10 +261,8 @@ pub(crate) fn learn(
         dirty.sort_unstable();
         dirty.dedup();
         for &k in &dirty {
-            if let Some(p) = pairs.get(&k)
-                && let Some(&first) = p.at.first()
-            {
-                heap.push((p.count, Reverse(first), k));
+            if let Some(p) = pairs.get(&k) {
+                heap.push((p.count, Reverse(p.first), k));
             }
         }
     }
@@ -248,11 +277,11 @@ pub(crate) fn learn(
     })
 }
 
-fn remove(pairs: &mut FxHashMap<u64, Pair>, key: u64, at: u32, w: u64) {
+/// One occurrence (weight `w`) of the pair at `_at` died; the position stays in the list.
+fn remove(pairs: &mut FxHashMap<u64, Pair>, key: u64, _at: u32, w: u64) {
     if let Some(p) = pairs.get_mut(&key) {
         p.count = p.count.saturating_sub(w);
-        p.at.remove(&at);
-        if p.at.is_empty() {
+        if p.count == 0 {
             pairs.remove(&key);
         }
     }
@@ -261,10 +290,12 @@ fn remove(pairs: &mut FxHashMap<u64, Pair>, key: u64, at: u32, w: u64) {
 fn add(pairs: &mut FxHashMap<u64, Pair>, key: u64, at: u32, w: u64) {
     let p = pairs.entry(key).or_insert(Pair {
         count: 0,
-        at: BTreeSet::new(),
+        first: at,
+        at: Vec::new(),
     });
     p.count += w;
-    p.at.insert(at);
+    p.first = p.first.min(at);
+    p.at.push(at);
 }
 
 #[cfg(test)]
@@ -277,7 +308,7 @@ mod tests {
             .iter()
             .map(|(w, c)| (w.chars().map(String::from).collect(), *c))
             .collect();
-        let mut tokens: BTreeSet<String> =
+        let mut tokens: std::collections::BTreeSet<String> =
             vocab.iter().flat_map(|(w, _)| w.iter().cloned()).collect();
         let mut merges = vec![];
         while tokens.len() < vocab_size {

@@ -202,6 +202,12 @@ fn malformed_files_name_the_file_line_and_problem() {
         err.to_string().starts_with("encoder.json:1: bad JSON: EOF"),
         "{err}"
     );
+    // An id far beyond the vocabulary is refused, not allocated.
+    let err = ByteLevelBpe::from_hf(br#"{"a": 0, "b": 4000000000}"#, b"").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vocab.json:0: ids are not dense: the largest is 4000000000 but there are only 2 tokens"
+    );
     // Missing file.
     let err = ByteLevelBpe::from_openai_files("/nonexistent/encoder.json", "x").unwrap_err();
     assert!(
