@@ -126,7 +126,7 @@ impl ByteLevelBpe {
         let mut enc = if o.offsets {
             self.encode_with_offsets(text, o.special)
         } else {
-            let mut ids = Vec::with_capacity(text.len() / 4 + 1);
+            let mut ids = Vec::with_capacity(text.len() / 3 + 8);
             self.encode_with_state(text, o.special, &mut ids, st);
             Encoding {
                 attention_mask: vec![1; ids.len()],

@@ -642,7 +642,7 @@ impl ByteLevelBpe {
     /// Encodes `text`; special tokens in it are encoded as ordinary text (tiktoken's
     /// `encode_ordinary`).
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut out = Vec::with_capacity(text.len() / 3 + 8);
         self.encode_segment(text, &mut out, &mut EncodeState::default());
         out
     }
@@ -650,7 +650,7 @@ impl ByteLevelBpe {
     /// Encodes `text`, recognising the added tokens (`<|endoftext|>`) in it (tiktoken's
     /// `encode(text, allowed_special="all")`, HF tokenizers' `encode`).
     pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut out = Vec::with_capacity(text.len() / 3 + 8);
         self.encode_into(text, true, &mut out);
         out
     }
