@@ -26,6 +26,7 @@ pub mod error;
 pub mod eval;
 pub mod ngram;
 pub mod text;
+pub mod word2vec;
 
 pub use error::{LmError, Result};
 pub use ngram::{CountLanguageModel, NgramRow, split_train_test};
