@@ -15,11 +15,13 @@
 //! seen, ties going to the follower seen first in the corpus (Python's `max` over an
 //! insertion-ordered dict), and falls back to the most frequent token.
 //!
-//! **Memory.** Counts live in a trie over token ids: one node per distinct n-gram of each
-//! order (20 bytes: token, parent, count, follower total, most frequent follower), found
-//! through one open-addressing hash table keyed by `(parent, token)` (12 bytes a slot), so
-//! a million-token corpus with `n = 5` takes on the order of 100 MB where the notebook's
-//! dictionaries of tuples take several times more.
+//! **Memory.** Counts live in a trie over token ids: one record per distinct n-gram of
+//! each order (16 bytes: how often it was followed, and its most frequent follower), and
+//! per order one open-addressing hash table from `(context node, token)` to the n-gram's
+//! node and count (16 bytes a slot, sized once for the worst case). A million-token corpus
+//! with `n = 5` takes about 150 MB; the notebook's dictionaries of tuples take several
+//! times more (see `docs/PERFORMANCE.md`). Counting visits each position once per order,
+//! in order, prefetching the table slots a few positions ahead.
 //!
 //! ```
 //! use ferrograd_lm::CountLanguageModel;
@@ -43,110 +45,188 @@ const ROOT: u32 = 0;
 /// "No node".
 const NONE: u32 = u32::MAX;
 
-/// Open-addressing hash table from `(parent, token)` to a node id, linear probing.
-#[derive(Debug, Clone)]
-struct ChildTable {
-    /// `[key low, key high, node]`; `node == NONE` marks an empty slot.
-    slots: Vec<[u32; 3]>,
-    len: usize,
-    shift: u32,
+/// One slot of a level's child table: `[key, count << 32 | (node + 1)]` with the packed
+/// `(parent, token)` key; all zeros is an empty slot, so a new table comes from zeroed
+/// memory. 16 bytes: four slots share a cache line, and a look-up finds the count where it
+/// finds the node.
+type Slot = [u64; 2];
+
+#[inline(always)]
+fn slot_node(slot: &Slot) -> u32 {
+    (slot[1] as u32).wrapping_sub(1)
 }
 
-#[inline]
+#[inline(always)]
+fn slot_count(slot: &Slot) -> u32 {
+    (slot[1] >> 32) as u32
+}
+
+#[inline(always)]
+fn slot_is_empty(slot: &Slot) -> bool {
+    slot[1] as u32 == 0
+}
+
+#[inline(always)]
 fn pack(parent: u32, token: u32) -> u64 {
     (u64::from(parent) << 32) | u64::from(token)
 }
 
-impl ChildTable {
+/// The children of one level: an open-addressing hash table (linear probing) from
+/// `(parent, token)` to the child's node id and count. Sized once for the largest number
+/// of distinct n-grams the level can have (one per position), at most two thirds full, so
+/// it never grows.
+#[derive(Debug, Clone, Default)]
+struct Level {
+    slots: Vec<Slot>,
+}
+
+impl Level {
     fn with_capacity(entries: usize) -> Self {
-        // Keep the load at or below one half.
-        let slots = (entries.max(8) * 2).next_power_of_two();
-        Self {
-            slots: vec![[0, 0, NONE]; slots],
-            len: 0,
-            shift: 64 - slots.trailing_zeros(),
-        }
+        // Zeroed memory from the system, not yet touched: advise before the first write.
+        let slots = vec![[0u64; 2]; entries + entries / 2 + 8];
+        advise_huge_pages(&slots);
+        Self { slots }
     }
 
-    #[inline]
+    #[inline(always)]
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        // Multiply-shift hash, then a multiply-high to map it onto the table's length.
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((u128::from(h) * self.slots.len() as u128) >> 64) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn prefetch(&self, parent: u32, token: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let slot = self.home(pack(parent, token));
-            let p = self.slots.as_ptr().wrapping_add(slot).cast::<i8>();
-            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch is only a hint: it
-            // reads nothing and cannot fault, even for an address past the table.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (parent, token);
+        prefetch(self.slots.as_ptr().wrapping_add(self.home(pack(parent, token))));
     }
 
-    #[inline]
-    fn get(&self, parent: u32, token: u32) -> u32 {
-        let key = pack(parent, token);
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let [lo, hi, node] = self.slots[i];
-            if node == NONE {
-                return NONE;
-            }
-            if (u64::from(hi) << 32 | u64::from(lo)) == key {
-                return node;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// The node of `(parent, token)`, or `make()`'s new node inserted for it; the flag says
-    /// whether it was new.
-    #[inline]
-    fn get_or_insert(&mut self, parent: u32, token: u32, make: impl FnOnce() -> u32) -> (u32, bool) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
+    /// `(node, count)` of `(parent, token)`, if present.
+    #[inline(always)]
+    fn find(&self, parent: u32, token: u32) -> Option<(u32, u32)> {
+        if self.slots.is_empty() {
+            return None;
         }
         let key = pack(parent, token);
-        let mask = self.slots.len() - 1;
         let mut i = self.home(key);
         loop {
-            let [lo, hi, node] = self.slots[i];
-            if node == NONE {
-                let node = make();
-                self.slots[i] = [key as u32, (key >> 32) as u32, node];
-                self.len += 1;
-                return (node, true);
+            let slot = &self.slots[i];
+            if slot_is_empty(slot) {
+                return None;
             }
-            if (u64::from(hi) << 32 | u64::from(lo)) == key {
-                return (node, false);
+            if slot[0] == key {
+                return Some((slot_node(slot), slot_count(slot)));
             }
-            i = (i + 1) & mask;
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
+            }
         }
     }
 
-    fn grow(&mut self) {
-        let old = std::mem::take(&mut self.slots);
-        let mut bigger = Self::with_capacity(old.len());
-        for slot in old.into_iter().filter(|s| s[2] != NONE) {
-            let key = u64::from(slot[1]) << 32 | u64::from(slot[0]);
-            let mask = bigger.slots.len() - 1;
-            let mut i = bigger.home(key);
-            while bigger.slots[i][2] != NONE {
-                i = (i + 1) & mask;
+    /// Counts one more occurrence of `(parent, token)`, giving it node `next` if it is
+    /// new; returns its node, its count now, and whether it was new. The caller
+    /// guarantees room (see [`Level::with_capacity`]).
+    #[inline(always)]
+    fn count(&mut self, parent: u32, token: u32, next: u32) -> (u32, u32, bool) {
+        let key = pack(parent, token);
+        let mut i = self.home(key);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot_is_empty(slot) {
+                *slot = [key, (1 << 32) | u64::from(next + 1)];
+                return (next, 1, true);
             }
-            bigger.slots[i] = slot;
-            bigger.len += 1;
+            if slot[0] == key {
+                slot[1] += 1 << 32;
+                return (slot_node(slot), slot_count(slot), false);
+            }
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
+            }
         }
-        *self = bigger;
     }
 
     fn bytes(&self) -> usize {
-        self.slots.len() * size_of::<[u32; 3]>()
+        self.slots.len() * size_of::<Slot>()
+    }
+}
+
+/// Asks the kernel to back `v`'s allocation (capacity included) with 2 MiB pages where it
+/// can: the tables here are touched at random, so with 4 KiB pages a large one costs a
+/// page fault per 4 KiB (a third of the counting time on a million tokens). Only advice:
+/// nothing changes if the kernel declines. Call it before the memory is first touched.
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + v.capacity() * size_of::<T>();
+        let aligned = start.next_multiple_of(HUGE);
+        if end >= aligned + HUGE {
+            let len = (end - aligned) / HUGE * HUGE;
+            // SAFETY: the range lies inside `v`'s own allocation, and MADV_HUGEPAGE only
+            // changes how the kernel backs it, never its contents.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
+/// Asks the CPU to start loading the cache line of `p` (a hint: it reads nothing).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch cannot fault, even for an
+    // address outside any allocation.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Per-node numbers, read and written together while counting (16 bytes: four to a
+/// cache line).
+#[derive(Debug, Clone, Copy)]
+struct NodeStats {
+    /// How often the node's n-gram was followed by some token (the notebook's
+    /// `sum(counts[context].values())`).
+    followers: u32,
+    /// The most frequent follower's node (the first seen, i.e. smallest id, on ties), or
+    /// `NONE`.
+    best: u32,
+    /// Its count.
+    best_count: u32,
+    /// Its token.
+    best_token: u32,
+}
+
+const NO_STATS: NodeStats = NodeStats {
+    followers: 0,
+    best: NONE,
+    best_count: 0,
+    best_token: NONE,
+};
+
+impl NodeStats {
+    /// A follower `node` (token `token`) has just reached `count`: it becomes the most
+    /// frequent one if its count is higher, or equal with a smaller (earlier-seen) id.
+    /// Offered at each of its increments, every follower is offered at its final count, so
+    /// the end result is the maximum with ties to the first seen.
+    #[inline(always)]
+    fn offer(&mut self, node: u32, token: u32, count: u32) {
+        if self.best == NONE
+            || count > self.best_count
+            || (count == self.best_count && node < self.best)
+        {
+            self.best = node;
+            self.best_count = count;
+            self.best_token = token;
+        }
     }
 }
 
@@ -162,18 +242,16 @@ pub struct CountLanguageModel {
     vocab: Vocabulary,
     /// Training tokens `W`.
     total: u64,
-    // One entry per trie node; node 0 is the root (the empty context), nodes
-    // `level_start[k]..level_start[k + 1]` are the distinct k-grams in first-seen order.
-    token: Vec<u32>,
-    parent: Vec<u32>,
-    count: Vec<u32>,
-    /// How often the node's n-gram was followed by some token (the notebook's
-    /// `sum(counts[context].values())`).
-    followers: Vec<u32>,
-    /// The most frequent follower (first seen on ties), or `NONE`.
-    best: Vec<u32>,
+    /// How often each training token occurs (the unigram counts), by id.
+    unigram: Vec<u32>,
+    /// One entry per trie node. Node 0 is the root (the empty context), node `1 + t` the
+    /// unigram of token `t`, and nodes `level_start[k]..level_start[k + 1]` the distinct
+    /// k-grams in first-seen order.
+    stats: Vec<NodeStats>,
     level_start: Vec<u32>,
-    children: ChildTable,
+    /// `levels[k]` holds the k-grams (k ≥ 2) as children of the (k−1)-grams;
+    /// `levels[0]` and `levels[1]` are empty (unigrams are found by id).
+    levels: Vec<Level>,
 }
 
 /// One row of an n-gram table: a context and the tokens that followed it with their
@@ -191,7 +269,7 @@ impl CountLanguageModel {
     ///
     /// # Errors
     /// [`LmError::InvalidConfig`] for `n = 0`, [`LmError::Empty`] for no tokens, and
-    /// [`LmError::InvalidConfig`] for a corpus too large for 32-bit counts (4 billion
+    /// [`LmError::InvalidConfig`] for a corpus too large for 32-bit counts (2 billion
     /// tokens).
     pub fn train<S: AsRef<str>>(n: usize, tokens: &[S]) -> Result<Self> {
         let mut vocab = Vocabulary::new();
@@ -217,12 +295,16 @@ impl CountLanguageModel {
                 what: "the training corpus",
             });
         }
-        if ids.len() >= (u32::MAX / 2) as usize {
+        let orders = n.min(ids.len());
+        // Node ids must fit in u32 with room for NONE: at most one node per position and
+        // order, plus the unigrams.
+        let max_nodes = 1 + vocab.len() as u64 + ids.len() as u64 * (orders as u64 - 1);
+        if ids.len() >= (u32::MAX / 2) as usize || max_nodes >= u64::from(u32::MAX) {
             return Err(invalid(
                 OP,
-                "corpus length",
-                ids.len(),
-                "counts are 32-bit: at most 2^31 tokens",
+                "corpus length × n",
+                format!("{} × {n}", ids.len()),
+                "node ids and counts are 32-bit: at most about 4 billion n-grams",
             ));
         }
         if let Some((at, &bad)) = ids
@@ -238,77 +320,67 @@ impl CountLanguageModel {
             ));
         }
         let v = vocab.len();
-        let mut model = Self {
-            n,
-            vocab,
-            total: ids.len() as u64,
-            token: vec![NONE],
-            parent: vec![NONE],
-            count: vec![0],
-            followers: vec![0],
-            best: vec![NONE],
-            level_start: vec![0, 1],
-            children: ChildTable::with_capacity(v + ids.len() * (n - 1).min(3) * 3 / 4),
-        };
+        let mut unigram = vec![0u32; v];
+        for &t in ids {
+            unigram[t as usize] += 1;
+        }
+        // Reserved, not touched: pages are only used as nodes are added.
+        let mut stats = Vec::with_capacity(max_nodes as usize);
+        advise_huge_pages(&stats);
+        stats.push(NO_STATS);
+        stats.extend(std::iter::repeat_n(NO_STATS, v));
         // Order 1: the unigram of id t is node 1 + t (ids are first-seen, so node order is
         // first-seen order too).
-        model.token.extend(0..v as u32);
-        model.parent.extend(std::iter::repeat_n(ROOT, v));
-        model.count.extend(std::iter::repeat_n(0, v));
-        model.followers.extend(std::iter::repeat_n(0, v));
-        model.best.extend(std::iter::repeat_n(NONE, v));
-        for t in 0..v as u32 {
-            model.children.get_or_insert(ROOT, t, || 1 + t);
+        for (t, &count) in unigram.iter().enumerate() {
+            stats[ROOT as usize].offer(1 + t as u32, t as u32, count);
         }
-        for &t in ids {
-            model.count[1 + t as usize] += 1;
-        }
-        model.followers[ROOT as usize] = ids.len() as u32;
-        model.level_start.push(model.token.len() as u32);
+        stats[ROOT as usize].followers = ids.len() as u32;
+        let mut level_start = vec![0, 1, stats.len() as u32];
+        let mut levels = vec![Level::default(), Level::default()];
         // `prefix[i]` is the node of the (k−1)-gram starting at i.
         let mut prefix: Vec<u32> = ids.iter().map(|&t| 1 + t).collect();
-        for k in 2..=n.min(ids.len()) {
+        for k in 2..=orders {
             let positions = ids.len() - k + 1;
             prefix.truncate(positions);
-            const AHEAD: usize = 16;
+            let mut level = Level::with_capacity(positions);
+            // Look-ups at different positions are independent: start loading the slots
+            // and the parents' numbers a few positions ahead.
+            const AHEAD: usize = 12;
             for i in 0..positions {
                 if i + AHEAD < positions {
-                    model
-                        .children
-                        .prefetch(prefix[i + AHEAD], ids[i + AHEAD + k - 1]);
+                    let p = prefix[i + AHEAD];
+                    level.prefetch(p, ids[i + AHEAD + k - 1]);
+                    prefetch(stats.as_ptr().wrapping_add(p as usize));
                 }
                 let parent = prefix[i];
                 let token = ids[i + k - 1];
-                let next_id = model.token.len() as u32;
-                let (node, new) = model.children.get_or_insert(parent, token, || next_id);
+                let (node, count, new) = level.count(parent, token, stats.len() as u32);
                 if new {
-                    model.token.push(token);
-                    model.parent.push(parent);
-                    model.count.push(0);
-                    model.followers.push(0);
-                    model.best.push(NONE);
+                    stats.push(NO_STATS);
                 }
-                model.count[node as usize] += 1;
-                model.followers[parent as usize] += 1;
+                let s = &mut stats[parent as usize];
+                s.followers += 1;
+                s.offer(node, token, count);
                 prefix[i] = node;
             }
-            model.level_start.push(model.token.len() as u32);
+            levels.push(level);
+            level_start.push(stats.len() as u32);
         }
-        while model.level_start.len() < n + 2 {
+        while level_start.len() < n + 2 {
             // Orders above the corpus length have no n-grams.
-            let last = *model.level_start.last().unwrap_or(&0);
-            model.level_start.push(last);
+            level_start.push(stats.len() as u32);
+            levels.push(Level::default());
         }
-        // The most frequent follower of each node, first seen on ties: children are
-        // numbered in first-seen order, so a strictly greater count is needed to replace.
-        for node in 1..model.token.len() {
-            let p = model.parent[node] as usize;
-            let best = model.best[p];
-            if best == NONE || model.count[node] > model.count[best as usize] {
-                model.best[p] = node as u32;
-            }
-        }
-        Ok(model)
+        stats.shrink_to_fit();
+        Ok(Self {
+            n,
+            vocab,
+            total: ids.len() as u64,
+            unigram,
+            stats,
+            level_start,
+            levels,
+        })
     }
 
     /// The maximum order `n`.
@@ -339,21 +411,31 @@ impl CountLanguageModel {
         (self.level_start[k + 1] - self.level_start[k]) as usize
     }
 
-    /// Bytes held by the counts (trie nodes and hash table), for memory reports.
+    /// Bytes held by the counts (node records and the levels' hash tables), for memory
+    /// reports.
     pub fn memory_bytes(&self) -> usize {
-        self.token.capacity() * 4 * 5 + self.children.bytes()
+        self.stats.capacity() * size_of::<NodeStats>()
+            + self.unigram.capacity() * 4
+            + self.levels.iter().map(Level::bytes).sum::<usize>()
+    }
+
+    /// The child of `node` (an n-gram of order `k − 1`) by `token`: `(node, count)`.
+    #[inline(always)]
+    fn child(&self, k: usize, node: u32, token: u32) -> Option<(u32, u32)> {
+        if k == 1 {
+            Some((1 + token, self.unigram[token as usize]))
+        } else {
+            self.levels[k].find(node, token)
+        }
     }
 
     /// The node of a context given as ids (`None` = an unknown word), or `NONE`.
     fn node_of(&self, context: &[Option<u32>]) -> u32 {
         let mut node = ROOT;
-        for &t in context {
-            match t {
-                Some(t) => node = self.children.get(node, t),
+        for (k, &t) in (1..).zip(context) {
+            match t.and_then(|t| self.child(k, node, t)) {
+                Some((child, _)) => node = child,
                 None => return NONE,
-            }
-            if node == NONE {
-                return NONE;
             }
         }
         node
@@ -365,7 +447,7 @@ impl CountLanguageModel {
 
     /// The unigram fallback `(count(w) + 1) / (W + V)`.
     fn laplace_unigram(&self, token: Option<u32>) -> f64 {
-        let c = token.map_or(0, |t| self.count[1 + t as usize]);
+        let c = token.map_or(0, |t| self.unigram[t as usize]);
         (f64::from(c) + 1.0) / (self.total as f64 + self.vocab.len() as f64)
     }
 
@@ -378,13 +460,11 @@ impl CountLanguageModel {
                     continue;
                 }
                 let c = self.node_of(&context[context.len() - (k - 1)..]);
-                if c == NONE || self.followers[c as usize] == 0 {
+                if c == NONE || self.stats[c as usize].followers == 0 {
                     continue;
                 }
-                let node = self.children.get(c, t);
-                if node != NONE {
-                    return f64::from(self.count[node as usize])
-                        / f64::from(self.followers[c as usize]);
+                if let Some((_, count)) = self.child(k, c, t) {
+                    return f64::from(count) / f64::from(self.stats[c as usize].followers);
                 }
             }
         }
@@ -404,12 +484,12 @@ impl CountLanguageModel {
                 continue;
             }
             let c = self.node_of(&context[context.len() - (k - 1)..]);
-            if c != NONE && self.followers[c as usize] > 0 {
-                return self.token[self.best[c as usize] as usize];
+            if c != NONE && self.stats[c as usize].followers > 0 {
+                return self.stats[c as usize].best_token;
             }
         }
         // The corpus is never empty, so the root has a most frequent child.
-        self.token[self.best[ROOT as usize] as usize]
+        self.stats[ROOT as usize].best_token
     }
 
     /// The most likely next token after `context`: the most frequent follower at the
@@ -459,16 +539,19 @@ impl CountLanguageModel {
     ) {
         let n = self.n;
         // ctx[len] = node of the last `len` tokens before position i (NONE if unseen or
-        // shorter than `len`); next[len] the same ending at position i.
+        // shorter than `len`); next[len] and count[len] the same ending at position i.
         let mut ctx = vec![NONE; n];
         ctx[0] = ROOT;
         let mut next = vec![NONE; n + 1];
+        let mut count = vec![0u32; n + 1];
         for (i, &token) in ids.iter().enumerate() {
             next[0] = ROOT;
             for k in 1..=n {
-                next[k] = match token {
-                    Some(t) if ctx[k - 1] != NONE => self.children.get(ctx[k - 1], t),
-                    _ => NONE,
+                (next[k], count[k]) = match token {
+                    Some(t) if ctx[k - 1] != NONE => {
+                        self.child(k, ctx[k - 1], t).unwrap_or((NONE, 0))
+                    }
+                    _ => (NONE, 0),
                 };
             }
             let available = i.min(context_size);
@@ -478,15 +561,11 @@ impl CountLanguageModel {
                     continue;
                 }
                 let c = ctx[k - 1];
-                if c == NONE || self.followers[c as usize] == 0 {
+                if c == NONE || self.stats[c as usize].followers == 0 {
                     continue;
                 }
-                let node = next[k];
-                if node != NONE {
-                    p = Some(
-                        f64::from(self.count[node as usize])
-                            / f64::from(self.followers[c as usize]),
-                    );
+                if next[k] != NONE {
+                    p = Some(f64::from(count[k]) / f64::from(self.stats[c as usize].followers));
                     break;
                 }
             }
@@ -522,6 +601,22 @@ impl CountLanguageModel {
         Ok((-log_likelihood / ids.len() as f64).exp())
     }
 
+    /// `(parent, token, count)` of every node (index = node id), read back from the
+    /// levels' tables; for printing tables, not for speed.
+    fn node_records(&self) -> Vec<(u32, u32, u32)> {
+        let mut records = vec![(NONE, NONE, 0); self.stats.len()];
+        for (t, &count) in self.unigram.iter().enumerate() {
+            records[1 + t] = (ROOT, t as u32, count);
+        }
+        for level in &self.levels {
+            for slot in level.slots.iter().filter(|s| !slot_is_empty(s)) {
+                records[slot_node(slot) as usize] =
+                    ((slot[0] >> 32) as u32, slot[0] as u32, slot_count(slot));
+            }
+        }
+        records
+    }
+
     /// The table of order `k` (1 ≤ k ≤ n): every context of `k − 1` tokens that was
     /// followed by something, in first-seen order, with its followers and their counts —
     /// the notebook's `ngram_counts[k − 1]`.
@@ -529,6 +624,18 @@ impl CountLanguageModel {
         if k == 0 || k > self.n {
             return Vec::new();
         }
+        let records = self.node_records();
+        let word = |t: u32| self.vocab.word(t).unwrap_or_default().to_string();
+        let words_of = |mut node: u32| {
+            let mut words = Vec::new();
+            while node != ROOT && node != NONE {
+                let (parent, token, _) = records[node as usize];
+                words.push(word(token));
+                node = parent;
+            }
+            words.reverse();
+            words
+        };
         let (start, end) = if k == 1 {
             (0, 1)
         } else {
@@ -537,41 +644,21 @@ impl CountLanguageModel {
         let mut rows = Vec::new();
         let mut index = vec![usize::MAX; (end - start) as usize];
         for c in start..end {
-            if self.followers[c as usize] == 0 {
+            if self.stats[c as usize].followers == 0 {
                 continue;
             }
             index[(c - start) as usize] = rows.len();
             rows.push(NgramRow {
-                context: self.words_of(c),
+                context: words_of(c),
                 next: Vec::new(),
             });
         }
         for node in self.level_start[k]..self.level_start[k + 1] {
-            let p = self.parent[node as usize];
-            let row = index[(p - start) as usize];
-            let word = self.word_of(node);
-            rows[row]
-                .next
-                .push((word, u64::from(self.count[node as usize])));
+            let (parent, token, count) = records[node as usize];
+            let row = index[(parent - start) as usize];
+            rows[row].next.push((word(token), u64::from(count)));
         }
         rows
-    }
-
-    fn word_of(&self, node: u32) -> String {
-        self.vocab
-            .word(self.token[node as usize])
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    fn words_of(&self, mut node: u32) -> Vec<String> {
-        let mut words = Vec::new();
-        while node != ROOT && node != NONE {
-            words.push(self.word_of(node));
-            node = self.parent[node as usize];
-        }
-        words.reverse();
-        words
     }
 }
 

@@ -28,61 +28,92 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// here, as Rust's [`char::is_alphanumeric`] says; for text written in Latin letters the
 /// tokens are identical.)
 pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
-    if text.is_ascii() {
-        // Lower-casing ASCII never changes a byte's class: scan the bytes directly and
-        // lower-case each token into a small buffer.
-        let bytes = text.as_bytes();
-        let mut buffer = String::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b == b'.' {
-                f(".");
-                i += 1;
-            } else if b.is_ascii_alphanumeric() || b == b'_' {
-                let start = i;
-                let mut clean = true;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                    clean &= bytes[i] != b'_';
-                    i += 1;
-                }
-                if clean {
-                    let word = &text[start..i];
-                    if word.bytes().any(|c| c.is_ascii_uppercase()) {
-                        buffer.clear();
-                        buffer.extend(word.chars().map(|c| c.to_ascii_lowercase()));
-                        f(&buffer);
-                    } else {
-                        f(word);
+    /// The current run of word characters.
+    enum Run {
+        /// Not in a run.
+        None,
+        /// ASCII letters and digits only, all from `text[start..]`; `upper` if any is
+        /// upper-case.
+        Slice { start: usize, upper: bool },
+        /// A valid token built in `buffer` (a non-ASCII character lower-cased to ASCII).
+        Buffered,
+        /// A run holding some other word character: not a token.
+        Invalid,
+    }
+    let bytes = text.as_bytes();
+    let mut buffer = String::new();
+    let mut run = Run::None;
+    let end_run = |run: &mut Run, at: usize, buffer: &mut String, f: &mut dyn FnMut(&str)| {
+        match *run {
+            Run::Slice { start, upper: false } => f(&text[start..at]),
+            Run::Slice { start, upper: true } => {
+                buffer.clear();
+                buffer.push_str(&text[start..at]);
+                buffer.make_ascii_lowercase();
+                f(buffer);
+            }
+            Run::Buffered => f(buffer),
+            Run::None | Run::Invalid => {}
+        }
+        *run = Run::None;
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if b.is_ascii_alphanumeric() {
+                match &mut run {
+                    Run::None => {
+                        run = Run::Slice {
+                            start: i,
+                            upper: b.is_ascii_uppercase(),
+                        }
                     }
+                    Run::Slice { upper, .. } => *upper |= b.is_ascii_uppercase(),
+                    Run::Buffered => buffer.push(char::from(b.to_ascii_lowercase())),
+                    Run::Invalid => {}
+                }
+            } else if b == b'_' {
+                run = Run::Invalid;
+            } else {
+                end_run(&mut run, i, &mut buffer, &mut f);
+                if b == b'.' {
+                    f(".");
+                }
+            }
+            i += 1;
+            continue;
+        }
+        // A non-ASCII character: lower-case it (possibly into several characters, or
+        // into an ASCII letter, as KELVIN SIGN does) and classify each.
+        let c = text[i..].chars().next().unwrap_or_default();
+        for lower in c.to_lowercase() {
+            if !is_word_char(lower) {
+                end_run(&mut run, i, &mut buffer, &mut f);
+            } else if lower.is_ascii_alphanumeric() {
+                match run {
+                    Run::None => {
+                        buffer.clear();
+                        run = Run::Buffered;
+                    }
+                    Run::Slice { start, .. } => {
+                        buffer.clear();
+                        buffer.push_str(&text[start..i]);
+                        buffer.make_ascii_lowercase();
+                        run = Run::Buffered;
+                    }
+                    Run::Buffered | Run::Invalid => {}
+                }
+                if let Run::Buffered = run {
+                    buffer.push(lower);
                 }
             } else {
-                i += 1;
+                run = Run::Invalid;
             }
         }
-        return;
+        i += c.len_utf8();
     }
-    let lower = text.to_lowercase();
-    let mut chars = lower.char_indices().peekable();
-    while let Some((start, c)) = chars.next() {
-        if c == '.' {
-            f(".");
-        } else if is_word_char(c) {
-            let mut end = start + c.len_utf8();
-            let mut clean = c.is_ascii_alphanumeric();
-            while let Some(&(i, d)) = chars.peek() {
-                if !is_word_char(d) {
-                    break;
-                }
-                clean &= d.is_ascii_alphanumeric();
-                end = i + d.len_utf8();
-                chars.next();
-            }
-            if clean {
-                f(&lower[start..end]);
-            }
-        }
-    }
+    end_run(&mut run, bytes.len(), &mut buffer, &mut f);
 }
 
 /// A word character in the sense of Python's `\w` on `str` patterns: letters and digits of
@@ -129,7 +160,7 @@ pub fn word_sentences(text: &str) -> Vec<Vec<String>> {
 }
 
 /// A fast, non-cryptographic hasher for short keys (token strings and packed ids): the
-/// "Fx" multiply-rotate hash. Hash-flooding resistance is not needed for a model's own
+/// "Fx" multiply-rotate hash, with a final mixing step. Hash-flooding resistance is not needed for a model's own
 /// vocabulary, and it is several times faster than the standard library's SipHash here.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FxHasher {
@@ -184,7 +215,10 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply-rotate rounds leave the low bits weak (they depend only on the low
+        // bits of the input), and hash tables index by the low bits: mix the high half in.
+        let h = self.hash;
+        (h ^ (h >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (h >> 29)
     }
 }
 
@@ -268,6 +302,9 @@ mod tests {
             ("tab\tnew\nline", &["tab", "new", "line"]),
             ("", &[]),
             ("...", &[".", ".", "."]),
+            ("A\u{212A}b. \u{212A}", &["akb", ".", "k"]),
+            ("ab\u{130}cd", &["abi", "cd"]), // İ lower-cases to i + U+0307 (not \w)
+            ("Ünïcode ok.Done", &["ok", ".", "done"]),
         ];
         for (text, expected) in cases {
             assert_eq!(count_lm_tokens(text), *expected, "{text:?}");
