@@ -29,9 +29,12 @@
 //! use ferrograd_lm::text::word_sentences;
 //!
 //! let text = "the king rules the land\nthe queen rules the land\n".repeat(50);
-//! let config = Word2VecConfig { dim: 16, min_count: 1, epochs: 5, ..Word2VecConfig::default() };
+//! // A tiny corpus: keep every word (no sub-sampling) and make more passes.
+//! let config = Word2VecConfig {
+//!     dim: 16, min_count: 1, sample: 0.0, epochs: 20, ..Word2VecConfig::default()
+//! };
 //! let (model, stats) = Word2Vec::train(&word_sentences(&text), &config)?;
-//! assert_eq!(stats.words, 5 * 500);
+//! assert_eq!(stats.words, 20 * 500);
 //! let vectors = model.vectors();
 //! // "king" and "queen" share every context, so they end up close.
 //! assert!(vectors.similarity("king", "queen")? > 0.5);
