@@ -197,10 +197,7 @@ pub fn rouge_l<S: AsRef<str>, T: AsRef<str>>(reference: &[S], candidate: &[T]) -
         return RougeScore::default();
     }
     let lcs = lcs_len(reference, candidate) as f64;
-    RougeScore::new(
-        lcs / candidate.len() as f64,
-        lcs / reference.len() as f64,
-    )
+    RougeScore::new(lcs / candidate.len() as f64, lcs / reference.len() as f64)
 }
 
 /// ROUGE-1, ROUGE-2 and ROUGE-L of `candidate` (the generated text) against `reference`,

@@ -97,7 +97,11 @@ impl Level {
 
     #[inline(always)]
     fn prefetch(&self, parent: u32, token: u32) {
-        prefetch(self.slots.as_ptr().wrapping_add(self.home(pack(parent, token))));
+        prefetch(
+            self.slots
+                .as_ptr()
+                .wrapping_add(self.home(pack(parent, token))),
+        );
     }
 
     /// `(node, count)` of `(parent, token)`, if present.
@@ -287,7 +291,12 @@ impl CountLanguageModel {
     pub fn train_ids(n: usize, ids: &[u32], vocab: Vocabulary) -> Result<Self> {
         const OP: &str = "CountLanguageModel::train";
         if n == 0 {
-            return Err(invalid(OP, "n", 0, "the order must be at least 1 (unigrams)"));
+            return Err(invalid(
+                OP,
+                "n",
+                0,
+                "the order must be at least 1 (unigrams)",
+            ));
         }
         if ids.is_empty() {
             return Err(LmError::Empty {
@@ -316,7 +325,10 @@ impl CountLanguageModel {
                 OP,
                 "token id",
                 bad,
-                format!("id at position {at} is past the vocabulary of {}", vocab.len()),
+                format!(
+                    "id at position {at} is past the vocabulary of {}",
+                    vocab.len()
+                ),
             ));
         }
         let v = vocab.len();
@@ -752,7 +764,9 @@ mod tests {
         let mut x = 12345u64;
         let tokens: Vec<String> = (0..20_000)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 format!("w{}", (x >> 33) % 50)
             })
             .collect();

@@ -45,7 +45,10 @@ pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
     let mut run = Run::None;
     let end_run = |run: &mut Run, at: usize, buffer: &mut String, f: &mut dyn FnMut(&str)| {
         match *run {
-            Run::Slice { start, upper: false } => f(&text[start..at]),
+            Run::Slice {
+                start,
+                upper: false,
+            } => f(&text[start..at]),
             Run::Slice { start, upper: true } => {
                 buffer.clear();
                 buffer.push_str(&text[start..at]);
@@ -292,7 +295,10 @@ mod tests {
         // re.findall(r"\b[a-zA-Z0-9]+\b|[.]", text.lower()).
         let cases: &[(&str, &[&str])] = &[
             ("Hello, World...", &["hello", "world", ".", ".", "."]),
-            ("e.g. 3.14 U.S.A", &["e", ".", "g", ".", "3", ".", "14", "u", ".", "s", ".", "a"]),
+            (
+                "e.g. 3.14 U.S.A",
+                &["e", ".", "g", ".", "3", ".", "14", "u", ".", "s", ".", "a"],
+            ),
             ("snake_case _x x_ a-b", &["a", "b"]),
             ("café naïve résumé", &[]),
             ("Straße ok", &["ok"]),

@@ -23,7 +23,13 @@ fn the_books_ngram_tables_for_n_3() {
         m.table(1),
         [row(
             &[],
-            &[("language", 2), ("models", 2), ("are", 2), ("powerful", 1), ("useful", 1)]
+            &[
+                ("language", 2),
+                ("models", 2),
+                ("are", 2),
+                ("powerful", 1),
+                ("useful", 1)
+            ]
         )]
     );
     assert_eq!(
@@ -125,10 +131,17 @@ fn tinyshakespeare_matches_the_python_port() {
             .collect();
         let token = p["token"].as_str().unwrap();
         let expected = p["p"].as_f64().unwrap();
-        assert!(close(m.probability(token, &ctx), expected, 1e-15), "{ctx:?} {token}");
+        assert!(
+            close(m.probability(token, &ctx), expected, 1e-15),
+            "{ctx:?} {token}"
+        );
     }
     for (prompt, next) in r["predictions"].as_object().unwrap() {
-        assert_eq!(m.predict(&count_lm_tokens(prompt)), next.as_str().unwrap(), "{prompt}");
+        assert_eq!(
+            m.predict(&count_lm_tokens(prompt)),
+            next.as_str().unwrap(),
+            "{prompt}"
+        );
     }
     for (prompt, text) in r["generations"].as_object().unwrap() {
         let out = m.generate(&count_lm_tokens(prompt), 10).join(" ");

@@ -13,7 +13,11 @@ fn equal_to_rouge_score_on_300_generated_pairs() {
         let reference = pair["reference"].as_str().unwrap();
         let candidate = pair["candidate"].as_str().unwrap();
         let r = rouge(reference, candidate);
-        for (name, ours) in [("rouge1", r.rouge1), ("rouge2", r.rouge2), ("rougeL", r.rouge_l)] {
+        for (name, ours) in [
+            ("rouge1", r.rouge1),
+            ("rouge2", r.rouge2),
+            ("rougeL", r.rouge_l),
+        ] {
             let theirs: Vec<f64> = pair[name]
                 .as_array()
                 .unwrap()
@@ -22,7 +26,10 @@ fn equal_to_rouge_score_on_300_generated_pairs() {
                 .collect();
             // The same ratios of the same integers: equal to the last bit but for the
             // F1 formula's rounding, hence 1e-15.
-            for (a, b) in [ours.precision, ours.recall, ours.f1].into_iter().zip(theirs) {
+            for (a, b) in [ours.precision, ours.recall, ours.f1]
+                .into_iter()
+                .zip(theirs)
+            {
                 assert!(
                     (a - b).abs() <= 1e-15,
                     "{name} of {reference:?} vs {candidate:?}: {a} vs {b}"
@@ -44,9 +51,15 @@ fn the_books_example_numbers() {
     assert_eq!((r.reference_len, r.candidate_len), (9, 8));
     assert_eq!(r.rouge1.recall, 6.0 / 9.0);
     assert_eq!(r.rouge1.precision, 6.0 / 8.0);
-    assert_eq!((r.rouge2.recall, r.rouge2.precision), (4.0 / 8.0, 4.0 / 7.0));
+    assert_eq!(
+        (r.rouge2.recall, r.rouge2.precision),
+        (4.0 / 8.0, 4.0 / 7.0)
+    );
     assert_eq!(r.lcs, 5);
-    assert_eq!((r.rouge_l.recall, r.rouge_l.precision), (5.0 / 9.0, 5.0 / 8.0));
+    assert_eq!(
+        (r.rouge_l.recall, r.rouge_l.precision),
+        (5.0 / 9.0, 5.0 / 8.0)
+    );
     assert!((r.rouge_l.f_beta(8.0) - 0.556_506_849_3).abs() < 1e-9);
     assert_eq!(format!("{:.4}", r.rouge_l.f_beta(8.0)), "0.5565");
     // F1 is rouge-score's: 2·(5/9)(5/8) / (5/9 + 5/8) = 10/17.

@@ -120,17 +120,36 @@ impl Word2VecConfig {
         positive("threads", self.threads)?;
         positive("sync_words", self.sync_words)?;
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(invalid(OP, "alpha", self.alpha, "must be a positive number"));
+            return Err(invalid(
+                OP,
+                "alpha",
+                self.alpha,
+                "must be a positive number",
+            ));
         }
-        if !(self.min_alpha.is_finite() && self.min_alpha >= 0.0 && self.min_alpha <= self.alpha)
-        {
-            return Err(invalid(OP, "min_alpha", self.min_alpha, "must be within [0, alpha]"));
+        if !(self.min_alpha.is_finite() && self.min_alpha >= 0.0 && self.min_alpha <= self.alpha) {
+            return Err(invalid(
+                OP,
+                "min_alpha",
+                self.min_alpha,
+                "must be within [0, alpha]",
+            ));
         }
         if !(self.sample.is_finite() && self.sample >= 0.0) {
-            return Err(invalid(OP, "sample", self.sample, "must be 0 (off) or positive"));
+            return Err(invalid(
+                OP,
+                "sample",
+                self.sample,
+                "must be 0 (off) or positive",
+            ));
         }
         if !self.ns_exponent.is_finite() {
-            return Err(invalid(OP, "ns_exponent", self.ns_exponent, "must be finite"));
+            return Err(invalid(
+                OP,
+                "ns_exponent",
+                self.ns_exponent,
+                "must be finite",
+            ));
         }
         Ok(())
     }
@@ -490,10 +509,13 @@ impl Plan<'_> {
         let rounds: Vec<Vec<std::ops::Range<usize>>> = shares
             .iter()
             .map(|share| {
-                sentence_blocks(&self.corpus.raw_lengths[share.clone()], self.config.sync_words)
-                    .into_iter()
-                    .map(|b| b.start + share.start..b.end + share.start)
-                    .collect()
+                sentence_blocks(
+                    &self.corpus.raw_lengths[share.clone()],
+                    self.config.sync_words,
+                )
+                .into_iter()
+                .map(|b| b.start + share.start..b.end + share.start)
+                .collect()
             })
             .collect();
         let max_rounds = rounds.iter().map(Vec::len).max().unwrap_or(0);
@@ -736,7 +758,10 @@ mod tests {
             let (b, sb) = Word2Vec::train(&toy(), &config).unwrap();
             assert_eq!(a.input_vectors(), b.input_vectors());
             assert_eq!(a.output_vectors(), b.output_vectors());
-            assert_eq!((sa.pairs, sa.effective_words), (sb.pairs, sb.effective_words));
+            assert_eq!(
+                (sa.pairs, sa.effective_words),
+                (sb.pairs, sb.effective_words)
+            );
             let (c, _) = Word2Vec::train(&toy(), &Word2VecConfig { seed: 2, ..config }).unwrap();
             assert_ne!(a.input_vectors(), c.input_vectors());
             assert!(a.input_vectors().iter().all(|x| x.is_finite()));
@@ -751,12 +776,30 @@ mod tests {
             Err(LmError::Empty { .. })
         ));
         for config in [
-            Word2VecConfig { dim: 0, ..Word2VecConfig::default() },
-            Word2VecConfig { window: 0, ..Word2VecConfig::default() },
-            Word2VecConfig { alpha: f32::NAN, ..Word2VecConfig::default() },
-            Word2VecConfig { min_alpha: 1.0, ..Word2VecConfig::default() },
-            Word2VecConfig { sample: -1.0, ..Word2VecConfig::default() },
-            Word2VecConfig { threads: 0, ..Word2VecConfig::default() },
+            Word2VecConfig {
+                dim: 0,
+                ..Word2VecConfig::default()
+            },
+            Word2VecConfig {
+                window: 0,
+                ..Word2VecConfig::default()
+            },
+            Word2VecConfig {
+                alpha: f32::NAN,
+                ..Word2VecConfig::default()
+            },
+            Word2VecConfig {
+                min_alpha: 1.0,
+                ..Word2VecConfig::default()
+            },
+            Word2VecConfig {
+                sample: -1.0,
+                ..Word2VecConfig::default()
+            },
+            Word2VecConfig {
+                threads: 0,
+                ..Word2VecConfig::default()
+            },
         ] {
             assert!(matches!(
                 Word2Vec::train(&toy(), &config),
@@ -764,7 +807,10 @@ mod tests {
             ));
         }
         // One word, seen once: a vocabulary of one, no context pairs, finite vectors.
-        let config = Word2VecConfig { min_count: 1, ..Word2VecConfig::default() };
+        let config = Word2VecConfig {
+            min_count: 1,
+            ..Word2VecConfig::default()
+        };
         let (m, stats) = Word2Vec::train(&[vec!["alone"]], &config).unwrap();
         assert_eq!(stats.pairs, 0);
         assert!(m.input_vectors().iter().all(|x| x.is_finite()));
@@ -815,7 +861,10 @@ mod same_update {
             ("output", &output, model.output.weight.tensor().to_vec()),
         ] {
             for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-                assert!((a - b).abs() <= 2e-6, "{name}[{i}]: kernel {a}, tensor stack {b}");
+                assert!(
+                    (a - b).abs() <= 2e-6,
+                    "{name}[{i}]: kernel {a}, tensor stack {b}"
+                );
             }
         }
     }

@@ -50,10 +50,7 @@ impl SkipGram {
         let rows = input.len() / dim;
         Ok(Self {
             input: Embedding::from_tensor(Tensor::from_vec(input.to_vec(), &[rows, dim])?, None)?,
-            output: Embedding::from_tensor(
-                Tensor::from_vec(output.to_vec(), &[rows, dim])?,
-                None,
-            )?,
+            output: Embedding::from_tensor(Tensor::from_vec(output.to_vec(), &[rows, dim])?, None)?,
         })
     }
 

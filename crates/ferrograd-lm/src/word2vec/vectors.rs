@@ -59,9 +59,14 @@ impl WordVectors {
         }
         let mut unit = vectors.clone();
         for row in unit.chunks_exact_mut(dim) {
-            let norm = row.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+            let norm = row
+                .iter()
+                .map(|x| f64::from(*x) * f64::from(*x))
+                .sum::<f64>()
+                .sqrt();
             if norm > 0.0 {
-                row.iter_mut().for_each(|x| *x = (f64::from(*x) / norm) as f32);
+                row.iter_mut()
+                    .for_each(|x| *x = (f64::from(*x) / norm) as f32);
             }
         }
         Ok(Self {
@@ -202,7 +207,10 @@ impl WordVectors {
         let mut x = vec![0.0f64; m * self.dim];
         for (r, w) in words.iter().enumerate() {
             let id = self.id(OP, w)?;
-            for (d, &v) in self.vectors[id * self.dim..(id + 1) * self.dim].iter().enumerate() {
+            for (d, &v) in self.vectors[id * self.dim..(id + 1) * self.dim]
+                .iter()
+                .enumerate()
+            {
                 x[r * self.dim + d] = f64::from(v);
             }
         }
@@ -215,7 +223,10 @@ impl WordVectors {
         let mut gram = vec![0.0f64; m * m];
         for i in 0..m {
             for j in 0..=i {
-                let g = dot_f64(&x[i * self.dim..(i + 1) * self.dim], &x[j * self.dim..(j + 1) * self.dim]);
+                let g = dot_f64(
+                    &x[i * self.dim..(i + 1) * self.dim],
+                    &x[j * self.dim..(j + 1) * self.dim],
+                );
                 gram[i * m + j] = g;
                 gram[j * m + i] = g;
             }
@@ -227,7 +238,10 @@ impl WordVectors {
         for (axis, &k) in order.iter().take(2).enumerate() {
             let scale = values[k].max(0.0).sqrt();
             let column: Vec<f64> = (0..m).map(|i| vectors[i * m + k] * scale).collect();
-            let largest = column.iter().copied().fold(0.0f64, |a, b| if b.abs() > a.abs() { b } else { a });
+            let largest = column
+                .iter()
+                .copied()
+                .fold(0.0f64, |a, b| if b.abs() > a.abs() { b } else { a });
             let sign = if largest < 0.0 { -1.0 } else { 1.0 };
             for (i, c) in column.into_iter().enumerate() {
                 out[i][axis] = sign * c;
@@ -247,8 +261,17 @@ impl WordVectors {
     pub fn save_word2vec_text(&self, path: impl AsRef<Path>) -> Result<()> {
         const OP: &str = "WordVectors::save_word2vec_text";
         let path = path.as_ref();
-        if let Some(w) = self.words().iter().find(|w| w.is_empty() || w.chars().any(char::is_whitespace)) {
-            return Err(invalid(OP, "word", format!("{w:?}"), "words in the text format cannot be empty or contain whitespace"));
+        if let Some(w) = self
+            .words()
+            .iter()
+            .find(|w| w.is_empty() || w.chars().any(char::is_whitespace))
+        {
+            return Err(invalid(
+                OP,
+                "word",
+                format!("{w:?}"),
+                "words in the text format cannot be empty or contain whitespace",
+            ));
         }
         let io = |source| LmError::Io {
             op: OP,
@@ -306,9 +329,19 @@ impl WordVectors {
         let (count, dim) = match fields.as_slice() {
             [c, d] => match (c.parse::<usize>(), d.parse::<usize>()) {
                 (Ok(c), Ok(d)) if d > 0 => (c, d),
-                _ => return Err(parse(1, format!("header {header:?} is not \"<words> <dim>\""))),
+                _ => {
+                    return Err(parse(
+                        1,
+                        format!("header {header:?} is not \"<words> <dim>\""),
+                    ));
+                }
             },
-            _ => return Err(parse(1, format!("header {header:?} is not \"<words> <dim>\""))),
+            _ => {
+                return Err(parse(
+                    1,
+                    format!("header {header:?} is not \"<words> <dim>\""),
+                ));
+            }
         };
         let mut words = Vec::with_capacity(count);
         let mut vectors = Vec::with_capacity(count.saturating_mul(dim).min(1 << 28));
@@ -320,7 +353,10 @@ impl WordVectors {
                 continue;
             }
             if words.len() == count {
-                return Err(parse(number, format!("more than the {count} words the header announces")));
+                return Err(parse(
+                    number,
+                    format!("more than the {count} words the header announces"),
+                ));
             }
             let mut parts = line.split_whitespace();
             let word = parts.next().unwrap_or_default().to_string();
@@ -334,7 +370,10 @@ impl WordVectors {
             if vectors.len() - start != dim {
                 return Err(parse(
                     number,
-                    format!("{word:?} has {} values, the header says {dim}", vectors.len() - start),
+                    format!(
+                        "{word:?} has {} values, the header says {dim}",
+                        vectors.len() - start
+                    ),
                 ));
             }
             if seen.id(&word).is_some() {
@@ -346,7 +385,10 @@ impl WordVectors {
         if words.len() != count {
             return Err(parse(
                 words.len() + 2,
-                format!("the header announces {count} words, the file has {}", words.len()),
+                format!(
+                    "the header announces {count} words, the file has {}",
+                    words.len()
+                ),
             ));
         }
         Self::new(words, vectors, dim)
@@ -354,7 +396,10 @@ impl WordVectors {
 }
 
 fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
 }
 
 fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
@@ -428,7 +473,10 @@ mod tests {
         let near = v.most_similar("a", 5).unwrap();
         assert_eq!(near.len(), 2);
         assert_eq!(near[0].0, "c");
-        assert!(matches!(v.similarity("a", "zzz"), Err(LmError::UnknownWord { .. })));
+        assert!(matches!(
+            v.similarity("a", "zzz"),
+            Err(LmError::UnknownWord { .. })
+        ));
         assert!(matches!(v.analogy(&[], &[], 1), Err(LmError::Empty { .. })));
     }
 
