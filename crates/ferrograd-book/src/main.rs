@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use ferrograd_book::chapter2::{self, embeddings};
 use ferrograd_book::{Figures, Progress, Section, run_section};
 
@@ -270,7 +270,27 @@ fn legacy_args() -> Vec<String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(legacy_args());
+    let cli = match Cli::try_parse_from(legacy_args()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // Every usage error shows the usage line, even those clap prints without it.
+            let mut text = e.render().to_string();
+            if !text.contains("Usage:") {
+                text.push_str(&format!("\n{}\n", Cli::command().render_usage()));
+            }
+            eprint!("{text}");
+            return ExitCode::from(2);
+        }
+    };
     let (figures, warning) = match Figures::new(&cli.common.out) {
         Ok(f) => f,
         Err(e) => {
