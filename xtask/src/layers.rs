@@ -12,6 +12,7 @@ use std::fmt;
 pub const LAYERS: &[(&str, u32)] = &[
     ("ferrograd-linalg", 0),
     ("ferrograd-scalar", 0),
+    ("ferrograd-tokenize", 0),
     ("ferrograd-tensor", 1),
     ("ferrograd-nn", 2),
     ("ferrograd-optim", 2),

@@ -3,8 +3,10 @@
 //! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
 //! * `cargo xtask layering` — only the crate-layering check.
 //! * `cargo xtask bench-compare` — workloads timed in ferrograd and PyTorch, side by side.
+//! * `cargo xtask bench-tokenize` — ferrograd-tokenize beside HF tokenizers and tiktoken.
 
 mod bench_compare;
+mod bench_tokenize;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -16,14 +18,21 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("layering") => layering(),
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
+        Some("bench-tokenize") => bench_tokenize::bench_tokenize(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering | bench-compare>");
+            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize>");
             eprintln!("  ci        fmt, layering, clippy, tests, docs, benches compiled");
             eprintln!("  layering  check that every crate depends only on lower layers");
             eprintln!(
                 "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
             );
             eprintln!("            time each workload in ferrograd and PyTorch, alternating");
+            eprintln!(
+                "  bench-tokenize [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
+            );
+            eprintln!(
+                "            ferrograd-tokenize beside HF tokenizers and tiktoken, alternating"
+            );
             return ExitCode::from(2);
         }
     };
