@@ -17,10 +17,11 @@ pub const LAYERS: &[(&str, u32)] = &[
     ("ferrograd-nn", 2),
     ("ferrograd-optim", 2),
     ("ferrograd-data", 2),
-    ("ferrograd", 3),
-    ("ferrograd-book", 4),
-    ("ferrograd-benches", 4),
-    ("ferrograd-fuzz", 4),
+    ("ferrograd-lm", 3),
+    ("ferrograd", 4),
+    ("ferrograd-book", 5),
+    ("ferrograd-benches", 5),
+    ("ferrograd-fuzz", 5),
 ];
 
 /// Crates that are part of the workspace but not of the layered library stack.

@@ -18,6 +18,7 @@
 //! | [`nn`] | `ferrograd-nn` | modules, layers, losses, checkpoints |
 //! | [`optim`] | `ferrograd-optim` | SGD, Adam, AdamW, schedules, clipping |
 //! | [`data`] | `ferrograd-data` | datasets, data loaders, CSV, the book's data |
+//! | [`lm`] | `ferrograd-lm` | language models: n-gram counts, word embeddings, perplexity, ROUGE (chapter 2) |
 //!
 //! ```
 //! use ferrograd::prelude::*;
@@ -33,6 +34,7 @@
 
 pub use ferrograd_data as data;
 pub use ferrograd_linalg as linalg;
+pub use ferrograd_lm as lm;
 pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
 pub use ferrograd_scalar as scalar;
