@@ -53,6 +53,7 @@ pub use ferrograd_linalg::{Scalar, num_threads, pool, set_num_threads, simd, sim
 pub use gradcheck::{GradcheckMismatch, GradcheckOptions, GradcheckReport, gradcheck};
 pub use ids::IdTensor;
 pub use layout::Layout;
+pub use ops::attention::AttentionOptions;
 pub use param::Parameter;
 pub use rng::Rng;
 pub use tensor::{Tensor, TensorId};

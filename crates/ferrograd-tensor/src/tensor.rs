@@ -707,7 +707,7 @@ impl<T: Scalar> Tensor<T> {
         Self::with_layout(Arc::clone(&self.inner.storage), layout, &[self], op)
     }
 
-    fn with_layout<O: BackwardOp<T>>(
+    pub(crate) fn with_layout<O: BackwardOp<T>>(
         storage: Arc<Storage<T>>,
         layout: Layout,
         inputs: &[&Tensor<T>],

@@ -1,6 +1,7 @@
 //! The tensor operations, one file per family, each op's forward and backward side by
 //! side. This module holds the element-wise kernels they share.
 
+pub mod attention;
 pub mod binary;
 pub mod compare;
 pub mod index;
