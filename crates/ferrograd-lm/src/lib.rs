@@ -9,6 +9,8 @@
 //! | §2.4–2.5 | count-based n-gram language model, backoff, greedy generation | [`ngram`] ([`CountLanguageModel`]) |
 //! | §2.6 | perplexity, ROUGE-1/2/L | [`eval`] |
 //! | — | the book's tokenisers for these sections, a vocabulary | [`text`] |
+//! | §4.1–4.7, §4.9 | the decoder-only Transformer language model | [`decoder`] ([`DecoderLanguageModel`]) |
+//! | §4.8 | generation with a KV cache, greedy decoding | [`generate`] |
 //!
 //! ```
 //! use ferrograd_lm::{CountLanguageModel, text::count_lm_tokens};
@@ -22,11 +24,17 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
+pub mod decoder;
 pub mod error;
 pub mod eval;
+pub mod generate;
 pub mod ngram;
 pub mod text;
 pub mod word2vec;
 
+pub use decoder::{DecoderConfig, DecoderLanguageModel};
 pub use error::{LmError, Result};
+pub use generate::{
+    CausalLm, GenerateOptions, Generation, Greedy, NextToken, StopReason, generate,
+};
 pub use ngram::{CountLanguageModel, NgramRow, split_train_test};

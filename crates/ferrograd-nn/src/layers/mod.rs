@@ -1,8 +1,12 @@
 //! Layers, one file per concept.
 
 pub mod activation;
+pub mod attention;
+pub mod decoder;
 pub mod dropout;
 pub mod embedding;
+pub mod kv_cache;
 pub mod linear;
 pub mod norm;
+pub mod rope;
 pub mod sequential;
