@@ -20,6 +20,7 @@ pub const LAYERS: &[(&str, u32)] = &[
     ("ferrograd", 3),
     ("ferrograd-book", 4),
     ("ferrograd-benches", 4),
+    ("ferrograd-fuzz", 4),
 ];
 
 /// Crates that are part of the workspace but not of the layered library stack.
