@@ -12,14 +12,16 @@ use std::fmt;
 pub const LAYERS: &[(&str, u32)] = &[
     ("ferrograd-linalg", 0),
     ("ferrograd-scalar", 0),
+    ("ferrograd-tokenize", 0),
     ("ferrograd-tensor", 1),
     ("ferrograd-nn", 2),
     ("ferrograd-optim", 2),
     ("ferrograd-data", 2),
-    ("ferrograd", 3),
-    ("ferrograd-book", 4),
-    ("ferrograd-benches", 4),
-    ("ferrograd-fuzz", 4),
+    ("ferrograd-lm", 3),
+    ("ferrograd", 4),
+    ("ferrograd-book", 5),
+    ("ferrograd-benches", 5),
+    ("ferrograd-fuzz", 5),
 ];
 
 /// Crates that are part of the workspace but not of the layered library stack.

@@ -6,8 +6,10 @@
 //! * `cargo xtask fuzz [TARGET...] [--seconds N] [--seed S] [--dev]` — the fuzz targets
 //!   (`fuzz/`), each for N seconds (default 30), in a release build (`--dev`: the
 //!   test build, with overflow checks).
+//! * `cargo xtask bench-tokenize` — ferrograd-tokenize beside HF tokenizers and tiktoken.
 
 mod bench_compare;
+mod bench_tokenize;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -20,14 +22,21 @@ fn main() -> ExitCode {
         Some("layering") => layering(),
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("bench-tokenize") => bench_tokenize::bench_tokenize(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering | bench-compare | fuzz>");
+            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize | fuzz>");
             eprintln!("  ci        fmt, layering, clippy, tests, docs, fuzzing, benches compiled");
             eprintln!("  layering  check that every crate depends only on lower layers");
             eprintln!(
                 "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
             );
             eprintln!("            time each workload in ferrograd and PyTorch, alternating");
+            eprintln!(
+                "  bench-tokenize [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
+            );
+            eprintln!(
+                "            ferrograd-tokenize beside HF tokenizers and tiktoken, alternating"
+            );
             eprintln!("  fuzz [TARGET...] [--seconds N] [--seed S] [--dev] [fuzzer options]");
             eprintln!("            fuzz each target for N seconds (default 30) in a release build");
             return ExitCode::from(2);

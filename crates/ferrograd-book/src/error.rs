@@ -21,6 +21,10 @@ pub enum BookError {
     Plot(String),
     /// The embedded PyTorch reference file is not what the program expects.
     Reference(String),
+    /// A language model (chapter 2 on) rejected its input.
+    Lm(ferrograd::lm::LmError),
+    /// A file given on the command line could not be read or has the wrong contents.
+    Input(String),
 }
 
 impl fmt::Display for BookError {
@@ -34,6 +38,8 @@ impl fmt::Display for BookError {
             BookError::Io(e) => write!(f, "i/o: {e}"),
             BookError::Plot(e) => write!(f, "plot: {e}"),
             BookError::Reference(e) => write!(f, "PyTorch reference: {e}"),
+            BookError::Lm(e) => write!(f, "language model: {e}"),
+            BookError::Input(e) => write!(f, "input: {e}"),
         }
     }
 }
@@ -47,7 +53,8 @@ impl std::error::Error for BookError {
             BookError::Optim(e) => Some(e),
             BookError::Scalar(e) => Some(e),
             BookError::Io(e) => Some(e),
-            BookError::Plot(_) | BookError::Reference(_) => None,
+            BookError::Lm(e) => Some(e),
+            BookError::Plot(_) | BookError::Reference(_) | BookError::Input(_) => None,
         }
     }
 }
@@ -79,6 +86,12 @@ impl From<ferrograd::optim::OptimError> for BookError {
 impl From<ferrograd::scalar::ScalarError> for BookError {
     fn from(e: ferrograd::scalar::ScalarError) -> Self {
         BookError::Scalar(e)
+    }
+}
+
+impl From<ferrograd::lm::LmError> for BookError {
+    fn from(e: ferrograd::lm::LmError) -> Self {
+        BookError::Lm(e)
     }
 }
 

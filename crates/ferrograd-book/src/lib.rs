@@ -1,11 +1,13 @@
 //! # ferrograd-book
 //!
-//! The examples of chapter 1 of *The Hundred-Page Language Models Book* (A. Burkov, 2025),
-//! runnable on ferrograd: the numbers the book prints and the figures it draws.
+//! The examples of *The Hundred-Page Language Models Book* (A. Burkov, 2025), runnable on
+//! ferrograd: the numbers the book prints and the figures it draws, chapter by chapter.
 //!
 //! ```text
-//! cargo run --release -p ferrograd-book -- chapter1            # every section, in order
-//! cargo run --release -p ferrograd-book -- linear-regression   # one section
+//! cargo run --release -p ferrograd-book -- all                          # every chapter
+//! cargo run --release -p ferrograd-book -- chapter1                     # every section of one
+//! cargo run --release -p ferrograd-book -- chapter1 linear-regression   # one section
+//! cargo run --release -p ferrograd-book -- chapter2 count-lm --corpus my.txt -n 4
 //! cargo run --release -p ferrograd-book -- chapter1 --json --out figs
 //! ```
 //!
@@ -25,6 +27,16 @@
 //! [`run_section`] runs one section end to end (numbers, text, JSON, figures); the
 //! [`guide`] walks through the chapter with the code of each section.
 //!
+//! Chapter 2 lives in [`chapter2`]:
+//!
+//! | section | numbers | figures and files |
+//! |---|---|---|
+//! | §2.2 word embeddings | [`chapter2::embeddings::word_embeddings`] | `word_embeddings_pca.png`, `word_vectors.txt` |
+//! | §2.4–2.5 count-based language model | [`chapter2::count_lm::book_example`], [`count_lm`](chapter2::count_lm::count_lm) | `count_lm_perplexity.png` |
+//! | §2.6 evaluation | [`chapter2::evaluation::evaluation`] | `evaluation_rouge.png` |
+//!
+//! [`chapter2::run`] runs one of its sections; [`guide_chapter2`] is its guide.
+//!
 //! # Example
 //!
 //! ```
@@ -37,6 +49,7 @@
 //! # Ok::<(), ferrograd_book::BookError>(())
 //! ```
 
+pub mod chapter2;
 pub mod data;
 pub mod error;
 pub mod plot;
@@ -53,3 +66,8 @@ pub use report::{Output, Section, run_section};
 /// in it is compiled and run as a doc-test.
 #[doc = include_str!("../../../docs/chapter1.md")]
 pub mod guide {}
+
+/// The guide to chapter 2 (`docs/chapter2.md`), included here so that every Rust block in
+/// it is compiled and run as a doc-test.
+#[doc = include_str!("../../../docs/chapter2.md")]
+pub mod guide_chapter2 {}

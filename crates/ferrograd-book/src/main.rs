@@ -1,135 +1,336 @@
-//! `ferrograd-book`: the examples of *The Hundred-Page Language Models Book*, chapter 1.
+//! `ferrograd-book`: the examples of *The Hundred-Page Language Models Book*, chapter by
+//! chapter and section by section.
 //!
 //! ```text
-//! ferrograd-book chapter1 [--out DIR] [--json] [--quiet]
-//! ferrograd-book <section> [--out DIR] [--json] [--quiet]
+//! ferrograd-book all                                   # every chapter, built-in data
+//! ferrograd-book chapter1 [SECTION] [--out DIR] [--json] [--quiet]
+//! ferrograd-book chapter2 [SECTION] [--corpus FILE] ...
 //! ```
 //!
-//! Run `ferrograd-book --help` for the sections.
+//! Run `ferrograd-book --help` (or `ferrograd-book chapter2 --help`) for the sections and
+//! their options.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use ferrograd_book::chapter2::{self, embeddings};
 use ferrograd_book::{Figures, Progress, Section, run_section};
 
-const USAGE: &str = "\
-ferrograd-book: the examples of The Hundred-Page Language Models Book, chapter 1
-
-USAGE:
-    ferrograd-book <COMMAND> [--out DIR] [--json] [--quiet]
-
-COMMANDS:
-    chapter1               every section below, in order
-    linear-regression      §1.2 closed-form line on three houses, MSE surface
-    gradient-descent       §1.2 the same line by gradient descent, loss curve
-    vectors                §1.4 dot, sum, Hadamard, norm, unit vector, cosine
-    activations            §1.5 ReLU, sigmoid, tanh; line vs 2-, 4-, 100-unit networks
-    matrices               §1.6 sum, product, transpose, Figure 1.1 as matrices
-    logistic-regression    §1.7 logistic regression with hand-derived gradients
-    autograd               §1.8 the same with autodiff, and a 2-100-1 network
-
-OPTIONS:
-    --out DIR    where the PNG figures go (default ./book-output)
-    --json       print the numbers as one JSON object instead of text
-    --quiet      no progress bars (they are also hidden when stderr is not a terminal)
-    -h, --help   this help
-
+const AFTER_HELP: &str = "\
 Figures use DejaVu Sans from the system (Debian: fonts-dejavu-core); set
 FERROGRAD_BOOK_FONT=/path/to/font.ttf to use another. Without a font the figures are
-drawn without text.
-";
+drawn without text.";
 
-#[derive(Debug)]
-struct Args {
-    sections: Vec<Section>,
+/// The examples of The Hundred-Page Language Models Book (A. Burkov), run on ferrograd:
+/// the numbers the book prints and the figures it draws.
+#[derive(Debug, Parser)]
+#[command(name = "ferrograd-book", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+struct Common {
+    /// Where the PNG figures (and other files) go
+    #[arg(long, global = true, value_name = "DIR", default_value = "book-output")]
     out: PathBuf,
+    /// Print the numbers as one JSON object instead of text
+    #[arg(long, global = true)]
     json: bool,
+    /// No progress bars (they are also hidden when stderr is not a terminal)
+    #[arg(long, short, global = true)]
     quiet: bool,
 }
 
-fn parse(args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut command = None;
-    let mut out = PathBuf::from("book-output");
-    let mut json = false;
-    let mut quiet = false;
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" | "help" => return Ok(None),
-            "--json" => json = true,
-            "--quiet" | "-q" => quiet = true,
-            "--out" => {
-                out = args
-                    .next()
-                    .map(PathBuf::from)
-                    .ok_or("--out needs a folder")?;
-            }
-            s if s.starts_with("--out=") => out = PathBuf::from(&s["--out=".len()..]),
-            s if s.starts_with('-') => return Err(format!("unknown option {s:?}")),
-            s if command.is_none() => command = Some(s.to_string()),
-            s => return Err(format!("unexpected argument {s:?}")),
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every chapter that has landed, each section in order, on built-in data
+    All,
+    /// Chapter 1: a model, linear regression, vectors, networks, matrices, logistic
+    /// regression, autodiff (every section if none is named)
+    Chapter1 {
+        #[command(subcommand)]
+        section: Option<Chapter1>,
+    },
+    /// Chapter 2: word embeddings, the count-based language model, evaluation (every
+    /// section if none is named)
+    Chapter2(Chapter2Args),
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Chapter1 {
+    /// §1.2 closed-form line on three houses, MSE surface
+    LinearRegression,
+    /// §1.2 the same line by gradient descent, loss curve
+    GradientDescent,
+    /// §1.4 dot, sum, Hadamard, norm, unit vector, cosine
+    Vectors,
+    /// §1.5 ReLU, sigmoid, tanh; line vs 2-, 4-, 100-unit networks
+    Activations,
+    /// §1.6 sum, product, transpose, Figure 1.1 as matrices
+    Matrices,
+    /// §1.7 logistic regression with hand-derived gradients
+    LogisticRegression,
+    /// §1.8 the same with autodiff, and a 2-100-1 network
+    Autograd,
+}
+
+impl Chapter1 {
+    fn section(self) -> Section {
+        match self {
+            Chapter1::LinearRegression => Section::LinearRegression,
+            Chapter1::GradientDescent => Section::GradientDescent,
+            Chapter1::Vectors => Section::Vectors,
+            Chapter1::Activations => Section::Activations,
+            Chapter1::Matrices => Section::Matrices,
+            Chapter1::LogisticRegression => Section::LogisticRegression,
+            Chapter1::Autograd => Section::Autograd,
         }
     }
-    let command = command.ok_or("no command given")?;
-    let sections = match command.as_str() {
-        "chapter1" => Section::ALL.to_vec(),
-        name => vec![Section::from_name(name).ok_or_else(|| format!("unknown command {name:?}"))?],
+}
+
+#[derive(Debug, Args)]
+struct Chapter2Args {
+    /// A UTF-8 text file to learn from instead of the built-in Shakespeare
+    #[arg(long, global = true, value_name = "FILE")]
+    corpus: Option<PathBuf>,
+    #[command(subcommand)]
+    section: Option<Chapter2>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Chapter2 {
+    /// §2.2 skip-gram word vectors: neighbours, analogies, PCA figure, saved vectors
+    WordEmbeddings(EmbeddingArgs),
+    /// §2.4–2.5 the book's n-gram tables and backoff; the model on a corpus, generation
+    CountLm(CountArgs),
+    /// §2.6 perplexity, ROUGE-1/2/L, an evaluation report of the count model
+    Evaluation(CountArgs),
+}
+
+#[derive(Debug, Args)]
+struct EmbeddingArgs {
+    /// Vector size
+    #[arg(long, default_value_t = 50)]
+    dim: usize,
+    /// Passes over the corpus
+    #[arg(long, default_value_t = 5)]
+    epochs: usize,
+    /// Training threads
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seed of the initial vectors and of every random draw
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Comma-separated words for the figure and the queries
+    #[arg(long, value_delimiter = ',')]
+    words: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+struct CountArgs {
+    /// The maximum n-gram order
+    #[arg(long, short, default_value_t = 5)]
+    n: usize,
+    /// A prompt to continue (repeat for several)
+    #[arg(long)]
+    prompt: Vec<String>,
+}
+
+/// One section's printed report.
+struct Report {
+    name: &'static str,
+    title: &'static str,
+    text: String,
+    json: serde_json::Value,
+    files: Vec<PathBuf>,
+}
+
+fn chapter1(section: Section, figures: &Figures, progress: &Progress) -> Result<Report, String> {
+    let o =
+        run_section(section, figures, progress).map_err(|e| format!("{}: {e}", section.name()))?;
+    Ok(Report {
+        name: section.name(),
+        title: section.title(),
+        text: o.text,
+        json: o.json,
+        files: o.figures,
+    })
+}
+
+fn chapter2(
+    section: chapter2::Section,
+    options: &chapter2::Options,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Report, String> {
+    let o = chapter2::run(section, options, figures, progress)
+        .map_err(|e| format!("{}: {e}", section.name()))?;
+    Ok(Report {
+        name: section.name(),
+        title: section.title(),
+        text: o.text,
+        json: o.json,
+        files: o.files,
+    })
+}
+
+fn chapter2_options(args: &Chapter2Args) -> chapter2::Options {
+    let mut options = chapter2::Options {
+        corpus: args.corpus.clone(),
+        ..chapter2::Options::default()
     };
-    Ok(Some(Args {
-        sections,
-        out,
-        json,
-        quiet,
-    }))
+    match &args.section {
+        Some(Chapter2::WordEmbeddings(a)) => {
+            options.embeddings = embeddings::Settings {
+                dim: a.dim,
+                epochs: a.epochs,
+                threads: a.threads,
+                seed: a.seed,
+                words: a
+                    .words
+                    .clone()
+                    .unwrap_or_else(|| embeddings::Settings::default().words),
+            };
+        }
+        Some(Chapter2::CountLm(a) | Chapter2::Evaluation(a)) => {
+            options.count_lm.n = a.n;
+            if !a.prompt.is_empty() {
+                options.count_lm.prompts = a.prompt.clone();
+            }
+        }
+        None => {}
+    }
+    options
+}
+
+/// Runs the chosen sections: `(chapter, reports)` in order.
+fn run(
+    cli: &Cli,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Vec<(&'static str, Vec<Report>)>, String> {
+    let mut chapters = Vec::new();
+    let all_chapter1 = || -> Result<Vec<Report>, String> {
+        Section::ALL
+            .iter()
+            .map(|&s| chapter1(s, figures, progress))
+            .collect()
+    };
+    let all_chapter2 = |options: &chapter2::Options| -> Result<Vec<Report>, String> {
+        chapter2::Section::ALL
+            .iter()
+            .map(|&s| chapter2(s, options, figures, progress))
+            .collect()
+    };
+    match &cli.command {
+        Command::All => {
+            chapters.push(("chapter1", all_chapter1()?));
+            chapters.push(("chapter2", all_chapter2(&chapter2::Options::default())?));
+        }
+        Command::Chapter1 { section: None } => chapters.push(("chapter1", all_chapter1()?)),
+        Command::Chapter1 { section: Some(s) } => {
+            chapters.push(("chapter1", vec![chapter1(s.section(), figures, progress)?]));
+        }
+        Command::Chapter2(args) => {
+            let options = chapter2_options(args);
+            let reports = match &args.section {
+                None => all_chapter2(&options)?,
+                Some(s) => {
+                    let section = match s {
+                        Chapter2::WordEmbeddings(_) => chapter2::Section::WordEmbeddings,
+                        Chapter2::CountLm(_) => chapter2::Section::CountLm,
+                        Chapter2::Evaluation(_) => chapter2::Section::Evaluation,
+                    };
+                    vec![chapter2(section, &options, figures, progress)?]
+                }
+            };
+            chapters.push(("chapter2", reports));
+        }
+    }
+    Ok(chapters)
+}
+
+/// The chapter-1 section names that used to be top-level commands: still accepted, as
+/// `chapter1 <section>`.
+fn legacy_args() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.get(1)
+        && Section::ALL.iter().any(|s| s.name() == first)
+    {
+        args.insert(1, "chapter1".into());
+    }
+    args
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
+    let cli = match Cli::try_parse_from(legacy_args()) {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // Every usage error shows the usage line, even those clap prints without it.
+            let mut text = e.render().to_string();
+            if !text.contains("Usage:") {
+                text.push_str(&format!("\n{}\n", Cli::command().render_usage()));
+            }
+            eprint!("{text}");
             return ExitCode::from(2);
         }
     };
-    let (figures, warning) = match Figures::new(&args.out) {
+    let (figures, warning) = match Figures::new(&cli.common.out) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: cannot use {}: {e}", args.out.display());
+            eprintln!("error: cannot use {}: {e}", cli.common.out.display());
             return ExitCode::FAILURE;
         }
     };
     if let Some(w) = warning {
         eprintln!("{w}");
     }
-    let progress = Progress::new(args.quiet);
+    let progress = Progress::new(cli.common.quiet);
     let start = Instant::now();
-    let mut results = serde_json::Map::new();
-    for section in &args.sections {
-        let output = match run_section(*section, &figures, &progress) {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("error in {}: {e}", section.name());
-                return ExitCode::FAILURE;
-            }
-        };
-        if args.json {
-            results.insert(section.name().to_string(), output.json);
-        } else {
-            println!("== {} ==", section.title());
-            print!("{}", output.text);
-            for f in &output.figures {
-                println!("figure: {}", f.display());
-            }
-            println!();
+    let chapters = match run(&cli, &figures, &progress) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error in {e}");
+            return ExitCode::FAILURE;
         }
-    }
-    if args.json {
-        match serde_json::to_string_pretty(&results) {
+    };
+    if cli.common.json {
+        let section_map = |reports: &[Report]| {
+            serde_json::Value::Object(
+                reports
+                    .iter()
+                    .map(|r| (r.name.to_string(), r.json.clone()))
+                    .collect(),
+            )
+        };
+        // One chapter: its sections at the top level; `all`: one object per chapter.
+        let value = match (&cli.command, chapters.as_slice()) {
+            (Command::All, _) => serde_json::Value::Object(
+                chapters
+                    .iter()
+                    .map(|(name, reports)| (name.to_string(), section_map(reports)))
+                    .collect(),
+            ),
+            (_, [(_, reports)]) => section_map(reports),
+            _ => serde_json::Value::Null,
+        };
+        match serde_json::to_string_pretty(&value) {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -137,6 +338,21 @@ fn main() -> ExitCode {
             }
         }
     } else {
+        for (_, reports) in &chapters {
+            for r in reports {
+                println!("== {} ==", r.title);
+                print!("{}", r.text);
+                for f in &r.files {
+                    let kind = if f.extension().is_some_and(|e| e == "png") {
+                        "figure"
+                    } else {
+                        "file"
+                    };
+                    println!("{kind}: {}", f.display());
+                }
+                println!();
+            }
+        }
         println!(
             "done in {:.2} s; figures in {}",
             start.elapsed().as_secs_f64(),

@@ -27,7 +27,7 @@
 
 use crate::dataset::TensorDataset;
 use crate::error::{DataError, Result, invalid};
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Tensor};
 use std::io::Read;
 use std::path::Path;
 
@@ -429,7 +429,7 @@ fn utf8_error(bytes: &[u8], error: &std::str::Utf8Error, file: &str) -> DataErro
 ///     .parse_classification::<f32>(text, "buyers.csv")?;
 /// assert_eq!(ds.len(), 2);
 /// assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.0]);
-/// assert_eq!(ds.targets().as_slice(), &[0, 1]);
+/// assert_eq!(ds.targets().to_vec(), [0, 1]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -563,7 +563,7 @@ impl CsvOptions {
     pub fn classification_from_table<T: Scalar>(
         &self,
         table: &CsvTable,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::classification")?;
         let (x, classes) = self.read_rows::<T, usize>(table, |row, c| {
             let cell = table.cell(row, c)?;
@@ -586,7 +586,7 @@ impl CsvOptions {
                 reason,
             })
         })?;
-        TensorDataset::new(x, Indices::from(classes))
+        TensorDataset::new(x, IdTensor::from_indices(&classes, &[classes.len()])?)
     }
 
     /// Loads a regression dataset from a file (see
@@ -610,7 +610,7 @@ impl CsvOptions {
     pub fn load_classification<T: Scalar>(
         &self,
         path: impl AsRef<Path>,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::load_classification")?;
         self.classification_from_table(&CsvTable::read(path, self.delimiter)?)
     }
@@ -647,7 +647,7 @@ impl CsvOptions {
         &self,
         reader: impl Read,
         file: &str,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::read_classification")?;
         self.classification_from_table(&CsvTable::from_reader(reader, file, self.delimiter)?)
     }
@@ -672,7 +672,7 @@ impl CsvOptions {
         &self,
         text: &str,
         file: &str,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.classification_from_table(&CsvTable::parse(text, file, self.delimiter)?)
     }
 }

@@ -51,7 +51,7 @@ fn loads_features_by_name_in_the_chosen_order() {
         ds.inputs().to_vec(),
         vec![22.0, 25.0, 47.0, 80.0, 25.0, 35.0]
     );
-    assert_eq!(ds.targets().as_slice(), &[0, 1, 0]);
+    assert_eq!(ds.targets().to_vec(), [0, 1, 0]);
 
     let reg = CsvOptions::new(&["area"], "price")
         .load_regression::<f64>(dir.write("houses.csv", "area,price\n150,200\n200,600\n260,500\n"))
@@ -72,7 +72,7 @@ fn dialect_quotes_crlf_bom_blank_lines_delimiter() {
         .load_classification::<f64>(&path)
         .unwrap();
     assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.5]);
-    assert_eq!(ds.targets().as_slice(), &[0, 1]);
+    assert_eq!(ds.targets().to_vec(), [0, 1]);
 
     // Quoted delimiters, doubled quotes and newlines inside a field.
     let t = CsvTable::parse(
@@ -257,7 +257,7 @@ fn labels_and_class_indices() {
     let ds = buyers()
         .parse_classification::<f32>("age,income,bought\n1,2,2\n3,4,0\n", "c.csv")
         .unwrap();
-    assert_eq!(ds.targets().as_slice(), &[2, 0]);
+    assert_eq!(ds.targets().to_vec(), [2, 0]);
     for bad in ["-1", "1.5", "yes"] {
         let text = format!("age,income,bought\n1,2,{bad}\n");
         assert!(matches!(

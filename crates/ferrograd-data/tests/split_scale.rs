@@ -4,7 +4,7 @@
 use ferrograd_data::scale::{MinMaxScaler, StandardScaler};
 use ferrograd_data::split::{k_fold, train_val_test_split};
 use ferrograd_data::{DataError, Dataset, TensorDataset, book};
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 
 fn assert_close(a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len());
@@ -231,7 +231,7 @@ fn scaled_dataset_keeps_targets() {
     let z = scaler.transform(data.inputs()).unwrap();
     let scaled = data.clone().with_inputs(z).unwrap();
     assert_eq!(scaled.targets(), data.targets());
-    let wrong: Result<TensorDataset<Tensor<f32>, Indices>, _> =
+    let wrong: Result<TensorDataset<Tensor<f32>, IdTensor>, _> =
         data.with_inputs(Tensor::zeros(&[3, 2]));
     assert!(wrong.is_err());
 }

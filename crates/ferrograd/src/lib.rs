@@ -18,6 +18,7 @@
 //! | [`nn`] | `ferrograd-nn` | modules, layers, losses, checkpoints |
 //! | [`optim`] | `ferrograd-optim` | SGD, Adam, AdamW, schedules, clipping |
 //! | [`data`] | `ferrograd-data` | datasets, data loaders, CSV, the book's data |
+//! | [`lm`] | `ferrograd-lm` | language models: n-gram counts, word embeddings, perplexity, ROUGE (chapter 2) |
 //!
 //! ```
 //! use ferrograd::prelude::*;
@@ -33,6 +34,7 @@
 
 pub use ferrograd_data as data;
 pub use ferrograd_linalg as linalg;
+pub use ferrograd_lm as lm;
 pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
 pub use ferrograd_scalar as scalar;
@@ -54,7 +56,7 @@ pub use ferrograd_tensor as tensor;
 ///     for batch in loader.epoch(epoch) {
 ///         let batch = batch?;
 ///         let loss = criterion.forward(&model.forward(&batch.inputs)?, &batch.targets)?;
-///         optimizer.step(&loss.backward()?)?;
+///         optimizer.step(&loss.backward_free()?)?; // frees the graph: in-place update
 ///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -62,14 +64,14 @@ pub use ferrograd_tensor as tensor;
 pub mod prelude {
     pub use ferrograd_data::{Batch, DataError, DataLoader, Dataset, TensorDataset};
     pub use ferrograd_nn::{
-        BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Linear, Module, MseLoss, NnError, Relu,
-        Sequential, Sigmoid, Tanh,
+        BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Forward, Layer, Linear,
+        Module, MseLoss, NllLoss, NnError, Relu, Sequential, Sigmoid, Tanh, Visitor,
     };
     pub use ferrograd_optim::{
         Adam, AdamConfig, AdamW, AdamWConfig, OptimError, Optimizer, Sgd, SgdConfig,
     };
     pub use ferrograd_tensor::{
-        Gradients, Indices, Parameter, Rng, Scalar, Tensor, TensorError, no_grad,
+        Gradients, IdTensor, Parameter, Rng, Scalar, Tensor, TensorError, no_grad,
     };
 }
 

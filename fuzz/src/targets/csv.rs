@@ -191,8 +191,9 @@ fn datasets<T: Scalar>(table: &CsvTable) {
     labels.sort();
     labels.dedup();
     if let Ok(ds) = options.labels(&labels).classification_from_table::<T>(table) {
-        for (class, cell) in ds.targets().as_slice().iter().zip(&cells) {
-            assert_eq!(labels.get(*class), Some(cell), "a cell mapped to the wrong class");
+        for (class, cell) in ds.targets().to_vec().iter().zip(&cells) {
+            let class = usize::try_from(*class).expect("class ids are non-negative");
+            assert_eq!(labels.get(class), Some(cell), "a cell mapped to the wrong class");
         }
     }
 }

@@ -1,0 +1,181 @@
+//! Chapter 2 of the book: language modeling basics — §2.2 word embeddings, §2.4–2.5 the
+//! count-based language model, §2.6 evaluation (perplexity, ROUGE). Each section has a
+//! function computing its numbers into a struct and functions drawing its figures;
+//! [`run`] runs one section end to end for the program.
+//!
+//! Sections that learn from text take a [`Corpus`]: the built-in one (Shakespeare, the
+//! public-domain `tinyshakespeare` corpus embedded in the program, so it works offline) or
+//! any text file (`--corpus FILE`).
+
+pub mod count_lm;
+pub mod embeddings;
+pub mod evaluation;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::error::{BookError, Result};
+use crate::plot::Figures;
+use crate::progress::Progress;
+
+/// The built-in corpus: the plays of Shakespeare as in karpathy/char-rnn's
+/// `tinyshakespeare` (1.1 MB, public domain; the copy in `ferrograd-lm`'s test data, see
+/// its README for the source).
+pub const SHAKESPEARE: &str = include_str!("../../../ferrograd-lm/tests/data/tinyshakespeare.txt");
+
+/// The text a section learns from.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    /// Where it came from, for the report.
+    pub name: String,
+    /// The text.
+    pub text: String,
+}
+
+impl Corpus {
+    /// The built-in Shakespeare corpus.
+    pub fn builtin() -> Self {
+        Self {
+            name: "built-in tinyshakespeare (1.1 MB)".into(),
+            text: SHAKESPEARE.to_string(),
+        }
+    }
+
+    /// The text of `path` (UTF-8).
+    ///
+    /// # Errors
+    /// [`BookError::Input`] naming the file when it cannot be read or is not UTF-8.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BookError::Input(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            name: path.display().to_string(),
+            text,
+        })
+    }
+
+    /// The file's corpus, or the built-in one for `None`.
+    ///
+    /// # Errors
+    /// As [`Corpus::from_file`].
+    pub fn from_option(path: Option<&Path>) -> Result<Self> {
+        path.map_or_else(|| Ok(Self::builtin()), Self::from_file)
+    }
+}
+
+/// The sections of chapter 2, in the book's order, as the program's subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// §2.2 word embeddings.
+    WordEmbeddings,
+    /// §2.4–2.5 the count-based language model.
+    CountLm,
+    /// §2.6 evaluating language models.
+    Evaluation,
+}
+
+impl Section {
+    /// Every section, in order.
+    pub const ALL: [Section; 3] = [
+        Section::WordEmbeddings,
+        Section::CountLm,
+        Section::Evaluation,
+    ];
+
+    /// The subcommand that runs this section.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::WordEmbeddings => "word-embeddings",
+            Section::CountLm => "count-lm",
+            Section::Evaluation => "evaluation",
+        }
+    }
+
+    /// A one-line title with the book's section number.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::WordEmbeddings => "§2.2 word embeddings: skip-gram with negative sampling",
+            Section::CountLm => "§2.4–2.5 a count-based language model",
+            Section::Evaluation => "§2.6 evaluating language models: perplexity and ROUGE",
+        }
+    }
+}
+
+/// What a chapter-2 run may be told on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The corpus file (`None`: the built-in one).
+    pub corpus: Option<PathBuf>,
+    /// Word-embedding settings.
+    pub embeddings: embeddings::Settings,
+    /// Count-model settings.
+    pub count_lm: count_lm::Settings,
+}
+
+/// What running a section produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The section.
+    pub section: Section,
+    /// The report the program prints.
+    pub text: String,
+    /// The section's numbers as JSON.
+    pub json: serde_json::Value,
+    /// The files written (figures, vectors).
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs `section`: computes its numbers, writes its figures (and files) with `figures`,
+/// and formats the report.
+///
+/// # Errors
+/// A [`BookError`] when the corpus cannot be read, a model rejects its input, or a figure
+/// cannot be written.
+pub fn run(
+    section: Section,
+    options: &Options,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Output> {
+    let mut t = String::new();
+    let corpus = || Corpus::from_option(options.corpus.as_deref());
+    let (json, files) = match section {
+        Section::WordEmbeddings => {
+            let r = embeddings::word_embeddings(&corpus()?, &options.embeddings, progress)?;
+            embeddings::report(&r, &mut t);
+            let mut files = Vec::new();
+            let vectors = figures.path("word_vectors.txt");
+            r.vectors.save_word2vec_text(&vectors)?;
+            files.push(vectors);
+            files.push(embeddings::draw_pca(&r, figures)?);
+            (serde_json::to_value(&r).unwrap_or_default(), files)
+        }
+        Section::CountLm => {
+            let book = count_lm::book_example()?;
+            let r = count_lm::count_lm(&corpus()?, &options.count_lm)?;
+            count_lm::report(&book, &r, &mut t);
+            let files = vec![count_lm::draw_perplexity(&r, figures)?];
+            (json!({ "book_example": book, "corpus": r }), files)
+        }
+        Section::Evaluation => {
+            let r = evaluation::evaluation(&corpus()?, &options.count_lm)?;
+            evaluation::report(&r, &mut t);
+            let files = vec![evaluation::draw_rouge(&r, figures)?];
+            (serde_json::to_value(&r).unwrap_or_default(), files)
+        }
+    };
+    let _ = write!(t, "");
+    Ok(Output {
+        section,
+        json: json!({
+            "section": section.name(),
+            "title": section.title(),
+            "results": json,
+            "files": files,
+        }),
+        text: t,
+        files,
+    })
+}

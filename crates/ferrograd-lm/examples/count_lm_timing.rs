@@ -1,0 +1,57 @@
+//! Times the book notebook's count-model pipeline on a text file: tokenise, split 90/10,
+//! count the n-grams of the first 90 %, perplexity of the rest — the same work that
+//! `scripts/count_lm_reference.py --time` times in Python. Prints one JSON line.
+//!
+//! ```text
+//! cargo run --release -p ferrograd-lm --example count_lm_timing -- FILE [N]
+//! ```
+
+use std::time::Instant;
+
+use ferrograd_lm::text::{Vocabulary, for_each_count_lm_token};
+use ferrograd_lm::{CountLanguageModel, split_train_test};
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: count_lm_timing FILE [N]")?;
+    let n: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let text = std::fs::read_to_string(&path)?;
+    let start = Instant::now();
+    // Ids straight from the tokeniser: no string per token.
+    let mut vocab = Vocabulary::new();
+    let mut ids = Vec::new();
+    for_each_count_lm_token(&text, |t| ids.push(vocab.insert(t)));
+    let tokenized = start.elapsed().as_secs_f64();
+    let (train, test) = split_train_test(&ids, 0.9)?;
+    // The model's vocabulary is the training part's: ids past it are unknown words.
+    let train_vocab_len = train.iter().map(|&i| i + 1).max().unwrap_or(0) as usize;
+    let mut train_vocab = Vocabulary::new();
+    for w in &vocab.words()[..train_vocab_len] {
+        train_vocab.insert(w);
+    }
+    let model = CountLanguageModel::train_ids(n, train, train_vocab)?;
+    let trained = start.elapsed().as_secs_f64();
+    let test: Vec<Option<u32>> = test
+        .iter()
+        .map(|&i| ((i as usize) < train_vocab_len).then_some(i))
+        .collect();
+    let perplexity = model.perplexity_ids(&test, n)?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"seconds\": {seconds:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokens\": {}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
+        trained - tokenized,
+        seconds - trained,
+        ids.len(),
+        model.memory_bytes() as f64 / (1024.0 * 1024.0),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `ferrograd-lm`.
+#[derive(Debug, thiserror::Error)]
+pub enum LmError {
+    /// A model was asked to learn from, or to score, no tokens at all.
+    #[error("{op}: {what} is empty (no tokens)")]
+    Empty {
+        /// The call that received it.
+        op: &'static str,
+        /// What was empty (the training corpus, the evaluation text, …).
+        what: &'static str,
+    },
+    /// A setting outside its valid range.
+    #[error("{op}: invalid {name} = {value}: {reason}")]
+    InvalidConfig {
+        /// The call that received it.
+        op: &'static str,
+        /// The setting.
+        name: &'static str,
+        /// Its value, as written.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+    /// A probability outside (0, 1] or not finite where a log-likelihood needs one.
+    #[error("{op}: probability #{index} is {value}; a log-likelihood needs 0 < p <= 1")]
+    BadProbability {
+        /// The call that received it.
+        op: &'static str,
+        /// Its position in the sequence.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A word the vectors do not know.
+    #[error("{op}: unknown word {word:?}")]
+    UnknownWord {
+        /// The call that received it.
+        op: &'static str,
+        /// The word.
+        word: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{op}: {path}: {source}")]
+    Io {
+        /// The call that failed.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A file whose contents are not what the reader expects.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor operation failed (the tensor-stack word2vec step, the classifier).
+    #[error(transparent)]
+    Tensor(#[from] ferrograd_tensor::TensorError),
+    /// A layer or loss failed.
+    #[error(transparent)]
+    Nn(#[from] ferrograd_nn::NnError),
+    /// An optimizer failed.
+    #[error(transparent)]
+    Optim(#[from] ferrograd_optim::OptimError),
+}
+
+/// `Result` with [`LmError`].
+pub type Result<T> = std::result::Result<T, LmError>;
+
+pub(crate) fn invalid(
+    op: &'static str,
+    name: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl Into<String>,
+) -> LmError {
+    LmError::InvalidConfig {
+        op,
+        name,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
