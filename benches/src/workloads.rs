@@ -2,7 +2,8 @@
 //! step, one product…) on state prepared beforehand, so that only the work is timed.
 
 use ferrograd::nn::{
-    BceLoss, CrossEntropyLoss, Embedding, LayerNorm, Linear, Module, Relu, Sequential, Sigmoid,
+    BceLoss, CrossEntropyLoss, Embedding, Forward, LayerNorm, Linear, Module, Relu, Sequential,
+    Sigmoid,
 };
 use ferrograd::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
 use ferrograd::prelude::*;
@@ -107,7 +108,7 @@ fn logreg_loop() -> Workload {
                 let loss = criterion
                     .forward(&model.forward(&x).expect("shapes fit"), &y)
                     .expect("probabilities");
-                loss.backward().expect("graph")
+                loss.backward_free().expect("graph")
             };
             optimizer.step(&grads).expect("step");
         }
@@ -118,7 +119,7 @@ fn logreg_loop() -> Workload {
 fn mlp_step() -> Workload {
     let mut rng = Rng::new(0);
     let x = Tensor::<f32>::randn(&[128, 784], 0.0, 1.0, &mut rng);
-    let y = Indices::from((0..128).map(|_| rng.below(10)).collect::<Vec<_>>());
+    let y = IdTensor::from((0..128).map(|_| rng.below(10) as i64).collect::<Vec<_>>());
     let model = Sequential::new()
         .push(Linear::new(784, 256, &mut rng))
         .push(Relu)
@@ -132,7 +133,7 @@ fn mlp_step() -> Workload {
             let loss = criterion
                 .forward(&model.forward(&x).expect("shapes fit"), &y)
                 .expect("targets fit");
-            loss.backward().expect("graph")
+            loss.backward_free().expect("graph")
         };
         optimizer.step(&grads).expect("step");
     })
@@ -209,24 +210,24 @@ fn lm_step() -> Workload {
     let blocks: Vec<Block> = (0..2).map(|_| Block::new(d, 4, &mut rng)).collect();
     let norm = LayerNorm::new(&[d]);
     let head = Linear::new(d, vocab, &mut rng);
-    let ids: Vec<usize> = (0..batch * (context + 1))
-        .map(|_| rng.below(vocab))
+    let ids: Vec<i64> = (0..batch * (context + 1))
+        .map(|_| rng.below(vocab) as i64)
         .collect();
-    let inputs = Indices::new(
+    let inputs = IdTensor::new(
         (0..batch)
             .flat_map(|r| ids[r * (context + 1)..r * (context + 1) + context].to_vec())
             .collect(),
         &[batch, context],
     )
     .expect("sizes agree");
-    let targets = Indices::new(
+    let targets = IdTensor::new(
         (0..batch)
             .flat_map(|r| ids[r * (context + 1) + 1..(r + 1) * (context + 1)].to_vec())
             .collect(),
         &[batch * context],
     )
     .expect("sizes agree");
-    let positions = Indices::from((0..context).collect::<Vec<_>>());
+    let positions = IdTensor::arange(0, context as i64).expect("small range");
     let causal = Tensor::<f32>::ones(&[context, context])
         .triu(1)
         .expect("2-D");
@@ -258,7 +259,7 @@ fn lm_step() -> Workload {
                     &targets,
                 )
                 .expect("fits");
-            loss.backward().expect("graph")
+            loss.backward_free().expect("graph")
         };
         optimizer.step(&grads).expect("step");
     })

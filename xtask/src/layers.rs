@@ -21,6 +21,7 @@ pub const LAYERS: &[(&str, u32)] = &[
     ("ferrograd", 4),
     ("ferrograd-book", 5),
     ("ferrograd-benches", 5),
+    ("ferrograd-fuzz", 5),
 ];
 
 /// Crates that are part of the workspace but not of the layered library stack.

@@ -3,6 +3,9 @@
 //! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
 //! * `cargo xtask layering` — only the crate-layering check.
 //! * `cargo xtask bench-compare` — workloads timed in ferrograd and PyTorch, side by side.
+//! * `cargo xtask fuzz [TARGET...] [--seconds N] [--seed S] [--dev]` — the fuzz targets
+//!   (`fuzz/`), each for N seconds (default 30), in a release build (`--dev`: the
+//!   test build, with overflow checks).
 //! * `cargo xtask bench-tokenize` — ferrograd-tokenize beside HF tokenizers and tiktoken.
 
 mod bench_compare;
@@ -18,10 +21,11 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("layering") => layering(),
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("bench-tokenize") => bench_tokenize::bench_tokenize(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize>");
-            eprintln!("  ci        fmt, layering, clippy, tests, docs, benches compiled");
+            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize | fuzz>");
+            eprintln!("  ci        fmt, layering, clippy, tests, docs, fuzzing, benches compiled");
             eprintln!("  layering  check that every crate depends only on lower layers");
             eprintln!(
                 "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
             eprintln!(
                 "            ferrograd-tokenize beside HF tokenizers and tiktoken, alternating"
             );
+            eprintln!("  fuzz [TARGET...] [--seconds N] [--seed S] [--dev] [fuzzer options]");
+            eprintln!("            fuzz each target for N seconds (default 30) in a release build");
             return ExitCode::from(2);
         }
     };
@@ -88,6 +94,10 @@ const STEPS: &[Step] = &[
     },
 ];
 
+/// Seconds each fuzz target runs in CI: enough to replay its corpus and try some
+/// hundred thousand mutants, small against CI's budget.
+const CI_FUZZ_SECONDS: &str = "3";
+
 fn ci() -> Result<(), String> {
     let start = Instant::now();
     run_step(&STEPS[0])?;
@@ -95,6 +105,13 @@ fn ci() -> Result<(), String> {
     layering()?;
     for step in &STEPS[1..] {
         run_step(step)?;
+        if step.name.starts_with("tests") {
+            // After the tests, whose build holds the fuzzer already (its tests run it).
+            announce("fuzzing (every target, short)");
+            let started = Instant::now();
+            fuzz(&["--dev".into(), "--seconds".into(), CI_FUZZ_SECONDS.into()])?;
+            eprintln!("    fuzzing ok ({:.0} s)", started.elapsed().as_secs_f64());
+        }
     }
     eprintln!(
         "\nxtask ci: all steps passed in {:.0} s",
@@ -132,6 +149,72 @@ fn run_step(step: &Step) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `cargo xtask fuzz`: builds the fuzzer and runs it. `--dev` uses the test build
+/// (reusing what `cargo test --workspace --all-features` built, with overflow checks on);
+/// otherwise a release build. Other arguments go to the fuzzer.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let dev = args.iter().any(|a| a == "--dev");
+    let mut passed: Vec<&str> = args
+        .iter()
+        .filter(|a| *a != "--dev")
+        .map(String::as_str)
+        .collect();
+    if !passed.contains(&"--seconds") {
+        passed.extend(["--seconds", "30"]);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(&cargo);
+    // The same package selection and features as the CI test step, so that nothing is
+    // built twice.
+    build.args([
+        "build",
+        "--workspace",
+        "--all-features",
+        "--bin",
+        "ferrograd-fuzz",
+    ]);
+    if !dev {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("fuzz: could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("fuzz: building the fuzzer failed ({status})"));
+    }
+    let binary = target_directory()?
+        .join(if dev { "debug" } else { "release" })
+        .join(format!("ferrograd-fuzz{}", std::env::consts::EXE_SUFFIX));
+    let status = Command::new(&binary)
+        .args(&passed)
+        .status()
+        .map_err(|e| format!("fuzz: could not start {}: {e}", binary.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fuzz: the fuzzer reported findings or failed ({status}); inputs are saved under \
+             fuzz/regressions/<target>/, replay one with `{} --replay TARGET FILE`",
+            binary.display()
+        ))
+    }
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR` and `.cargo/config.toml`).
+fn target_directory() -> Result<std::path::PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("unreadable cargo metadata: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(Into::into)
+        .ok_or_else(|| "cargo metadata names no target directory".to_string())
 }
 
 fn layering() -> Result<(), String> {

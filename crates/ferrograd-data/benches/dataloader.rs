@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrograd_data::{DataLoader, TensorDataset};
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ fn dataloader(c: &mut Criterion) {
     // Cheap deterministic "pixels": the bench measures gathering, not the values.
     let pixels: Vec<f32> = (0..ROWS * COLS).map(|i| (i % 251) as f32 / 250.0).collect();
     let x = Tensor::from_vec(pixels, &[ROWS, COLS]).expect("shape fits");
-    let y = Indices::from((0..ROWS).map(|i| i % 10).collect::<Vec<_>>());
+    let y = IdTensor::from((0..ROWS).map(|i| (i % 10) as i64).collect::<Vec<_>>());
     let dataset = TensorDataset::new(x, y).expect("rows match");
     let loader = DataLoader::new(&dataset, BATCH)
         .expect("batch size > 0")

@@ -1,7 +1,7 @@
 //! The small datasets of the book's first chapter, built in.
 
 use crate::dataset::TensorDataset;
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Tensor};
 
 /// §1.2: house areas in square metres.
 pub const HOUSE_AREAS: [f64; 3] = [150.0, 200.0, 260.0];
@@ -52,8 +52,12 @@ pub fn buy_no_buy<T: Scalar>() -> TensorDataset<Tensor<T>, Tensor<T>> {
 }
 
 /// §1.7's buy/no-buy examples with class-index targets for a cross-entropy loss:
-/// inputs `[12, 2]` (age, income), targets [`Indices`] `[12]` (0 = no, 1 = yes).
-pub fn buy_no_buy_classes<T: Scalar>() -> TensorDataset<Tensor<T>, Indices> {
+/// inputs `[12, 2]` (age, income), targets [`IdTensor`] `[12]` (0 = no, 1 = yes).
+pub fn buy_no_buy_classes<T: Scalar>() -> TensorDataset<Tensor<T>, IdTensor> {
     let x = Tensor::from(BUY_FEATURES.map(|r| r.map(T::from_f64)));
-    TensorDataset::from_checked(x, Indices::from(BUY_LABELS.to_vec()))
+    TensorDataset::from_checked(
+        x,
+        IdTensor::from_indices(&BUY_LABELS, &[BUY_LABELS.len()])
+            .expect("12 labels fill shape [12]"),
+    )
 }

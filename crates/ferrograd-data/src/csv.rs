@@ -15,10 +15,20 @@
 //!   whitespace; blank lines (empty or only whitespace) are skipped everywhere;
 //! - a UTF-8 byte-order mark at the start is ignored;
 //! - every record must have as many fields as the header.
+//!
+//! Numbers are parsed at the element type: an `f32` column reads each cell as the
+//! nearest `f32` (correctly rounded, as `str::parse::<f32>`), so a cell such as `1e39`,
+//! finite in `f64` but beyond `f32::MAX`, is an error rather than an infinity. A cell
+//! is accepted exactly when its value rounds to a finite number of the element type;
+//! `nan`, `inf` and values that round to infinity are [`DataError::NotNumeric`].
+//!
+//! Text comes from a file ([`CsvTable::read`]), any reader ([`CsvTable::from_reader`]),
+//! bytes ([`CsvTable::from_bytes`]) or a string ([`CsvTable::parse`]).
 
 use crate::dataset::TensorDataset;
 use crate::error::{DataError, Result, invalid};
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Tensor};
+use std::io::Read;
 use std::path::Path;
 
 /// One data record of a CSV file.
@@ -99,6 +109,47 @@ impl CsvTable {
         let file = path.display().to_string();
         let text = read_utf8("CsvTable::read", path)?;
         Self::parse(&text, &file, delimiter)
+    }
+
+    /// Reads CSV text from any reader (a file, a socket, `&[u8]`…) to its end and parses
+    /// it; `file` names it in error messages.
+    ///
+    /// ```
+    /// use ferrograd_data::csv::CsvTable;
+    /// let t = CsvTable::from_reader(&b"x,y\n1,2\n"[..], "upload.csv", ',')?;
+    /// assert_eq!(t.rows[0].fields, vec!["1", "2"]);
+    /// # Ok::<(), ferrograd_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::Io`] when reading fails, [`DataError::Utf8`] naming the line of the
+    /// first invalid byte, and the errors of [`CsvTable::parse`].
+    pub fn from_reader(mut reader: impl Read, file: &str, delimiter: char) -> Result<Self> {
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|source| DataError::Io {
+                op: "CsvTable::from_reader",
+                file: file.to_string(),
+                source,
+            })?;
+        Self::parse(&utf8(bytes, file)?, file, delimiter)
+    }
+
+    /// Parses CSV bytes held in memory; `file` names them in error messages.
+    ///
+    /// ```
+    /// use ferrograd_data::{DataError, csv::CsvTable};
+    /// let err = CsvTable::from_bytes(b"x\n1\n\xff\n", "upload.csv", ',').unwrap_err();
+    /// assert!(matches!(err, DataError::Utf8 { line: 3, .. }), "{err}");
+    /// ```
+    ///
+    /// # Errors
+    /// [`DataError::Utf8`] naming the line of the first invalid byte, and the errors of
+    /// [`CsvTable::parse`].
+    pub fn from_bytes(bytes: &[u8], file: &str, delimiter: char) -> Result<Self> {
+        let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, &e, file))?;
+        Self::parse(text, file, delimiter)
     }
 
     /// Parses CSV text; `file` names it in error messages.
@@ -193,29 +244,57 @@ impl CsvTable {
         Ok(i)
     }
 
-    /// The cells of column `col` (0-based) parsed as finite numbers.
+    /// The cells of column `col` (0-based) parsed as finite numbers of `T` (see the
+    /// [module docs](self) for what a cell may hold).
+    ///
+    /// ```
+    /// use ferrograd_data::csv::CsvTable;
+    /// let t = CsvTable::parse("x\n1e39\n", "big.csv", ',')?;
+    /// assert_eq!(t.numeric_column::<f64>(0)?, vec![1e39]);
+    /// let err = t.numeric_column::<f32>(0).unwrap_err(); // beyond f32::MAX
+    /// assert_eq!(err.to_string(), "big.csv:2: column 1 (\"x\"): \"1e39\" is not a finite number");
+    /// # Ok::<(), ferrograd_data::DataError>(())
+    /// ```
     ///
     /// # Errors
+    /// [`DataError::InvalidArgument`] when the table has no column `col`;
     /// [`DataError::NotNumeric`] naming the line and column of the first bad cell.
     pub fn numeric_column<T: Scalar>(&self, col: usize) -> Result<Vec<T>> {
+        if col >= self.header.len() {
+            return Err(invalid(
+                "CsvTable::numeric_column",
+                format!(
+                    "column {col} is out of range for a table of {} columns",
+                    self.header.len()
+                ),
+            ));
+        }
         self.rows
             .iter()
             .map(|row| self.number_at(row, col))
             .collect()
     }
 
+    /// The cell of `row` in column `col`; a row built by hand (the fields are public)
+    /// may be shorter than the header, which is the error [`CsvTable::parse`] reports.
+    fn cell<'r>(&self, row: &'r CsvRow, col: usize) -> Result<&'r String> {
+        row.fields.get(col).ok_or_else(|| DataError::RowLength {
+            file: self.file.clone(),
+            line: row.line,
+            expected: self.header.len(),
+            found: row.fields.len(),
+        })
+    }
+
     fn number_at<T: Scalar>(&self, row: &CsvRow, col: usize) -> Result<T> {
-        let cell = &row.fields[col];
-        match cell.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(T::from_f64(v)),
-            _ => Err(DataError::NotNumeric {
-                file: self.file.clone(),
-                line: row.line,
-                column: col + 1,
-                name: self.header[col].clone(),
-                value: cell.clone(),
-            }),
-        }
+        let cell = self.cell(row, col)?;
+        parse_number::<T>(cell).ok_or_else(|| DataError::NotNumeric {
+            file: self.file.clone(),
+            line: row.line,
+            column: col + 1,
+            name: self.header.get(col).cloned().unwrap_or_default(),
+            value: cell.clone(),
+        })
     }
 }
 
@@ -300,6 +379,21 @@ fn parse_record(cur: &mut Cursor<'_>, file: &str, delimiter: char) -> Result<(Ve
     Ok((fields, blank))
 }
 
+/// A cell (surrounding whitespace ignored) as a finite number of `T`, or `None`.
+///
+/// The text is parsed at `T`'s own precision, so it is rounded once, and the finite check
+/// runs on the rounded value: `1e39` is finite as `f64` but rounds to infinity as `f32`.
+pub(crate) fn parse_number<T: Scalar>(cell: &str) -> Option<T> {
+    let text = cell.trim();
+    let value = if size_of::<T>() == size_of::<f32>() {
+        // Exact: every f32 is an f64, and from_f64 gives the same f32 back.
+        f64::from(text.parse::<f32>().ok()?)
+    } else {
+        text.parse::<f64>().ok()?
+    };
+    value.is_finite().then(|| T::from_f64(value))
+}
+
 /// Reads a whole file as UTF-8, naming the line of the first invalid byte.
 pub(crate) fn read_utf8(op: &'static str, path: &Path) -> Result<String> {
     let file = path.display().to_string();
@@ -308,11 +402,20 @@ pub(crate) fn read_utf8(op: &'static str, path: &Path) -> Result<String> {
         file: file.clone(),
         source,
     })?;
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
-        DataError::Utf8 { file, line }
-    })
+    utf8(bytes, &file)
+}
+
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| utf8_error(e.as_bytes(), &e.utf8_error(), file))
+}
+
+fn utf8_error(bytes: &[u8], error: &std::str::Utf8Error, file: &str) -> DataError {
+    let good = &bytes[..error.valid_up_to()];
+    let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+    DataError::Utf8 {
+        file: file.to_string(),
+        line,
+    }
 }
 
 /// Which columns of a CSV file to load and how: numeric feature columns and a target
@@ -326,7 +429,7 @@ pub(crate) fn read_utf8(op: &'static str, path: &Path) -> Result<String> {
 ///     .parse_classification::<f32>(text, "buyers.csv")?;
 /// assert_eq!(ds.len(), 2);
 /// assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.0]);
-/// assert_eq!(ds.targets().as_slice(), &[0, 1]);
+/// assert_eq!(ds.targets().to_vec(), [0, 1]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -460,10 +563,10 @@ impl CsvOptions {
     pub fn classification_from_table<T: Scalar>(
         &self,
         table: &CsvTable,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::classification")?;
         let (x, classes) = self.read_rows::<T, usize>(table, |row, c| {
-            let cell = &row.fields[c];
+            let cell = table.cell(row, c)?;
             let value = cell.trim();
             let class = match &self.labels {
                 Some(labels) => labels
@@ -483,7 +586,7 @@ impl CsvOptions {
                 reason,
             })
         })?;
-        TensorDataset::new(x, Indices::from(classes))
+        TensorDataset::new(x, IdTensor::from_indices(&classes, &[classes.len()])?)
     }
 
     /// Loads a regression dataset from a file (see
@@ -507,9 +610,46 @@ impl CsvOptions {
     pub fn load_classification<T: Scalar>(
         &self,
         path: impl AsRef<Path>,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.check("CsvOptions::load_classification")?;
         self.classification_from_table(&CsvTable::read(path, self.delimiter)?)
+    }
+
+    /// Loads a regression dataset from any reader (see [`CsvTable::from_reader`] and
+    /// [`CsvOptions::regression_from_table`]); `file` names it in errors.
+    ///
+    /// ```
+    /// use ferrograd_data::{Dataset, csv::CsvOptions};
+    /// let csv: &[u8] = b"area,price\n50,100\n80,160\n";
+    /// let ds = CsvOptions::new(&["area"], "price").read_regression::<f64>(csv, "houses.csv")?;
+    /// assert_eq!(ds.targets().to_vec(), vec![100.0, 160.0]);
+    /// # Ok::<(), ferrograd_data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`CsvTable::from_reader`] and [`CsvOptions::regression_from_table`].
+    pub fn read_regression<T: Scalar>(
+        &self,
+        reader: impl Read,
+        file: &str,
+    ) -> Result<TensorDataset<Tensor<T>, Tensor<T>>> {
+        self.check("CsvOptions::read_regression")?;
+        self.regression_from_table(&CsvTable::from_reader(reader, file, self.delimiter)?)
+    }
+
+    /// Loads a classification dataset from any reader (see [`CsvTable::from_reader`]
+    /// and [`CsvOptions::classification_from_table`]); `file` names it in errors.
+    ///
+    /// # Errors
+    /// Those of [`CsvTable::from_reader`] and
+    /// [`CsvOptions::classification_from_table`].
+    pub fn read_classification<T: Scalar>(
+        &self,
+        reader: impl Read,
+        file: &str,
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
+        self.check("CsvOptions::read_classification")?;
+        self.classification_from_table(&CsvTable::from_reader(reader, file, self.delimiter)?)
     }
 
     /// A regression dataset from CSV text; `file` names it in errors.
@@ -532,7 +672,7 @@ impl CsvOptions {
         &self,
         text: &str,
         file: &str,
-    ) -> Result<TensorDataset<Tensor<T>, Indices>> {
+    ) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
         self.classification_from_table(&CsvTable::parse(text, file, self.delimiter)?)
     }
 }

@@ -2,13 +2,13 @@
 //! collate step that stacks examples into a [`Batch`].
 
 use crate::error::{DataError, Result, invalid};
-use ferrograd_tensor::{Indices, Scalar, Shape, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Shape, Tensor};
 
 /// One example: an input and its target.
 ///
 /// For a [`TensorDataset`] both are one row of the stored arrays (the leading axis
 /// removed): a feature vector `[d]` and a target `[k]`, a scalar target `[]`, or a class
-/// index as [`Indices`] of shape `[]`.
+/// index as [`IdTensor`] of shape `[]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example<X, Y> {
     /// The input (features, or token ids).
@@ -20,7 +20,7 @@ pub struct Example<X, Y> {
 /// A mini-batch: inputs and targets with a leading batch axis.
 ///
 /// Regression targets come out as a [`Tensor`] (e.g. `[batch, 1]` for an MSE loss);
-/// classification targets as [`Indices`] of shape `[batch]`, ready for a cross-entropy
+/// classification targets as [`IdTensor`] of shape `[batch]`, ready for a cross-entropy
 /// loss that picks each row's target logit with [`Tensor::gather`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch<X, Y> {
@@ -93,7 +93,7 @@ impl<D: Dataset + ?Sized> Dataset for &D {
 }
 
 /// Storage with one example per row along axis 0: a [`Tensor`] (features, regression
-/// targets) or [`Indices`] (class labels, token ids).
+/// targets) or [`IdTensor`] (class labels, token ids).
 pub trait Rows: Sized {
     /// Number of rows (the size of axis 0; 0 for a rank-0 value).
     fn num_rows(&self) -> usize;
@@ -145,7 +145,7 @@ impl<T: Scalar> Rows for Tensor<T> {
 
     fn take_rows(&self, indices: &[usize]) -> Result<Self> {
         check_index("take_rows", indices, self.num_rows())?;
-        Ok(self.index_select(0, &Indices::from(indices))?)
+        Ok(self.index_select(0, &IdTensor::from_indices(indices, &[indices.len()])?)?)
     }
 
     fn row(&self, index: usize) -> Result<Self> {
@@ -171,7 +171,7 @@ fn row_shape(shape: &[usize]) -> &[usize] {
     shape.get(1..).unwrap_or(&[])
 }
 
-impl Rows for Indices {
+impl Rows for IdTensor {
     fn num_rows(&self) -> usize {
         self.shape().first().copied().unwrap_or(0)
     }
@@ -184,21 +184,21 @@ impl Rows for Indices {
         let rows = self.num_rows();
         check_index("take_rows", indices, rows)?;
         let inner: usize = row_shape(self.shape()).iter().product();
-        let src = self.as_slice();
+        let src = self.contiguous_data();
         let mut data = Vec::with_capacity(indices.len() * inner);
         for &i in indices {
             data.extend_from_slice(&src[i * inner..(i + 1) * inner]);
         }
         let mut shape = vec![indices.len()];
         shape.extend_from_slice(row_shape(self.shape()));
-        Ok(Indices::new(data, &shape)?)
+        Ok(IdTensor::new(data, &shape)?)
     }
 
     fn row(&self, index: usize) -> Result<Self> {
         check_index("row", &[index], self.num_rows())?;
         let inner: usize = row_shape(self.shape()).iter().product();
-        let data = self.as_slice()[index * inner..(index + 1) * inner].to_vec();
-        Ok(Indices::new(data, row_shape(self.shape()))?)
+        let data = self.contiguous_data()[index * inner..(index + 1) * inner].to_vec();
+        Ok(IdTensor::new(data, row_shape(self.shape()))?)
     }
 
     fn stack_rows(rows: &[Self]) -> Result<Self> {
@@ -212,11 +212,11 @@ impl Rows for Indices {
                     found: Shape(r.shape().to_vec()),
                 });
             }
-            data.extend_from_slice(r.as_slice());
+            data.extend_from_slice(&r.contiguous_data());
         }
         let mut shape = vec![rows.len()];
         shape.extend_from_slice(first.shape());
-        Ok(Indices::new(data, &shape)?)
+        Ok(IdTensor::new(data, &shape)?)
     }
 }
 
@@ -225,12 +225,12 @@ impl Rows for Indices {
 ///
 /// ```
 /// use ferrograd_data::{Example, collate};
-/// use ferrograd_tensor::{Indices, Tensor};
-/// let a = Example { input: Tensor::<f32>::from([1.0, 2.0]), target: Indices::new(vec![0], &[])? };
-/// let b = Example { input: Tensor::<f32>::from([3.0, 4.0]), target: Indices::new(vec![1], &[])? };
+/// use ferrograd_tensor::{IdTensor, Tensor};
+/// let a = Example { input: Tensor::<f32>::from([1.0, 2.0]), target: IdTensor::new(vec![0], &[])? };
+/// let b = Example { input: Tensor::<f32>::from([3.0, 4.0]), target: IdTensor::new(vec![1], &[])? };
 /// let batch = collate(&[a, b])?;
 /// assert_eq!(batch.inputs.shape(), &[2, 2]);
-/// assert_eq!(batch.targets.as_slice(), &[0, 1]);
+/// assert_eq!(batch.targets.to_vec(), [0, 1]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 ///
@@ -269,20 +269,20 @@ where
 /// An in-memory dataset: inputs and targets stored as whole arrays with one example per
 /// row (PyTorch's `TensorDataset`).
 ///
-/// `X` and `Y` are [`Tensor`]s or [`Indices`]: features `Tensor<T>` `[n, d]` with
-/// regression targets `Tensor<T>` `[n, 1]`, or with class labels `Indices` `[n]`; token
-/// ids `Indices` `[n, len]` with labels `Indices` `[n]`. A batch is gathered straight from
+/// `X` and `Y` are [`Tensor`]s or [`IdTensor`]: features `Tensor<T>` `[n, d]` with
+/// regression targets `Tensor<T>` `[n, 1]`, or with class labels `IdTensor` `[n]`; token
+/// ids `IdTensor` `[n, len]` with labels `IdTensor` `[n]`. A batch is gathered straight from
 /// the stored arrays (`index_select` on axis 0): the dataset itself is never copied.
 ///
 /// ```
 /// use ferrograd_data::{Dataset, TensorDataset};
-/// use ferrograd_tensor::{Indices, Tensor};
+/// use ferrograd_tensor::{IdTensor, Tensor};
 /// let x = Tensor::<f32>::from([[22.0, 25.0], [47.0, 80.0], [25.0, 35.0]]);
-/// let y = Indices::from(vec![0, 1, 0]);
+/// let y = IdTensor::from(vec![0, 1, 0]);
 /// let ds = TensorDataset::new(x, y)?;
 /// let batch = ds.get_batch(&[2, 1])?;
 /// assert_eq!(batch.inputs.to_vec(), vec![25.0, 35.0, 47.0, 80.0]);
-/// assert_eq!(batch.targets.as_slice(), &[0, 1]);
+/// assert_eq!(batch.targets.to_vec(), [0, 1]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 #[derive(Debug, Clone)]

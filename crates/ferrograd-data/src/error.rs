@@ -52,6 +52,19 @@ pub enum DataError {
         /// The shape found.
         found: Shape,
     },
+    /// A tensor of the wrong rank, e.g. a 1-D tensor given to a scaler that fits a
+    /// matrix of examples.
+    #[error("{op}: expected a tensor of rank {rank} ({layout}), got shape {found}")]
+    WrongRank {
+        /// The operation, e.g. `"StandardScaler::fit"`.
+        op: &'static str,
+        /// The rank expected.
+        rank: usize,
+        /// What the axes mean, e.g. `"[examples, features]"`.
+        layout: &'static str,
+        /// The shape found.
+        found: Shape,
+    },
     /// A NaN or infinity where finite numbers are needed (e.g. fitting a scaler).
     #[error("{op}: row {row}, column {column} is {value}, not a finite number")]
     NonFinite {

@@ -7,7 +7,7 @@
 
 use crate::dataset::TensorDataset;
 use crate::error::{Result, invalid};
-use ferrograd_tensor::{Indices, Rng, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Rng, Scalar, Tensor};
 use std::f64::consts::{PI, TAU};
 
 fn check_noise(op: &'static str, noise: f64) -> Result<()> {
@@ -23,10 +23,10 @@ fn check_noise(op: &'static str, noise: f64) -> Result<()> {
 fn dataset_2d<T: Scalar>(
     points: Vec<f64>,
     classes: Vec<usize>,
-) -> Result<TensorDataset<Tensor<T>, Indices>> {
+) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
     let n = classes.len();
     let x = Tensor::from_vec(points.into_iter().map(T::from_f64).collect(), &[n, 2])?;
-    TensorDataset::new(x, Indices::from(classes))
+    TensorDataset::new(x, IdTensor::from_indices(&classes, &[classes.len()])?)
 }
 
 /// §1.5: `n` points of `y = sin(x) + noise·ε` with `x` uniform on `[0, 2π)` and `ε`
@@ -58,7 +58,7 @@ pub fn noisy_sine<T: Scalar>(
 /// Two interleaving half circles (scikit-learn's `make_moons`): class 0 on the upper
 /// unit half circle `(cos t, sin t)`, class 1 on the lower one `(1 − cos t, ½ − sin t)`,
 /// `t` uniform on `[0, π]`, plus Gaussian noise of standard deviation `noise` on each
-/// coordinate. Inputs `[n, 2]`, targets [`Indices`] `[n]`.
+/// coordinate. Inputs `[n, 2]`, targets [`IdTensor`] `[n]`.
 ///
 /// # Errors
 /// [`crate::DataError::InvalidArgument`] for a negative or non-finite `noise`.
@@ -66,7 +66,7 @@ pub fn moons<T: Scalar>(
     n: usize,
     noise: f64,
     seed: u64,
-) -> Result<TensorDataset<Tensor<T>, Indices>> {
+) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
     check_noise("moons", noise)?;
     let mut rng = Rng::new(seed);
     let mut points = Vec::with_capacity(2 * n);
@@ -88,7 +88,7 @@ pub fn moons<T: Scalar>(
 
 /// Two interleaved spiral arms of 1.5 turns: for `r` uniform on `(0, 1]`, class `c`
 /// lies at radius `r` and angle `3π·r + c·π`, plus Gaussian noise of standard deviation
-/// `noise` on each coordinate. Inputs `[n, 2]`, targets [`Indices`] `[n]`.
+/// `noise` on each coordinate. Inputs `[n, 2]`, targets [`IdTensor`] `[n]`.
 ///
 /// # Errors
 /// [`crate::DataError::InvalidArgument`] for a negative or non-finite `noise`.
@@ -96,7 +96,7 @@ pub fn spirals<T: Scalar>(
     n: usize,
     noise: f64,
     seed: u64,
-) -> Result<TensorDataset<Tensor<T>, Indices>> {
+) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
     check_noise("spirals", noise)?;
     let mut rng = Rng::new(seed);
     let mut points = Vec::with_capacity(2 * n);
@@ -114,7 +114,7 @@ pub fn spirals<T: Scalar>(
 
 /// Gaussian blobs: example `i` belongs to class `i % centers.len()` and is drawn from a
 /// normal distribution around `centers[class]` with standard deviation `std` on every
-/// axis. Inputs `[n, D]`, targets [`Indices`] `[n]`. Two centers give the two-class
+/// axis. Inputs `[n, D]`, targets [`IdTensor`] `[n]`. Two centers give the two-class
 /// data of a linear decision boundary.
 ///
 /// ```
@@ -132,7 +132,7 @@ pub fn blobs<T: Scalar, const D: usize>(
     centers: &[[f64; D]],
     std: f64,
     seed: u64,
-) -> Result<TensorDataset<Tensor<T>, Indices>> {
+) -> Result<TensorDataset<Tensor<T>, IdTensor>> {
     const OP: &str = "blobs";
     check_noise(OP, std)?;
     if centers.is_empty() {
@@ -151,5 +151,8 @@ pub fn blobs<T: Scalar, const D: usize>(
         }
         classes.push(class);
     }
-    TensorDataset::new(Tensor::from_vec(points, &[n, D])?, Indices::from(classes))
+    TensorDataset::new(
+        Tensor::from_vec(points, &[n, D])?,
+        IdTensor::from_indices(&classes, &[classes.len()])?,
+    )
 }

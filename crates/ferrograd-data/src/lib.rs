@@ -7,7 +7,7 @@
 //! - [`Dataset`]: length and one example (or a batch of examples) by index.
 //!   [`TensorDataset`] holds inputs and targets in memory: regression targets are a
 //!   [`Tensor`](ferrograd_tensor::Tensor), classification targets
-//!   [`Indices`](ferrograd_tensor::Indices) ready for a cross-entropy loss.
+//!   [`IdTensor`](ferrograd_tensor::IdTensor) ready for a cross-entropy loss.
 //!   [`Subset`] views part of a dataset; [`collate`] stacks single examples.
 //! - [`DataLoader`]: mini-batches, shuffled from a seed (the same batches on every
 //!   machine, a new order each epoch), with or without the short last batch. Batches
@@ -37,11 +37,11 @@
 //!     for batch in loader.epoch(epoch) {
 //!         let batch = batch?;
 //!         assert_eq!(batch.inputs.shape(), &[batch.len(), 2]);
-//!         labels.extend_from_slice(batch.targets.as_slice()); // class indices
+//!         labels.extend(batch.targets.to_vec()); // class ids
 //!     }
 //!     // Every customer once per epoch: 8 bought, 4 did not.
 //!     assert_eq!(labels.len(), 12);
-//!     assert_eq!(labels.iter().sum::<usize>(), 8);
+//!     assert_eq!(labels.iter().sum::<i64>(), 8);
 //! }
 //! # Ok::<(), ferrograd_data::DataError>(())
 //! ```

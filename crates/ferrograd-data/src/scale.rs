@@ -23,9 +23,10 @@ struct ColumnStats {
 
 fn column_stats<T: Scalar>(op: &'static str, x: &Tensor<T>) -> Result<ColumnStats> {
     let &[n, d] = x.shape() else {
-        return Err(DataError::ShapeMismatch {
+        return Err(DataError::WrongRank {
             op,
-            expected: Shape(vec![0, 0]),
+            rank: 2,
+            layout: "[examples, features]",
             found: Shape(x.shape().to_vec()),
         });
     };
@@ -114,8 +115,19 @@ impl<T: Scalar> StandardScaler<T> {
     /// Fits on training inputs `[n, d]` (`n ≥ 1`).
     ///
     /// # Errors
-    /// [`DataError::ShapeMismatch`] unless `x` has rank 2, [`DataError::Empty`] for
-    /// `n = 0`, [`DataError::NonFinite`] naming the first NaN or infinity.
+    /// [`DataError::WrongRank`] unless `x` has rank 2 (reshape a single feature to
+    /// `[n, 1]`), [`DataError::Empty`] for `n = 0`, [`DataError::NonFinite`] naming the
+    /// first NaN or infinity.
+    ///
+    /// ```
+    /// use ferrograd_data::scale::StandardScaler;
+    /// use ferrograd_tensor::Tensor;
+    /// let err = StandardScaler::fit(&Tensor::<f32>::from([1.0, 2.0, 3.0])).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "StandardScaler::fit: expected a tensor of rank 2 ([examples, features]), got shape [3]"
+    /// );
+    /// ```
     pub fn fit(x: &Tensor<T>) -> Result<Self> {
         let s = column_stats("StandardScaler::fit", x)?;
         let scale = (0..s.mean.len())
@@ -216,7 +228,7 @@ impl<T: Scalar> MinMaxScaler<T> {
     ///
     /// # Errors
     /// [`DataError::InvalidArgument`] unless `low < high` (both finite),
-    /// [`DataError::ShapeMismatch`] unless `x` has rank 2, [`DataError::Empty`] for
+    /// [`DataError::WrongRank`] unless `x` has rank 2, [`DataError::Empty`] for
     /// `n = 0`, [`DataError::NonFinite`] naming the first NaN or infinity.
     pub fn fit_range(x: &Tensor<T>, low: T, high: T) -> Result<Self> {
         const OP: &str = "MinMaxScaler::fit";

@@ -6,11 +6,11 @@ use ferrograd_tensor::Rng;
 /// Example indices of a train/validation/test split, each part sorted ascending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
-    /// Indices of the training examples.
+    /// IdTensor of the training examples.
     pub train: Vec<usize>,
-    /// Indices of the validation examples.
+    /// IdTensor of the validation examples.
     pub validation: Vec<usize>,
-    /// Indices of the test examples.
+    /// IdTensor of the test examples.
     pub test: Vec<usize>,
 }
 
@@ -70,9 +70,9 @@ pub fn train_val_test_split(
 /// One fold of k-fold cross-validation: train on `train`, validate on `validation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fold {
-    /// Indices to train on (every example not in `validation`), sorted.
+    /// IdTensor to train on (every example not in `validation`), sorted.
     pub train: Vec<usize>,
-    /// Indices held out in this fold, sorted.
+    /// IdTensor held out in this fold, sorted.
     pub validation: Vec<usize>,
 }
 

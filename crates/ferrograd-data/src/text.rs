@@ -4,7 +4,7 @@
 use crate::csv::read_utf8;
 use crate::dataset::{Batch, Dataset, Example};
 use crate::error::{DataError, Result, invalid};
-use ferrograd_tensor::{Indices, Scalar, Tensor};
+use ferrograd_tensor::{IdTensor, Scalar, Tensor};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub fn read_lines(path: impl AsRef<Path>) -> Result<Vec<String>> {
 
 /// Next-token prediction examples over one long token-id sequence: window `i` starts at
 /// `s = i·stride`, its input is `ids[s..s+context]` and its target `ids[s+1..s+context+1]`
-/// (the input shifted by one), both [`Indices`] `[context]`; a batch is `[batch,
+/// (the input shifted by one), both [`IdTensor`] `[context]`; a batch is `[batch,
 /// context]` each. Windows are cut on demand from the shared sequence, never stored.
 ///
 /// With `n` ids there are `(n − context − 1) / stride + 1` windows (none when
@@ -31,13 +31,13 @@ pub fn read_lines(path: impl AsRef<Path>) -> Result<Vec<String>> {
 /// let ds = SlidingWindowDataset::new(vec![10, 11, 12, 13, 14], 3)?;
 /// assert_eq!(ds.len(), 2);
 /// let ex = ds.get(1)?;
-/// assert_eq!(ex.input.as_slice(), &[11, 12, 13]);
-/// assert_eq!(ex.target.as_slice(), &[12, 13, 14]);
+/// assert_eq!(ex.input.to_vec(), [11, 12, 13]);
+/// assert_eq!(ex.target.to_vec(), [12, 13, 14]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SlidingWindowDataset {
-    ids: Arc<[usize]>,
+    ids: Arc<[i64]>,
     context: usize,
     stride: usize,
 }
@@ -47,7 +47,7 @@ impl SlidingWindowDataset {
     ///
     /// # Errors
     /// [`DataError::InvalidArgument`] when `context` is 0.
-    pub fn new(ids: impl Into<Arc<[usize]>>, context: usize) -> Result<Self> {
+    pub fn new(ids: impl Into<Arc<[i64]>>, context: usize) -> Result<Self> {
         if context == 0 {
             return Err(invalid(
                 "SlidingWindowDataset::new",
@@ -88,7 +88,7 @@ impl SlidingWindowDataset {
     }
 
     /// The whole token-id sequence.
-    pub fn ids(&self) -> &[usize] {
+    pub fn ids(&self) -> &[i64] {
         &self.ids
     }
 
@@ -102,8 +102,8 @@ impl SlidingWindowDataset {
 }
 
 impl Dataset for SlidingWindowDataset {
-    type Example = Example<Indices, Indices>;
-    type Batch = Batch<Indices, Indices>;
+    type Example = Example<IdTensor, IdTensor>;
+    type Batch = Batch<IdTensor, IdTensor>;
 
     fn len(&self) -> usize {
         if self.ids.len() <= self.context {
@@ -117,8 +117,8 @@ impl Dataset for SlidingWindowDataset {
         let s = self.start("SlidingWindowDataset::get", index)?;
         let c = self.context;
         Ok(Example {
-            input: Indices::new(self.ids[s..s + c].to_vec(), &[c])?,
-            target: Indices::new(self.ids[s + 1..s + c + 1].to_vec(), &[c])?,
+            input: IdTensor::new(self.ids[s..s + c].to_vec(), &[c])?,
+            target: IdTensor::new(self.ids[s + 1..s + c + 1].to_vec(), &[c])?,
         })
     }
 
@@ -133,8 +133,8 @@ impl Dataset for SlidingWindowDataset {
         }
         let shape = [indices.len(), c];
         Ok(Batch {
-            inputs: Indices::new(inputs, &shape)?,
-            targets: Indices::new(targets, &shape)?,
+            inputs: IdTensor::new(inputs, &shape)?,
+            targets: IdTensor::new(targets, &shape)?,
         })
     }
 }
@@ -154,7 +154,7 @@ pub enum PadSide {
 #[derive(Debug, Clone)]
 pub struct Padded<T: Scalar = f32> {
     /// Token ids `[batch, len]`, padded with the pad id.
-    pub ids: Indices,
+    pub ids: IdTensor,
     /// `[batch, len]`: 1 where `ids` holds a real token, 0 where it holds padding.
     pub mask: Tensor<T>,
     /// The unpadded length of each sequence.
@@ -167,16 +167,16 @@ pub struct Padded<T: Scalar = f32> {
 /// use ferrograd_data::text::{PadSide, pad_sequences};
 /// let p = pad_sequences::<f32, _>(&[vec![5, 6, 7], vec![8]], 0, PadSide::Right)?;
 /// assert_eq!(p.ids.shape(), &[2, 3]);
-/// assert_eq!(p.ids.as_slice(), &[5, 6, 7, 8, 0, 0]);
+/// assert_eq!(p.ids.to_vec(), [5, 6, 7, 8, 0, 0]);
 /// assert_eq!(p.mask.to_vec(), vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
 ///
 /// # Errors
 /// None in practice; the `Result` carries the tensor layer's shape checks.
-pub fn pad_sequences<T: Scalar, S: AsRef<[usize]>>(
+pub fn pad_sequences<T: Scalar, S: AsRef<[i64]>>(
     sequences: &[S],
-    pad_id: usize,
+    pad_id: i64,
     side: PadSide,
 ) -> Result<Padded<T>> {
     let len = sequences
@@ -193,10 +193,10 @@ pub fn pad_sequences<T: Scalar, S: AsRef<[usize]>>(
 /// # Errors
 /// [`DataError::InvalidArgument`] naming the first sequence longer than `len` (nothing
 /// is truncated silently).
-pub fn pad_sequences_to<T: Scalar, S: AsRef<[usize]>>(
+pub fn pad_sequences_to<T: Scalar, S: AsRef<[i64]>>(
     sequences: &[S],
     len: usize,
-    pad_id: usize,
+    pad_id: i64,
     side: PadSide,
 ) -> Result<Padded<T>> {
     let b = sequences.len();
@@ -237,7 +237,7 @@ pub fn pad_sequences_to<T: Scalar, S: AsRef<[usize]>>(
         lengths.push(s.len());
     }
     Ok(Padded {
-        ids: Indices::new(ids, &[b, len])?,
+        ids: IdTensor::new(ids, &[b, len])?,
         mask: Tensor::from_vec(mask, &[b, len])?,
         lengths,
     })

@@ -29,7 +29,7 @@ fn buy_no_buy_is_the_books_twelve_examples() {
         [53.0, 95.0],
         [48.0, 88.0],
     ];
-    let y = [0usize, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1];
+    let y = [0i64, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1];
     let flat: Vec<f64> = x.iter().flatten().copied().collect();
 
     let ds = book::buy_no_buy::<f64>();
@@ -41,7 +41,7 @@ fn buy_no_buy_is_the_books_twelve_examples() {
 
     let classes = book::buy_no_buy_classes::<f32>();
     assert_eq!(classes.targets().shape(), &[12]);
-    assert_eq!(classes.targets().as_slice(), &y);
+    assert_eq!(classes.targets().to_vec(), y);
     assert_eq!(classes.len(), 12);
 }
 
@@ -94,10 +94,10 @@ fn moons_lie_on_their_half_circles() {
     let ds = moons::<f64>(401, 0.0, 2).unwrap();
     assert_eq!(ds.inputs().shape(), &[401, 2]);
     let rows = ds.inputs().to_vec2().unwrap();
-    let classes = ds.targets().as_slice();
+    let classes = ds.targets().to_vec();
     assert_eq!(classes.iter().filter(|&&c| c == 0).count(), 201);
     assert_eq!(classes.iter().filter(|&&c| c == 1).count(), 200);
-    for (p, &c) in rows.iter().zip(classes) {
+    for (p, c) in rows.iter().zip(classes) {
         let (x, y) = (p[0], p[1]);
         if c == 0 {
             assert!((x.hypot(y) - 1.0).abs() < 1e-12 && y >= 0.0, "{p:?}");
@@ -113,8 +113,8 @@ fn moons_lie_on_their_half_circles() {
     let rows = noisy.inputs().to_vec2().unwrap();
     let off: f64 = rows
         .iter()
-        .zip(noisy.targets().as_slice())
-        .map(|(p, &c)| {
+        .zip(noisy.targets().to_vec())
+        .map(|(p, c)| {
             if c == 0 {
                 (p[0].hypot(p[1]) - 1.0).abs()
             } else {
@@ -131,7 +131,7 @@ fn moons_lie_on_their_half_circles() {
 fn spirals_follow_their_arms() {
     let ds = spirals::<f64>(300, 0.0, 9).unwrap();
     let rows = ds.inputs().to_vec2().unwrap();
-    for (p, &c) in rows.iter().zip(ds.targets().as_slice()) {
+    for (p, c) in rows.iter().zip(ds.targets().to_vec()) {
         let r = p[0].hypot(p[1]);
         assert!(r > 0.0 && r <= 1.0 + 1e-12);
         let angle = 3.0 * PI * r + c as f64 * PI;
@@ -139,7 +139,7 @@ fn spirals_follow_their_arms() {
         assert!((p[1] - r * angle.sin()).abs() < 1e-12, "{p:?} class {c}");
     }
     // Both classes present, alternating.
-    assert_eq!(&ds.targets().as_slice()[..4], &[0, 1, 0, 1]);
+    assert_eq!(ds.targets().to_vec()[..4], [0, 1, 0, 1]);
 }
 
 #[test]
@@ -152,8 +152,8 @@ fn blobs_center_on_their_centers() {
     for (k, center) in centers.iter().enumerate() {
         let members: Vec<Vec<f64>> = rows
             .iter()
-            .zip(ds.targets().as_slice())
-            .filter(|&(_, &c)| c == k)
+            .zip(ds.targets().to_vec())
+            .filter(|&(_, c)| c == k as i64)
             .map(|(r, _)| r.clone())
             .collect();
         assert_eq!(members.len(), 1000);

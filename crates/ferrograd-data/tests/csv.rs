@@ -51,7 +51,7 @@ fn loads_features_by_name_in_the_chosen_order() {
         ds.inputs().to_vec(),
         vec![22.0, 25.0, 47.0, 80.0, 25.0, 35.0]
     );
-    assert_eq!(ds.targets().as_slice(), &[0, 1, 0]);
+    assert_eq!(ds.targets().to_vec(), [0, 1, 0]);
 
     let reg = CsvOptions::new(&["area"], "price")
         .load_regression::<f64>(dir.write("houses.csv", "area,price\n150,200\n200,600\n260,500\n"))
@@ -72,7 +72,7 @@ fn dialect_quotes_crlf_bom_blank_lines_delimiter() {
         .load_classification::<f64>(&path)
         .unwrap();
     assert_eq!(ds.inputs().to_vec(), vec![22.0, 25.0, 47.0, 80.5]);
-    assert_eq!(ds.targets().as_slice(), &[0, 1]);
+    assert_eq!(ds.targets().to_vec(), [0, 1]);
 
     // Quoted delimiters, doubled quotes and newlines inside a field.
     let t = CsvTable::parse(
@@ -257,7 +257,7 @@ fn labels_and_class_indices() {
     let ds = buyers()
         .parse_classification::<f32>("age,income,bought\n1,2,2\n3,4,0\n", "c.csv")
         .unwrap();
-    assert_eq!(ds.targets().as_slice(), &[2, 0]);
+    assert_eq!(ds.targets().to_vec(), [2, 0]);
     for bad in ["-1", "1.5", "yes"] {
         let text = format!("age,income,bought\n1,2,{bad}\n");
         assert!(matches!(
@@ -334,5 +334,184 @@ fn bad_options_are_rejected_before_reading() {
             .labels(&["no", "no"])
             .parse_classification::<f32>(text, "o.csv"),
         Err(DataError::InvalidArgument { .. })
+    ));
+}
+
+/// Issue 18: `1e39` is finite as an `f64` but not as an `f32`; the finite check must run
+/// on the value converted to the element type, for feature cells, target cells and
+/// `numeric_column` alike.
+#[test]
+fn values_beyond_f32_are_errors_at_f32_and_numbers_at_f64() {
+    let features = "x,y\n1e39,2\n";
+    let err = CsvOptions::new(&["x"], "y")
+        .parse_regression::<f32>(features, "f.csv")
+        .unwrap_err();
+    assert!(
+        matches!(&err, DataError::NotNumeric { line: 2, column: 1, value, .. } if value == "1e39"),
+        "{err:?}"
+    );
+    let ds = CsvOptions::new(&["x"], "y")
+        .parse_regression::<f64>(features, "f.csv")
+        .unwrap();
+    assert_eq!(ds.inputs().to_vec(), vec![1e39]);
+
+    let targets = "x,y\n1,-1e39\n";
+    let err = CsvOptions::new(&["x"], "y")
+        .parse_regression::<f32>(targets, "t.csv")
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            DataError::NotNumeric {
+                line: 2,
+                column: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "t.csv:2: column 2 (\"y\"): \"-1e39\" is not a finite number"
+    );
+    // The same cell in a classification file's feature column.
+    let err = CsvOptions::new(&["y"], "x")
+        .parse_classification::<f32>(targets, "c.csv")
+        .unwrap_err();
+    assert!(
+        matches!(err, DataError::NotNumeric { column: 2, .. }),
+        "{err:?}"
+    );
+
+    // f32::MAX is 3.40282346639e38 and its ulp 2^104 ≈ 2.028e31, so values below
+    // MAX + half an ulp (3.40282356779e38) round to MAX; values above round to infinity.
+    let table = CsvTable::parse(
+        "v\n3.4028235e38\n3.40282356e38\n3.40282357e38\n",
+        "m.csv",
+        ',',
+    )
+    .unwrap();
+    let err = table.numeric_column::<f32>(0).unwrap_err();
+    assert!(
+        matches!(err, DataError::NotNumeric { line: 4, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        table.numeric_column::<f64>(0).unwrap(),
+        vec![3.4028235e38, 3.40282356e38, 3.40282357e38]
+    );
+    let two = CsvTable::parse("v\n3.4028235e38\n3.40282356e38\n", "m.csv", ',').unwrap();
+    assert_eq!(
+        two.numeric_column::<f32>(0).unwrap(),
+        vec![f32::MAX, f32::MAX]
+    );
+
+    // Beyond f64 too, and underflow (representable as 0 or a subnormal) is fine.
+    let table = CsvTable::parse("v\n1e309\n", "h.csv", ',').unwrap();
+    assert!(table.numeric_column::<f64>(0).is_err());
+    let table = CsvTable::parse("v\n1e-50\n-1e-400\n1e-45\n", "u.csv", ',').unwrap();
+    let small = table.numeric_column::<f32>(0).unwrap();
+    // 1e-45 rounds to the smallest f32 subnormal, 2^-149.
+    assert_eq!(small, vec![0.0, -0.0, f32::from_bits(1)]);
+    assert!(small[1].is_sign_negative());
+}
+
+/// A cell is rounded once, at the element type: parsing as f64 and then rounding to f32
+/// would round twice. 1 + 2^-24 is the midpoint between 1 and the next f32; a decimal a
+/// hair above it must round up to 1 + 2^-23 (by hand: 1.00000011920928955078125), but
+/// it rounds to the midpoint as an f64, which then ties to even, down to 1.
+#[test]
+fn f32_cells_are_rounded_once() {
+    let table = CsvTable::parse("v\n1.00000005960464477550\n", "r.csv", ',').unwrap();
+    // 1 + 2^-23 is the f32 after 1: its bits are 1's plus one.
+    let up = f32::from_bits(1.0f32.to_bits() + 1);
+    assert_eq!(f64::from(up), 1.0 + 2f64.powi(-23));
+    assert_eq!(table.numeric_column::<f32>(0).unwrap(), vec![up]);
+}
+
+#[test]
+fn readers_and_bytes_load_as_files_do() {
+    let text = "id,income,age,bought\n1,25,22,no\n2,80,47,yes\n";
+    let dir = TempDir::new("reader");
+    let path = dir.write("people.csv", text);
+    let opts = buyers().labels(&["no", "yes"]);
+    let from_file = opts.load_classification::<f32>(&path).unwrap();
+    let from_reader = opts
+        .read_classification::<f32>(std::fs::File::open(&path).unwrap(), "people.csv")
+        .unwrap();
+    assert_eq!(from_reader.inputs().to_vec(), from_file.inputs().to_vec());
+    assert_eq!(
+        from_reader.targets().as_slice(),
+        from_file.targets().as_slice()
+    );
+    let regression = CsvOptions::new(&["age"], "income")
+        .read_regression::<f64>(text.as_bytes(), "people.csv")
+        .unwrap();
+    assert_eq!(regression.targets().to_vec(), vec![25.0, 80.0]);
+    let mut read = CsvTable::read(&path, ',').unwrap();
+    read.file = "people.csv".into();
+    assert_eq!(
+        CsvTable::from_bytes(text.as_bytes(), "people.csv", ',').unwrap(),
+        read
+    );
+
+    // Errors name the given file, as the path forms name the path.
+    let err = CsvTable::from_bytes(b"a,b\n1,2\n3,\xff\n", "up.csv", ',').unwrap_err();
+    assert!(
+        matches!(&err, DataError::Utf8 { file, line: 3 } if file == "up.csv"),
+        "{err:?}"
+    );
+    let err = CsvTable::from_reader(&b"a\n\xc3"[..], "up.csv", ',').unwrap_err();
+    assert!(matches!(err, DataError::Utf8 { line: 2, .. }), "{err:?}");
+    let err = opts
+        .read_classification::<f32>(&b"age,income,bought\n1,2,maybe\n"[..], "up.csv")
+        .unwrap_err();
+    assert!(err.to_string().starts_with("up.csv:2: column 3"), "{err}");
+
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("connection reset"))
+        }
+    }
+    let err = CsvTable::from_reader(Failing, "net.csv", ',').unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CsvTable::from_reader: net.csv: connection reset"
+    );
+    let err = buyers()
+        .read_regression::<f32>(Failing, "net.csv")
+        .unwrap_err();
+    assert!(matches!(err, DataError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn hand_built_tables_are_errors_not_panics() {
+    let table = CsvTable::parse("a,b\n1,2\n", "h.csv", ',').unwrap();
+    let err = table.numeric_column::<f32>(2).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "CsvTable::numeric_column: column 2 is out of range for a table of 2 columns"
+    );
+    // The fields are public: a row shorter than the header is the parser's row-length
+    // error, not an index panic.
+    let mut ragged = table.clone();
+    ragged.rows[0].fields.pop();
+    assert!(matches!(
+        ragged.numeric_column::<f64>(1),
+        Err(DataError::RowLength {
+            line: 2,
+            expected: 2,
+            found: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        CsvOptions::new(&["a"], "b").regression_from_table::<f32>(&ragged),
+        Err(DataError::RowLength { .. })
+    ));
+    assert!(matches!(
+        CsvOptions::new(&["a"], "b").classification_from_table::<f32>(&ragged),
+        Err(DataError::RowLength { .. })
     ));
 }

@@ -4,34 +4,34 @@ use ferrograd_data::{
     Batch, DataError, DataLoader, Dataset, Example, Rows, Subset, TensorDataset, collate,
     collate_each,
 };
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 use proptest::prelude::*;
 
 /// `n` examples whose features are `[i, 10·i, 100·i]` and whose target is `i % 3`, so a
 /// batch's contents tell which examples it holds.
-fn numbered(n: usize) -> TensorDataset<Tensor<f64>, Indices> {
+fn numbered(n: usize) -> TensorDataset<Tensor<f64>, IdTensor> {
     let x: Vec<f64> = (0..n)
         .flat_map(|i| [i as f64, 10.0 * i as f64, 100.0 * i as f64])
         .collect();
     let x = Tensor::from_vec(x, &[n, 3]).unwrap();
-    let y = Indices::from((0..n).map(|i| i % 3).collect::<Vec<_>>());
+    let y = IdTensor::from((0..n).map(|i| (i % 3) as i64).collect::<Vec<_>>());
     TensorDataset::new(x, y).unwrap()
 }
 
 /// The example ids in a batch, read back from its first feature column.
-fn ids(batch: &Batch<Tensor<f64>, Indices>) -> Vec<usize> {
+fn ids(batch: &Batch<Tensor<f64>, IdTensor>) -> Vec<usize> {
     let rows = batch.inputs.to_vec2().unwrap();
-    for (row, &class) in rows.iter().zip(batch.targets.as_slice()) {
+    for (row, class) in rows.iter().zip(batch.targets.to_vec()) {
         let id = row[0] as usize;
         assert_eq!(row[1], 10.0 * id as f64);
         assert_eq!(row[2], 100.0 * id as f64);
-        assert_eq!(class, id % 3, "target travels with its input");
+        assert_eq!(class, (id % 3) as i64, "target travels with its input");
     }
     rows.iter().map(|r| r[0] as usize).collect()
 }
 
 fn epoch_ids(
-    loader: &DataLoader<&TensorDataset<Tensor<f64>, Indices>>,
+    loader: &DataLoader<&TensorDataset<Tensor<f64>, IdTensor>>,
     epoch: u64,
 ) -> Vec<Vec<usize>> {
     loader.epoch(epoch).map(|b| ids(&b.unwrap())).collect()
@@ -171,7 +171,7 @@ fn get_returns_rows_without_the_batch_axis() {
     assert_eq!(ex.input.shape(), &[3]);
     assert_eq!(ex.input.to_vec(), vec![2.0, 20.0, 200.0]);
     assert_eq!(ex.target.shape(), &[] as &[usize]);
-    assert_eq!(ex.target.as_slice(), &[2]);
+    assert_eq!(ex.target.to_vec(), [2]);
     assert!(matches!(
         ds.get(4),
         Err(DataError::IndexOutOfRange {
@@ -203,17 +203,17 @@ fn collate_matches_gathering() {
     let each = collate_each(&ds, &picks).unwrap();
     assert_eq!(each.targets, gathered.targets);
     assert!(matches!(
-        collate::<Tensor<f32>, Indices>(&[]),
+        collate::<Tensor<f32>, IdTensor>(&[]),
         Err(DataError::Empty { .. })
     ));
     let mismatched = [
         Example {
             input: Tensor::<f32>::zeros(&[2]),
-            target: Indices::new(vec![0], &[]).unwrap(),
+            target: IdTensor::new(vec![0], &[]).unwrap(),
         },
         Example {
             input: Tensor::<f32>::zeros(&[3]),
-            target: Indices::new(vec![0], &[]).unwrap(),
+            target: IdTensor::new(vec![0], &[]).unwrap(),
         },
     ];
     assert!(collate(&mismatched).is_err());
@@ -258,7 +258,7 @@ fn invalid_construction_is_an_error() {
 
 #[test]
 fn empty_dataset_gives_empty_epochs() {
-    let ds = TensorDataset::new(Tensor::<f32>::zeros(&[0, 2]), Indices::from(vec![])).unwrap();
+    let ds = TensorDataset::new(Tensor::<f32>::zeros(&[0, 2]), IdTensor::from(vec![])).unwrap();
     let loader = DataLoader::new(&ds, 4).unwrap().shuffle(1);
     assert_eq!(loader.num_batches(), 0);
     assert_eq!(loader.epoch(0).count(), 0);
@@ -269,19 +269,19 @@ fn non_contiguous_inputs_are_made_dense() {
     // A transposed view: rows of the dataset are the columns of `base`.
     let base = Tensor::<f32>::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
     let x = base.t().unwrap();
-    let ds = TensorDataset::new(x, Indices::from(vec![0, 1, 2])).unwrap();
+    let ds = TensorDataset::new(x, IdTensor::from(vec![0, 1, 2])).unwrap();
     assert!(ds.inputs().is_contiguous());
     assert_eq!(ds.get_batch(&[1]).unwrap().inputs.to_vec(), vec![2.0, 5.0]);
 }
 
 #[test]
 fn indices_rows() {
-    let ids = Indices::new(vec![1, 2, 3, 4, 5, 6], &[3, 2]).unwrap();
+    let ids = IdTensor::new(vec![1, 2, 3, 4, 5, 6], &[3, 2]).unwrap();
     assert_eq!(ids.num_rows(), 3);
     let taken = ids.take_rows(&[2, 0]).unwrap();
     assert_eq!(taken.shape(), &[2, 2]);
-    assert_eq!(taken.as_slice(), &[5, 6, 1, 2]);
-    assert_eq!(ids.row(1).unwrap().as_slice(), &[3, 4]);
+    assert_eq!(taken.to_vec(), [5, 6, 1, 2]);
+    assert_eq!(ids.row(1).unwrap().to_vec(), [3, 4]);
     assert!(ids.take_rows(&[3]).is_err());
 }
 

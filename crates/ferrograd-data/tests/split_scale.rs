@@ -4,7 +4,7 @@
 use ferrograd_data::scale::{MinMaxScaler, StandardScaler};
 use ferrograd_data::split::{k_fold, train_val_test_split};
 use ferrograd_data::{DataError, Dataset, TensorDataset, book};
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 
 fn assert_close(a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len());
@@ -192,10 +192,23 @@ fn scaler_errors() {
         s.transform(&Tensor::zeros(&[2, 3])),
         Err(DataError::ShapeMismatch { .. })
     ));
-    assert!(matches!(
-        StandardScaler::fit(&Tensor::<f32>::zeros(&[4])),
-        Err(DataError::ShapeMismatch { .. })
-    ));
+    // A 1-D tensor: the error names the call, the rank it needs and the shape it got
+    // (it used to say "expected shape [0, 0]").
+    let err = StandardScaler::fit(&Tensor::<f32>::zeros(&[4])).unwrap_err();
+    assert!(
+        matches!(&err, DataError::WrongRank { op: "StandardScaler::fit", rank: 2, found, .. } if found.0 == [4]),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "StandardScaler::fit: expected a tensor of rank 2 ([examples, features]), got shape [4]"
+    );
+    let err = MinMaxScaler::fit(&Tensor::<f64>::zeros(&[2, 3, 4])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "MinMaxScaler::fit: expected a tensor of rank 2 ([examples, features]), got shape [2, 3, 4]"
+    );
+    assert!(StandardScaler::fit(&Tensor::<f64>::from_vec(vec![5.0], &[]).unwrap()).is_err());
     assert!(matches!(
         MinMaxScaler::fit(&Tensor::<f32>::zeros(&[0, 2])),
         Err(DataError::Empty { .. })
@@ -218,7 +231,7 @@ fn scaled_dataset_keeps_targets() {
     let z = scaler.transform(data.inputs()).unwrap();
     let scaled = data.clone().with_inputs(z).unwrap();
     assert_eq!(scaled.targets(), data.targets());
-    let wrong: Result<TensorDataset<Tensor<f32>, Indices>, _> =
+    let wrong: Result<TensorDataset<Tensor<f32>, IdTensor>, _> =
         data.with_inputs(Tensor::zeros(&[3, 2]));
     assert!(wrong.is_err());
 }

@@ -36,14 +36,14 @@ fn read_lines_strips_line_endings() {
 
 #[test]
 fn windows_are_inputs_and_next_token_targets() {
-    let ids: Vec<usize> = (100..110).collect();
+    let ids: Vec<i64> = (100..110).collect();
     let ds = SlidingWindowDataset::new(ids.clone(), 4).unwrap();
     assert_eq!(ds.len(), 6);
     for i in 0..6 {
         let ex = ds.get(i).unwrap();
         assert_eq!(ex.input.shape(), &[4]);
-        assert_eq!(ex.input.as_slice(), &ids[i..i + 4]);
-        assert_eq!(ex.target.as_slice(), &ids[i + 1..i + 5]);
+        assert_eq!(ex.input.to_vec(), ids[i..i + 4]);
+        assert_eq!(ex.target.to_vec(), ids[i + 1..i + 5]);
     }
     assert!(matches!(
         ds.get(6),
@@ -59,13 +59,10 @@ fn windows_are_inputs_and_next_token_targets() {
         .with_stride(4)
         .unwrap();
     assert_eq!(strided.len(), 2);
+    assert_eq!(strided.get(1).unwrap().input.to_vec(), [104, 105, 106, 107]);
     assert_eq!(
-        strided.get(1).unwrap().input.as_slice(),
-        &[104, 105, 106, 107]
-    );
-    assert_eq!(
-        strided.get(1).unwrap().target.as_slice(),
-        &[105, 106, 107, 108]
+        strided.get(1).unwrap().target.to_vec(),
+        [105, 106, 107, 108]
     );
 
     // No window without a full target.
@@ -85,7 +82,7 @@ fn windows_are_inputs_and_next_token_targets() {
 
 #[test]
 fn window_batches_through_the_loader() {
-    let ids: Vec<usize> = (0..50).map(|i| i * 3).collect();
+    let ids: Vec<i64> = (0..50).map(|i| i * 3).collect();
     let ds = SlidingWindowDataset::new(ids, 8).unwrap();
     let loader = DataLoader::new(&ds, 16).unwrap().shuffle(3);
     let mut starts = Vec::new();
@@ -95,8 +92,8 @@ fn window_batches_through_the_loader() {
         assert_eq!(b.inputs.shape(), &[rows, 8]);
         assert_eq!(b.targets.shape(), &[rows, 8]);
         for r in 0..rows {
-            let input = &b.inputs.as_slice()[r * 8..(r + 1) * 8];
-            let target = &b.targets.as_slice()[r * 8..(r + 1) * 8];
+            let input = &b.inputs.to_vec()[r * 8..(r + 1) * 8];
+            let target = &b.targets.to_vec()[r * 8..(r + 1) * 8];
             assert_eq!(
                 &input[1..],
                 &target[..7],
@@ -115,7 +112,7 @@ fn padding_right_and_left_with_masks() {
     let seqs = [vec![5, 6, 7], vec![8], vec![]];
     let p = pad_sequences::<f32, _>(&seqs, 0, PadSide::Right).unwrap();
     assert_eq!(p.ids.shape(), &[3, 3]);
-    assert_eq!(p.ids.as_slice(), &[5, 6, 7, 8, 0, 0, 0, 0, 0]);
+    assert_eq!(p.ids.to_vec(), [5, 6, 7, 8, 0, 0, 0, 0, 0]);
     assert_eq!(p.mask.shape(), &[3, 3]);
     assert_eq!(
         p.mask.to_vec(),
@@ -124,20 +121,20 @@ fn padding_right_and_left_with_masks() {
     assert_eq!(p.lengths, vec![3, 1, 0]);
 
     let p = pad_sequences::<f64, _>(&seqs, 99, PadSide::Left).unwrap();
-    assert_eq!(p.ids.as_slice(), &[5, 6, 7, 99, 99, 8, 99, 99, 99]);
+    assert_eq!(p.ids.to_vec(), [5, 6, 7, 99, 99, 8, 99, 99, 99]);
     assert_eq!(
         p.mask.to_vec(),
         vec![1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     );
 
     let p = pad_sequences_to::<f32, _>(&[vec![1, 2]], 4, 0, PadSide::Right).unwrap();
-    assert_eq!(p.ids.as_slice(), &[1, 2, 0, 0]);
+    assert_eq!(p.ids.to_vec(), [1, 2, 0, 0]);
     assert!(matches!(
         pad_sequences_to::<f32, _>(&[vec![1, 2], vec![1, 2, 3]], 2, 0, PadSide::Right),
         Err(DataError::InvalidArgument { .. })
     ));
 
-    let none: [Vec<usize>; 0] = [];
+    let none: [Vec<i64>; 0] = [];
     let p = pad_sequences::<f32, _>(&none, 0, PadSide::Right).unwrap();
     assert_eq!(p.ids.shape(), &[0, 0]);
 }

@@ -12,9 +12,9 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ferrograd_nn::{
-    BceLoss, CrossEntropyLoss, LayerNorm, Linear, Module, Relu, RmsNorm, Sequential, Sigmoid,
+    BceLoss, CrossEntropyLoss, Forward, LayerNorm, Linear, Relu, RmsNorm, Sequential, Sigmoid,
 };
-use ferrograd_tensor::{Indices, Rng, Tensor};
+use ferrograd_tensor::{IdTensor, Rng, Tensor};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -36,7 +36,11 @@ fn cross_entropy(c: &mut Criterion) {
     for (n, classes) in [(128, 10), (64, 32_000)] {
         let logits =
             Tensor::<f32>::randn(&[n, classes], 0.0, 1.0, &mut rng).set_requires_grad(true);
-        let targets = Indices::from((0..n).map(|_| rng.below(classes)).collect::<Vec<_>>());
+        let targets = IdTensor::from(
+            (0..n)
+                .map(|_| rng.below(classes) as i64)
+                .collect::<Vec<_>>(),
+        );
         let id = format!("{n}x{classes}");
         let loss = CrossEntropyLoss::default();
         group.bench_function(BenchmarkId::new("fused", &id), |b| {
@@ -124,7 +128,7 @@ fn mlp(c: &mut Criterion) {
         .push(Relu)
         .push(Linear::new(256, 10, &mut rng));
     let x = Tensor::<f32>::randn(&[128, 784], 0.0, 1.0, &mut rng);
-    let targets = Indices::from((0..128).map(|_| rng.below(10)).collect::<Vec<_>>());
+    let targets = IdTensor::from((0..128).map(|_| rng.below(10) as i64).collect::<Vec<_>>());
     let ce = CrossEntropyLoss::default();
     group.bench_function("784-256-256-10_ce_128", |b| {
         b.iter(|| {

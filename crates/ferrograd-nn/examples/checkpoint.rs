@@ -8,7 +8,7 @@
 //! print(m.load_state_dict(load_file('model.safetensors')), m(torch.tensor([[1.0, 2.0, 3.0]])).item())"
 //! ```
 
-use ferrograd_nn::{Linear, Module, Relu, Sequential, save_checkpoint};
+use ferrograd_nn::{Forward, Linear, Relu, Sequential, save_checkpoint};
 use ferrograd_tensor::{Rng, Tensor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

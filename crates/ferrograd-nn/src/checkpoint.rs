@@ -25,7 +25,7 @@ use std::path::Path;
 /// [`Module::named_parameters`] (atomically: a temporary file, then a rename).
 ///
 /// ```
-/// use ferrograd_nn::{load_checkpoint, save_checkpoint, Linear, Module};
+/// use ferrograd_nn::{load_checkpoint, save_checkpoint, Linear, Forward, Module};
 /// use ferrograd_tensor::{Rng, Tensor};
 /// let path = std::env::temp_dir().join(format!("ferrograd-ckpt-doc-{}.safetensors", std::process::id()));
 /// let trained = Linear::<f32>::new(3, 2, &mut Rng::new(1));

@@ -43,7 +43,7 @@ pub enum NnError {
 /// other variants become [`TensorError::InvalidArgument`] carrying the full message.
 ///
 /// ```
-/// use ferrograd_nn::{Linear, Module};
+/// use ferrograd_nn::{Linear, Forward, Module};
 /// use ferrograd_tensor::{gradcheck, GradcheckOptions, Rng, Tensor};
 /// let layer = Linear::<f64>::new(3, 2, &mut Rng::new(0));
 /// let x = Tensor::<f64>::ones(&[4, 3]);

@@ -4,11 +4,11 @@
 //!
 //! ```
 //! use ferrograd_nn::functional as F;
-//! use ferrograd_tensor::{Indices, Tensor};
+//! use ferrograd_tensor::{IdTensor, Tensor};
 //! let x = Tensor::<f32>::from([[1.0, -2.0]]);
 //! let w = Tensor::<f32>::from([[0.5, 0.25], [1.0, 0.0], [0.0, 1.0]]);
 //! let logits = F::linear(&F::relu(&x), &w, None)?; // [[0.5, 1.0, 0.0]]
-//! let loss = F::cross_entropy(&logits, &Indices::from(vec![1]))?;
+//! let loss = F::cross_entropy(&logits, &IdTensor::from(vec![1]))?;
 //! let expected = -(1f32.exp() / (0.5f32.exp() + 1f32.exp() + 1.0)).ln();
 //! assert!((loss.item()? - expected).abs() < 1e-6);
 //! # Ok::<(), ferrograd_nn::NnError>(())
@@ -17,7 +17,7 @@
 use crate::error::{NnError, Result, shape_of};
 use crate::kernels;
 use crate::losses::Reduction;
-use ferrograd_tensor::{BackwardOp, Indices, Rng, Scalar, Tensor};
+use ferrograd_tensor::{BackwardOp, IdTensor, Rng, Scalar, Tensor};
 
 pub use crate::layers::embedding::embedding;
 pub use crate::layers::norm::{layer_norm, rms_norm};
@@ -239,7 +239,7 @@ pub fn binary_cross_entropy_with_logits<T: Scalar>(
 ///
 /// # Errors
 /// As [`crate::CrossEntropyLoss::forward`].
-pub fn cross_entropy<T: Scalar>(input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
+pub fn cross_entropy<T: Scalar>(input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
     crate::CrossEntropyLoss::default().forward(input, target)
 }
 
@@ -247,6 +247,6 @@ pub fn cross_entropy<T: Scalar>(input: &Tensor<T>, target: &Indices) -> Result<T
 ///
 /// # Errors
 /// As [`crate::NllLoss::forward`].
-pub fn nll_loss<T: Scalar>(input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
+pub fn nll_loss<T: Scalar>(input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
     crate::NllLoss::default().forward(input, target)
 }

@@ -21,7 +21,7 @@ use ferrograd_tensor::{
 /// parameter in [`Module::named_parameters`].
 ///
 /// ```
-/// use ferrograd_nn::{gradcheck_module, LayerNorm, Module};
+/// use ferrograd_nn::{gradcheck_module, LayerNorm, Forward, Module};
 /// use ferrograd_tensor::{GradcheckOptions, Rng, Tensor};
 /// let norm = LayerNorm::<f64>::new(&[3]);
 /// let x = Tensor::<f64>::randn(&[2, 3], 0.0, 1.0, &mut Rng::new(0));

@@ -3,8 +3,9 @@
 //! Neural-network building blocks with PyTorch's semantics and numerics, on
 //! [`ferrograd_tensor`]:
 //!
-//! - the [`Module`] trait (forward, PyTorch-named parameters, train/eval mode) and
-//!   [`prefixed`] for naming the children of hand-written models;
+//! - the module model: [`Module`] (structure: parameters named from the fields, tied
+//!   weights, freezing, train/eval mode) and [`Forward`] (computation from any input:
+//!   a tensor, token ids, ids with a cache); [`Layer`] is a tensor-to-tensor module;
 //! - layers: [`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`],
 //!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
 //!   [`GeluTanh`], [`Softmax`], [`LogSoftmax`] — with function forms in [`functional`];
@@ -25,7 +26,7 @@
 //! forward and backward pass:
 //!
 //! ```
-//! use ferrograd_nn::{BceLoss, Linear, Module, Sequential, Sigmoid};
+//! use ferrograd_nn::{BceLoss, Forward, Linear, Module, Sequential, Sigmoid};
 //! use ferrograd_tensor::{Rng, Tensor};
 //!
 //! let mut rng = Rng::new(42);
@@ -50,6 +51,7 @@ mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod module;
+pub mod state_dict;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use error::{NnError, Result};
@@ -64,4 +66,5 @@ pub use losses::Reduction;
 pub use losses::bce::{BceLoss, BceWithLogitsLoss};
 pub use losses::cross_entropy::{CrossEntropyLoss, NllLoss};
 pub use losses::mse::MseLoss;
-pub use module::{Module, prefixed};
+pub use module::{Forward, Layer, Module, Visitor, named_parameters_with_aliases, visit_modules};
+pub use state_dict::{LoadOptions, LoadReport, ShapeMismatch, StateDict, load_state_dict};

@@ -1,6 +1,8 @@
 //! Checkpoints: round trips, PyTorch interoperability, and every kind of mismatch.
 
-use ferrograd_nn::{Linear, Module, NnError, Relu, Sequential, load_checkpoint, save_checkpoint};
+use ferrograd_nn::{
+    Forward, Linear, Module, NnError, Relu, Sequential, load_checkpoint, save_checkpoint,
+};
 use ferrograd_tensor::{Rng, Tensor};
 use std::path::PathBuf;
 

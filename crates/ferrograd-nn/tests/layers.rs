@@ -1,7 +1,7 @@
 //! Behaviour of layers: naming, initialisation ranges, modes, padding, errors.
 
 use ferrograd_nn::*;
-use ferrograd_tensor::{Indices, Rng, Tensor};
+use ferrograd_tensor::{IdTensor, Rng, Tensor};
 
 #[test]
 fn sequential_names_parameters_like_pytorch() {
@@ -41,24 +41,21 @@ fn linear_init_range_and_shape_errors() {
 
 #[test]
 fn dropout_scales_in_training_and_is_identity_in_eval() {
-    let mut dropout = Dropout::new(0.25, 7).unwrap();
+    let dropout = Dropout::new(0.25, 7).unwrap();
     let x = Tensor::<f32>::ones(&[10_000]);
-    let y = Module::<f32>::forward(&dropout, &x).unwrap().to_vec();
+    let y = Forward::forward(&dropout, &x).unwrap().to_vec();
     let kept = y.iter().filter(|&&v| v != 0.0).count();
     assert!(y.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
     // kept ~ Binomial(10000, 0.75): sd ≈ 43; allow 5 sd.
     assert!((kept as i64 - 7500).abs() < 220, "{kept}");
-    Module::<f32>::set_training(&mut dropout, false);
-    assert_eq!(
-        Module::<f32>::forward(&dropout, &x).unwrap().to_vec(),
-        x.to_vec()
-    );
+    Module::<f32>::set_training(&dropout, false);
+    assert_eq!(Forward::forward(&dropout, &x).unwrap().to_vec(), x.to_vec());
     assert!(Dropout::new(1.5, 0).is_err());
     assert!(Dropout::new(-0.1, 0).is_err());
     // p = 1 drops everything in training, as PyTorch's Dropout(p=1.0).
     let all = Dropout::new(1.0, 0).unwrap();
     assert!(
-        Module::<f32>::forward(&all, &x)
+        Forward::forward(&all, &x)
             .unwrap()
             .to_vec()
             .iter()
@@ -70,14 +67,14 @@ fn dropout_scales_in_training_and_is_identity_in_eval() {
 fn embedding_padding_row_is_zero_and_gets_no_gradient() {
     let table = Embedding::<f64>::new(5, 3, Some(0), &mut Rng::new(2));
     assert_eq!(table.weight.tensor().to_vec()[..3], [0.0, 0.0, 0.0]);
-    let ids = Indices::new(vec![0, 2, 2, 0], &[2, 2]).unwrap();
+    let ids = IdTensor::new(vec![0, 2, 2, 0], &[2, 2]).unwrap();
     let out = table.lookup(&ids).unwrap();
     assert_eq!(out.shape(), &[2, 2, 3]);
     let grads = out.sum_all().backward().unwrap();
     let g = grads.get(&table.weight).unwrap().to_vec();
     assert_eq!(&g[..3], &[0.0, 0.0, 0.0], "padding row");
     assert_eq!(&g[6..9], &[2.0, 2.0, 2.0], "row 2 picked twice");
-    assert!(table.lookup(&Indices::from(vec![5])).is_err());
+    assert!(table.lookup(&IdTensor::from(vec![5])).is_err());
 }
 
 #[test]
@@ -103,22 +100,22 @@ fn losses_reject_bad_input() {
     let logits = Tensor::<f32>::zeros(&[2, 3]);
     assert!(
         CrossEntropyLoss::default()
-            .forward(&logits, &Indices::from(vec![0, 3]))
+            .forward(&logits, &IdTensor::from(vec![0, 3]))
             .is_err()
     );
     assert!(
         CrossEntropyLoss::default()
-            .forward(&logits, &Indices::from(vec![0]))
+            .forward(&logits, &IdTensor::from(vec![0]))
             .is_err()
     );
     // All targets ignored: the mean is 0/0 = NaN, as in PyTorch.
     let all_ignored = CrossEntropyLoss {
-        ignore_index: Some(1),
+        ignore_index: 1,
         ..Default::default()
     };
     assert!(
         all_ignored
-            .forward(&logits, &Indices::from(vec![1, 1]))
+            .forward(&logits, &IdTensor::from(vec![1, 1]))
             .unwrap()
             .item()
             .unwrap()
@@ -145,7 +142,7 @@ fn fused_f32_kernels_agree_with_tensor_primitives_at_scale() {
     // relative; 2e-5 leaves a margin while any formula error is far larger.
     let mut rng = Rng::new(4);
     let logits = Tensor::<f32>::randn(&[64, 3000], 0.0, 3.0, &mut rng).set_requires_grad(true);
-    let targets = Indices::from((0..64).map(|_| rng.below(3000)).collect::<Vec<_>>());
+    let targets = IdTensor::from((0..64).map(|_| rng.below(3000) as i64).collect::<Vec<_>>());
     let fused = CrossEntropyLoss::default()
         .forward(&logits, &targets)
         .unwrap();

@@ -2,10 +2,10 @@
 //! API) — with PyTorch's parameter names, train/eval propagation and checkpoints.
 
 use ferrograd_nn::{
-    Dropout, Linear, Module, Relu, Result, Sequential, Sigmoid, load_checkpoint, prefixed,
+    Dropout, Forward, Linear, Module, Relu, Result, Sequential, Sigmoid, Visitor, load_checkpoint,
     save_checkpoint,
 };
-use ferrograd_tensor::{Parameter, Rng, Tensor};
+use ferrograd_tensor::{Rng, Tensor};
 
 /// The book's module API: a model as a struct whose fields are layers.
 #[derive(Debug)]
@@ -27,21 +27,20 @@ impl Mlp {
 }
 
 impl Module for Mlp {
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.module("fc1", &self.fc1);
+        v.module("dropout", &self.dropout);
+        v.module("fc2", &self.fc2);
+    }
+}
+
+impl Forward<&Tensor> for Mlp {
+    type Output = Tensor;
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self
             .dropout
             .forward(&Relu.forward(&self.fc1.forward(x)?)?)?;
         Ok(self.fc2.forward(&h)?.sigmoid())
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Parameter)> {
-        let mut all = prefixed("fc1", &self.fc1);
-        all.extend(prefixed("fc2", &self.fc2));
-        all
-    }
-
-    fn set_training(&mut self, training: bool) {
-        Module::<f32>::set_training(&mut self.dropout, training);
     }
 }
 
@@ -55,7 +54,7 @@ fn names(model: &dyn Module) -> Vec<String> {
 
 #[test]
 fn struct_model_names_counts_and_modes() {
-    let mut model = Mlp::new(1);
+    let model = Mlp::new(1);
     assert_eq!(
         names(&model),
         ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
@@ -86,7 +85,7 @@ fn struct_model_names_counts_and_modes() {
 #[test]
 fn sequential_passes_the_mode_to_its_children() {
     let mut rng = Rng::new(2);
-    let mut model = Sequential::new()
+    let model = Sequential::new()
         .push(Linear::<f32>::new(4, 64, &mut rng))
         .push(Dropout::new(0.5, 3).unwrap())
         .push(Linear::new(64, 1, &mut rng))
@@ -118,8 +117,8 @@ fn struct_model_checkpoint_round_trip() {
         "ferrograd-nn-struct-{}.safetensors",
         std::process::id()
     ));
-    let mut trained = Mlp::new(4);
-    let mut fresh = Mlp::new(5);
+    let trained = Mlp::new(4);
+    let fresh = Mlp::new(5);
     trained.eval();
     fresh.eval();
     let x = Tensor::<f32>::from([[0.5, -1.0], [2.0, 0.25]]);

@@ -6,8 +6,8 @@
 //!
 //! Its own test binary: the thread count is global to the process.
 
-use ferrograd_nn::{CrossEntropyLoss, LayerNorm, Module, RmsNorm};
-use ferrograd_tensor::{Indices, Rng, Tensor, set_num_threads};
+use ferrograd_nn::{CrossEntropyLoss, Forward, LayerNorm, RmsNorm};
+use ferrograd_tensor::{IdTensor, Rng, Tensor, set_num_threads};
 
 fn close(name: &str, a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len());
@@ -24,7 +24,7 @@ fn results_do_not_depend_on_the_thread_count() {
     let mut rng = Rng::new(1);
     // 70 × 4000 and 600 × 512 elements: above the 2^18-element parallel threshold.
     let logits = Tensor::<f64>::randn(&[70, 4000], 0.0, 2.0, &mut rng).set_requires_grad(true);
-    let targets = Indices::from((0..70).map(|_| rng.below(4000)).collect::<Vec<_>>());
+    let targets = IdTensor::from((0..70).map(|_| rng.below(4000) as i64).collect::<Vec<_>>());
     let x = Tensor::<f64>::randn(&[600, 512], 0.3, 1.5, &mut rng).set_requires_grad(true);
     let ln = LayerNorm::<f64>::new(&[512]);
     let rms = RmsNorm::<f64>::new(&[512], None);

@@ -13,10 +13,10 @@
 #![allow(clippy::approx_constant)] // PyTorch printed these digits: data, not named constants.
 
 use ferrograd_nn::{
-    BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Embedding, GeluTanh, LayerNorm, Linear, Module,
+    BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Embedding, Forward, GeluTanh, LayerNorm, Linear,
     MseLoss, NllLoss, Reduction, RmsNorm,
 };
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 
 fn value(i: usize, seed: usize) -> f64 {
     ((i * 37 + seed * 11) % 101) as f64 / 10.0 - 5.0
@@ -586,12 +586,12 @@ const RMS_DEFAULT32_OUT: &[f64] = &[
 #[test]
 fn cross_entropy_with_ignore_index_and_smoothing() {
     let logits = tensor(&[5, 4], 1, 0.5).set_requires_grad(true);
-    let targets = Indices::from(vec![1, 3, 0, 3, 2]);
+    let targets = IdTensor::from(vec![1, 3, 0, 3, 2]);
     let cases = [
         (CrossEntropyLoss::default(), CE_PLAIN_LOSS, CE_PLAIN_GRAD),
         (
             CrossEntropyLoss {
-                ignore_index: Some(3),
+                ignore_index: 3,
                 ..Default::default()
             },
             CE_IGNORE_LOSS,
@@ -599,7 +599,7 @@ fn cross_entropy_with_ignore_index_and_smoothing() {
         ),
         (
             CrossEntropyLoss {
-                ignore_index: Some(3),
+                ignore_index: 3,
                 label_smoothing: 0.1,
                 ..Default::default()
             },
@@ -621,7 +621,7 @@ fn cross_entropy_with_ignore_index_and_smoothing() {
 #[test]
 fn cross_entropy_on_n_c_t_layout() {
     let logits = tensor(&[2, 3, 4], 2, 0.5).set_requires_grad(true);
-    let targets = Indices::new(vec![0, 1, 2, 1, 2, 2, 0, 1], &[2, 4]).unwrap();
+    let targets = IdTensor::new(vec![0, 1, 2, 1, 2, 2, 0, 1], &[2, 4]).unwrap();
     let loss = CrossEntropyLoss::default()
         .forward(&logits, &targets)
         .unwrap();
@@ -754,7 +754,7 @@ fn bce_with_logits_mean_and_mse_sum_gradients() {
 #[test]
 fn cross_entropy_smoothing_with_every_reduction_and_layout() {
     let logits = tensor(&[5, 4], 1, 0.5).set_requires_grad(true);
-    let targets = Indices::from(vec![1, 3, 0, 3, 2]);
+    let targets = IdTensor::from(vec![1, 3, 0, 3, 2]);
     for (reduction, want_loss, want_grad) in [
         (Reduction::None, CE_SMOOTH_NONE_LOSS, CE_SMOOTH_NONE_GRAD),
         (Reduction::Sum, CE_SMOOTH_SUM_LOSS, CE_SMOOTH_SUM_GRAD),
@@ -775,7 +775,7 @@ fn cross_entropy_smoothing_with_every_reduction_and_layout() {
     }
 
     let logits3 = tensor(&[2, 3, 4], 2, 0.5).set_requires_grad(true);
-    let targets3 = Indices::new(vec![0, 1, 2, 1, 2, 1, 0, 1], &[2, 4]).unwrap();
+    let targets3 = IdTensor::new(vec![0, 1, 2, 1, 2, 1, 0, 1], &[2, 4]).unwrap();
     let loss = CrossEntropyLoss::new()
         .with_ignore_index(1)
         .with_label_smoothing(0.3)
@@ -796,7 +796,7 @@ fn cross_entropy_in_f32() {
         .set_requires_grad(true);
     let loss = CrossEntropyLoss::new()
         .with_label_smoothing(0.1)
-        .forward(&logits, &Indices::from(vec![1, 3, 0, 3, 2]))
+        .forward(&logits, &IdTensor::from(vec![1, 3, 0, 3, 2]))
         .unwrap();
     close32("loss", &loss, CE_F32_LOSS);
     close32(
@@ -814,7 +814,7 @@ fn nll_with_ignore_index() {
         .set_requires_grad(true);
     let loss = NllLoss::new()
         .with_ignore_index(0)
-        .forward(&log_probs, &Indices::from(vec![2, 0, 1, 2]))
+        .forward(&log_probs, &IdTensor::from(vec![2, 0, 1, 2]))
         .unwrap();
     close("loss", &loss, NLL_IGNORE_LOSS);
     close(
@@ -827,7 +827,7 @@ fn nll_with_ignore_index() {
 #[test]
 fn embedding_forward_and_padding_gradient() {
     let table = Embedding::from_tensor(tensor(&[5, 3], 13, 0.5), Some(0)).unwrap();
-    let ids = Indices::new(vec![0, 2, 4, 2, 0, 1], &[2, 3]).unwrap();
+    let ids = IdTensor::new(vec![0, 2, 4, 2, 0, 1], &[2, 3]).unwrap();
     let out = table.lookup(&ids).unwrap();
     close("embedding", &out, EMB_OUT);
     let grads = out

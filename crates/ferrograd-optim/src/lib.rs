@@ -8,8 +8,9 @@
 //!   [`AdamW`] (AMSGrad, maximize): `torch.optim.SGD`, `Adam`, `AdamW`.
 //! - The [`Optimizer`] trait: `step`, learning rate get/set, and state save/restore
 //!   ([`Optimizer::state_dict`] / [`Optimizer::load_state_dict`], and to a safetensors
-//!   file with [`save_state`] / [`load_state`]) so that a resumed run is bit-identical to
-//!   an uninterrupted one.
+//!   file with [`save_state`] / [`load_state`], or to bytes in memory with
+//!   [`save_state_bytes`] / [`load_state_bytes`]) so that a resumed run is bit-identical
+//!   to an uninterrupted one.
 //! - Schedules: [`StepLr`], [`ExponentialLr`], [`WarmupCosineLr`], driven by an
 //!   [`LrScheduler`].
 //! - Clipping: [`clip_grad_norm`] / [`ClipGradNorm`] and [`clip_grad_value`], on a
@@ -111,7 +112,7 @@ mod sgd;
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::{ClipGradNorm, clip_grad_norm, clip_grad_value, grad_norm};
 pub use error::{OptimError, Result};
-pub use io::{load_state, save_state};
+pub use io::{load_state, load_state_bytes, save_state, save_state_bytes};
 pub use optimizer::{Optimizer, StateDict};
 pub use schedule::{ExponentialLr, LrSchedule, LrScheduler, StepLr, WarmupCosineLr};
 pub use sgd::{Sgd, SgdConfig};

@@ -4,7 +4,8 @@
 
 use ferrograd_optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, LrScheduler, OptimError, Optimizer, Sgd, SgdConfig,
-    StateDict, WarmupCosineLr, clip_grad_norm, load_state, save_state,
+    StateDict, WarmupCosineLr, clip_grad_norm, load_state, load_state_bytes, save_state,
+    save_state_bytes,
 };
 use ferrograd_tensor::{Parameter, Scalar, Tensor};
 use std::path::PathBuf;
@@ -363,5 +364,80 @@ fn bad_state_files_are_errors() -> R {
         save_state(&file.0, &dict),
         Err(OptimError::StateDict { .. })
     ));
+    Ok(())
+}
+
+#[test]
+fn state_bytes_in_memory_match_the_file_forms() -> R {
+    let params = initial::<f32>();
+    let mut opt = Adam::new(
+        params.clone(),
+        AdamConfig {
+            amsgrad: true,
+            ..AdamConfig::new(0.01)
+        },
+    )?;
+    train_step(&params, &mut opt, 0)?;
+    let dict = opt.state_dict();
+    let file = TempFile::new("bytes");
+    save_state(&file.0, &dict)?;
+    let bytes = save_state_bytes(&dict)?;
+    assert_eq!(std::fs::read(&file.0)?, bytes);
+
+    let loaded = load_state_bytes::<f32>(&bytes, "adam.bin")?;
+    let from_file = load_state::<f32>(&file.0)?;
+    assert_eq!(loaded.kind, from_file.kind);
+    assert_eq!(loaded.scalars, from_file.scalars);
+    assert_eq!(
+        loaded.tensors.keys().collect::<Vec<_>>(),
+        from_file.tensors.keys().collect::<Vec<_>>()
+    );
+    for (name, t) in &loaded.tensors {
+        assert_eq!(t.to_vec(), from_file.tensors[name].to_vec(), "{name}");
+    }
+    let mut fresh = Adam::new(params.clone(), AdamConfig::default())?;
+    fresh.load_state_dict(&loaded)?;
+    assert_eq!(fresh.step_count(0), 1);
+
+    // Errors name the call and the bytes' name, as the file forms name the file.
+    let err = load_state_bytes::<f32>(&bytes[..bytes.len() - 1], "adam.bin").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("load_safetensors_bytes: adam.bin: "),
+        "{err}"
+    );
+    let plain = ferrograd_tensor::io::save_safetensors_bytes(&[("w", &Tensor::<f32>::ones(&[2]))])?;
+    let err = load_state_bytes::<f32>(&plain, "adam.bin").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "load_state_bytes: adam.bin: not an optimizer state file (no \"__kind__\" entry)"
+    );
+    let mut reserved = StateDict::<f32>::new("Sgd");
+    reserved.tensors.insert("__x".into(), Tensor::zeros(&[1]));
+    assert!(
+        save_state_bytes(&reserved)
+            .unwrap_err()
+            .to_string()
+            .starts_with("save_state_bytes: ")
+    );
+    Ok(())
+}
+
+/// Found by fuzzing: a file with an extra entry named like the file's own ("__…") loaded,
+/// and the state then could not be saved again (save_state reserves those names).
+#[test]
+fn reserved_names_are_rejected_on_load_as_on_save() -> R {
+    let kind = Tensor::<f32>::from_vec(b"Sgd".iter().map(|&b| f32::from(b)).collect(), &[3])?;
+    let odd = Tensor::<f32>::zeros(&[2]);
+    let bytes = ferrograd_tensor::io::save_safetensors_bytes(&[
+        ("__kind__", &kind),
+        ("__schlar__.eps", &odd),
+    ])?;
+    let err = load_state_bytes::<f32>(&bytes, "odd.bin").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "load_state_bytes: odd.bin: unknown reserved entry \"__schlar__.eps\" \
+         (names starting with \"__\" are the file's own)"
+    );
     Ok(())
 }

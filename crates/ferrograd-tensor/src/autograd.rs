@@ -21,36 +21,14 @@
 //! | `with torch.no_grad():` | [`no_grad`]`(|| …)` or a [`NoGradGuard`] |
 //! | accumulate over micro-batches | [`Gradients::accumulate`] |
 
+pub use crate::grad_mode::{NoGradGuard, is_grad_enabled, no_grad};
+pub use crate::tensor::BackwardOp;
+
 use crate::error::{Result, TensorError, shape_of};
 use crate::tensor::{GradState, Tensor, TensorId};
 use ferrograd_linalg::Scalar;
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-
-/// The backward half of an operation: given the gradient of the loss with respect to the
-/// operation's output, the gradients with respect to its inputs.
-///
-/// Implement it to add a fused operation with its own gradient, then build the result
-/// with [`Tensor::from_op`]. Backward runs with gradient recording off; returned
-/// gradients may have the broadcast (output) shape of an input — the engine sums them
-/// back to the input's shape.
-pub trait BackwardOp<T: Scalar>: Send + Sync + 'static {
-    /// Name shown in `Debug`, `Display` and errors (PyTorch's `grad_fn`), e.g. `"matmul"`.
-    fn name(&self) -> &'static str;
-
-    /// Gradients of the inputs, in the order they were passed to [`Tensor::from_op`];
-    /// `None` where an input gets no gradient.
-    ///
-    /// # Errors
-    /// Any error of the tensor operations used to compute the gradients.
-    fn backward(
-        &self,
-        inputs: &[Tensor<T>],
-        output: &Tensor<T>,
-        grad_output: &Tensor<T>,
-    ) -> Result<Vec<Option<Tensor<T>>>>;
-}
 
 /// Hashes a `TensorId` (a sequential counter) by one multiplication: ids are unique
 /// integers, so SipHash's protection against adversarial keys buys nothing here and
@@ -74,62 +52,6 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<V> = HashMap<TensorId, V, BuildHasherDefault<IdHasher>>;
 type IdSet = HashSet<TensorId, BuildHasherDefault<IdHasher>>;
-
-/// A recorded operation: what produced a tensor, and from what.
-pub(crate) struct Node<T: Scalar> {
-    pub(crate) op: Box<dyn BackwardOp<T>>,
-    pub(crate) inputs: Vec<Tensor<T>>,
-}
-
-thread_local! {
-    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
-}
-
-/// True unless recording is switched off on this thread by [`no_grad`] / [`NoGradGuard`].
-pub fn is_grad_enabled() -> bool {
-    GRAD_ENABLED.with(Cell::get)
-}
-
-/// Switches graph recording off on this thread until dropped (PyTorch's
-/// `torch.no_grad()`). Guards nest.
-#[derive(Debug)]
-pub struct NoGradGuard {
-    previous: bool,
-}
-
-impl NoGradGuard {
-    /// Turns recording off; the previous state returns when the guard drops.
-    pub fn new() -> Self {
-        let previous = GRAD_ENABLED.with(|g| g.replace(false));
-        Self { previous }
-    }
-}
-
-impl Default for NoGradGuard {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for NoGradGuard {
-    fn drop(&mut self) {
-        GRAD_ENABLED.with(|g| g.set(self.previous));
-    }
-}
-
-/// Runs `f` without recording a graph: for inference and evaluation.
-///
-/// ```
-/// use ferrograd_tensor::{no_grad, Tensor};
-/// let w = Tensor::from_vec(vec![1.0f32, 2.0], &[2])?.set_requires_grad(true);
-/// let y = no_grad(|| w.mul_scalar(3.0));
-/// assert!(!y.requires_grad());
-/// # Ok::<(), ferrograd_tensor::TensorError>(())
-/// ```
-pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
-    let _guard = NoGradGuard::new();
-    f()
-}
 
 /// Something with a [`TensorId`]: a tensor or a parameter. Gradients are looked up by it.
 pub trait HasTensorId {
@@ -209,7 +131,7 @@ impl<T: Scalar> Gradients<T> {
     /// [`TensorError::ShapeMismatch`] when the same id has gradients of different shapes.
     pub fn accumulate(&mut self, other: &Gradients<T>) -> Result<()> {
         for (id, g) in &other.grads {
-            accumulate_into(&mut self.grads, *id, g.clone())?;
+            accumulate_into(&mut self.grads, *id, g.clone(), "Gradients::accumulate")?;
         }
         Ok(())
     }
@@ -219,12 +141,21 @@ fn accumulate_into<T: Scalar>(
     grads: &mut IdMap<Tensor<T>>,
     id: TensorId,
     grad: Tensor<T>,
+    op: &'static str,
 ) -> Result<()> {
     match grads.remove(&id) {
         None => {
             grads.insert(id, grad);
         }
         Some(existing) => {
+            if existing.shape() != grad.shape() {
+                return Err(TensorError::GradientShape {
+                    op,
+                    id,
+                    existing: shape_of(existing.shape()),
+                    incoming: shape_of(grad.shape()),
+                });
+            }
             grads.insert(id, existing.add_into(grad)?);
         }
     }
@@ -235,41 +166,58 @@ impl<T: Scalar> Tensor<T> {
     /// Backpropagates from this one-element tensor (a loss) and returns the gradient of
     /// every trainable leaf it depends on.
     ///
-    /// Calling it twice on the same graph gives the same gradients: the graph is not
-    /// consumed and nothing accumulates between calls.
+    /// The graph is kept (PyTorch's `backward(retain_graph=True)`): calling it twice gives
+    /// the same gradients, and nothing accumulates between calls. In a training loop use
+    /// [`Tensor::backward_free`], which releases the graph so the optimizer can update
+    /// the parameters in place.
     ///
     /// # Errors
     /// [`TensorError::NotScalar`] for a tensor with more than one element (use
     /// [`Tensor::backward_with_grad`]), [`TensorError::NoGraph`] when it does not require
-    /// grad.
+    /// grad, [`TensorError::GraphFreed`] when its graph was freed.
     pub fn backward(&self) -> Result<Gradients<T>> {
-        if self.numel() != 1 {
-            return Err(TensorError::NotScalar {
-                op: "backward",
-                shape: shape_of(self.shape()),
-            });
-        }
-        self.run_backward(Tensor::ones(self.shape()), &[])
+        self.check_loss("backward")?;
+        self.run_backward(Tensor::ones(self.shape()), &[], false)
+    }
+
+    /// Backpropagates from this one-element tensor and frees the graph as it goes
+    /// (PyTorch's default `loss.backward()`): every recorded operation drops its inputs
+    /// and saved values once its gradient is computed. Peak memory falls, and the
+    /// parameters' values are no longer held by the graph, so the optimizer's step
+    /// updates them in place instead of copying them. This is the training loop's call:
+    ///
+    /// ```
+    /// use ferrograd_tensor::{Parameter, Tensor};
+    /// let w = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+    /// let loss = w.tensor().square().sum_all();
+    /// let grads = loss.backward_free()?;
+    /// let g = grads.get(&w).unwrap().to_vec();
+    /// w.update(|v| v.iter_mut().zip(&g).for_each(|(v, g)| *v -= 0.25 * g))?; // in place
+    /// assert_eq!(w.tensor().to_vec(), [0.5, 1.0]);
+    /// assert!(loss.backward().is_err()); // the graph is gone
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::backward`].
+    pub fn backward_free(&self) -> Result<Gradients<T>> {
+        self.check_loss("backward_free")?;
+        self.run_backward(Tensor::ones(self.shape()), &[], true)
     }
 
     /// Backpropagates and also keeps the gradients of the given intermediate tensors
-    /// (PyTorch's `retain_grad()`).
+    /// (PyTorch's `retain_grad()`). The graph is kept.
     ///
     /// # Errors
     /// As [`Tensor::backward`].
     pub fn backward_retaining(&self, keep: &[&Tensor<T>]) -> Result<Gradients<T>> {
-        if self.numel() != 1 {
-            return Err(TensorError::NotScalar {
-                op: "backward",
-                shape: shape_of(self.shape()),
-            });
-        }
+        self.check_loss("backward")?;
         let keep: Vec<TensorId> = keep.iter().map(|t| t.id()).collect();
-        self.run_backward(Tensor::ones(self.shape()), &keep)
+        self.run_backward(Tensor::ones(self.shape()), &keep, false)
     }
 
     /// Backpropagates a given output gradient (a vector-Jacobian product) from a tensor
-    /// of any shape.
+    /// of any shape. The graph is kept.
     ///
     /// # Errors
     /// [`TensorError::ShapeMismatch`] when `grad` does not have this tensor's shape,
@@ -282,20 +230,32 @@ impl<T: Scalar> Tensor<T> {
                 rhs: shape_of(grad.shape()),
             });
         }
-        self.run_backward(grad.detach(), &[])
+        self.run_backward(grad.detach(), &[], false)
     }
 
-    fn run_backward(&self, seed: Tensor<T>, keep: &[TensorId]) -> Result<Gradients<T>> {
+    fn check_loss(&self, op: &'static str) -> Result<()> {
+        if self.numel() != 1 {
+            return Err(TensorError::NotScalar {
+                op,
+                shape: shape_of(self.shape()),
+            });
+        }
+        Ok(())
+    }
+
+    fn run_backward(&self, seed: Tensor<T>, keep: &[TensorId], free: bool) -> Result<Gradients<T>> {
         if !self.requires_grad() {
             return Err(TensorError::NoGraph);
         }
         let _no_grad = NoGradGuard::new();
-        let order = topological_order(self);
+        let mut order = topological_order(self)?;
         let mut grads: IdMap<Tensor<T>> =
             IdMap::with_capacity_and_hasher(order.len(), Default::default());
         grads.insert(self.id(), seed);
         let mut result = Gradients::new();
-        for &tensor in order.iter().rev() {
+        // Popped from the end (outputs first), so with `free` each tensor of the graph is
+        // released as soon as its gradient has been passed on.
+        while let Some(tensor) = order.pop() {
             let id = tensor.id();
             let Some(grad) = grads.remove(&id) else {
                 continue; // no gradient reached this node (e.g. a masked-out branch)
@@ -306,16 +266,33 @@ impl<T: Scalar> Tensor<T> {
             let GradState::Node(node) = &tensor.inner.grad else {
                 continue;
             };
-            let input_grads = node.op.backward(&node.inputs, tensor, &grad)?;
-            for (input, input_grad) in node.inputs.iter().zip(input_grads) {
+            let mut guard = node.edges();
+            let Some(edges) = guard.as_ref() else {
+                return Err(TensorError::GraphFreed { op: node.name });
+            };
+            let input_grads = edges.op.backward(&edges.inputs, &tensor, &grad)?;
+            if input_grads.len() != edges.inputs.len() {
+                return Err(TensorError::BackwardArity {
+                    op: node.name,
+                    inputs: edges.inputs.len(),
+                    gradients: input_grads.len(),
+                });
+            }
+            for (input, input_grad) in edges.inputs.iter().zip(input_grads) {
                 let Some(input_grad) = input_grad else {
                     continue;
                 };
                 if !input.requires_grad() {
                     continue;
                 }
-                let input_grad = reduce_to_shape(node.op.name(), input_grad, input.shape())?;
-                accumulate_into(&mut grads, input.id(), input_grad)?;
+                let input_grad = reduce_to_shape(node.name, input_grad, input.shape())?;
+                accumulate_into(&mut grads, input.id(), input_grad, node.name)?;
+            }
+            if free {
+                // Dropped outside the lock: dropping inputs may free a long chain.
+                let released = guard.take();
+                drop(guard);
+                drop(released);
             }
         }
         Ok(result)
@@ -344,34 +321,45 @@ fn reduce_to_shape<T: Scalar>(
 }
 
 /// Tensors reachable from `root` through nodes that require grad, each after all of its
-/// inputs (post-order), found with an explicit stack: no recursion, any depth. Borrowed
-/// from the graph `root` owns, so nothing is cloned.
-fn topological_order<T: Scalar>(root: &Tensor<T>) -> Vec<&Tensor<T>> {
+/// inputs (post-order), found with an explicit stack: no recursion, any depth. The
+/// tensors are cheap clones (a reference count each), so the order does not hold any
+/// node's lock.
+///
+/// # Errors
+/// [`TensorError::GraphFreed`] when a node on the way was freed by an earlier
+/// [`Tensor::backward_free`].
+fn topological_order<T: Scalar>(root: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
     let mut order = Vec::with_capacity(16);
     let mut visited = IdSet::with_capacity_and_hasher(16, Default::default());
     visited.insert(root.id());
-    let mut stack: Vec<(&Tensor<T>, usize)> = Vec::with_capacity(16);
-    stack.push((root, 0));
-    while let Some((tensor, next_input)) = stack.last_mut() {
-        let tensor: &Tensor<T> = tensor;
-        let child = match &tensor.inner.grad {
-            GradState::Node(node) if *next_input < node.inputs.len() => {
-                *next_input += 1;
-                Some(&node.inputs[*next_input - 1])
-            }
-            _ => None,
-        };
-        match child {
+    // (tensor, its inputs still to visit)
+    let mut stack: Vec<(Tensor<T>, Vec<Tensor<T>>)> = Vec::with_capacity(16);
+    stack.push((root.clone(), inputs_of(root)?));
+    while let Some((_, pending)) = stack.last_mut() {
+        match pending.pop() {
             Some(child) => {
                 if child.requires_grad() && visited.insert(child.id()) {
-                    stack.push((child, 0));
+                    let grandchildren = inputs_of(&child)?;
+                    stack.push((child, grandchildren));
                 }
             }
             None => {
+                let (tensor, _) = stack.pop().expect("the stack is not empty");
                 order.push(tensor);
-                stack.pop();
             }
         }
     }
-    order
+    Ok(order)
+}
+
+/// The recorded inputs of `tensor`, last first (popped in order), or none for a leaf or
+/// a constant.
+fn inputs_of<T: Scalar>(tensor: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+    match &tensor.inner.grad {
+        GradState::Node(node) => match node.edges().as_ref() {
+            Some(edges) => Ok(edges.inputs.iter().rev().cloned().collect()),
+            None => Err(TensorError::GraphFreed { op: node.name }),
+        },
+        _ => Ok(Vec::new()),
+    }
 }

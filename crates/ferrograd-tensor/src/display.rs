@@ -112,41 +112,64 @@ impl Printer<'_> {
     }
 }
 
+/// Writes `values` (formatted, row-major) as `tensor([...])` in PyTorch's layout, with
+/// `suffix` (e.g. `, dtype=torch.int64`) before the closing parenthesis.
+fn write_tensor(
+    f: &mut fmt::Formatter<'_>,
+    shape: &[usize],
+    values: &[String],
+    suffix: &str,
+) -> fmt::Result {
+    let numel: usize = shape.iter().product();
+    let width = values.iter().map(String::len).max().unwrap_or(0);
+    let printer = Printer {
+        values,
+        shape,
+        width,
+        summarize: numel > SUMMARIZE_ABOVE,
+    };
+    let mut body = String::new();
+    if numel == 0 {
+        body.push_str("[]");
+    } else {
+        printer.write(&mut body, 0, 0, "tensor(".len());
+    }
+    write!(f, "tensor({body}")?;
+    if numel == 0 && shape.len() != 1 {
+        write!(f, ", size=(")?;
+        for (i, d) in shape.iter().enumerate() {
+            write!(f, "{}{d}", if i > 0 { ", " } else { "" })?;
+        }
+        write!(f, ")")?;
+    }
+    write!(f, "{suffix})")
+}
+
+/// `Display` of an id tensor: PyTorch's `tensor([1, 2], dtype=torch.int64)` without the
+/// dtype (it is always int64 here, PyTorch's default integer type, which it omits).
+pub(crate) fn write_nested(
+    f: &mut fmt::Formatter<'_>,
+    shape: &[usize],
+    values: &[String],
+) -> fmt::Result {
+    write_tensor(f, shape, values, "")
+}
+
 impl<T: Scalar> fmt::Display for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let data: Vec<f64> = self.contiguous_data().iter().map(|v| v.to_f64()).collect();
         let style = choose_style(&data);
         let values: Vec<String> = data.iter().map(|&v| format_value(v, &style)).collect();
-        let width = values.iter().map(String::len).max().unwrap_or(0);
-        let printer = Printer {
-            values: &values,
-            shape: self.shape(),
-            width,
-            summarize: self.numel() > SUMMARIZE_ABOVE,
-        };
-        let mut body = String::new();
-        if self.numel() == 0 {
-            body.push_str("[]");
-        } else {
-            printer.write(&mut body, 0, 0, "tensor(".len());
-        }
-        write!(f, "tensor({body}")?;
-        if self.numel() == 0 && self.rank() != 1 {
-            write!(f, ", size=(")?;
-            for (i, d) in self.shape().iter().enumerate() {
-                write!(f, "{}{d}", if i > 0 { ", " } else { "" })?;
-            }
-            write!(f, ")")?;
-        }
+        let mut suffix = String::new();
         if T::DTYPE != "float32" {
-            write!(f, ", dtype=torch.{}", T::DTYPE)?;
+            suffix.push_str(&format!(", dtype=torch.{}", T::DTYPE));
         }
         if let Some(op) = self.op_name() {
-            write!(f, ", grad_fn=<{op}>")?;
+            suffix.push_str(&format!(", grad_fn=<{op}>"));
         } else if self.is_leaf() {
-            write!(f, ", requires_grad=True")?;
+            suffix.push_str(", requires_grad=True");
         }
-        write!(f, ")")
+        write_tensor(f, self.shape(), &values, &suffix)
     }
 }
 

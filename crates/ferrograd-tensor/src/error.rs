@@ -42,6 +42,29 @@ pub enum TensorError {
         /// Size of that axis.
         size: usize,
     },
+    /// An id (token id, class label, index) outside the range it indexes.
+    #[error("{op}: id {id} at position {position} is out of range 0..{size}")]
+    IdOutOfRange {
+        /// The operation, e.g. `"Embedding::forward"` or `"cross_entropy"`.
+        op: &'static str,
+        /// The offending id.
+        id: i64,
+        /// Its position in the id tensor (row-major).
+        position: usize,
+        /// The number of valid ids (vocabulary size, number of classes, axis size).
+        size: usize,
+    },
+    /// A shape whose element count or byte size overflows, or whose buffer cannot be
+    /// allocated.
+    #[error("{op}: shape {shape} is too large ({reason})")]
+    TooLarge {
+        /// The operation.
+        op: &'static str,
+        /// The shape requested.
+        shape: Shape,
+        /// Why: the count overflows, or the allocation failed.
+        reason: String,
+    },
     /// A buffer whose length does not fill the requested shape.
     #[error("{op}: {len} elements cannot fill shape {shape}")]
     ElementCount {
@@ -74,6 +97,42 @@ pub enum TensorError {
          or it was computed under no_grad)"
     )]
     NoGraph,
+    /// `backward` reached an operation whose graph an earlier
+    /// [`Tensor::backward_free`](crate::Tensor::backward_free) released.
+    #[error(
+        "backward: the graph through `{op}` was freed by an earlier backward_free; \
+         run the forward pass again (or use backward(), which keeps the graph)"
+    )]
+    GraphFreed {
+        /// The operation whose recorded inputs are gone.
+        op: &'static str,
+    },
+    /// A [`BackwardOp`](crate::BackwardOp) returned a different number of gradients than
+    /// its operation has inputs.
+    #[error("backward: the backward of `{op}` returned {gradients} gradients for {inputs} inputs")]
+    BackwardArity {
+        /// The operation.
+        op: &'static str,
+        /// Number of inputs recorded.
+        inputs: usize,
+        /// Number of gradients returned.
+        gradients: usize,
+    },
+    /// Two gradients for the same tensor with different shapes.
+    #[error(
+        "{op}: gradients of different shapes for tensor {id}: {existing} already held, {incoming} added"
+    )]
+    GradientShape {
+        /// The operation adding the gradient (`"Gradients::accumulate"`, or the op whose
+        /// backward produced it).
+        op: &'static str,
+        /// The tensor or parameter the gradients belong to.
+        id: crate::TensorId,
+        /// Shape of the gradient already held.
+        existing: Shape,
+        /// Shape of the gradient being added.
+        incoming: Shape,
+    },
     /// An error from the linear-algebra layer.
     #[error(transparent)]
     Linalg(#[from] LinalgError),

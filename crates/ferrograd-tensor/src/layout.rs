@@ -5,6 +5,7 @@
 //! strides, narrow, reshape of contiguous data) only change the layout.
 
 use crate::error::{Result, TensorError, shape_of};
+use std::ops::{Bound, RangeBounds};
 
 /// Shape, strides (in elements) and offset of a tensor into its storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +172,108 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Resu
     Ok(reduced)
 }
 
+/// Resolves a Python-style range on an axis of `size` (negative bounds count from the
+/// end, out-of-range bounds are clamped, as slicing a PyTorch tensor does) into
+/// `(start, len)`.
+pub(crate) fn resolve_range(size: usize, range: &impl RangeBounds<isize>) -> (usize, usize) {
+    let size_i = size as isize;
+    let resolve = |v: isize| -> usize {
+        let v = if v < 0 { v + size_i } else { v };
+        v.clamp(0, size_i) as usize
+    };
+    let start = match range.start_bound() {
+        Bound::Included(&s) => resolve(s),
+        Bound::Excluded(&s) => resolve(s.saturating_add(1)),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => resolve(e.saturating_add(1)),
+        Bound::Excluded(&e) => resolve(e),
+        Bound::Unbounded => size,
+    };
+    (start, end.saturating_sub(start))
+}
+
+/// Checks that the window `start..start + len` lies inside axis `axis` (normalised) of
+/// `shape`; the error names the call, the last index the window would touch and the axis
+/// size.
+pub(crate) fn check_window(
+    op: &'static str,
+    shape: &[usize],
+    axis: usize,
+    start: usize,
+    len: usize,
+) -> Result<()> {
+    let size = shape[axis];
+    if start.checked_add(len).is_none_or(|end| end > size) {
+        return Err(TensorError::IndexOutOfRange {
+            op,
+            index: start.saturating_add(len.saturating_sub(1)),
+            axis,
+            size,
+        });
+    }
+    Ok(())
+}
+
+/// Resolves the position of a new axis inserted into `shape` (`-1` appends): valid
+/// positions are `-(rank + 1)..=rank`. The error names the call, the position and the
+/// shape the caller passed.
+pub(crate) fn normalize_insert_axis(
+    op: &'static str,
+    axis: isize,
+    shape: &[usize],
+) -> Result<usize> {
+    let rank = shape.len() as isize;
+    let resolved = if axis < 0 { axis + rank + 1 } else { axis };
+    if !(0..=rank).contains(&resolved) {
+        return Err(TensorError::InvalidArgument {
+            op,
+            reason: format!(
+                "cannot insert an axis at position {axis} into shape {} (valid: {}..={rank})",
+                shape_of(shape),
+                -rank - 1
+            ),
+        });
+    }
+    Ok(resolved as usize)
+}
+
+/// The axis (normalised) and the shape of joining `shapes` along `axis`: every shape of
+/// the same rank, equal off the axis.
+pub(crate) fn concat_shape(
+    op: &'static str,
+    shapes: &[&[usize]],
+    axis: isize,
+) -> Result<(usize, Vec<usize>)> {
+    let first = shapes.first().ok_or_else(|| TensorError::InvalidArgument {
+        op,
+        reason: "no tensors given".into(),
+    })?;
+    let a = normalize_axis(op, axis, first)?;
+    let mut shape = first.to_vec();
+    shape[a] = 0;
+    for s in shapes {
+        let fits =
+            s.len() == first.len() && s.iter().enumerate().all(|(i, &d)| i == a || d == first[i]);
+        if !fits {
+            return Err(TensorError::ShapeMismatch {
+                op,
+                lhs: shape_of(first),
+                rhs: shape_of(s),
+            });
+        }
+        shape[a] = shape[a]
+            .checked_add(s[a])
+            .ok_or_else(|| TensorError::TooLarge {
+                op,
+                shape: shape_of(s),
+                reason: "the joined axis overflows usize".into(),
+            })?;
+    }
+    Ok((a, shape))
+}
+
 impl Layout {
     /// A dense row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Self {
@@ -178,6 +281,17 @@ impl Layout {
             strides: Dims::contiguous_strides(shape),
             shape: Dims::from_slice(shape),
             offset: 0,
+        }
+    }
+
+    /// A layout from its parts; the caller guarantees every element it addresses lies
+    /// inside the storage it will be used with.
+    pub(crate) fn from_parts(shape: &[usize], strides: &[usize], offset: usize) -> Self {
+        debug_assert_eq!(shape.len(), strides.len());
+        Self {
+            shape: Dims::from_slice(shape),
+            strides: Dims::from_slice(strides),
+            offset,
         }
     }
 

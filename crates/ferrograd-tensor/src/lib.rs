@@ -34,7 +34,9 @@
 pub mod autograd;
 pub mod display;
 pub mod error;
+pub mod grad_mode;
 pub mod gradcheck;
+pub mod ids;
 #[cfg(feature = "safetensors")]
 pub mod io;
 pub mod layout;
@@ -49,8 +51,8 @@ pub use autograd::{BackwardOp, Gradients, HasTensorId, NoGradGuard, is_grad_enab
 pub use error::{Result, Shape, TensorError};
 pub use ferrograd_linalg::{Scalar, num_threads, pool, set_num_threads, simd, simd_kernel};
 pub use gradcheck::{GradcheckMismatch, GradcheckOptions, GradcheckReport, gradcheck};
+pub use ids::IdTensor;
 pub use layout::Layout;
-pub use ops::index::Indices;
 pub use param::Parameter;
 pub use rng::Rng;
 pub use tensor::{Tensor, TensorId};

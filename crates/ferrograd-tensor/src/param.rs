@@ -42,6 +42,7 @@ impl<T: Scalar> std::fmt::Debug for Parameter<T> {
         f.debug_struct("Parameter")
             .field("id", &self.id)
             .field("shape", &self.shape())
+            .field("trainable", &self.is_trainable())
             .finish()
     }
 }
@@ -64,14 +65,83 @@ impl<T: Scalar> Parameter<T> {
     }
 
     fn leaf(id: TensorId, data: Vec<T>, shape: &[usize]) -> Tensor<T> {
+        Self::leaf_from_storage(
+            id,
+            Arc::new(crate::storage::Storage::new(data)),
+            shape,
+            true,
+        )
+    }
+
+    /// The value tensor: a graph leaf when trainable, a constant (recording nothing)
+    /// when frozen. Either way it carries the parameter's id.
+    fn leaf_from_storage(
+        id: TensorId,
+        storage: Arc<crate::storage::Storage<T>>,
+        shape: &[usize],
+        trainable: bool,
+    ) -> Tensor<T> {
         Tensor {
             inner: Arc::new(Inner {
                 id,
-                storage: Arc::new(crate::storage::Storage::new(data)),
+                storage,
                 layout: crate::layout::Layout::contiguous(shape),
-                grad: GradState::Leaf,
+                grad: if trainable {
+                    GradState::Leaf
+                } else {
+                    GradState::None
+                },
             }),
         }
+    }
+
+    /// True unless the parameter is frozen (PyTorch's `requires_grad`).
+    pub fn is_trainable(&self) -> bool {
+        self.read().requires_grad()
+    }
+
+    /// Marks the parameter trainable or frozen (PyTorch's `requires_grad_(flag)`), for
+    /// every clone of it (a module and an optimizer share one parameter).
+    ///
+    /// A frozen parameter still takes part in the forward pass, but its tensor is a
+    /// constant: no graph is recorded for it and no gradient work is done for it, so the
+    /// backward of a frozen `Linear` skips the weight-gradient product. Optimizers find
+    /// no gradient for it and leave it (and its state) unchanged.
+    ///
+    /// ```
+    /// use ferrograd_tensor::{Parameter, Tensor};
+    /// let w = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+    /// let b = Parameter::new(Tensor::<f32>::from([0.5, 0.5]));
+    /// w.set_trainable(false);
+    /// let loss = w.tensor().mul(&b.tensor())?.sum_all();
+    /// let grads = loss.backward()?;
+    /// assert!(grads.get(&w).is_none());                          // frozen: no gradient
+    /// assert_eq!(grads.get(&b).unwrap().to_vec(), [1.0, 2.0]);    // the rest unchanged
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    pub fn set_trainable(&self, trainable: bool) {
+        let mut guard = self.value.write().unwrap_or_else(|e| e.into_inner());
+        if guard.requires_grad() == trainable {
+            return;
+        }
+        let storage = Arc::clone(&guard.inner.storage);
+        let shape = guard.shape().to_vec();
+        *guard = Self::leaf_from_storage(self.id, storage, &shape, trainable);
+    }
+
+    /// Freezes the parameter: `set_trainable(false)`.
+    pub fn freeze(&self) {
+        self.set_trainable(false);
+    }
+
+    /// Makes the parameter trainable again: `set_trainable(true)`.
+    pub fn unfreeze(&self) {
+        self.set_trainable(true);
+    }
+
+    /// True when `other` is this same parameter (a clone of it), as a tied weight is.
+    pub fn same_as(&self, other: &Parameter<T>) -> bool {
+        Arc::ptr_eq(&self.value, &other.value)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Tensor<T>> {
@@ -113,8 +183,16 @@ impl<T: Scalar> Parameter<T> {
                 rhs: shape_of(value.shape()),
             });
         }
-        let leaf = Self::leaf(self.id, value.to_vec(), value.shape());
-        *self.value.write().unwrap_or_else(|e| e.into_inner()) = leaf;
+        let mut guard = self.value.write().unwrap_or_else(|e| e.into_inner());
+        let trainable = guard.requires_grad();
+        let mut data = crate::storage::take_buffer::<T>(value.numel());
+        data.copy_from_slice(&value.contiguous_data());
+        *guard = Self::leaf_from_storage(
+            self.id,
+            Arc::new(crate::storage::Storage::new(data)),
+            value.shape(),
+            trainable,
+        );
         Ok(())
     }
 
@@ -137,7 +215,13 @@ impl<T: Scalar> Parameter<T> {
         let mut data = crate::storage::take_buffer::<T>(guard.numel());
         data.copy_from_slice(&guard.contiguous_data());
         f(&mut data);
-        *guard = Self::leaf(self.id, data, &shape);
+        let trainable = guard.requires_grad();
+        *guard = Self::leaf_from_storage(
+            self.id,
+            Arc::new(crate::storage::Storage::new(data)),
+            &shape,
+            trainable,
+        );
         Ok(())
     }
 }

@@ -53,19 +53,45 @@ fn pooled<T: Scalar>(len: usize) -> bool {
 /// # Ok::<(), ferrograd_tensor::TensorError>(())
 /// ```
 pub fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
-    if pooled::<T>(len) {
-        let reused = POOL.try_with(|pool| {
-            let mut pool = pool.borrow_mut();
-            let key = (std::any::TypeId::of::<T>(), len);
-            let buffer = pool.buffers.get_mut(&key).and_then(Vec::pop)?;
-            pool.bytes -= len * size_of::<T>();
-            buffer.downcast::<Vec<T>>().ok().map(|b| *b)
-        });
-        if let Ok(Some(buffer)) = reused {
-            return buffer;
-        }
+    reuse_pooled(len).unwrap_or_else(|| vec![T::ZERO; len])
+}
+
+/// An idle pooled buffer of exactly `len` elements, if this thread has one.
+fn reuse_pooled<T: Scalar>(len: usize) -> Option<Vec<T>> {
+    if !pooled::<T>(len) {
+        return None;
     }
-    vec![T::ZERO; len]
+    POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let key = (std::any::TypeId::of::<T>(), len);
+        let buffer = pool.buffers.get_mut(&key).and_then(Vec::pop)?;
+        pool.bytes -= len * size_of::<T>();
+        buffer.downcast::<Vec<T>>().ok().map(|b| *b)
+    })
+    .ok()
+    .flatten()
+}
+
+/// [`take_buffer`] for a length that may be too large to allocate: an error naming the
+/// operation and the shape instead of an abort.
+pub(crate) fn try_take_buffer<T: Scalar>(
+    op: &'static str,
+    shape: &[usize],
+    len: usize,
+) -> crate::error::Result<Vec<T>> {
+    if let Some(buffer) = reuse_pooled(len) {
+        return Ok(buffer);
+    }
+    let mut buffer = Vec::new();
+    buffer
+        .try_reserve_exact(len)
+        .map_err(|e| crate::error::TensorError::TooLarge {
+            op,
+            shape: crate::error::shape_of(shape),
+            reason: format!("allocation failed: {e}"),
+        })?;
+    buffer.resize(len, T::ZERO);
+    Ok(buffer)
 }
 
 /// A zero-filled buffer of `len` elements, from the pool like [`take_buffer`].

@@ -1,15 +1,15 @@
 //! The [`Tensor`] type: a cheap handle to shared storage plus a layout, and, when it is
 //! part of a computation that needs gradients, the operation that produced it.
 
-use crate::autograd::{self, BackwardOp, Node};
 use crate::error::{Result, TensorError, shape_of};
+use crate::grad_mode;
 use crate::layout::{Layout, checked_numel, for_each_run};
 use crate::rng::Rng;
 use crate::storage::{self, Storage};
 use ferrograd_linalg::Scalar;
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Identity of a tensor in autograd: gradients are stored under it.
 ///
@@ -36,6 +36,30 @@ impl std::fmt::Display for TensorId {
     }
 }
 
+/// The backward half of an operation: given the gradient of the loss with respect to the
+/// operation's output, the gradients with respect to its inputs.
+///
+/// Implement it to add a fused operation with its own gradient, then build the result
+/// with [`Tensor::from_op`]. Backward runs with gradient recording off; returned
+/// gradients may have the broadcast (output) shape of an input — the engine sums them
+/// back to the input's shape.
+pub trait BackwardOp<T: Scalar>: Send + Sync + 'static {
+    /// Name shown in `Debug`, `Display` and errors (PyTorch's `grad_fn`), e.g. `"matmul"`.
+    fn name(&self) -> &'static str;
+
+    /// Gradients of the inputs, in the order they were passed to [`Tensor::from_op`];
+    /// `None` where an input gets no gradient.
+    ///
+    /// # Errors
+    /// Any error of the tensor operations used to compute the gradients.
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad_output: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>>;
+}
+
 /// How a tensor takes part in autograd.
 pub(crate) enum GradState<T: Scalar> {
     /// Constant: no gradient flows to or through it.
@@ -44,6 +68,30 @@ pub(crate) enum GradState<T: Scalar> {
     Leaf,
     /// Produced by an operation on tensors that need gradients.
     Node(Node<T>),
+}
+
+/// A recorded operation: what produced a tensor, and from what.
+pub(crate) struct Node<T: Scalar> {
+    /// The operation's name, kept after the graph is freed (PyTorch's `grad_fn`).
+    pub(crate) name: &'static str,
+    /// The operation and its inputs; `None` once a backward pass that frees the graph
+    /// ([`Tensor::backward_free`](crate::Tensor::backward_free)) has used them, so the
+    /// saved tensors and the parameters' old values are released.
+    pub(crate) edges: Mutex<Option<Edges<T>>>,
+}
+
+/// The part of a [`Node`] that backward uses and may free.
+pub(crate) struct Edges<T: Scalar> {
+    pub(crate) op: Box<dyn BackwardOp<T>>,
+    pub(crate) inputs: Vec<Tensor<T>>,
+}
+
+impl<T: Scalar> Node<T> {
+    /// The edges, locked (a poisoned lock only means a panic elsewhere: the data is
+    /// whole, since it is replaced, never mutated piecewise).
+    pub(crate) fn edges(&self) -> MutexGuard<'_, Option<Edges<T>>> {
+        self.edges.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 pub(crate) struct Inner<T: Scalar> {
@@ -60,12 +108,18 @@ impl<T: Scalar> Drop for Inner<T> {
         let GradState::Node(node) = &mut self.grad else {
             return;
         };
-        let mut pending = std::mem::take(&mut node.inputs);
+        let edges = node.edges.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut pending = edges.take().map(|e| e.inputs).unwrap_or_default();
         while let Some(tensor) = pending.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(tensor.inner)
                 && let GradState::Node(node) = &mut inner.grad
+                && let Some(edges) = node
+                    .edges
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
             {
-                pending.append(&mut node.inputs);
+                pending.extend(edges.inputs);
             }
         }
     }
@@ -193,22 +247,67 @@ impl<T: Scalar> Tensor<T> {
     }
 
     /// A tensor of `shape` with every element `value`.
+    ///
+    /// # Panics
+    /// When the element count overflows or the buffer cannot be allocated; see
+    /// [`Tensor::try_full`] for the fallible form.
     pub fn full(shape: &[usize], value: T) -> Self {
-        let n = checked_numel(shape).expect("full: shape's element count overflows usize");
-        let mut data = storage::take_buffer(n);
+        Self::try_full(shape, value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A tensor of `shape` with every element `value`, or an error for a shape too large
+    /// to count or allocate.
+    ///
+    /// ```
+    /// use ferrograd_tensor::{Tensor, TensorError};
+    /// assert!(matches!(
+    ///     Tensor::<f32>::try_full(&[usize::MAX, 2], 0.0),
+    ///     Err(TensorError::TooLarge { .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
+        let n = checked_len("full", shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer("full", shape, n)?;
         data.fill(value);
-        Self::from_vec_unchecked(data, shape)
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_zeros`].
     pub fn zeros(shape: &[usize]) -> Self {
-        let n = checked_numel(shape).expect("zeros: shape's element count overflows usize");
-        Self::from_vec_unchecked(storage::zeroed_buffer(n), shape)
+        Self::try_zeros(shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A tensor of zeros, or an error for a shape too large to count or allocate.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_zeros(shape: &[usize]) -> Result<Self> {
+        let n = checked_len("zeros", shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer("zeros", shape, n)?;
+        data.fill(T::ZERO);
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_ones`].
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::ONE)
+    }
+
+    /// A tensor of ones, or an error for a shape too large to count or allocate.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_ones(shape: &[usize]) -> Result<Self> {
+        Self::try_full(shape, T::ONE)
     }
 
     /// Zeros with this tensor's shape.
@@ -225,7 +324,8 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidArgument`] when `step` is zero, not finite, or points away
-    /// from `end`.
+    /// from `end`; [`TensorError::TooLarge`] when the range has too many elements to
+    /// allocate (`arange(0.0, 1e30, 1.0)`).
     pub fn arange(start: T, end: T, step: T) -> Result<Self> {
         let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
         if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() || (e - s) * st < 0.0 {
@@ -234,38 +334,88 @@ impl<T: Scalar> Tensor<T> {
                 reason: format!("cannot step from {start} to {end} by {step}"),
             });
         }
-        let n = ((e - s) / st).ceil().max(0.0) as usize;
-        let data = (0..n)
-            .map(|i| T::from_f64(s + i as f64 * st))
-            .collect::<Vec<_>>();
+        let count = ((e - s) / st).ceil().max(0.0);
+        // `as usize` saturates, so a count beyond usize is caught by the size check.
+        let n = if count >= usize::MAX as f64 {
+            usize::MAX
+        } else {
+            count as usize
+        };
+        checked_len("arange", &[n], size_of::<T>())?;
+        let mut data = storage::try_take_buffer("arange", &[n], n)?;
+        for (i, v) in data.iter_mut().enumerate() {
+            *v = T::from_f64(s + i as f64 * st);
+        }
         Ok(Self::from_vec_unchecked(data, &[n]))
     }
 
     /// The `n x n` identity matrix.
+    ///
+    /// # Panics
+    /// When `n * n` overflows or cannot be allocated; see [`Tensor::try_eye`].
     pub fn eye(n: usize) -> Self {
-        let mut data = storage::zeroed_buffer(n * n);
+        Self::try_eye(n).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The `n x n` identity matrix, or an error when `n * n` elements cannot be counted or
+    /// allocated.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_eye(n: usize) -> Result<Self> {
+        let mut t = Self::try_zeros(&[n, n])?;
+        let inner = Arc::get_mut(&mut t.inner).expect("a fresh tensor is not shared");
+        let data = &mut Arc::get_mut(&mut inner.storage)
+            .expect("a fresh buffer is not shared")
+            .data;
         for i in 0..n {
             data[i * n + i] = T::ONE;
         }
-        Self::from_vec_unchecked(data, &[n, n])
+        Ok(t)
     }
 
     /// Samples uniformly from `[low, high)`.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_rand_uniform`].
     pub fn rand_uniform(shape: &[usize], low: T, high: T, rng: &mut Rng) -> Self {
-        let n = checked_numel(shape).expect("rand_uniform: element count overflows usize");
+        Self::try_rand_uniform(shape, low, high, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Samples uniformly from `[low, high)`, or an error for a shape too large.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_rand_uniform(shape: &[usize], low: T, high: T, rng: &mut Rng) -> Result<Self> {
+        let n = checked_len("rand_uniform", shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer("rand_uniform", shape, n)?;
         let (lo, hi) = (low.to_f64(), high.to_f64());
-        let data = (0..n)
-            .map(|_| T::from_f64(lo + (hi - lo) * rng.next_f64()))
-            .collect();
-        Self::from_vec_unchecked(data, shape)
+        for v in &mut data {
+            *v = T::from_f64(lo + (hi - lo) * rng.next_f64());
+        }
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     /// Samples from a normal distribution with the given mean and standard deviation.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; see [`Tensor::try_randn`].
     pub fn randn(shape: &[usize], mean: T, std: T, rng: &mut Rng) -> Self {
-        let n = checked_numel(shape).expect("randn: element count overflows usize");
+        Self::try_randn(shape, mean, std, rng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Samples from a normal distribution, or an error for a shape too large.
+    ///
+    /// # Errors
+    /// [`TensorError::TooLarge`] naming the shape.
+    pub fn try_randn(shape: &[usize], mean: T, std: T, rng: &mut Rng) -> Result<Self> {
+        let n = checked_len("randn", shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer("randn", shape, n)?;
         let (m, s) = (mean.to_f64(), std.to_f64());
-        let data = (0..n).map(|_| T::from_f64(m + s * rng.normal())).collect();
-        Self::from_vec_unchecked(data, shape)
+        for v in &mut data {
+            *v = T::from_f64(m + s * rng.normal());
+        }
+        Ok(Self::from_vec_unchecked(data, shape))
     }
 
     // ----- inspection -----------------------------------------------------------------
@@ -334,7 +484,7 @@ impl<T: Scalar> Tensor<T> {
     /// (PyTorch's `grad_fn`).
     pub fn op_name(&self) -> Option<&'static str> {
         match &self.inner.grad {
-            GradState::Node(node) => Some(node.op.name()),
+            GradState::Node(node) => Some(node.name),
             _ => None,
         }
     }
@@ -563,10 +713,13 @@ impl<T: Scalar> Tensor<T> {
         inputs: &[&Tensor<T>],
         op: O,
     ) -> Self {
-        let grad = if autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+        let grad = if grad_mode::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
             GradState::Node(Node {
-                op: Box::new(op),
-                inputs: inputs.iter().map(|&t| t.clone()).collect(),
+                name: op.name(),
+                edges: Mutex::new(Some(Edges {
+                    op: Box::new(op),
+                    inputs: inputs.iter().map(|&t| t.clone()).collect(),
+                })),
             })
         } else {
             GradState::None
@@ -583,6 +736,21 @@ impl<T: Scalar> Tensor<T> {
             .map(|v| U::from_f64(v.to_f64()))
             .collect();
         Tensor::from_vec_unchecked(data, self.shape())
+    }
+}
+
+/// The element count of `shape`, checked: it must fit in `usize` and its byte size
+/// (`elem_size` bytes each) in `isize`, the most a Rust allocation can hold.
+pub(crate) fn checked_len(op: &'static str, shape: &[usize], elem_size: usize) -> Result<usize> {
+    let too_large = |reason: &str| TensorError::TooLarge {
+        op,
+        shape: shape_of(shape),
+        reason: reason.to_string(),
+    };
+    let n = checked_numel(shape).ok_or_else(|| too_large("the element count overflows usize"))?;
+    match n.checked_mul(elem_size.max(1)) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(n),
+        _ => Err(too_large("its size in bytes exceeds isize::MAX")),
     }
 }
 

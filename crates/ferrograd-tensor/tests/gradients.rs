@@ -10,7 +10,7 @@
 //! kinks (|x| ≥ 0.1 for relu/abs, distinct values for max/min) and out of domain errors
 //! (positive inputs to log/sqrt/pow).
 
-use ferrograd_tensor::{GradcheckOptions, Indices, Tensor, gradcheck};
+use ferrograd_tensor::{GradcheckOptions, IdTensor, Tensor, gradcheck};
 use proptest::prelude::*;
 
 fn options() -> GradcheckOptions {
@@ -271,17 +271,17 @@ proptest! {
         let axis = x.rank() - 1;
         let size = x.shape()[axis];
         // Repeated picks exercise the scatter-add of index_select's backward.
-        let idx = Indices::from(picks.iter().map(|p| p % size).collect::<Vec<_>>());
+        let idx = IdTensor::from(picks.iter().map(|p| (p % size) as i64).collect::<Vec<_>>());
         check(|v| v[0].index_select(axis as isize, &idx), std::slice::from_ref(&x))?;
         // A 2-D index array along axis 0: the embedding-lookup shape.
         let rows = x.shape()[0];
-        let ids = Indices::new(picks.iter().map(|p| p % rows).collect(), &[1, picks.len()]).unwrap();
+        let ids = IdTensor::new(picks.iter().map(|p| (p % rows) as i64).collect(), &[1, picks.len()]).unwrap();
         check(|v| v[0].index_select(0, &ids), std::slice::from_ref(&x))?;
         // gather/scatter along the last axis with an index of the same rank.
         let mut ishape = x.shape().to_vec();
         ishape[axis] = 2;
         let n: usize = ishape.iter().product();
-        let gidx = Indices::new((0..n).map(|i| picks[i % picks.len()] % size).collect(), &ishape).unwrap();
+        let gidx = IdTensor::new((0..n).map(|i| (picks[i % picks.len()] % size) as i64).collect(), &ishape).unwrap();
         check(|v| v[0].gather(axis as isize, &gidx), std::slice::from_ref(&x))?;
         let src = Tensor::<f64>::from_vec((0..n).map(|i| (i as f64 * 0.37).sin()).collect(), &ishape).unwrap();
         check(|v| Ok(v[0].scatter_add(axis as isize, &gidx, &v[1])?.tanh()), &[x, src])?;
@@ -305,7 +305,7 @@ fn composite_mlp_and_attention() {
     let w1 = Tensor::<f64>::randn(&[5, 3], 0.0, 0.5, &mut rng);
     let b1 = Tensor::<f64>::randn(&[5], 0.0, 0.5, &mut rng);
     let w2 = Tensor::<f64>::randn(&[2, 5], 0.0, 0.5, &mut rng);
-    let targets = Indices::new(vec![0, 1, 1, 0], &[4, 1]).unwrap();
+    let targets = IdTensor::new(vec![0, 1, 1, 0], &[4, 1]).unwrap();
     let mlp = |v: &[Tensor<f64>]| {
         let h = v[0].matmul(&v[1].t()?)?.add(&v[2])?.tanh();
         let logits = h.matmul(&v[3].t()?)?;

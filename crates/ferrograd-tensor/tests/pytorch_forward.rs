@@ -8,7 +8,7 @@
 //! is tight enough to catch any wrong formula or index while allowing a different order
 //! of floating-point operations than PyTorch's kernels.
 
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 
 fn value(i: usize, seed: usize) -> f64 {
     ((i * 37 + seed * 11) % 101) as f64 / 10.0 - 5.0
@@ -210,7 +210,7 @@ fn log_softmax_matches_pytorch() {
 #[test]
 fn gather_matches_pytorch() {
     let src = tensor(&[3, 4], 3);
-    let index = Indices::new(vec![3, 0, 1, 1, 2, 0], &[3, 2]).unwrap();
+    let index = IdTensor::new(vec![3, 0, 1, 1, 2, 0], &[3, 2]).unwrap();
     assert_close(
         "gather(dim=1)",
         &src.gather(1, &index).unwrap(),

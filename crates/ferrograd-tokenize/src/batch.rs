@@ -1,6 +1,6 @@
 //! Batch encoding: many texts on several threads, with truncation, padding and masks.
 
-use crate::byte_level::{ByteLevelBpe, Encoding};
+use crate::byte_level::{ByteLevelBpe, EncodeState, Encoding};
 
 /// Which end to cut or pad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,12 +122,12 @@ impl BatchOptions {
 }
 
 impl ByteLevelBpe {
-    fn encode_one(&self, text: &str, o: &BatchOptions) -> Encoding {
+    fn encode_one(&self, text: &str, o: &BatchOptions, st: &mut EncodeState) -> Encoding {
         let mut enc = if o.offsets {
             self.encode_with_offsets(text, o.special)
         } else {
-            let mut ids = Vec::with_capacity(text.len() / 4 + 1);
-            self.encode_into(text, o.special, &mut ids);
+            let mut ids = Vec::with_capacity(text.len() / 3 + 8);
+            self.encode_with_state(text, o.special, &mut ids, st);
             Encoding {
                 attention_mask: vec![1; ids.len()],
                 ids,
@@ -169,9 +169,10 @@ impl ByteLevelBpe {
         }
         .min(texts.len().max(1));
         let mut out: Vec<Encoding> = if threads <= 1 {
+            let mut st = EncodeState::default();
             texts
                 .iter()
-                .map(|t| self.encode_one(t.as_ref(), options))
+                .map(|t| self.encode_one(t.as_ref(), options, &mut st))
                 .collect()
         } else {
             let total: usize = texts.iter().map(|t| t.as_ref().len()).sum();
@@ -194,8 +195,9 @@ impl ByteLevelBpe {
                     .iter()
                     .map(|g| {
                         scope.spawn(move || {
+                            let mut st = EncodeState::default();
                             g.iter()
-                                .map(|t| self.encode_one(t.as_ref(), options))
+                                .map(|t| self.encode_one(t.as_ref(), options, &mut st))
                                 .collect::<Vec<_>>()
                         })
                     })

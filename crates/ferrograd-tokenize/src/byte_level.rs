@@ -488,15 +488,30 @@ impl ByteLevelBpe {
 
     /// Encodes one pre-token.
     #[inline]
-    fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<u32>) {
+    fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, st: &mut EncodeState) {
         if let Some(e) = self.vocab.get(piece)
             && (e.whole || self.ignore_merges)
         {
             out.push(e.id);
             return;
         }
-        self.bpe_symbols(piece, scratch, None);
-        out.extend_from_slice(scratch);
+        let cacheable = piece.len() <= CACHE_MAX_PIECE;
+        if cacheable && let Some(&(start, len)) = st.cache.get(piece) {
+            out.extend_from_slice(&st.cache_ids[start as usize..(start + len) as usize]);
+            return;
+        }
+        self.bpe_symbols(piece, &mut st.scratch, None);
+        out.extend_from_slice(&st.scratch);
+        if cacheable {
+            if st.cache.len() >= CACHE_MAX_ENTRIES {
+                st.cache.clear();
+                st.cache_ids.clear();
+            }
+            let start = st.cache_ids.len() as u32;
+            st.cache_ids.extend_from_slice(&st.scratch);
+            st.cache
+                .insert(piece.into(), (start, st.scratch.len() as u32));
+        }
     }
 
     fn encode_piece_offsets(
@@ -576,20 +591,20 @@ impl ByteLevelBpe {
         }
     }
 
-    pub(crate) fn encode_segment(&self, text: &str, out: &mut Vec<u32>, scratch: &mut Vec<u32>) {
+    pub(crate) fn encode_segment(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
         if self.add_prefix_space && !text.starts_with(' ') {
             let spaced = format!(" {text}");
-            return self.encode_segment_raw(spaced.as_bytes(), out, scratch);
+            return self.encode_segment_raw(spaced.as_bytes(), out, st);
         }
-        self.encode_segment_raw(text.as_bytes(), out, scratch)
+        self.encode_segment_raw(text.as_bytes(), out, st)
     }
 
     #[inline]
-    fn encode_segment_raw(&self, s: &[u8], out: &mut Vec<u32>, scratch: &mut Vec<u32>) {
+    fn encode_segment_raw(&self, s: &[u8], out: &mut Vec<u32>, st: &mut EncodeState) {
         let mut p = 0;
         while p < s.len() {
             let e = piece_end(s, p);
-            self.encode_piece(&s[p..e], out, scratch);
+            self.encode_piece(&s[p..e], out, st);
             p = e;
         }
     }
@@ -627,15 +642,15 @@ impl ByteLevelBpe {
     /// Encodes `text`; special tokens in it are encoded as ordinary text (tiktoken's
     /// `encode_ordinary`).
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
-        self.encode_segment(text, &mut out, &mut Vec::new());
+        let mut out = Vec::with_capacity(text.len() / 3 + 8);
+        self.encode_segment(text, &mut out, &mut EncodeState::default());
         out
     }
 
     /// Encodes `text`, recognising the added tokens (`<|endoftext|>`) in it (tiktoken's
     /// `encode(text, allowed_special="all")`, HF tokenizers' `encode`).
     pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut out = Vec::with_capacity(text.len() / 3 + 8);
         self.encode_into(text, true, &mut out);
         out
     }
@@ -643,16 +658,27 @@ impl ByteLevelBpe {
     /// Appends the ids of `text` to `out`; `special` says whether added tokens are
     /// recognised.
     pub fn encode_into(&self, text: &str, special: bool, out: &mut Vec<u32>) {
-        let mut scratch = Vec::new();
+        self.encode_with_state(text, special, out, &mut EncodeState::default())
+    }
+
+    /// [`encode_into`](Self::encode_into) with a reusable state (scratch space and a
+    /// cache of pre-tokens already encoded), as one batch thread uses for all its texts.
+    pub(crate) fn encode_with_state(
+        &self,
+        text: &str,
+        special: bool,
+        out: &mut Vec<u32>,
+        st: &mut EncodeState,
+    ) {
         if !special {
-            return self.encode_segment(text, out, &mut scratch);
+            return self.encode_segment(text, out, st);
         }
-        let cell = std::cell::RefCell::new((out, scratch));
+        let cell = std::cell::RefCell::new((out, st));
         self.split_added(
             text,
             |a, b| {
-                let (out, scratch) = &mut *cell.borrow_mut();
-                self.encode_segment(&text[a..b], out, scratch)
+                let (out, st) = &mut *cell.borrow_mut();
+                self.encode_segment(&text[a..b], out, st)
             },
             |id, _, _| cell.borrow_mut().0.push(id),
         );
@@ -732,6 +758,22 @@ impl ByteLevelBpe {
         let bytes = self.decode_bytes(ids)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// Pre-tokens up to this many bytes are cached during one encoding (longer ones are rare
+/// and would make the cache a memory risk on hostile input).
+const CACHE_MAX_PIECE: usize = 64;
+/// The cache is emptied when it reaches this many entries (a few MB at most).
+const CACHE_MAX_ENTRIES: usize = 1 << 15;
+
+/// Scratch space and a cache of pre-tokens that BPE had to merge, kept for the length of
+/// one encode call (or one batch thread): text repeats its words, and a cache hit costs
+/// one hash lookup instead of the merge loop.
+#[derive(Debug, Default)]
+pub(crate) struct EncodeState {
+    scratch: Vec<u32>,
+    cache: FxHashMap<Box<[u8]>, (u32, u32)>,
+    cache_ids: Vec<u32>,
 }
 
 /// The largest id space accepted for `n` tokens: room for gaps, but no gigabyte tables

@@ -103,20 +103,25 @@ impl MergeTable {
         let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
         let mut next: Vec<u32> = (1..=n as u32).collect();
         next[n - 1] = NONE;
-        prev[0] = NONE;
-        // Candidates: (rank, left position, right position), smallest first.
-        let mut heap = BinaryHeap::with_capacity(n);
-        for i in 0..n - 1 {
-            if let Some((rank, _)) = self.get(ids[i], ids[i + 1]) {
-                heap.push(Reverse((rank, i as u32, i as u32 + 1)));
-            }
-        }
-        let mut alive = vec![true; n];
-        while let Some(Reverse((rank, left, right))) = heap.pop() {
-            let (l, r) = (left as usize, right as usize);
-            if !alive[l] || next[l] != right {
+        // Candidates `rank << 32 | left position`, smallest first: lowest rank, then
+        // leftmost. An entry is stale when its left symbol died, has no right neighbour
+        // any more, or now forms a pair of another rank (a pair of the same rank is the
+        // same pair, so it is still a right merge to make).
+        let initial: Vec<Reverse<u64>> = (0..n - 1)
+            .filter_map(|i| {
+                let (rank, _) = self.get(ids[i], ids[i + 1])?;
+                Some(Reverse((u64::from(rank) << 32) | i as u64))
+            })
+            .collect();
+        let mut heap = BinaryHeap::from(initial);
+        while let Some(Reverse(entry)) = heap.pop() {
+            let (rank, left) = ((entry >> 32) as u32, entry as u32);
+            let l = left as usize;
+            let right = next[l];
+            if ids[l] == NONE || right == NONE {
                 continue;
             }
+            let r = right as usize;
             let Some((current, merged)) = self.get(ids[l], ids[r]) else {
                 continue;
             };
@@ -124,26 +129,26 @@ impl MergeTable {
                 continue;
             }
             ids[l] = merged;
-            alive[r] = false;
+            ids[r] = NONE;
             let after = next[r];
             next[l] = after;
             if after != NONE {
                 prev[after as usize] = left;
                 if let Some((rk, _)) = self.get(merged, ids[after as usize]) {
-                    heap.push(Reverse((rk, left, after)));
+                    heap.push(Reverse((u64::from(rk) << 32) | u64::from(left)));
                 }
             }
             let before = prev[l];
             if before != NONE
                 && let Some((rk, _)) = self.get(ids[before as usize], merged)
             {
-                heap.push(Reverse((rk, before, left)));
+                heap.push(Reverse((u64::from(rk) << 32) | u64::from(before)));
             }
         }
         let mut w = 0;
         let mut starts = starts;
         for i in 0..n {
-            if alive[i] {
+            if ids[i] != NONE {
                 ids[w] = ids[i];
                 if let Some(s) = starts.as_deref_mut() {
                     s[w] = s[i];

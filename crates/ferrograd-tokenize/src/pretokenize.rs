@@ -116,7 +116,7 @@ fn class_at(s: &[u8], i: usize) -> (Class, usize) {
 }
 
 /// End (exclusive byte offset) of the piece that starts at `p` (< `s.len()`).
-#[inline]
+#[inline(always)]
 pub(crate) fn piece_end(s: &[u8], p: usize) -> usize {
     let n = s.len();
     let b0 = s[p];
@@ -144,11 +144,19 @@ pub(crate) fn piece_end(s: &[u8], p: usize) -> usize {
     };
     let mut i = start;
     while i < n {
-        let (c, len) = class_at(s, i);
-        if c != class {
-            break;
+        let b = s[i];
+        if b < 0x80 {
+            if ASCII[b as usize] != class {
+                break;
+            }
+            i += 1;
+        } else {
+            let (c, len) = char_at(s, i);
+            if class_of(c) != class {
+                break;
+            }
+            i += len;
         }
-        i += len;
     }
     i
 }

@@ -12,8 +12,8 @@
 use ferrograd::prelude::*;
 
 /// Class indices `[n]` as 0.0/1.0 labels `[n, 1]`, the targets `BceLoss` wants.
-fn labels(targets: &Indices) -> Result<Tensor<f32>, TensorError> {
-    targets.to_tensor::<f32>().reshape(&[targets.len(), 1])
+fn labels(targets: &IdTensor) -> Result<Tensor<f32>, TensorError> {
+    targets.to_float::<f32>().reshape(&[targets.len(), 1])
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

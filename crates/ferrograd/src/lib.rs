@@ -58,7 +58,7 @@ pub use ferrograd_tokenize as tokenize;
 ///     for batch in loader.epoch(epoch) {
 ///         let batch = batch?;
 ///         let loss = criterion.forward(&model.forward(&batch.inputs)?, &batch.targets)?;
-///         optimizer.step(&loss.backward()?)?;
+///         optimizer.step(&loss.backward_free()?)?; // frees the graph: in-place update
 ///     }
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -66,14 +66,14 @@ pub use ferrograd_tokenize as tokenize;
 pub mod prelude {
     pub use ferrograd_data::{Batch, DataError, DataLoader, Dataset, TensorDataset};
     pub use ferrograd_nn::{
-        BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Linear, Module, MseLoss, NnError, Relu,
-        Sequential, Sigmoid, Tanh,
+        BceLoss, BceWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Forward, Layer, Linear,
+        Module, MseLoss, NllLoss, NnError, Relu, Sequential, Sigmoid, Tanh, Visitor,
     };
     pub use ferrograd_optim::{
         Adam, AdamConfig, AdamW, AdamWConfig, OptimError, Optimizer, Sgd, SgdConfig,
     };
     pub use ferrograd_tensor::{
-        Gradients, Indices, Parameter, Rng, Scalar, Tensor, TensorError, no_grad,
+        Gradients, IdTensor, Parameter, Rng, Scalar, Tensor, TensorError, no_grad,
     };
 }
 

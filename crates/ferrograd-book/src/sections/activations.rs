@@ -10,7 +10,7 @@
 //! [`MseLoss`] with [`ferrograd::optim::Adam`] (lr [`FIT_LR`], [`FIT_STEPS`] steps).
 
 use ferrograd::linalg::fit_line;
-use ferrograd::nn::{Linear, Module, MseLoss, Relu, Sequential};
+use ferrograd::nn::{Forward, Linear, Module, MseLoss, Relu, Sequential};
 use ferrograd::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::tensor::{Parameter, Rng, Tensor, no_grad};
 use plotters::prelude::*;

@@ -12,12 +12,12 @@
 //! | `model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())` | [`Sequential::new`]`.push(`[`Linear`]`).push(`[`Sigmoid`]`)` |
 //! | `criterion = nn.BCELoss()` | [`BceLoss::default`] |
 //! | `optimizer.zero_grad()` | nothing: `backward()` returns fresh gradients |
-//! | `outputs = model(X)` | `model.forward(&x)?` ([`Module::forward`]) |
+//! | `outputs = model(X)` | `model.forward(&x)?` ([`Forward::forward`]) |
 //! | `loss = criterion(outputs, y)` | `criterion.forward(&outputs, &y)?` |
 //! | `loss.backward()` | `let grads = loss.backward()?` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?` ([`ferrograd::optim::Sgd`]) |
 
-use ferrograd::nn::{BceLoss, Linear, Module, Sequential, Sigmoid};
+use ferrograd::nn::{BceLoss, Forward, Linear, Module, Sequential, Sigmoid};
 use ferrograd::optim::{Optimizer, Sgd, SgdConfig};
 use ferrograd::tensor::{Parameter, Tensor, no_grad};
 use plotters::prelude::RGBColor;

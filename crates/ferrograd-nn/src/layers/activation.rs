@@ -3,13 +3,13 @@
 //! the free functions of [`crate::functional`].
 
 use crate::error::Result;
-use crate::module::Module;
+use crate::module::{Forward, Module};
 use ferrograd_tensor::{Scalar, Tensor};
 
 /// `max(x, 0)`, `torch.nn.ReLU`.
 ///
 /// ```
-/// use ferrograd_nn::{Module, Relu};
+/// use ferrograd_nn::{Forward, Relu};
 /// use ferrograd_tensor::Tensor;
 /// assert_eq!(Relu.forward(&Tensor::<f32>::from([-1.0, 2.0]))?.to_vec(), vec![0.0, 2.0]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
@@ -20,7 +20,7 @@ pub struct Relu;
 /// `1 / (1 + e^-x)`, `torch.nn.Sigmoid`.
 ///
 /// ```
-/// use ferrograd_nn::{Module, Sigmoid};
+/// use ferrograd_nn::{Forward, Sigmoid};
 /// use ferrograd_tensor::Tensor;
 /// assert_eq!(Sigmoid.forward(&Tensor::<f32>::from([0.0]))?.to_vec(), vec![0.5]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
@@ -40,7 +40,7 @@ pub struct Gelu;
 /// `torch.nn.GELU(approximate="tanh")` (GPT-2's activation).
 ///
 /// ```
-/// use ferrograd_nn::{Gelu, GeluTanh, Module};
+/// use ferrograd_nn::{Forward, Gelu, GeluTanh};
 /// use ferrograd_tensor::Tensor;
 /// let x = Tensor::<f64>::from([-1.0, 0.5, 2.0]);
 /// let (exact, approx) = (Gelu.forward(&x)?.to_vec(), GeluTanh.forward(&x)?.to_vec());
@@ -55,7 +55,7 @@ pub struct GeluTanh;
 /// Softmax along an axis, `torch.nn.Softmax(dim)`.
 ///
 /// ```
-/// use ferrograd_nn::{Module, Softmax};
+/// use ferrograd_nn::{Forward, Softmax};
 /// use ferrograd_tensor::Tensor;
 /// let p = Softmax::new(-1).forward(&Tensor::<f32>::from([[0.0, 0.0], [1000.0, 1000.0]]))?;
 /// assert_eq!(p.to_vec(), vec![0.5; 4]);
@@ -89,43 +89,64 @@ impl LogSoftmax {
     }
 }
 
-impl<T: Scalar> Module<T> for Relu {
+impl<T: Scalar> Module<T> for Relu {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Relu {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.relu())
     }
 }
 
-impl<T: Scalar> Module<T> for Sigmoid {
+impl<T: Scalar> Module<T> for Sigmoid {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Sigmoid {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.sigmoid())
     }
 }
 
-impl<T: Scalar> Module<T> for Tanh {
+impl<T: Scalar> Module<T> for Tanh {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Tanh {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.tanh())
     }
 }
 
-impl<T: Scalar> Module<T> for Gelu {
+impl<T: Scalar> Module<T> for Gelu {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Gelu {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.gelu())
     }
 }
 
-impl<T: Scalar> Module<T> for GeluTanh {
+impl<T: Scalar> Module<T> for GeluTanh {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for GeluTanh {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         crate::functional::gelu_tanh(input)
     }
 }
 
-impl<T: Scalar> Module<T> for Softmax {
+impl<T: Scalar> Module<T> for Softmax {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Softmax {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.softmax(self.axis)?)
     }
 }
 
-impl<T: Scalar> Module<T> for LogSoftmax {
+impl<T: Scalar> Module<T> for LogSoftmax {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for LogSoftmax {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         Ok(input.log_softmax(self.axis)?)
     }

@@ -3,11 +3,13 @@
 use crate::error::{NnError, Result, shape_of};
 use crate::init::normal;
 use crate::kernels;
-use crate::module::Module;
-use ferrograd_tensor::{BackwardOp, Indices, Parameter, Rng, Scalar, Tensor};
+use crate::module::{Forward, Module, Visitor};
+use ferrograd_tensor::{BackwardOp, IdTensor, Parameter, Rng, Scalar, Tensor};
+use std::ops::Not;
 
 struct EmbeddingBackward {
-    ids: Indices,
+    /// The ids as row positions, checked against the table when the lookup ran.
+    rows: Vec<usize>,
     padding_idx: Option<usize>,
 }
 
@@ -27,7 +29,7 @@ impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
         let g = grad.contiguous_data();
         let mut gw = kernels::buffer(table.numel());
         if dim > 0 {
-            for (&id, row) in self.ids.as_slice().iter().zip(g.chunks_exact(dim)) {
+            for (&id, row) in self.rows.iter().zip(g.chunks_exact(dim)) {
                 if self.padding_idx == Some(id) {
                     continue; // the padding row never receives a gradient
                 }
@@ -46,9 +48,9 @@ impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
 ///
 /// ```
 /// use ferrograd_nn::functional::embedding;
-/// use ferrograd_tensor::{Indices, Tensor};
+/// use ferrograd_tensor::{IdTensor, Tensor};
 /// let table = Tensor::<f32>::from([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]);
-/// let out = embedding(&table, &Indices::new(vec![2, 1, 2], &[1, 3])?, None)?;
+/// let out = embedding(&table, &IdTensor::new(vec![2, 1, 2], &[1, 3])?, None)?;
 /// assert_eq!(out.shape(), &[1, 3, 2]);
 /// assert_eq!(out.to_vec(), vec![3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
@@ -59,7 +61,7 @@ impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
 /// naming the first id past the table.
 pub fn embedding<T: Scalar>(
     weight: &Tensor<T>,
-    ids: &Indices,
+    ids: &IdTensor,
     padding_idx: Option<usize>,
 ) -> Result<Tensor<T>> {
     if weight.rank() != 2 {
@@ -70,7 +72,12 @@ pub fn embedding<T: Scalar>(
         });
     }
     let (rows, dim) = (weight.shape()[0], weight.shape()[1]);
-    if let Some((position, &id)) = ids.as_slice().iter().enumerate().find(|&(_, &i)| i >= rows) {
+    let positions = ids.contiguous_data();
+    if let Some((position, &id)) = positions
+        .iter()
+        .enumerate()
+        .find(|&(_, &i)| usize::try_from(i).is_ok_and(|i| i < rows).not())
+    {
         return Err(NnError::InvalidArgument {
             op: "embedding",
             reason: format!(
@@ -78,10 +85,11 @@ pub fn embedding<T: Scalar>(
             ),
         });
     }
+    let positions: Vec<usize> = positions.iter().map(|&i| i as usize).collect();
     let table = weight.contiguous_data();
     let mut out = kernels::buffer(ids.len() * dim);
     if dim > 0 {
-        for (&id, row) in ids.as_slice().iter().zip(out.chunks_exact_mut(dim)) {
+        for (&id, row) in positions.iter().zip(out.chunks_exact_mut(dim)) {
             row.copy_from_slice(&table[id * dim..(id + 1) * dim]);
         }
     }
@@ -89,7 +97,7 @@ pub fn embedding<T: Scalar>(
     let mut shape = ids.shape().to_vec();
     shape.push(dim);
     let op = EmbeddingBackward {
-        ids: ids.clone(),
+        rows: positions,
         padding_idx,
     };
     Ok(Tensor::from_op(out, &shape, &[weight], op)?)
@@ -101,9 +109,9 @@ pub fn embedding<T: Scalar>(
 ///
 /// ```
 /// use ferrograd_nn::Embedding;
-/// use ferrograd_tensor::{Indices, Rng};
+/// use ferrograd_tensor::{IdTensor, Rng};
 /// let table = Embedding::<f32>::new(256, 8, Some(0), &mut Rng::new(0));
-/// let ids = Indices::new(vec![1, 2, 3, 0], &[2, 2])?;
+/// let ids = IdTensor::new(vec![1, 2, 3, 0], &[2, 2])?;
 /// let vectors = table.lookup(&ids)?;
 /// assert_eq!(vectors.shape(), &[2, 2, 8]);
 /// assert!(vectors.to_vec()[24..].iter().all(|&v| v == 0.0)); // id 0 is padding
@@ -187,23 +195,21 @@ impl<T: Scalar> Embedding<T> {
     ///
     /// # Errors
     /// [`NnError::InvalidArgument`] naming the first id past the table.
-    pub fn lookup(&self, ids: &Indices) -> Result<Tensor<T>> {
+    pub fn lookup(&self, ids: &IdTensor) -> Result<Tensor<T>> {
         embedding(&self.weight.tensor(), ids, self.padding_idx)
     }
 }
 
 impl<T: Scalar> Module<T> for Embedding<T> {
-    /// Looks up ids stored as whole numbers in a float tensor; prefer [`Embedding::lookup`].
-    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
-        let ids = Indices::from_tensor(input).map_err(|_| NnError::BadInput {
-            op: "Embedding",
-            expected: "whole, non-negative ids".into(),
-            got: shape_of(input.shape()),
-        })?;
-        self.lookup(&ids)
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.param("weight", &self.weight);
     }
+}
 
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        vec![("weight".into(), self.weight.clone())]
+impl<T: Scalar> Forward<&IdTensor> for Embedding<T> {
+    type Output = Tensor<T>;
+    /// The vectors of `ids` ([`Embedding::lookup`]).
+    fn forward(&self, ids: &IdTensor) -> Result<Tensor<T>> {
+        self.lookup(ids)
     }
 }

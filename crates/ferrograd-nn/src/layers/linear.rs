@@ -2,7 +2,7 @@
 
 use crate::error::{NnError, Result, shape_of};
 use crate::init::{FanMode, Nonlinearity, kaiming_uniform, uniform};
-use crate::module::Module;
+use crate::module::{Forward, Module, Visitor};
 use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 
 /// A fully connected layer, `torch.nn.Linear`: `y = x·Wᵀ + b` with weight `[out, in]`
@@ -14,7 +14,7 @@ use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 /// then a broadcast add of the bias ([`crate::functional::linear`]).
 ///
 /// ```
-/// use ferrograd_nn::{Linear, Module};
+/// use ferrograd_nn::{Forward, Linear};
 /// use ferrograd_tensor::{Rng, Tensor};
 /// let layer = Linear::new(2, 1, &mut Rng::new(0));
 /// let y = layer.forward(&Tensor::<f32>::from([[22.0, 25.0], [47.0, 80.0]]))?;
@@ -108,16 +108,16 @@ impl<T: Scalar> Linear<T> {
 }
 
 impl<T: Scalar> Module<T> for Linear<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.param("weight", &self.weight);
+        v.optional_param("bias", self.bias.as_ref());
+    }
+}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Linear<T> {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         let bias = self.bias.as_ref().map(Parameter::tensor);
         crate::functional::linear_named("Linear", input, &self.weight.tensor(), bias.as_ref())
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        let mut params = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            params.push(("bias".to_string(), b.clone()));
-        }
-        params
     }
 }

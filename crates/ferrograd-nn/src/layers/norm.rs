@@ -4,7 +4,7 @@
 
 use crate::error::{NnError, Result, shape_of};
 use crate::kernels;
-use crate::module::Module;
+use crate::module::{Forward, Module, Visitor};
 use ferrograd_tensor::{BackwardOp, Parameter, Scalar, Tensor};
 
 /// Checks that the trailing axes of `input` are `normalized` and that the affine
@@ -298,7 +298,7 @@ pub fn rms_norm<T: Scalar>(
 /// weight ones and bias zeros at the start.
 ///
 /// ```
-/// use ferrograd_nn::{LayerNorm, Module};
+/// use ferrograd_nn::{Forward, LayerNorm, Module};
 /// use ferrograd_tensor::Tensor;
 /// let norm = LayerNorm::<f32>::new(&[4]);
 /// let names: Vec<String> = norm.named_parameters().into_iter().map(|(n, _)| n).collect();
@@ -347,6 +347,14 @@ impl<T: Scalar> LayerNorm<T> {
 }
 
 impl<T: Scalar> Module<T> for LayerNorm<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.optional_param("weight", self.weight.as_ref());
+        v.optional_param("bias", self.bias.as_ref());
+    }
+}
+
+impl<T: Scalar> Forward<&Tensor<T>> for LayerNorm<T> {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         let (w, b) = (
             self.weight.as_ref().map(Parameter::tensor),
@@ -360,17 +368,6 @@ impl<T: Scalar> Module<T> for LayerNorm<T> {
             self.eps,
         )
     }
-
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        let mut params = Vec::new();
-        if let Some(w) = &self.weight {
-            params.push(("weight".into(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            params.push(("bias".into(), b.clone()));
-        }
-        params
-    }
 }
 
 /// `torch.nn.RMSNorm`: `x / √(mean(x²) + eps) · weight` over the trailing
@@ -378,7 +375,7 @@ impl<T: Scalar> Module<T> for LayerNorm<T> {
 /// PyTorch, and the weight starts at ones.
 ///
 /// ```
-/// use ferrograd_nn::{Module, RmsNorm};
+/// use ferrograd_nn::{Forward, RmsNorm};
 /// use ferrograd_tensor::Tensor;
 /// let norm = RmsNorm::<f32>::new(&[2], None);
 /// let y = norm.forward(&Tensor::from([[3.0, 4.0]]))?.to_vec();
@@ -426,15 +423,15 @@ impl<T: Scalar> RmsNorm<T> {
 }
 
 impl<T: Scalar> Module<T> for RmsNorm<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.optional_param("weight", self.weight.as_ref());
+    }
+}
+
+impl<T: Scalar> Forward<&Tensor<T>> for RmsNorm<T> {
+    type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
         let w = self.weight.as_ref().map(Parameter::tensor);
         rms_norm(input, &self.normalized_shape, w.as_ref(), self.eps)
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Parameter<T>)> {
-        self.weight
-            .iter()
-            .map(|w| ("weight".to_string(), w.clone()))
-            .collect()
     }
 }

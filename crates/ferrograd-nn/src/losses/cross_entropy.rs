@@ -11,7 +11,7 @@
 use super::Reduction;
 use crate::error::{NnError, Result, shape_of};
 use crate::kernels::{self, CeConfig};
-use ferrograd_tensor::{BackwardOp, Indices, Scalar, Tensor};
+use ferrograd_tensor::{BackwardOp, IdTensor, Scalar, Tensor};
 
 /// Moves the class axis (1) of `[N, C, d…]` last and flattens to `[M, C]` (a view for
 /// `[N, C]`, one copy otherwise); targets must have shape `[N, d…]` (`[]` for a `[C]`
@@ -19,7 +19,7 @@ use ferrograd_tensor::{BackwardOp, Indices, Scalar, Tensor};
 fn flatten_classes<T: Scalar>(
     op: &'static str,
     input: &Tensor<T>,
-    target: &Indices,
+    target: &IdTensor,
 ) -> Result<Tensor<T>> {
     let rank = input.rank();
     let expected_target: Vec<usize> = match rank {
@@ -62,31 +62,44 @@ fn flatten_classes<T: Scalar>(
     })
 }
 
-/// Checks every target that is not ignored against the class count; returns how many
-/// targets are not ignored (the divisor of a mean, as in PyTorch).
-fn count_kept(
+/// Checks every target that is not `ignore_index` against the class count, and returns
+/// the targets as row positions (an ignored target becomes [`IGNORED`]) with the number
+/// not ignored (the divisor of a mean, as in PyTorch).
+fn checked_targets(
     op: &'static str,
-    targets: &[usize],
+    targets: &IdTensor,
     classes: usize,
-    ignore_index: Option<usize>,
-) -> Result<usize> {
+    ignore_index: i64,
+) -> Result<(Vec<usize>, usize)> {
+    let ids = targets.contiguous_data();
+    let mut positions = Vec::with_capacity(ids.len());
     let mut kept = 0;
-    for (i, &t) in targets.iter().enumerate() {
-        if ignore_index == Some(t) {
+    for (i, &t) in ids.iter().enumerate() {
+        if t == ignore_index {
+            positions.push(IGNORED);
             continue;
         }
-        if t >= classes {
-            return Err(NnError::InvalidArgument {
-                op,
-                reason: format!(
-                    "target {t} (at position {i}) is out of range for {classes} classes"
-                ),
-            });
+        match usize::try_from(t) {
+            Ok(class) if class < classes => {
+                positions.push(class);
+                kept += 1;
+            }
+            _ => {
+                return Err(NnError::InvalidArgument {
+                    op,
+                    reason: format!(
+                        "target {t} (at position {i}) is out of range for {classes} classes \
+                         (and is not the ignore_index {ignore_index})"
+                    ),
+                });
+            }
         }
-        kept += 1;
     }
-    Ok(kept)
+    Ok((positions, kept))
 }
+
+/// The row position an ignored target is mapped to: no class has it.
+const IGNORED: usize = usize::MAX;
 
 /// Reduces per-target losses; the sum is accumulated in f64.
 fn reduce<T: Scalar>(
@@ -126,7 +139,7 @@ fn row_coefficients<T: Scalar>(
 }
 
 struct CrossEntropyBackward<T: Scalar> {
-    targets: Indices,
+    targets: Vec<usize>,
     config: CeConfig<T>,
     /// Per row: maximum and `ln Σ exp(x - max)`.
     stats: Vec<T>,
@@ -156,7 +169,7 @@ impl<T: Scalar> BackwardOp<T> for CrossEntropyBackward<T> {
         );
         let blocks: Vec<_> = x
             .chunks(per * c)
-            .zip(self.targets.as_slice().chunks(per))
+            .zip(self.targets.chunks(per))
             .zip(self.stats.chunks(2 * per).zip(coef.chunks(per)))
             .zip(gx.chunks_mut(per * c))
             .collect();
@@ -183,9 +196,9 @@ impl<T: Scalar> BackwardOp<T> for CrossEntropyBackward<T> {
 ///
 /// ```
 /// use ferrograd_nn::{CrossEntropyLoss, Reduction};
-/// use ferrograd_tensor::{Indices, Tensor};
+/// use ferrograd_tensor::{IdTensor, Tensor};
 /// let logits = Tensor::<f32>::from([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]);
-/// let targets = Indices::from(vec![0, 2]);
+/// let targets = IdTensor::from(vec![0, 2]);
 /// let loss = CrossEntropyLoss::default().forward(&logits, &targets)?.item()?;
 /// let expected = (-(2f32.exp() / (2f32.exp() + 2.0)).ln() + 3f32.ln()) / 2.0;
 /// assert!((loss - expected).abs() < 1e-6);
@@ -198,19 +211,34 @@ impl<T: Scalar> BackwardOp<T> for CrossEntropyBackward<T> {
 /// assert_eq!(per_target.to_vec()[1], 0.0);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CrossEntropyLoss {
     /// How to combine per-target losses.
     pub reduction: Reduction,
-    /// Targets equal to this index contribute nothing (and do not count in the mean).
-    /// PyTorch's default is -100; `None` here ignores nothing.
-    pub ignore_index: Option<usize>,
+    /// Targets equal to this id contribute nothing (and do not count in the mean):
+    /// padding in a batch of sequences. Any integer; the default is PyTorch's -100.
+    pub ignore_index: i64,
     /// Label smoothing ε in [0, 1]: the target distribution is (1-ε)·one-hot + ε/C.
     pub label_smoothing: f64,
 }
 
+impl Default for CrossEntropyLoss {
+    /// PyTorch's defaults: mean, `ignore_index = -100`, no smoothing.
+    fn default() -> Self {
+        Self {
+            reduction: Reduction::Mean,
+            ignore_index: DEFAULT_IGNORE_INDEX,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+/// PyTorch's default `ignore_index`: the label of positions that take no part in a loss
+/// (prompt tokens and padding in a finetuning batch).
+pub const DEFAULT_IGNORE_INDEX: i64 = -100;
+
 impl CrossEntropyLoss {
-    /// PyTorch's defaults: mean, nothing ignored, no smoothing.
+    /// PyTorch's defaults: mean, `ignore_index = -100`, no smoothing.
     pub fn new() -> Self {
         Self::default()
     }
@@ -221,9 +249,9 @@ impl CrossEntropyLoss {
         self
     }
 
-    /// The same loss ignoring targets equal to `index`.
-    pub fn with_ignore_index(mut self, index: usize) -> Self {
-        self.ignore_index = Some(index);
+    /// The same loss ignoring targets equal to `index` (any integer).
+    pub fn with_ignore_index(mut self, index: i64) -> Self {
+        self.ignore_index = index;
         self
     }
 
@@ -239,7 +267,7 @@ impl CrossEntropyLoss {
     /// [`NnError::BadInput`] for mismatched shapes or zero classes,
     /// [`NnError::InvalidArgument`] for a target out of range or a smoothing outside
     /// [0, 1].
-    pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
+    pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
         const OP: &str = "CrossEntropyLoss";
         if !(0.0..=1.0).contains(&self.label_smoothing) {
             return Err(NnError::InvalidArgument {
@@ -249,11 +277,11 @@ impl CrossEntropyLoss {
         }
         let flat = flatten_classes(OP, input, target)?;
         let (rows, classes) = (flat.shape()[0], flat.shape()[1]);
-        let targets = target.reshape(&[rows])?;
-        let kept = count_kept(OP, targets.as_slice(), classes, self.ignore_index)?;
+        let (targets, kept) = checked_targets(OP, target, classes, self.ignore_index)?;
+        debug_assert_eq!(targets.len(), rows);
         let config = CeConfig {
             classes,
-            ignore_index: self.ignore_index,
+            ignore_index: Some(IGNORED),
             smoothing: T::from_f64(self.label_smoothing),
         };
         let x = flat.contiguous_data();
@@ -262,7 +290,7 @@ impl CrossEntropyLoss {
         let per = kernels::rows_per_block(rows, classes);
         let blocks: Vec<_> = x
             .chunks(per * classes)
-            .zip(targets.as_slice().chunks(per))
+            .zip(targets.chunks(per))
             .zip(stats.chunks_mut(2 * per).zip(losses.chunks_mut(per)))
             .collect();
         kernels::in_parallel(blocks, |((x, t), (stats, losses))| {
@@ -282,9 +310,8 @@ impl CrossEntropyLoss {
 }
 
 struct NllBackward {
-    targets: Indices,
+    targets: Vec<usize>,
     classes: usize,
-    ignore_index: Option<usize>,
     reduction: Reduction,
     kept: usize,
 }
@@ -302,8 +329,8 @@ impl<T: Scalar> BackwardOp<T> for NllBackward {
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         let coef = row_coefficients(grad, self.reduction, self.targets.len(), self.kept);
         let mut gx = kernels::buffer(inputs[0].numel());
-        for (i, (&t, &k)) in self.targets.as_slice().iter().zip(&coef).enumerate() {
-            if self.ignore_index != Some(t) {
+        for (i, (&t, &k)) in self.targets.iter().zip(&coef).enumerate() {
+            if t != IGNORED {
                 gx[i * self.classes + t] = -k;
             }
         }
@@ -317,22 +344,33 @@ impl<T: Scalar> BackwardOp<T> for NllBackward {
 ///
 /// ```
 /// use ferrograd_nn::NllLoss;
-/// use ferrograd_tensor::{Indices, Tensor};
+/// use ferrograd_tensor::{IdTensor, Tensor};
 /// let log_probs = Tensor::<f32>::from([[-0.5, -1.0], [-2.0, -0.1]]);
-/// let loss = NllLoss::default().forward(&log_probs, &Indices::from(vec![1, 1]))?;
+/// let loss = NllLoss::default().forward(&log_probs, &IdTensor::from(vec![1, 1]))?;
 /// assert!((loss.item()? - 0.55).abs() < 1e-6);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NllLoss {
     /// How to combine per-target losses.
     pub reduction: Reduction,
-    /// Targets equal to this index contribute nothing (and do not count in the mean).
-    pub ignore_index: Option<usize>,
+    /// Targets equal to this id contribute nothing (and do not count in the mean); any
+    /// integer, PyTorch's -100 by default.
+    pub ignore_index: i64,
+}
+
+impl Default for NllLoss {
+    /// PyTorch's defaults: mean, `ignore_index = -100`.
+    fn default() -> Self {
+        Self {
+            reduction: Reduction::Mean,
+            ignore_index: DEFAULT_IGNORE_INDEX,
+        }
+    }
 }
 
 impl NllLoss {
-    /// PyTorch's defaults: mean, nothing ignored.
+    /// PyTorch's defaults: mean, `ignore_index = -100`.
     pub fn new() -> Self {
         Self::default()
     }
@@ -343,9 +381,9 @@ impl NllLoss {
         self
     }
 
-    /// The same loss ignoring targets equal to `index`.
-    pub fn with_ignore_index(mut self, index: usize) -> Self {
-        self.ignore_index = Some(index);
+    /// The same loss ignoring targets equal to `index` (any integer).
+    pub fn with_ignore_index(mut self, index: i64) -> Self {
+        self.ignore_index = index;
         self
     }
 
@@ -353,19 +391,18 @@ impl NllLoss {
     ///
     /// # Errors
     /// As [`CrossEntropyLoss::forward`].
-    pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Indices) -> Result<Tensor<T>> {
+    pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
         const OP: &str = "NllLoss";
         let flat = flatten_classes(OP, input, target)?;
         let (rows, classes) = (flat.shape()[0], flat.shape()[1]);
-        let targets = target.reshape(&[rows])?;
-        let kept = count_kept(OP, targets.as_slice(), classes, self.ignore_index)?;
+        let (targets, kept) = checked_targets(OP, target, classes, self.ignore_index)?;
+        debug_assert_eq!(targets.len(), rows);
         let x = flat.contiguous_data();
         let losses: Vec<T> = targets
-            .as_slice()
             .iter()
             .enumerate()
             .map(|(i, &t)| {
-                if self.ignore_index == Some(t) {
+                if t == IGNORED {
                     T::ZERO
                 } else {
                     -x[i * classes + t]
@@ -377,7 +414,6 @@ impl NllLoss {
         let op = NllBackward {
             targets,
             classes,
-            ignore_index: self.ignore_index,
             reduction: self.reduction,
             kept,
         };

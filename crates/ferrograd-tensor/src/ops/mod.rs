@@ -6,8 +6,10 @@ pub mod compare;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
+pub mod sample;
 pub mod shape;
 pub mod softmax;
+pub mod sort;
 pub mod unary;
 
 use crate::layout::{Layout, for_each_run};

@@ -1,9 +1,9 @@
 //! Reductions over all or some axes: sum, mean, max, min, variance, argmax; and
 //! `sum_to_shape`, which autograd uses to undo broadcasting.
 
-use super::index::Indices;
 use crate::autograd::{BackwardOp, no_grad};
 use crate::error::{Result, TensorError, shape_of};
+use crate::ids::IdTensor;
 use crate::layout::{contiguous_strides, for_each_run, normalize_axes, normalize_axis};
 use crate::storage;
 use crate::tensor::Tensor;
@@ -317,7 +317,7 @@ impl<T: Scalar> Tensor<T> {
     /// # Errors
     /// [`TensorError::InvalidAxis`] for an axis out of range,
     /// [`TensorError::InvalidArgument`] when the axis is empty.
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<Indices> {
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<IdTensor> {
         self.arg_extremum("argmax", axis, keepdim, |v, best| v > best)
     }
 
@@ -325,7 +325,7 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Errors
     /// As [`Tensor::argmax`].
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> Result<Indices> {
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> Result<IdTensor> {
         self.arg_extremum("argmin", axis, keepdim, |v, best| v < best)
     }
 
@@ -335,7 +335,7 @@ impl<T: Scalar> Tensor<T> {
         axis: isize,
         keepdim: bool,
         better: impl Fn(T, T) -> bool,
-    ) -> Result<Indices> {
+    ) -> Result<IdTensor> {
         let a = normalize_axis(op, axis, self.shape())?;
         let size = self.shape()[a];
         if size == 0 {
@@ -349,19 +349,19 @@ impl<T: Scalar> Tensor<T> {
         perm.push(a);
         let moved = no_grad(|| self.permute(&perm).map(|t| t.contiguous()))?;
         let data = moved.contiguous_data();
-        let result: Vec<usize> = data
+        let result: Vec<i64> = data
             .chunks(size)
             .map(|row| {
                 let mut best = 0;
                 for (i, &v) in row.iter().enumerate() {
                     if v.is_nan() {
-                        return i; // NaN is the extremum, as in PyTorch
+                        return i as i64; // NaN is the extremum, as in PyTorch
                     }
                     if better(v, row[best]) {
                         best = i;
                     }
                 }
-                best
+                best as i64
             })
             .collect();
         let mut shape = self.shape().to_vec();
@@ -370,7 +370,7 @@ impl<T: Scalar> Tensor<T> {
         } else {
             shape.remove(a);
         }
-        Indices::new(result, &shape)
+        IdTensor::new(result, &shape)
     }
 
     /// Sums this tensor down to `shape`, the inverse of broadcasting `shape` up to this

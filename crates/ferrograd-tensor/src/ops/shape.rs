@@ -3,7 +3,10 @@
 
 use crate::autograd::BackwardOp;
 use crate::error::{Result, TensorError, shape_of};
-use crate::layout::{Layout, checked_numel, for_each_run, normalize_axis};
+use crate::layout::{
+    Layout, check_window, checked_numel, concat_shape, for_each_run, normalize_axis,
+    normalize_insert_axis,
+};
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
@@ -265,18 +268,35 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidAxis`] for an axis out of range,
-    /// [`TensorError::IndexOutOfRange`] when the window leaves the axis.
+    /// [`TensorError::IndexOutOfRange`] when the window leaves the axis (naming the last
+    /// index it would touch).
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Result<Tensor<T>> {
         let a = normalize_axis("narrow", axis, self.shape())?;
-        let size = self.shape()[a];
-        if start.checked_add(len).is_none_or(|end| end > size) {
-            return Err(TensorError::IndexOutOfRange {
-                op: "narrow",
-                index: start.saturating_add(len),
-                axis: a,
-                size,
-            });
-        }
+        check_window("narrow", self.shape(), a, start, len)?;
+        Ok(self.narrow_unchecked(a, start, len))
+    }
+
+    /// A Python-style slice of `axis`: `x[:, :-1]` is `x.slice(1, ..-1)`, `x[:, 1:]` is
+    /// `x.slice(1, 1..)`; negative bounds count from the end and out-of-range bounds are
+    /// clamped, as in PyTorch. A view.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let x = Tensor::<f32>::from([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// assert_eq!(x.slice(1, ..-1)?.to_vec(), [1.0, 2.0, 4.0, 5.0]);
+    /// assert_eq!(x.slice(1, 1..)?.to_vec(), [2.0, 3.0, 5.0, 6.0]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidAxis`] for an axis out of range.
+    pub fn slice(
+        &self,
+        axis: isize,
+        range: impl std::ops::RangeBounds<isize>,
+    ) -> Result<Tensor<T>> {
+        let a = normalize_axis("slice", axis, self.shape())?;
+        let (start, len) = crate::layout::resolve_range(self.shape()[a], &range);
         Ok(self.narrow_unchecked(a, start, len))
     }
 
@@ -288,10 +308,20 @@ impl<T: Scalar> Tensor<T> {
     /// Index `index` of `axis`, with that axis removed (PyTorch's `select`). A view.
     ///
     /// # Errors
-    /// As [`Tensor::narrow`].
+    /// [`TensorError::InvalidAxis`] for an axis out of range,
+    /// [`TensorError::IndexOutOfRange`] naming the index and the axis size.
     pub fn select(&self, axis: isize, index: usize) -> Result<Tensor<T>> {
         let a = normalize_axis("select", axis, self.shape())?;
-        self.narrow(a as isize, index, 1)?.squeeze(a as isize)
+        let size = self.shape()[a];
+        if index >= size {
+            return Err(TensorError::IndexOutOfRange {
+                op: "select",
+                index,
+                axis: a,
+                size,
+            });
+        }
+        self.narrow_unchecked(a, index, 1).squeeze(a as isize)
     }
 
     /// Removes a size-1 axis.
@@ -305,8 +335,9 @@ impl<T: Scalar> Tensor<T> {
             return Err(TensorError::InvalidArgument {
                 op: "squeeze",
                 reason: format!(
-                    "axis {a} of shape {} is not of size 1",
-                    shape_of(self.shape())
+                    "axis {axis} of shape {} has size {}, not 1",
+                    shape_of(self.shape()),
+                    self.shape()[a]
                 ),
             });
         }
@@ -318,11 +349,10 @@ impl<T: Scalar> Tensor<T> {
     /// Inserts a size-1 axis at position `axis` (`-1` appends).
     ///
     /// # Errors
-    /// [`TensorError::InvalidAxis`] for a position outside `-(rank+1)..=rank`.
+    /// [`TensorError::InvalidArgument`] for a position outside `-(rank+1)..=rank`,
+    /// naming it and the shape.
     pub fn unsqueeze(&self, axis: isize) -> Result<Tensor<T>> {
-        let mut extended = self.shape().to_vec();
-        extended.push(1);
-        let a = normalize_axis("unsqueeze", axis, &extended)?;
+        let a = normalize_insert_axis("unsqueeze", axis, self.shape())?;
         let mut shape = self.shape().to_vec();
         shape.insert(a, 1);
         self.reshape(&shape)
@@ -344,32 +374,10 @@ impl<T: Scalar> Tensor<T> {
     /// [`TensorError::ShapeMismatch`] when shapes disagree off the axis,
     /// [`TensorError::InvalidAxis`] for an axis out of range.
     pub fn concat(tensors: &[&Tensor<T>], axis: isize) -> Result<Tensor<T>> {
-        let first = tensors
-            .first()
-            .ok_or_else(|| TensorError::InvalidArgument {
-                op: "concat",
-                reason: "no tensors given".into(),
-            })?;
-        let a = normalize_axis("concat", axis, first.shape())?;
-        let mut shape = first.shape().to_vec();
-        shape[a] = 0;
-        for t in tensors {
-            let same_rank = t.rank() == first.rank();
-            if !same_rank
-                || t.shape()
-                    .iter()
-                    .enumerate()
-                    .any(|(i, &d)| i != a && d != first.shape()[i])
-            {
-                return Err(TensorError::ShapeMismatch {
-                    op: "concat",
-                    lhs: shape_of(first.shape()),
-                    rhs: shape_of(t.shape()),
-                });
-            }
-            shape[a] += t.shape()[a];
-        }
-        let mut data = storage::take_buffer::<T>(checked_numel(&shape).unwrap_or(0));
+        let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
+        let (a, shape) = concat_shape("concat", &shapes, axis)?;
+        let n = crate::tensor::checked_len("concat", &shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer::<T>("concat", &shape, n)?;
         let full = Layout::contiguous(&shape);
         let mut start = 0;
         for t in tensors {
@@ -404,12 +412,14 @@ impl<T: Scalar> Tensor<T> {
                 rhs: shape_of(t.shape()),
             });
         }
+        // Checked against the caller's shape, so the error names what they passed.
+        let a = normalize_insert_axis("stack", axis, first.shape())?;
         let expanded = tensors
             .iter()
-            .map(|t| t.unsqueeze(axis))
+            .map(|t| t.unsqueeze(a as isize))
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&Tensor<T>> = expanded.iter().collect();
-        Self::concat(&refs, axis)
+        Self::concat(&refs, a as isize)
     }
 
     /// Splits `axis` into pieces of `size` (the last may be smaller). Views.
