@@ -16,9 +16,9 @@
 
 use std::path::Path;
 
-use ferrograd_nn::{CrossEntropyLoss, Linear, Module, Relu, Sequential};
+use ferrograd_nn::{CrossEntropyLoss, Forward, Linear, Module, Relu, Sequential};
 use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
-use ferrograd_tensor::{Indices, Rng, Tensor, no_grad};
+use ferrograd_tensor::{IdTensor, Rng, Tensor, no_grad};
 use ferrograd_tokenize::BagOfWords;
 
 use crate::error::{LmError, Result, invalid};
@@ -239,12 +239,16 @@ impl BowClassifier {
                 order[cursor - batch..cursor].to_vec()
             };
             let x = dense(&vectors, &rows, v)?;
-            let y = Indices::new(rows.iter().map(|&r| targets[r]).collect(), &[rows.len()])?;
+            let y = IdTensor::new(
+                rows.iter().map(|&r| targets[r] as i64).collect(),
+                &[rows.len()],
+            )?;
             // optimizer.zero_grad(); loss = criterion(model(x), y); loss.backward(); step()
             let loss = criterion.forward(&classifier.model.forward(&x)?, &y)?;
             let value = f64::from(loss.item()?);
             losses.push(value);
-            optimizer.step(&loss.backward()?)?;
+            // The graph is freed before the step, so the parameters update in place.
+            optimizer.step(&loss.backward_free()?)?;
             on_step(step, value);
         }
         Ok((classifier, losses))

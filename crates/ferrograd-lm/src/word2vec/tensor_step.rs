@@ -18,9 +18,9 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use ferrograd_nn::Embedding;
+use ferrograd_nn::{Embedding, Forward};
 use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
-use ferrograd_tensor::{Indices, Tensor};
+use ferrograd_tensor::{IdTensor, Tensor};
 
 use crate::error::{Result, invalid};
 
@@ -60,11 +60,11 @@ impl SkipGram {
     /// # Errors
     /// An error for an id past the tables.
     pub fn loss(&self, center: usize, context: usize, negatives: &[usize]) -> Result<Tensor<f32>> {
-        let v = self.input.lookup(&Indices::new(vec![center], &[1])?)?; // [1, dim]
-        let mut targets = vec![context];
-        targets.extend_from_slice(negatives);
+        let id = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
+        let v = self.input.forward(&IdTensor::new(vec![id(center)], &[1])?)?; // [1, dim]
+        let targets: Vec<i64> = std::iter::once(context).chain(negatives.iter().copied()).map(id).collect();
         let k = targets.len();
-        let u = self.output.lookup(&Indices::new(targets, &[k])?)?; // [k, dim]
+        let u = self.output.forward(&IdTensor::new(targets, &[k])?)?; // [k, dim]
         let scores = u.matmul(&v.t()?)?; // [k, 1]
         let mut signs = vec![-1.0f32; k];
         signs[0] = 1.0;
@@ -89,7 +89,7 @@ impl SkipGram {
             SgdConfig::new(f64::from(alpha)),
         )?;
         let loss = self.loss(center, context, negatives)?;
-        optimizer.step(&loss.backward()?)?;
+        optimizer.step(&loss.backward_free()?)?;
         Ok(())
     }
 }
