@@ -61,8 +61,13 @@ impl SkipGram {
     /// An error for an id past the tables.
     pub fn loss(&self, center: usize, context: usize, negatives: &[usize]) -> Result<Tensor<f32>> {
         let id = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
-        let v = self.input.forward(&IdTensor::new(vec![id(center)], &[1])?)?; // [1, dim]
-        let targets: Vec<i64> = std::iter::once(context).chain(negatives.iter().copied()).map(id).collect();
+        let v = self
+            .input
+            .forward(&IdTensor::new(vec![id(center)], &[1])?)?; // [1, dim]
+        let targets: Vec<i64> = std::iter::once(context)
+            .chain(negatives.iter().copied())
+            .map(id)
+            .collect();
         let k = targets.len();
         let u = self.output.forward(&IdTensor::new(targets, &[k])?)?; // [k, dim]
         let scores = u.matmul(&v.t()?)?; // [k, 1]
