@@ -268,7 +268,8 @@ pub fn draw_rouge(e: &Evaluation, figures: &Figures) -> Result<std::path::PathBu
             e.mean_rouge.rouge2,
             e.mean_rouge.rouge_l,
         ];
-        let series: [(&str, fn(&Prf) -> f64, RGBColor); 3] = [
+        type Series = (&'static str, fn(&Prf) -> f64, RGBColor);
+        let series: [Series; 3] = [
             ("precision", |s| s.precision, palette::BLUE),
             ("recall", |s| s.recall, palette::RED),
             ("F1", |s| s.f1, palette::GREEN),

@@ -39,7 +39,7 @@ impl SkipGram {
     /// # Errors
     /// [`crate::LmError::InvalidConfig`] when the sizes disagree.
     pub fn from_vectors(input: &[f32], output: &[f32], dim: usize) -> Result<Self> {
-        if dim == 0 || input.len() % dim != 0 || input.len() != output.len() {
+        if dim == 0 || !input.len().is_multiple_of(dim) || input.len() != output.len() {
             return Err(invalid(
                 "SkipGram::from_vectors",
                 "sizes",
