@@ -268,6 +268,7 @@ pub fn draw_rouge(e: &Evaluation, figures: &Figures) -> Result<std::path::PathBu
             e.mean_rouge.rouge2,
             e.mean_rouge.rouge_l,
         ];
+        /// A bar series: its name, which number of a score it shows, its colour.
         type Series = (&'static str, fn(&Prf) -> f64, RGBColor);
         let series: [Series; 3] = [
             ("precision", |s| s.precision, palette::BLUE),

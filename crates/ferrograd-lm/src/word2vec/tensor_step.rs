@@ -18,7 +18,7 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use ferrograd_nn::{Embedding, Forward};
+use ferrograd_nn::Embedding;
 use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
 use ferrograd_tensor::{IdTensor, Tensor};
 
@@ -60,16 +60,15 @@ impl SkipGram {
     /// # Errors
     /// An error for an id past the tables.
     pub fn loss(&self, center: usize, context: usize, negatives: &[usize]) -> Result<Tensor<f32>> {
-        let id = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
         let v = self
             .input
-            .forward(&IdTensor::new(vec![id(center)], &[1])?)?; // [1, dim]
-        let targets: Vec<i64> = std::iter::once(context)
-            .chain(negatives.iter().copied())
-            .map(id)
-            .collect();
+            .lookup(&IdTensor::from_indices(&[center], &[1])?)?; // [1, dim]
+        let mut targets = vec![context];
+        targets.extend_from_slice(negatives);
         let k = targets.len();
-        let u = self.output.forward(&IdTensor::new(targets, &[k])?)?; // [k, dim]
+        let u = self
+            .output
+            .lookup(&IdTensor::from_indices(&targets, &[k])?)?; // [k, dim]
         let scores = u.matmul(&v.t()?)?; // [k, 1]
         let mut signs = vec![-1.0f32; k];
         signs[0] = 1.0;
