@@ -5,4 +5,5 @@ pub mod dropout;
 pub mod embedding;
 pub mod linear;
 pub mod norm;
+pub mod rnn;
 pub mod sequential;
