@@ -614,7 +614,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
                 epoch,
                 seconds,
             });
-            if self.config.eval_every.is_some_and(|e| self.step % e == 0) && !valid.is_empty() {
+            if self.config.eval_every.is_some_and(|e| self.step.is_multiple_of(e)) && !valid.is_empty() {
                 control = self
                     .eval_and_sample(valid, sampling, &mut summary, on_event)?
                     .max(control);
@@ -623,7 +623,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
             if self
                 .config
                 .checkpoint_every
-                .is_some_and(|e| self.step % e == 0)
+                .is_some_and(|e| self.step.is_multiple_of(e))
             {
                 control = self.checkpoint_now(train, on_event)?.max(control);
                 checkpointed_at = Some(self.step);

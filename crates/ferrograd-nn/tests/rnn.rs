@@ -56,7 +56,7 @@ fn fused_gradients_match_finite_differences() {
         let report = gradcheck(
             |v| {
                 let out = model.forward_with_state(&v[0], Some(&v[1]))?;
-                Ok(out.output.sum_all().add(&out.hidden.square().sum_all())?)
+                out.output.sum_all().add(&out.hidden.square().sum_all())
             },
             &[x.clone(), h0.clone()],
             &options(),
@@ -177,8 +177,9 @@ fn one_step_by_hand() {
     let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 1, 2]).unwrap();
     let h0 = Tensor::from_vec(vec![-1.0, 1.0], &[1, 1, 2]).unwrap();
     let out = model.forward((&x, &h0)).unwrap().output.to_vec();
-    let z0: f64 = 1.0 * 0.5 + 2.0 * 2.0 + (-1.0 * 0.1 + 1.0 * 0.3) + 0.05;
-    let z1: f64 = 1.0 * -1.0 + 2.0 * 0.25 + (-1.0 * 0.2 + 1.0 * 0.4) - 0.05;
+    // x = [1, 2], h0 = [-1, 1]: z = x·W + h0·U + b, column by column.
+    let z0: f64 = 0.5 + 2.0 * 2.0 + (-0.1 + 0.3) + 0.05;
+    let z1: f64 = -1.0 + 2.0 * 0.25 + (-0.2 + 0.4) - 0.05;
     assert!((out[0] - z0.tanh()).abs() < 1e-15 && (out[1] - z1.tanh()).abs() < 1e-15);
 }
 
