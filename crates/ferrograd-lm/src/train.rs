@@ -614,7 +614,12 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
                 epoch,
                 seconds,
             });
-            if self.config.eval_every.is_some_and(|e| self.step.is_multiple_of(e)) && !valid.is_empty() {
+            if self
+                .config
+                .eval_every
+                .is_some_and(|e| self.step.is_multiple_of(e))
+                && !valid.is_empty()
+            {
                 control = self
                     .eval_and_sample(valid, sampling, &mut summary, on_event)?
                     .max(control);
