@@ -31,7 +31,10 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod ngram;
+pub mod rnn;
 pub mod text;
+pub mod train;
+mod train_checkpoint;
 pub mod word2vec;
 
 pub use decoder::{DecoderConfig, DecoderLanguageModel};

@@ -9,6 +9,9 @@
 //! - layers: [`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`],
 //!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
 //!   [`GeluTanh`], [`Softmax`], [`LogSoftmax`] — with function forms in [`functional`];
+//! - recurrent layers: [`ElmanRnn`] (stacked [`ElmanCell`]s over batch-first sequences,
+//!   a fused forward and backward over time) and the chapter-3 notebook's
+//!   [`initialize_weights`];
 //! - losses with PyTorch's reductions ([`Reduction`]): [`MseLoss`], [`BceLoss`],
 //!   [`BceWithLogitsLoss`], [`CrossEntropyLoss`] (with `ignore_index` and label
 //!   smoothing), [`NllLoss`];
@@ -64,6 +67,7 @@ pub use layers::embedding::Embedding;
 pub use layers::kv_cache::{KvCache, LayerKvCache};
 pub use layers::linear::Linear;
 pub use layers::norm::{LayerNorm, RmsNorm, layer_norm, rms_norm};
+pub use layers::rnn::{ElmanCell, ElmanRnn, RnnOutput, initialize_weights};
 pub use layers::rope::{Rope, RopeStyle};
 pub use layers::sequential::Sequential;
 pub use losses::Reduction;

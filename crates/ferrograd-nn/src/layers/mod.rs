@@ -8,5 +8,6 @@ pub mod embedding;
 pub mod kv_cache;
 pub mod linear;
 pub mod norm;
+pub mod rnn;
 pub mod rope;
 pub mod sequential;
