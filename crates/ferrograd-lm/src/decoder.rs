@@ -22,7 +22,8 @@
 //! ```
 
 use crate::error::{LmError, Result, invalid};
-use crate::generate::CausalLm;
+use crate::generate::CachedLm;
+use crate::train::CausalLm;
 use ferrograd_nn::init::{normal, xavier_uniform};
 use ferrograd_nn::{
     CrossEntropyLoss, DecoderBlock, Embedding, Forward, KvCache, Module, Rope, RopeStyle, Visitor,
@@ -347,7 +348,42 @@ impl<T: Scalar> Forward<&IdTensor> for DecoderLanguageModel<T> {
     }
 }
 
-impl<T: Scalar> CausalLm for DecoderLanguageModel<T> {
+impl<T: Scalar> CausalLm<T> for DecoderLanguageModel<T> {
+    fn vocab_size(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    fn max_context(&self) -> Option<usize> {
+        Some(self.config.max_positions)
+    }
+
+    /// Greedy decoding with the KV cache (the notebook's `generate_text`, same tokens):
+    /// the prompt in one pass, then one token at a time. A prompt longer than the context
+    /// keeps its last `max_positions` tokens, and generation stops when the context is
+    /// full.
+    fn generate_greedy(
+        &self,
+        prompt: &[u32],
+        max_new_tokens: usize,
+        eos: Option<u32>,
+    ) -> Result<Vec<u32>> {
+        crate::train::check_prompt(prompt, self.config.vocab_size)?;
+        let context = self.config.max_positions;
+        let kept = &prompt[prompt.len().saturating_sub(context)..];
+        let ids: Vec<i64> = kept.iter().map(|&t| i64::from(t)).collect();
+        let room = context - ids.len();
+        let mut options = crate::GenerateOptions::new(max_new_tokens.min(room));
+        if let Some(e) = eos {
+            options = options.with_stop_tokens(&[i64::from(e)]);
+        }
+        let out = crate::generate(self, &ids, &mut crate::Greedy, &options)?;
+        let mut all = prompt.to_vec();
+        all.extend(out.tokens.iter().map(|&t| t as u32));
+        Ok(all)
+    }
+}
+
+impl<T: Scalar> CachedLm for DecoderLanguageModel<T> {
     type Cache = KvCache<T>;
 
     fn vocab_size(&self) -> usize {
@@ -362,7 +398,7 @@ impl<T: Scalar> CausalLm for DecoderLanguageModel<T> {
         self.new_kv_cache(1, capacity)
     }
 
-    fn last_logits(&self, ids: &[i64], cache: Option<&mut KvCache<T>>) -> Result<Vec<f32>> {
+    fn last_logits(&self, ids: &[i64], cache: Option<&mut KvCache<T>>) -> Result<Vec<f64>> {
         no_grad(|| {
             let t = ids.len();
             let ids = IdTensor::new(ids.to_vec(), &[1, t])?;
@@ -373,7 +409,7 @@ impl<T: Scalar> CausalLm for DecoderLanguageModel<T> {
             Ok(logits
                 .contiguous_data()
                 .iter()
-                .map(|v| v.to_f64() as f32)
+                .map(|v| v.to_f64())
                 .collect())
         })
     }

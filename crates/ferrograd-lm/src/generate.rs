@@ -25,13 +25,14 @@ use crate::error::{LmError, Result, invalid};
 
 /// A rule for choosing the next token from the logits of the last position (one row of
 /// `vocab_size` values) and the tokens so far (prompt then generated ones): greedy
-/// decoding, or chapter 5's samplers (temperature, top-k, top-p, penalties).
-pub trait NextToken {
+/// decoding, or chapter 5's samplers (temperature, top-k, top-p, penalties). The same
+/// signature as chapter 5's `sampling::NextToken`, so its samplers drive this loop.
+pub trait NextToken: std::fmt::Debug {
     /// The chosen token id.
     ///
     /// # Errors
     /// When no token can be chosen (empty or NaN logits, an invalid setting).
-    fn next_token(&mut self, logits: &[f32], history: &[i64]) -> Result<i64>;
+    fn next_token(&mut self, logits: &[f64], previous: &[i64]) -> Result<i64>;
 }
 
 /// Greedy decoding: the token with the highest logit (the first one on ties, as
@@ -40,15 +41,15 @@ pub trait NextToken {
 /// ```
 /// use ferrograd_lm::{Greedy, NextToken};
 /// assert_eq!(Greedy.next_token(&[0.1, 2.5, -1.0, 2.5], &[])?, 1);
-/// assert!(Greedy.next_token(&[0.1, f32::NAN], &[]).is_err());
+/// assert!(Greedy.next_token(&[0.1, f64::NAN], &[]).is_err());
 /// # Ok::<(), ferrograd_lm::LmError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Greedy;
 
 impl NextToken for Greedy {
-    fn next_token(&mut self, logits: &[f32], _history: &[i64]) -> Result<i64> {
-        let mut best: Option<(usize, f32)> = None;
+    fn next_token(&mut self, logits: &[f64], _previous: &[i64]) -> Result<i64> {
+        let mut best: Option<(usize, f64)> = None;
         for (i, &v) in logits.iter().enumerate() {
             if v.is_nan() {
                 return Err(LmError::BadLogits {
@@ -61,7 +62,7 @@ impl NextToken for Greedy {
             }
         }
         match best {
-            Some((i, v)) if v > f32::NEG_INFINITY => Ok(i as i64),
+            Some((i, v)) if v > f64::NEG_INFINITY => Ok(i as i64),
             Some(_) => Err(LmError::BadLogits {
                 op: "Greedy::next_token",
                 reason: "every token is banned (all logits are -inf)".into(),
@@ -74,9 +75,10 @@ impl NextToken for Greedy {
     }
 }
 
-/// A model that generation can drive: logits of the last position after feeding tokens,
-/// with or without a cache of the earlier ones.
-pub trait CausalLm {
+/// A model that generation can drive step by step: logits of the last position after
+/// feeding tokens, with or without a cache of the earlier ones. (Training uses
+/// [`crate::train::CausalLm`]; this trait is the incremental half.)
+pub trait CachedLm {
     /// The model's KV cache (or whatever state it keeps between steps).
     type Cache;
 
@@ -98,7 +100,7 @@ pub trait CausalLm {
     ///
     /// # Errors
     /// Ids outside the vocabulary, a full cache, a sequence past the context.
-    fn last_logits(&self, ids: &[i64], cache: Option<&mut Self::Cache>) -> Result<Vec<f32>>;
+    fn last_logits(&self, ids: &[i64], cache: Option<&mut Self::Cache>) -> Result<Vec<f64>>;
 }
 
 /// Settings of [`generate`].
@@ -170,7 +172,7 @@ pub struct Generation {
 /// prompt, or the prompt and the tokens asked for, are longer than the model's context;
 /// a banned token outside the vocabulary; errors of the model and the chooser (a chosen
 /// id outside the vocabulary is [`LmError::BadLogits`]).
-pub fn generate<M: CausalLm + ?Sized>(
+pub fn generate<M: CachedLm + ?Sized>(
     model: &M,
     prompt: &[i64],
     chooser: &mut dyn NextToken,
@@ -236,7 +238,7 @@ pub fn generate<M: CausalLm + ?Sized>(
             });
         }
         for &t in &options.banned_tokens {
-            logits[t as usize] = f32::NEG_INFINITY;
+            logits[t as usize] = f64::NEG_INFINITY;
         }
         let next = chooser.next_token(&logits, &history)?;
         if usize::try_from(next).map_or(true, |n| n >= vocab) {

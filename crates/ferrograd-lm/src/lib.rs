@@ -40,6 +40,6 @@ pub mod word2vec;
 pub use decoder::{DecoderConfig, DecoderLanguageModel};
 pub use error::{LmError, Result};
 pub use generate::{
-    CausalLm, GenerateOptions, Generation, Greedy, NextToken, StopReason, generate,
+    CachedLm, GenerateOptions, Generation, Greedy, NextToken, StopReason, generate,
 };
 pub use ngram::{CountLanguageModel, NgramRow, split_train_test};
