@@ -31,6 +31,7 @@ pub mod rnn;
 pub mod text;
 pub mod train;
 mod train_checkpoint;
+pub mod train_loss;
 pub mod word2vec;
 
 pub use error::{LmError, Result};
