@@ -22,6 +22,8 @@ pub const NAMES: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "rnn_lm_step",
+    "rnn_lm_step_torch_rnn",
 ];
 
 /// Prepares the named workload, or `None` for an unknown name.
@@ -36,6 +38,9 @@ pub fn build(name: &str) -> Option<Workload> {
         "matmul_1024" => matmul(1024),
         "add_1m" => add_1m(),
         "softmax_64x32000" => softmax(),
+        // One ferrograd model; PyTorch runs the notebook's loop over time steps for the
+        // first name and `torch.nn.RNN` for the second.
+        "rnn_lm_step" | "rnn_lm_step_torch_rnn" => rnn_lm_step(),
         _ => return None,
     })
 }
@@ -44,7 +49,7 @@ pub fn build(name: &str) -> Option<Workload> {
 pub fn unit(name: &str) -> &'static str {
     match name {
         "logreg_loop" => "500 steps",
-        "mlp_step" | "lm_step" => "step",
+        "mlp_step" | "lm_step" | "rnn_lm_step" | "rnn_lm_step_torch_rnn" => "step",
         n if n.starts_with("matmul") => "product",
         "add_1m" => "add",
         _ => "softmax",
@@ -262,5 +267,42 @@ fn lm_step() -> Workload {
             loss.backward_free().expect("graph")
         };
         optimizer.step(&grads).expect("step");
+    })
+}
+
+/// One training step of the chapter-3 notebook's RNN language model at its shapes with
+/// V = 8,192: `Embedding(8192, 128)` → 2 Elman layers of 128 → `Linear(128, 8192)`,
+/// batch 128 of 29 input tokens (the notebook's context of 30, full length: no
+/// padding), cross-entropy with the pad id 0 ignored, AdamW lr 1e-3.
+fn rnn_lm_step() -> Workload {
+    use ferrograd::data::text::LmBatch;
+    use ferrograd::lm::rnn::{RnnConfig, RnnLanguageModel};
+    use ferrograd::lm::train::{TrainConfig, Trainer};
+    let (vocab, batch, time) = (8192, 128, 29);
+    let mut rng = Rng::new(0);
+    let model: &'static RnnLanguageModel = Box::leak(Box::new(
+        RnnLanguageModel::new(&RnnConfig::new(vocab).with_pad_index(0), &mut rng).expect("valid"),
+    ));
+    let ids: Vec<i64> = (0..batch * (time + 1))
+        .map(|_| 1 + rng.below(vocab - 1) as i64)
+        .collect();
+    let rows = |offset: usize| -> Vec<i64> {
+        (0..batch)
+            .flat_map(|r| ids[r * (time + 1) + offset..r * (time + 1) + offset + time].to_vec())
+            .collect()
+    };
+    let lm_batch = LmBatch {
+        inputs: IdTensor::new(rows(0), &[batch, time]).expect("sizes agree"),
+        targets: IdTensor::new(rows(1), &[batch, time]).expect("sizes agree"),
+        lengths: vec![time; batch],
+    };
+    let config = TrainConfig {
+        lr: 1e-3,
+        ignore_index: 0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, config).expect("valid config");
+    Box::new(move || {
+        trainer.step(&lm_batch).expect("step");
     })
 }

@@ -19,6 +19,8 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "rnn_lm_step",
+    "rnn_lm_step_torch_rnn",
 ];
 
 /// What `cargo xtask bench-compare --help` prints.
@@ -29,7 +31,9 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
   --samples N        timed samples per process; each process reports their median (default 10)
   --threads LIST     thread counts to measure at (default 1,2)
   --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step, matmul_64,
-                     matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000
+                     matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000,
+                     rnn_lm_step (PyTorch: the notebook's loop over time steps),
+                     rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN)
 
 Threads are set with ferrograd::tensor::set_num_threads (FERROGRAD_NUM_THREADS) and
 torch.set_num_threads. Without PyTorch (python3 -m pip install torch numpy) only the

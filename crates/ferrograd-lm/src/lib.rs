@@ -35,6 +35,7 @@ pub mod rnn;
 pub mod text;
 pub mod train;
 mod train_checkpoint;
+pub mod train_loss;
 pub mod word2vec;
 
 pub use decoder::{DecoderConfig, DecoderLanguageModel};

@@ -17,6 +17,7 @@
 
 use crate::error::{Result, invalid};
 use crate::train::CausalLm;
+use crate::train_loss::linear_cross_entropy;
 use ferrograd_nn::{ElmanRnn, Embedding, Forward, Linear, Module, Visitor, initialize_weights};
 use ferrograd_tensor::{IdTensor, Rng, Scalar, Tensor, no_grad};
 
@@ -207,6 +208,32 @@ impl<T: Scalar> Forward<&IdTensor> for RnnLanguageModel<T> {
 impl<T: Scalar> CausalLm<T> for RnnLanguageModel<T> {
     fn vocab_size(&self) -> usize {
         self.config.vocab_size
+    }
+
+    /// The RNN's hidden states through the output head and the cross-entropy fused
+    /// ([`linear_cross_entropy`]): the logits of padded positions are never computed and
+    /// the `[rows, V]` logits never stored; the same value and gradients as `fc` followed
+    /// by `CrossEntropyLoss`.
+    fn loss(&self, inputs: &IdTensor, targets: &IdTensor, ignore_index: i64) -> Result<Tensor<T>> {
+        let hidden = self.hidden_states(inputs)?;
+        let rows = targets.len();
+        if hidden.shape()[..2] != *inputs.shape() || rows != inputs.len() {
+            return Err(invalid(
+                "RnnLanguageModel::loss",
+                "targets",
+                format!("shape {:?}", targets.shape()),
+                format!("must be the inputs' shape {:?}", inputs.shape()),
+            ));
+        }
+        let e = self.config.emb_dim;
+        let bias = self.fc.bias.as_ref().map(|b| b.tensor());
+        linear_cross_entropy(
+            &hidden.reshape(&[rows, e])?,
+            &self.fc.weight.tensor(),
+            bias.as_ref(),
+            &targets.reshape(&[rows])?,
+            ignore_index,
+        )
     }
 
     /// Greedy decoding carrying the RNN's state: the prompt is run once, then each new
