@@ -52,6 +52,7 @@
 
 pub mod chapter2;
 pub mod chapter3;
+pub mod chapter4;
 pub mod data;
 pub mod error;
 pub mod plot;
@@ -78,3 +79,6 @@ pub mod guide_chapter2 {}
 /// it is compiled and run as a doc-test.
 #[doc = include_str!("../../../docs/chapter3.md")]
 pub mod guide_chapter3 {}
+
+#[doc = include_str!("../../../docs/chapter4.md")]
+pub mod guide_chapter4 {}
