@@ -127,13 +127,35 @@ pub trait Scalar:
     /// [`crate::kernel::gemm`], which checks this.
     #[doc(hidden)]
     unsafe fn gemm_unchecked(
-        dst: crate::kernel::RawMatMut<Self>,
-        lhs: crate::kernel::RawMat<Self>,
-        rhs: crate::kernel::RawMat<Self>,
+        dst: RawMatMut<Self>,
+        lhs: RawMat<Self>,
+        rhs: RawMat<Self>,
         alpha: Self,
         accumulate: bool,
         parallel: bool,
     );
+}
+
+/// Raw matrix view handed to faer (no lifetime: only built from checked views).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawMat<T> {
+    pub(crate) ptr: *const T,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_stride: isize,
+    pub(crate) col_stride: isize,
+}
+
+/// Raw mutable matrix view handed to faer.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawMatMut<T> {
+    pub(crate) ptr: *mut T,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) row_stride: isize,
+    pub(crate) col_stride: isize,
 }
 
 macro_rules! exp_fast_impl {
@@ -274,9 +296,9 @@ macro_rules! impl_scalar {
             }
 
             unsafe fn gemm_unchecked(
-                dst: crate::kernel::RawMatMut<Self>,
-                lhs: crate::kernel::RawMat<Self>,
-                rhs: crate::kernel::RawMat<Self>,
+                dst: RawMatMut<Self>,
+                lhs: RawMat<Self>,
+                rhs: RawMat<Self>,
                 alpha: Self,
                 accumulate: bool,
                 parallel: bool,
@@ -315,7 +337,7 @@ macro_rules! impl_scalar {
                     Accum::Replace
                 };
                 let par = if parallel {
-                    Par::rayon(crate::kernel::num_threads())
+                    Par::rayon(crate::cpu::threads::num_threads())
                 } else {
                     Par::Seq
                 };
