@@ -117,10 +117,15 @@ fn ci() -> Result<(), String> {
     for step in &STEPS[1..] {
         run_step(step)?;
         if step.name.starts_with("tests") {
-            // After the tests, whose build holds the fuzzer already (its tests run it).
+            // After the tests: their build made the fuzzer (the fuzz crate's tests run
+            // it), so this step compiles nothing.
             announce("fuzzing (every target, short)");
             let started = Instant::now();
-            fuzz(&["--dev".into(), "--seconds".into(), CI_FUZZ_SECONDS.into()])?;
+            let binary = fuzzer_path(true)?;
+            if !binary.exists() {
+                build_fuzzer(true)?;
+            }
+            run_fuzzer(&binary, &["--seconds", CI_FUZZ_SECONDS])?;
             eprintln!("    fuzzing ok ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
@@ -163,8 +168,8 @@ fn run_step(step: &Step) -> Result<(), String> {
 }
 
 /// `cargo xtask fuzz`: builds the fuzzer and runs it. `--dev` uses the test build
-/// (reusing what `cargo test --workspace --all-features` built, with overflow checks on);
-/// otherwise a release build. Other arguments go to the fuzzer.
+/// (with overflow checks on, and the dependencies `cargo test --workspace --all-features`
+/// built); otherwise a release build. Other arguments go to the fuzzer.
 fn fuzz(args: &[String]) -> Result<(), String> {
     let dev = args.iter().any(|a| a == "--dev");
     let mut passed: Vec<&str> = args
@@ -175,10 +180,15 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     if !passed.contains(&"--seconds") {
         passed.extend(["--seconds", "30"]);
     }
+    build_fuzzer(dev)?;
+    run_fuzzer(&fuzzer_path(dev)?, &passed)
+}
+
+fn build_fuzzer(dev: bool) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
-    // The same package selection and features as the CI test step, so that nothing is
-    // built twice.
+    // The package selection and features of the CI steps, so that the dependencies
+    // they built are reused.
     build.args([
         "build",
         "--workspace",
@@ -192,24 +202,32 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     let status = build
         .status()
         .map_err(|e| format!("fuzz: could not start cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("fuzz: building the fuzzer failed ({status})"));
-    }
-    let binary = target_directory()?
-        .join(if dev { "debug" } else { "release" })
-        .join(format!("ferrograd-fuzz{}", std::env::consts::EXE_SUFFIX));
-    let status = Command::new(&binary)
-        .args(&passed)
-        .status()
-        .map_err(|e| format!("fuzz: could not start {}: {e}", binary.display()))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "fuzz: the fuzzer reported findings or failed ({status}); inputs are saved under \
+        Err(format!("fuzz: building the fuzzer failed ({status})"))
+    }
+}
+
+fn fuzzer_path(dev: bool) -> Result<std::path::PathBuf, String> {
+    Ok(target_directory()?
+        .join(if dev { "debug" } else { "release" })
+        .join(format!("ferrograd-fuzz{}", std::env::consts::EXE_SUFFIX)))
+}
+
+fn run_fuzzer(binary: &std::path::Path, args: &[&str]) -> Result<(), String> {
+    let status = Command::new(binary)
+        .args(args)
+        .status()
+        .map_err(|e| format!("fuzz: could not start {}: {e}", binary.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(format!(
+            "fuzz: the fuzzer reported findings; their inputs are saved under \
              fuzz/regressions/<target>/, replay one with `{} --replay TARGET FILE`",
             binary.display()
-        ))
+        )),
+        _ => Err(format!("fuzz: the fuzzer failed ({status})")),
     }
 }
 

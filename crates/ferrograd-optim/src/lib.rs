@@ -26,9 +26,9 @@
 //! | PyTorch | ferrograd |
 //! |---|---|
 //! | `optimizer = optim.SGD(model.parameters(), lr=0.001)` | `let mut optimizer = Sgd::new(params, SgdConfig::new(0.001))?;` |
-//! | `optimizer.zero_grad()` | nothing: each `backward()` returns a fresh store |
+//! | `optimizer.zero_grad()` | nothing: each backward returns a fresh store |
 //! | `loss = criterion(model(X), y)` | `let loss = …tensor ops on w.tensor(), b.tensor()…;` |
-//! | `loss.backward()` | `let grads = loss.backward()?;` |
+//! | `loss.backward()` | `let grads = loss.backward_free()?;` (frees the graph: in-place updates) |
 //! | `clip_grad_norm_(model.parameters(), 1.0)` | `clip_grad_norm(&mut grads, 1.0)?;` |
 //! | `optimizer.step()` | `optimizer.step(&grads)?;` |
 //! | `scheduler.step()` | `scheduler.step(&mut optimizer)?;` |
@@ -57,7 +57,7 @@
 //!     // optimizer.zero_grad(): nothing to do
 //!     let outputs = x.matmul(&w.tensor().t()?)?.add(&b.tensor())?.sigmoid(); // model(X)
 //!     let loss = bce(&outputs)?;                                              // criterion
-//!     let grads = loss.backward()?;                                           // loss.backward()
+//!     let grads = loss.backward_free()?;                                      // loss.backward()
 //!     optimizer.step(&grads)?;                                                // optimizer.step()
 //!     losses.push(loss.item()?);
 //! }

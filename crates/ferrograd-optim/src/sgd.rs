@@ -136,7 +136,7 @@ impl SgdConfig {
 /// let mut opt = Sgd::new([w.clone()], SgdConfig { momentum: 0.5, ..SgdConfig::new(0.1) })?;
 /// for _ in 0..100 {
 ///     let loss = w.tensor().sub_scalar(3.0).square().sum_all();
-///     let grads = loss.backward()?;
+///     let grads = loss.backward_free()?;
 ///     opt.step(&grads)?;
 /// }
 /// assert!((w.tensor().item()? - 3.0).abs() < 1e-4);
