@@ -411,12 +411,11 @@ fn exported_macros(text: &str) -> Vec<String> {
     let toks = tokens(text);
     let mut out = Vec::new();
     for (i, t) in toks.iter().enumerate() {
-        if t == "macro_export" {
-            if let Some(pos) = toks[i..].iter().position(|s| s == "macro_rules") {
-                if let Some(name) = toks.get(i + pos + 2) {
-                    out.push(name.clone());
-                }
-            }
+        if t == "macro_export"
+            && let Some(pos) = toks[i..].iter().position(|s| s == "macro_rules")
+            && let Some(name) = toks.get(i + pos + 2)
+        {
+            out.push(name.clone());
         }
     }
     out
@@ -472,23 +471,26 @@ impl Crate<'_> {
     fn defining_file(&self, path: &ModPath, depth: usize) -> Option<(&str, String)> {
         // Longest prefix that is a module.
         let mut k = path.len();
-        while k > 0 && !self.files.contains_key(&path[..k].to_vec()) {
+        while k > 0 && !self.files.contains_key(&path[..k]) {
             k -= 1;
         }
         let module = path[..k].to_vec();
         let name = path.get(k).cloned().unwrap_or_default();
-        if k == 0 && path.len() == 1 {
-            if let Some(file) = self.macros.get(&name) {
-                return Some((file, name));
-            }
+        if k == 0
+            && path.len() == 1
+            && let Some(file) = self.macros.get(&name)
+        {
+            return Some((file, name));
         }
-        if depth < 16 && !name.is_empty() && name != "*" {
-            if let Some(target) = self.reexports.get(&module).and_then(|m| m.get(&name)) {
-                let mut target = target.clone();
-                target.extend(path[k + 1..].iter().cloned());
-                if let Some(found) = self.defining_file(&target, depth + 1) {
-                    return Some(found);
-                }
+        if depth < 16
+            && !name.is_empty()
+            && name != "*"
+            && let Some(target) = self.reexports.get(&module).and_then(|m| m.get(&name))
+        {
+            let mut target = target.clone();
+            target.extend(path[k + 1..].iter().cloned());
+            if let Some(found) = self.defining_file(&target, depth + 1) {
+                return Some(found);
             }
         }
         let file = self.files.get(&module)?;

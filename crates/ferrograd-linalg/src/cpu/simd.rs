@@ -200,6 +200,7 @@ macro_rules! simd_kernel {
         ($($arg:ident : $ty:ty),*) [$($ret:ty)?] $body:block
     ) => {
         $($attrs)*
+        #[allow(clippy::too_many_arguments)] // as many as the kernel itself takes
         $vis fn $name <$($decl)*> ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)] // as many as the kernel itself takes
