@@ -115,23 +115,52 @@ pub fn max<T: Scalar>(row: &[T]) -> T {
     max
 }
 
-/// Writes `y = exp(x - shift)` and returns `Σ y`, in one pass. `exp` is
-/// [`Scalar::exp_fast`] (a polynomial that vectorises, within 2 ulps for `f32`).
+/// Writes `y = exp(x − shift)` and returns `Σ y`, in one pass over `x`. `shift` must be
+/// at least every element and no element NaN (softmax's row maximum, finite): `exp` is
+/// [`Scalar::exp_fast_nonpositive`] (a polynomial that vectorises, within 2 ulps for
+/// `f32`). Each block of [`LANES`] exponentials is stored first and then added to the
+/// lanes from `y` (in L1): computing and summing in one loop kept 64 exponentials' worth
+/// of temporaries live, which spilled AVX2's 16 registers.
 #[inline(always)]
 pub fn exp_sum<T: Scalar>(x: &[T], y: &mut [T], shift: T) -> T {
     let mut lanes = [T::ZERO; LANES];
     let mut xs = x.chunks_exact(LANES);
     let mut ys = y.chunks_exact_mut(LANES);
     for (x, y) in (&mut xs).zip(&mut ys) {
-        for ((lane, y), &x) in lanes.iter_mut().zip(y).zip(x) {
-            *y = (x - shift).exp_fast();
-            *lane += *y;
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = (x - shift).exp_fast_nonpositive();
+        }
+        for (lane, &y) in lanes.iter_mut().zip(y.iter()) {
+            *lane += y;
         }
     }
     let mut total = combine(lanes, |a, b| a + b);
     for (y, &x) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
-        *y = (x - shift).exp_fast();
+        *y = (x - shift).exp_fast_nonpositive();
         total += *y;
+    }
+    total
+}
+
+/// `Σ exp(x − shift)` without storing the exponentials (log-softmax, logsumexp,
+/// cross-entropy); the same conditions and blocks as [`exp_sum`].
+#[inline(always)]
+pub fn sum_exp<T: Scalar>(x: &[T], shift: T) -> T {
+    let mut lanes = [T::ZERO; LANES];
+    let mut block = [T::ZERO; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (e, &x) in block.iter_mut().zip(chunk) {
+            *e = (x - shift).exp_fast_nonpositive();
+        }
+        for (lane, &e) in lanes.iter_mut().zip(block.iter()) {
+            *lane += e;
+        }
+    }
+    let mut total = combine(lanes, |a, b| a + b);
+    for &x in tail {
+        total += (x - shift).exp_fast_nonpositive();
     }
     total
 }
@@ -154,6 +183,8 @@ mod tests {
             let total = exp_sum(&row, &mut y, 1.0);
             let expected: f64 = row.iter().map(|v| (v - 1.0).exp()).sum();
             assert!((total - expected).abs() < 1e-12 * n.max(1) as f64);
+            assert!((sum_exp(&row, 1.0) - expected).abs() < 1e-12 * n.max(1) as f64);
+            assert!(y.iter().zip(&row).all(|(y, v)| (y - (v - 1.0).exp()).abs() < 1e-15));
         }
     }
 

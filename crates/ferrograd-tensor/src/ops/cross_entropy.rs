@@ -125,7 +125,7 @@ simd_kernel! {
         for (i, row) in x.chunks_exact(c).enumerate() {
             let max = lanes::max(row);
             let log_sum = if max.is_finite() {
-                lanes::sum(row, |v| (v - max).exp_fast()).ln()
+                lanes::sum_exp(row, max).ln()
             } else {
                 T::from_f64(f64::NAN) // the NaN rule: NaN, +inf or all −inf
             };

@@ -38,7 +38,7 @@ simd_kernel! {
                 continue;
             }
             if LOG {
-                let log_total = lanes::sum(x, |v| (v - max).exp_fast()).ln();
+                let log_total = lanes::sum_exp(x, max).ln();
                 for (y, &x) in y.iter_mut().zip(x) {
                     *y = (x - max) - log_total;
                 }
@@ -56,7 +56,7 @@ simd_kernel! {
         for (x, out) in x.chunks_exact(n).zip(out.iter_mut()) {
             let max = lanes::max(x);
             *out = if max.is_finite() {
-                max + lanes::sum(x, |v| (v - max).exp_fast()).ln()
+                max + lanes::sum_exp(x, max).ln()
             } else {
                 // NaN stays NaN; a row of −inf sums to 0 (ln → −inf); a +inf gives +inf:
                 // PyTorch's values for these rows.
