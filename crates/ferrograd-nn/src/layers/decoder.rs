@@ -5,7 +5,7 @@
 
 use super::attention::MultiHeadAttention;
 use super::kv_cache::LayerKvCache;
-use super::norm::rms_norm;
+use crate::functional::rms_norm;
 use crate::error::{NnError, Result, shape_of};
 use crate::init::xavier_uniform;
 use crate::module::{Forward, Module, Visitor};

@@ -14,7 +14,7 @@
 //! the queries of every head are rotated in one call on the projection's output.
 
 use crate::error::{NnError, Result, shape_of};
-use ferrograd_tensor::{BackwardOp, Scalar, Tensor, num_threads, pool, simd_kernel, storage};
+use ferrograd_tensor::{BackwardOp, Scalar, Tensor, num_threads, pool, simd_kernel};
 
 /// Which features are paired and rotated together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -155,7 +155,7 @@ impl Rope {
         }
         let (cos, sin) = self.tables::<T>(positions);
         let data = x.contiguous_data();
-        let mut out = storage::take_buffer::<T>(data.len());
+        let mut out = vec![T::ZERO; data.len()];
         rotate_all(
             &data,
             &mut out,
@@ -305,7 +305,7 @@ impl<T: Scalar> BackwardOp<T> for RopeBackward<T> {
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         // A rotation's transpose is the rotation by the opposite angle.
         let g = grad.contiguous_data();
-        let mut gx = storage::take_buffer::<T>(g.len());
+        let mut gx = vec![T::ZERO; g.len()];
         rotate_all(
             &g, &mut gx, self.width, self.time, &self.rope, &self.cos, &self.sin, true,
         );
