@@ -27,6 +27,16 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "mlp_step_graph_kept",
 ];
 
+/// Workloads measured only when named with `--workloads` (each takes minutes on a
+/// loaded machine): chapter 4's decoder.
+const EXTRA_WORKLOADS: &[&str] = &[
+    "decoder_step_30",
+    "decoder_step_30_sdpa",
+    "decoder_step_128",
+    "decoder_step_128_sdpa",
+    "decoder_generate",
+];
+
 /// Vector-instruction levels `--simd` accepts: `best` leaves both libraries free;
 /// the others cap ferrograd with `FERROGRAD_SIMD` and PyTorch with `ATEN_CPU_CAPABILITY`.
 const SIMD_LEVELS: &[(&str, Option<&str>, Option<&str>)] = &[
@@ -48,7 +58,12 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
                      matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000,
                      linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept,
                      rnn_lm_step (PyTorch: the notebook's loop over time steps),
-                     rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN)
+                     rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN);
+                     only when named: decoder_step_30, decoder_step_128 (chapter 4's model,
+                     PyTorch's attention as the book writes it), decoder_step_30_sdpa,
+                     decoder_step_128_sdpa (the same ferrograd step; PyTorch:
+                     F.scaled_dot_product_attention), decoder_generate (256 tokens after
+                     a 64-token prompt with the KV cache)
   --simd LIST        vector-instruction levels to measure at, in the same run (default best):
                      best, avx512, avx2, baseline. A level caps ferrograd with
                      FERROGRAD_SIMD and PyTorch with ATEN_CPU_CAPABILITY (baseline: default)
@@ -91,11 +106,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--workloads" => {
                 options.workloads = value.split(',').map(str::to_string).collect();
-                if let Some(bad) = options
-                    .workloads
-                    .iter()
-                    .find(|w| !DEFAULT_WORKLOADS.contains(&w.as_str()))
-                {
+                if let Some(bad) = options.workloads.iter().find(|w| {
+                    !DEFAULT_WORKLOADS.contains(&w.as_str())
+                        && !EXTRA_WORKLOADS.contains(&w.as_str())
+                }) {
                     return Err(format!("unknown workload {bad}\n\n{USAGE}"));
                 }
             }
