@@ -5,8 +5,8 @@
 
 use super::attention::MultiHeadAttention;
 use super::kv_cache::LayerKvCache;
-use crate::functional::rms_norm;
 use crate::error::{NnError, Result, shape_of};
+use crate::functional::rms_norm;
 use crate::init::xavier_uniform;
 use crate::module::{Forward, Module, Visitor};
 use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
