@@ -302,7 +302,7 @@ pub struct GenerationNumbers {
     pub uncached_seconds: Vec<f64>,
     /// Tokens per second with and without the cache (the prompt's prefill included).
     pub tokens_per_second: (f64, f64),
-    /// Mean seconds per token with the cache over the first and the last quarter of the
+    /// Median seconds per token with the cache over the first and the last quarter of the
     /// positions (flat: about equal).
     pub cached_first_last: (f64, f64),
     /// Times the cache reallocated (0: written in place).
@@ -361,7 +361,12 @@ pub fn generation(
     }
     let uncached_total = start.elapsed().as_secs_f64();
     let quarter = (new_tokens / 4).max(1);
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
+    // Medians: a loaded machine adds rare long pauses that would dominate a mean.
+    let median = |s: &[f64]| {
+        let mut v = s.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
     if new_tokens == 0 {
         return Err(BookError::Input(
             "generation needs at least one new token".into(),
@@ -373,8 +378,8 @@ pub fn generation(
         new_tokens,
         same_tokens: cached == plain,
         cached_first_last: (
-            mean(&cached_seconds[..quarter.min(new_tokens)]),
-            mean(&cached_seconds[new_tokens.saturating_sub(quarter)..]),
+            median(&cached_seconds[..quarter.min(new_tokens)]),
+            median(&cached_seconds[new_tokens.saturating_sub(quarter)..]),
         ),
         tokens_per_second: (
             new_tokens as f64 / cached_total,
@@ -404,7 +409,7 @@ pub fn report_generation(g: &GenerationNumbers, t: &mut String) {
     );
     let _ = writeln!(
         t,
-        "  per token with the cache: {:.3} ms over the first quarter of positions, {:.3} ms over the last (flat); the cache reallocated {} times",
+        "  per token with the cache (median): {:.3} ms over the first quarter of positions, {:.3} ms over the last; the cache reallocated {} times",
         g.cached_first_last.0 * 1e3,
         g.cached_first_last.1 * 1e3,
         g.reallocations
