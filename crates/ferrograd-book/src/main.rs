@@ -65,7 +65,7 @@ enum Command {
     Chapter2(Chapter2Args),
     /// Chapter 3: the Elman RNN, the RNN language model, the text pipeline, training
     /// with held-out perplexity and generation (every section if none is named)
-    Chapter3(Chapter3Args),
+    Chapter3(Box<Chapter3Args>),
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -344,7 +344,7 @@ simd_kernel! {
     /// `x *= c` and `acc += x`.
     fn scale_accumulate<T: Scalar>(x: &mut [T], c: T, acc: &mut [T]) {
         for (v, a) in x.iter_mut().zip(acc.iter_mut()) {
-            *v = *v * c;
+            *v *= c;
             *a += *v;
         }
     }
