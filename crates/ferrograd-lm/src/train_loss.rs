@@ -195,7 +195,7 @@ fn head_kernel<T: Scalar>(
     // Each row of ∂h is written by exactly one task (rows are distinct), so tasks share
     // the output through a raw pointer to disjoint rows.
     let mut dh = if grad {
-        ferrograd_tensor::storage::zeroed_buffer::<T>(rows * e)
+        vec![T::ZERO; rows * e]
     } else {
         Vec::new()
     };
@@ -230,7 +230,7 @@ fn head_kernel<T: Scalar>(
                 db: if grad { vec![T::ZERO; v] } else { Vec::new() },
             };
             let mut hb = vec![T::ZERO; block_rows * e];
-            let mut logits = ferrograd_tensor::storage::take_buffer::<T>(block_rows * v);
+            let mut logits = vec![T::ZERO; block_rows * v];
             let mut dhb = vec![T::ZERO; block_rows * e];
             let mut start = first;
             while start < last {
@@ -444,7 +444,7 @@ impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
             if !wanted {
                 return Ok(None);
             }
-            let mut out = ferrograd_tensor::storage::take_buffer::<T>(data.len());
+            let mut out = vec![T::ZERO; data.len()];
             if g == T::ONE {
                 out.copy_from_slice(data);
             } else {

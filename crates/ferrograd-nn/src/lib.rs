@@ -8,7 +8,8 @@
 //!   a tensor, token ids, ids with a cache); [`Layer`] is a tensor-to-tensor module;
 //! - layers: [`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`],
 //!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
-//!   [`GeluTanh`], [`Softmax`], [`LogSoftmax`] — with function forms in [`functional`];
+//!   [`GeluTanh`], [`Silu`], [`Softmax`], [`LogSoftmax`] — with function forms in
+//!   [`functional`];
 //! - recurrent layers: [`ElmanRnn`] (stacked [`ElmanCell`]s over batch-first sequences,
 //!   a fused forward and backward over time) and the chapter-3 notebook's
 //!   [`initialize_weights`];
@@ -20,10 +21,12 @@
 //!   [`load_checkpoint`]);
 //! - [`gradcheck_module`], the gradient checker for a module's parameters.
 //!
+//! nn holds layers and losses only: the computation is the tensor crate's ops.
 //! Cross-entropy, layer norm, RMS norm, the embedding lookup and every loss are fused
-//! operations with their own backward (one pass each way); everything else is built
-//! from the tensor crate's differentiable primitives. All gradients are checked against
-//! finite differences and against PyTorch in the tests.
+//! ops there (one pass each way, with their own backward and kernels), and GELU, SiLU
+//! and the other activations are its element-wise ops; [`functional`] is a set of thin
+//! PyTorch-named wrappers over them. All gradients are checked against finite
+//! differences and against PyTorch in the tests.
 //!
 //! The book's §1.8 model, `Sequential(Linear(2, 1), Sigmoid)` with `BCELoss`, one
 //! forward and backward pass:
@@ -50,7 +53,6 @@ pub mod error;
 pub mod functional;
 pub mod gradcheck;
 pub mod init;
-mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod module;
@@ -58,12 +60,13 @@ pub mod state_dict;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use error::{NnError, Result};
+pub use functional::{layer_norm, rms_norm};
 pub use gradcheck::gradcheck_module;
-pub use layers::activation::{Gelu, GeluTanh, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use layers::activation::{Gelu, GeluTanh, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Tanh};
 pub use layers::dropout::Dropout;
 pub use layers::embedding::Embedding;
 pub use layers::linear::Linear;
-pub use layers::norm::{LayerNorm, RmsNorm, layer_norm, rms_norm};
+pub use layers::norm::{LayerNorm, RmsNorm};
 pub use layers::rnn::{ElmanCell, ElmanRnn, RnnOutput, initialize_weights};
 pub use layers::sequential::Sequential;
 pub use losses::Reduction;

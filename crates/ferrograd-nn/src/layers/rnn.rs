@@ -552,7 +552,7 @@ fn forward_kernel<T: Scalar>(
         hidden,
     } = d;
     let rows = batch * time;
-    let mut out = ferrograd_tensor::storage::zeroed_buffer::<T>(rows * hidden);
+    let mut out = vec![T::ZERO; rows * hidden];
     if rows == 0 || hidden == 0 {
         return Ok(out);
     }
@@ -566,7 +566,7 @@ fn forward_kernel<T: Scalar>(
     )
     .map_err(linalg)?;
     let uv = MatView::row_major(u, hidden, hidden).map_err(linalg)?;
-    let mut recurrent = ferrograd_tensor::storage::zeroed_buffer::<T>(batch * hidden);
+    let mut recurrent = vec![T::ZERO; batch * hidden];
     let step = time * hidden;
     for t in 0..time {
         // recurrent = h_{t−1}·U (h_{−1} = h0, or nothing to add when it is zero).
@@ -700,7 +700,7 @@ impl<T: Scalar> BackwardOp<T> for ElmanBackward {
         let h0 = self.has_h0.then(|| &inputs[4]);
         let rows = batch * time;
         let step = time * hidden;
-        let buffer = |n| ferrograd_tensor::storage::zeroed_buffer::<T>(n);
+        let buffer = |n| vec![T::ZERO; n];
         let to_tensor = |e: NnError| ferrograd_tensor::TensorError::from(e);
         let hs = output.contiguous_data();
         let g = grad.contiguous_data();
