@@ -67,10 +67,10 @@ enum Command {
     Chapter2(Chapter2Args),
     /// Chapter 3: the Elman RNN, the RNN language model, the text pipeline, training
     /// with held-out perplexity and generation (every section if none is named)
-    Chapter3(Chapter3Args),
+    Chapter3(Box<Chapter3Args>),
     /// Chapter 4: causal self-attention, RoPE, the decoder language model, generation
     /// with the KV cache, training (every section if none is named)
-    Chapter4(chapter4::Args),
+    Chapter4(Box<chapter4::Args>),
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

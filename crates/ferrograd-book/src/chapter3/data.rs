@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::training::Settings;
 use super::{Tokenizer, TokenizerChoice};
 use crate::chapter2::Corpus;
-use crate::error::Result;
+use crate::error::{BookError, Result};
 
 /// §3.7's numbers.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +55,7 @@ pub fn data(corpus: &Corpus, settings: &Settings) -> Result<DataNumbers> {
     let options = LineOptions::new(settings.max_length);
     let lines =
         TokenizedLines::from_text(&corpus.text, tokenizer.encoder(), &options, &corpus.name)?;
+    require_examples(&lines)?;
     let whole = TokenizedLines::from_text(
         &corpus.text,
         tokenizer.encoder(),
@@ -138,4 +139,21 @@ pub fn report(d: &DataNumbers, t: &mut String) {
         let _ = writeln!(t, "    row {i}: inputs {x:?}");
         let _ = writeln!(t, "           targets {y:?}");
     }
+}
+
+/// An error when no line of the corpus gave an example (every line empty or a single
+/// token): nothing to show or learn from.
+///
+/// # Errors
+/// [`BookError::Input`] naming the corpus and the number of lines read.
+pub fn require_examples(lines: &TokenizedLines) -> Result<()> {
+    if lines.is_empty() {
+        return Err(BookError::Input(format!(
+            "{}: none of its {} lines has 2 or more tokens (empty and one-token lines are \
+             dropped): nothing to learn from",
+            lines.source(),
+            lines.lines_read()
+        )));
+    }
+    Ok(())
 }

@@ -171,6 +171,7 @@ pub fn training(corpus: &Corpus, settings: &Settings, progress: &Progress) -> Re
     let options = LineOptions::new(settings.max_length).vocab_limit(v);
     let lines =
         TokenizedLines::from_text(&corpus.text, tokenizer.encoder(), &options, &corpus.name)?;
+    super::data::require_examples(&lines)?;
     let (train, valid) = lines.split_by_lines(settings.train_fraction)?;
     if valid.is_empty() {
         return Err(BookError::Input(format!(
