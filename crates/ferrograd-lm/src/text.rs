@@ -28,6 +28,135 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// here, as Rust's [`char::is_alphanumeric`] says; for text written in Latin letters the
 /// tokens are identical.)
 pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
+    let mut lower = String::new();
+    scan_count_lm_tokens(text, |piece| match piece {
+        Piece::Ascii(start, end) => {
+            let token = &text[start..end];
+            if token.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower.clear();
+                lower.push_str(token);
+                lower.make_ascii_lowercase();
+                f(&lower);
+            } else {
+                f(token);
+            }
+        }
+        Piece::Period => f("."),
+        Piece::Word(word) => f(word),
+    });
+}
+
+/// The ids of the tokens of [`for_each_count_lm_token`] in `text`, new words added to
+/// `vocab`: the count model's tokeniser and vocabulary in one pass, with no string made per
+/// token.
+///
+/// ```
+/// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
+///
+/// let mut vocab = Vocabulary::new();
+/// let ids = count_lm_token_ids("The cat. THE CAT!", &mut vocab);
+/// assert_eq!(ids, [0, 1, 2, 0, 1]);
+/// assert_eq!(vocab.words(), ["the", "cat", "."]);
+/// ```
+pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
+    // About one token per six bytes of English text; reserved, not touched.
+    let mut ids = Vec::with_capacity(text.len() / 4 + 1);
+    let mut period = vocab.id(".");
+    scan_count_lm_tokens(text, |piece| {
+        let id = match piece {
+            Piece::Ascii(start, end) => {
+                vocab.insert_ascii_alphanumeric(text.as_bytes(), start, end)
+            }
+            Piece::Period => *period.get_or_insert_with(|| vocab.insert(".")),
+            Piece::Word(word) => vocab.insert(word),
+        };
+        ids.push(id);
+    });
+    ids
+}
+
+/// One token found by [`scan_count_lm_tokens`].
+enum Piece<'a> {
+    /// `text[start..end]`: ASCII letters and digits, to be lower-cased.
+    Ascii(usize, usize),
+    /// A period.
+    Period,
+    /// A lower-cased token made by the general path.
+    Word(&'a str),
+}
+
+/// Byte classes of the tokeniser's fast path.
+const SEPARATOR: u8 = 0;
+const ALNUM: u8 = 1;
+const PERIOD: u8 = 2;
+/// The underscore and every byte of a non-ASCII character: a word character that is not a
+/// token character (or may lower-case into one): the general path decides.
+const OTHER: u8 = 3;
+
+static CLASS: [u8; 256] = {
+    let mut class = [SEPARATOR; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        class[b] = if c.is_ascii_alphanumeric() {
+            ALNUM
+        } else if c == b'.' {
+            PERIOD
+        } else if c == b'_' || c >= 0x80 {
+            OTHER
+        } else {
+            SEPARATOR
+        };
+        b += 1;
+    }
+    class
+};
+
+/// The tokeniser's scanner: ASCII runs of letters and digits between separators are
+/// reported by position (the common case, one table look-up per byte); a run of word
+/// characters with anything else in it (an underscore, a non-ASCII character) goes to the
+/// general path, which applies Unicode lower-casing and Python's `\w` exactly. Runs are
+/// cut at ASCII separators, where the regular expression's word boundaries always fall.
+#[inline]
+fn scan_count_lm_tokens(text: &str, mut f: impl FnMut(Piece<'_>)) {
+    let bytes = text.as_bytes();
+    let end = bytes.len();
+    let class = |i: usize| CLASS[usize::from(bytes[i])];
+    let mut i = 0;
+    while i < end {
+        match class(i) {
+            SEPARATOR => {
+                i += 1;
+                continue;
+            }
+            PERIOD => {
+                f(Piece::Period);
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let start = i;
+        while i < end && class(i) == ALNUM {
+            i += 1;
+        }
+        if i == end || class(i) != OTHER {
+            // (A run that starts with OTHER stops at once, on OTHER.)
+            f(Piece::Ascii(start, i));
+            continue;
+        }
+        // Something else in the run: take the whole run of word characters (up to the
+        // next ASCII separator or period) through the general path.
+        while i < end && matches!(class(i), ALNUM | OTHER) {
+            i += 1;
+        }
+        unicode_segment_tokens(&text[start..i], |word| f(Piece::Word(word)));
+    }
+}
+
+/// The tokeniser on a piece of text that starts and ends at word boundaries, with any
+/// characters: the general path, which lower-cases and classifies each non-ASCII character.
+fn unicode_segment_tokens(text: &str, mut f: impl FnMut(&str)) {
     /// The current run of word characters.
     enum Run {
         /// Not in a run.
@@ -230,10 +359,69 @@ pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Distinct tokens and their dense ids (`0, 1, 2, …` in the order the tokens were first
 /// inserted).
+///
+/// The words are found through an open-addressing hash table that keeps each word's first
+/// eight bytes and length beside its id, so that a look-up of a short word (most words)
+/// reads one table slot and never the word itself.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     words: Vec<String>,
-    ids: FxHashMap<String, u32>,
+    /// Power-of-two many slots, at most half full; linear probing. A slot is
+    /// `[first 8 bytes, tag << 32 | (id + 1)]`, all zeros when empty, where the tag is 24
+    /// bits of the hash and the length (capped at 255) in its low 8 bits.
+    slots: Vec<[u64; 2]>,
+}
+
+/// Every byte 0x20: OR-ed into ASCII letters and digits, lower-cases them.
+const LOWER: u64 = 0x2020_2020_2020_2020;
+
+/// Mask of the first `valid` (1..=8) bytes of a little-endian word.
+#[inline(always)]
+fn byte_mask(valid: usize) -> u64 {
+    u64::MAX >> (8 * (8 - valid))
+}
+
+/// Chunk `c` (8 bytes, zero-padded past the end) of `bytes[start..end]`, where `bytes`
+/// may go on past `end`.
+#[inline(always)]
+fn chunk(bytes: &[u8], start: usize, end: usize, c: usize) -> u64 {
+    let at = start + 8 * c;
+    let valid = (end - at).min(8);
+    let word = match bytes.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        None => {
+            let mut b = [0u8; 8];
+            b[..valid].copy_from_slice(&bytes[at..at + valid]);
+            u64::from_le_bytes(b)
+        }
+    };
+    word & byte_mask(valid)
+}
+
+/// A word's hash and first chunk, from its chunks (`fold` OR-ed into each valid byte).
+#[inline(always)]
+fn word_hash(bytes: &[u8], start: usize, end: usize, fold: u64) -> (u64, u64) {
+    let len = end - start;
+    let chunks = len.div_ceil(8).max(1);
+    let first = if len == 0 {
+        0
+    } else {
+        chunk(bytes, start, end, 0) | (fold & byte_mask(len.min(8)))
+    };
+    let mut h = (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ first;
+    for c in 1..chunks {
+        let valid = (len - 8 * c).min(8);
+        let word = chunk(bytes, start, end, c) | (fold & byte_mask(valid));
+        h = (h.rotate_left(29) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    // Final mixing (MurmurHash3's fmix64): every bit of the input reaches every bit used.
+    h = h.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    (h, first)
 }
 
 impl Vocabulary {
@@ -242,26 +430,119 @@ impl Vocabulary {
         Self::default()
     }
 
-    /// The id of `word`, inserting it with the next id if it is new.
-    ///
-    /// # Panics
-    /// When the vocabulary already holds `u32::MAX` words (4 billion distinct tokens).
-    pub fn insert(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.ids.get(word) {
-            return id;
+    /// The tag of a slot for a word of hash `h` and length `len`.
+    #[inline(always)]
+    fn tag(h: u64, len: usize) -> u64 {
+        (h & 0xFFFF_FF00) | len.min(255) as u64
+    }
+
+    /// The slot of `bytes[start..end]` (with `fold`), or the empty slot where it would go.
+    #[inline(always)]
+    fn probe(&self, bytes: &[u8], start: usize, end: usize, fold: u64) -> (usize, u64, u64) {
+        let (h, first) = word_hash(bytes, start, end, fold);
+        let len = end - start;
+        let tag = Self::tag(h, len);
+        let mask = self.slots.len() - 1;
+        let mut i = (h >> 32) as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot[1] == 0 {
+                return (i, tag, first);
+            }
+            if slot[1] >> 32 == tag && slot[0] == first {
+                if len <= 8 {
+                    return (i, tag, first);
+                }
+                // A long word: compare the rest.
+                let word = self.words[(slot[1] as u32 - 1) as usize].as_bytes();
+                if word.len() == len
+                    && (1..len.div_ceil(8)).all(|c| {
+                        let valid = (len - 8 * c).min(8);
+                        chunk(word, 0, len, c)
+                            == chunk(bytes, start, end, c) | (fold & byte_mask(valid))
+                    })
+                {
+                    return (i, tag, first);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The id of `bytes[start..end]` (lower-cased by `fold` if it is [`LOWER`]), inserting
+    /// `make()` with the next id if it is new.
+    #[inline(always)]
+    fn find_or_insert(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        make: impl FnOnce() -> String,
+    ) -> u32 {
+        if self.slots.is_empty() {
+            self.slots = vec![[0; 2]; 64];
+        }
+        let (i, tag, first) = self.probe(bytes, start, end, fold);
+        if self.slots[i][1] != 0 {
+            return (self.slots[i][1] as u32) - 1;
         }
         let id = u32::try_from(self.words.len())
             .ok()
-            .filter(|&id| id < u32::MAX)
-            .expect("Vocabulary: more than u32::MAX - 1 distinct words");
-        self.words.push(word.to_string());
-        self.ids.insert(word.to_string(), id);
+            .filter(|&id| id < u32::MAX - 1)
+            .expect("Vocabulary: more than u32::MAX - 2 distinct words");
+        self.words.push(make());
+        self.slots[i] = [first, (tag << 32) | u64::from(id + 1)];
+        if 2 * self.words.len() > self.slots.len() {
+            self.rebuild(2 * self.slots.len());
+        }
         id
+    }
+
+    /// Re-inserts every word into a table of `size` slots (a power of two).
+    fn rebuild(&mut self, size: usize) {
+        let mut slots = vec![[0u64; 2]; size];
+        let mask = size - 1;
+        for (id, word) in self.words.iter().enumerate() {
+            let bytes = word.as_bytes();
+            let (h, first) = word_hash(bytes, 0, bytes.len(), 0);
+            let mut i = (h >> 32) as usize & mask;
+            while slots[i][1] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = [first, (Self::tag(h, bytes.len()) << 32) | (id as u64 + 1)];
+        }
+        self.slots = slots;
+    }
+
+    /// The id of `word`, inserting it with the next id if it is new.
+    ///
+    /// # Panics
+    /// When the vocabulary already holds `u32::MAX - 2` words (4 billion distinct tokens).
+    pub fn insert(&mut self, word: &str) -> u32 {
+        self.find_or_insert(word.as_bytes(), 0, word.len(), 0, || word.to_string())
+    }
+
+    /// [`Vocabulary::insert`] for `bytes[start..end]`, ASCII letters and digits only,
+    /// lower-cased.
+    #[inline]
+    fn insert_ascii_alphanumeric(&mut self, bytes: &[u8], start: usize, end: usize) -> u32 {
+        self.find_or_insert(bytes, start, end, LOWER, || {
+            bytes[start..end]
+                .iter()
+                .map(|&b| char::from(b.to_ascii_lowercase()))
+                .collect()
+        })
     }
 
     /// The id of `word`, if it is known.
     pub fn id(&self, word: &str) -> Option<u32> {
-        self.ids.get(word).copied()
+        if self.slots.is_empty() {
+            return None;
+        }
+        let (i, _, _) = self.probe(word.as_bytes(), 0, word.len(), 0);
+        let slot = self.slots[i][1];
+        (slot != 0).then(|| slot as u32 - 1)
     }
 
     /// The word with id `id`, if there is one.
@@ -282,6 +563,26 @@ impl Vocabulary {
     /// Whether no word was inserted.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+
+    /// Keeps the first `len` words (ids `0..len`) and forgets the others, as for the
+    /// vocabulary of a training split whose ids all come before the test split's new ones.
+    ///
+    /// ```
+    /// use ferrograd_lm::text::Vocabulary;
+    /// let mut v = Vocabulary::new();
+    /// for w in ["a", "b", "c"] {
+    ///     v.insert(w);
+    /// }
+    /// v.truncate(2);
+    /// assert_eq!((v.id("b"), v.id("c"), v.len()), (Some(1), None, 2));
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.words.len() {
+            self.words.truncate(len);
+            let size = (2 * len).next_power_of_two().max(64);
+            self.rebuild(size);
+        }
     }
 }
 
