@@ -2,6 +2,8 @@
 //!
 //! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
 //! * `cargo xtask layering` — only the crate-layering check.
+//! * `cargo xtask circles` — only the import-circle check (files of a crate importing
+//!   each other in a loop).
 //! * `cargo xtask bench-compare` — workloads timed in ferrograd and PyTorch, side by side.
 //! * `cargo xtask fuzz [TARGET...] [--seconds N] [--seed S] [--dev]` — the fuzz targets
 //!   (`fuzz/`), each for N seconds (default 30), in a release build (`--dev`: the
@@ -10,6 +12,7 @@
 
 mod bench_compare;
 mod bench_tokenize;
+mod circles;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -20,13 +23,19 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("layering") => layering(),
+        Some("circles") => circles(),
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench-tokenize") => bench_tokenize::bench_tokenize(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize | fuzz>");
-            eprintln!("  ci        fmt, layering, clippy, tests, docs, fuzzing, benches compiled");
+            eprintln!(
+                "usage: cargo xtask <ci | layering | circles | bench-compare | bench-tokenize | fuzz>"
+            );
+            eprintln!(
+                "  ci        fmt, layering, circles, clippy, tests, docs, fuzzing, benches compiled"
+            );
             eprintln!("  layering  check that every crate depends only on lower layers");
+            eprintln!("  circles   check that no crate's files import each other in a loop");
             eprintln!(
                 "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
             );
@@ -103,6 +112,8 @@ fn ci() -> Result<(), String> {
     run_step(&STEPS[0])?;
     announce("crate layering");
     layering()?;
+    announce("import circles");
+    circles()?;
     for step in &STEPS[1..] {
         run_step(step)?;
         if step.name.starts_with("tests") {
@@ -233,6 +244,26 @@ fn target_directory() -> Result<std::path::PathBuf, String> {
         .as_str()
         .map(Into::into)
         .ok_or_else(|| "cargo metadata names no target directory".to_string())
+}
+
+/// `cargo xtask circles`: the import picture of every library crate has no circle.
+fn circles() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match circles::check(&root) {
+        Ok(()) => {
+            eprintln!("    import circles: none");
+            Ok(())
+        }
+        Err(found) => {
+            for circle in &found {
+                eprintln!("    {circle}");
+            }
+            Err(format!(
+                "step `import circles` found {} circle(s) of files importing each other",
+                found.len()
+            ))
+        }
+    }
 }
 
 fn layering() -> Result<(), String> {

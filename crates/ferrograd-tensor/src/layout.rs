@@ -142,6 +142,19 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
             }
         };
     }
+    // Two views broadcast from single elements ([2^40, 1] and [1, 2^40]) can describe a
+    // result whose element count overflows: an error, never a wrapped count.
+    if checked_numel(&out).is_none() {
+        return Err(TensorError::TooLarge {
+            op,
+            shape: shape_of(&out),
+            reason: format!(
+                "broadcasting {} with {} gives more elements than usize holds",
+                shape_of(a),
+                shape_of(b)
+            ),
+        });
+    }
     Ok(out)
 }
 
