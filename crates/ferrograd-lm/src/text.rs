@@ -59,20 +59,79 @@ pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
 /// assert_eq!(vocab.words(), ["the", "cat", "."]);
 /// ```
 pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
+    /// Tokens hashed and their table slots prefetched before they are looked up in order:
+    /// a look-up is mostly a cache miss into the table, and this lets several overlap.
+    const AHEAD: usize = 8;
+    /// A token waiting for its look-up: `text[start..end]` (lower-cased) with its hash
+    /// and first chunk, or a period if `start == end`.
+    #[derive(Clone, Copy, Default)]
+    struct Pending {
+        start: usize,
+        end: usize,
+        hash: u64,
+        first: u64,
+    }
+    let bytes = text.as_bytes();
     // About one token per six bytes of English text; reserved, not touched.
     let mut ids = Vec::with_capacity(text.len() / 4 + 1);
+    // Room for the words of a typical text of this size without growing the table.
+    vocab.reserve(text.len() / 128);
     let mut period = vocab.id(".");
-    scan_count_lm_tokens(text, |piece| {
-        let id = match piece {
-            Piece::Ascii(start, end) => {
-                vocab.insert_ascii_alphanumeric(text.as_bytes(), start, end)
-            }
-            Piece::Period => *period.get_or_insert_with(|| vocab.insert(".")),
-            Piece::Word(word) => vocab.insert(word),
+    let mut ring = [Pending::default(); AHEAD];
+    let mut pending = 0usize;
+    let mut resolve = |vocab: &mut Vocabulary, p: Pending, ids: &mut Vec<u32>| {
+        let id = if p.start == p.end {
+            *period.get_or_insert_with(|| vocab.insert("."))
+        } else {
+            vocab.find_or_insert_hashed(bytes, p.start, p.end, LOWER, p.hash, p.first, || {
+                lower_ascii(&bytes[p.start..p.end])
+            })
         };
         ids.push(id);
+    };
+    scan_count_lm_tokens(text, |piece| {
+        let p = match piece {
+            Piece::Ascii(start, end) => {
+                let (hash, first) = word_hash(bytes, start, end, LOWER);
+                vocab.prefetch(hash);
+                Pending {
+                    start,
+                    end,
+                    hash,
+                    first,
+                }
+            }
+            Piece::Period => Pending::default(),
+            Piece::Word(word) => {
+                // Rare (a token made by the general path): everything before it first.
+                for q in &ring[..pending] {
+                    resolve(vocab, *q, &mut ids);
+                }
+                pending = 0;
+                ids.push(vocab.insert(word));
+                return;
+            }
+        };
+        if pending == AHEAD {
+            resolve(vocab, ring[0], &mut ids);
+            ring.copy_within(1.., 0);
+            pending -= 1;
+        }
+        ring[pending] = p;
+        pending += 1;
     });
+    for q in &ring[..pending] {
+        resolve(vocab, *q, &mut ids);
+    }
     ids
+}
+
+/// `bytes` (ASCII letters and digits) lower-cased, as a string.
+fn lower_ascii(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| char::from(b.to_ascii_lowercase()))
+        .collect()
 }
 
 /// One token found by [`scan_count_lm_tokens`].
@@ -112,18 +171,116 @@ static CLASS: [u8; 256] = {
     class
 };
 
+/// Bit masks of a 64-byte block (bit `j` for byte `j`): ASCII letters and digits,
+/// periods, and [`OTHER`] bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    let (mut alnum, mut period, mut other) = (0u64, 0u64, 0u64);
+    for q in 0..4 {
+        #[allow(unused_unsafe)]
+        // SAFETY: SSE2 is part of the x86-64 baseline; the load reads bytes
+        // `16q..16q + 16` of the 64-byte block.
+        let (a, p, o) = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * q).cast());
+            // Unsigned `x - lo <= hi - lo` as `min(x - lo, hi - lo) == x - lo`.
+            let digit = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
+            let letter = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let is_letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
+            let is_period = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            // The top bit of a byte is set for every byte of a non-ASCII character.
+            let is_other = _mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8)));
+            (
+                _mm_movemask_epi8(_mm_or_si128(is_digit, is_letter)) as u16,
+                _mm_movemask_epi8(is_period) as u16,
+                _mm_movemask_epi8(is_other) as u16,
+            )
+        };
+        alnum |= u64::from(a) << (16 * q);
+        period |= u64::from(p) << (16 * q);
+        other |= u64::from(o) << (16 * q);
+    }
+    (alnum, period, other)
+}
+
+/// Bit masks of a 64-byte block (bit `j` for byte `j`): ASCII letters and digits,
+/// periods, and [`OTHER`] bytes.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    let (mut alnum, mut period, mut other) = (0u64, 0u64, 0u64);
+    for (j, &b) in block.iter().enumerate() {
+        let class = CLASS[usize::from(b)];
+        alnum |= u64::from(class == ALNUM) << j;
+        period |= u64::from(class == PERIOD) << j;
+        other |= u64::from(class == OTHER) << j;
+    }
+    (alnum, period, other)
+}
+
 /// The tokeniser's scanner: ASCII runs of letters and digits between separators are
-/// reported by position (the common case, one table look-up per byte); a run of word
-/// characters with anything else in it (an underscore, a non-ASCII character) goes to the
-/// general path, which applies Unicode lower-casing and Python's `\w` exactly. Runs are
-/// cut at ASCII separators, where the regular expression's word boundaries always fall.
+/// reported by position (the common case); a run of word characters with anything else in
+/// it (an underscore, a non-ASCII character) goes to the general path, which applies
+/// Unicode lower-casing and Python's `\w` exactly. Runs are cut at ASCII separators, where
+/// the regular expression's word boundaries always fall.
+///
+/// Where a block of 64 bytes holds only ASCII and no underscore, its tokens are found
+/// from bit masks of the block (letters and digits, periods) instead of byte by byte.
 #[inline]
 fn scan_count_lm_tokens(text: &str, mut f: impl FnMut(Piece<'_>)) {
     let bytes = text.as_bytes();
     let end = bytes.len();
     let class = |i: usize| CLASS[usize::from(bytes[i])];
+    // Invariant at the top of the loop: `i` is 0 or follows an ASCII separator or period,
+    // so a word character at `i` starts a run.
     let mut i = 0;
     while i < end {
+        if let Some(block) = bytes.get(i..i + 64) {
+            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+            let (alnum, period, other) = block_masks(block);
+            if other == 0 {
+                // Runs start where a letter or digit follows a non-word byte (bit 0
+                // follows one, by the invariant).
+                let starts = alnum & !(alnum << 1);
+                // A run that reaches the block's end may go on: leave it for the next
+                // round, which starts at that run.
+                let cut = if alnum >> 63 == 1 {
+                    64 - (!alnum).leading_zeros()
+                } else {
+                    64
+                };
+                let keep = if cut == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << cut) - 1
+                };
+                let mut events = (starts | period) & keep;
+                while events != 0 {
+                    let s = events.trailing_zeros();
+                    events &= events - 1;
+                    if period >> s & 1 == 1 {
+                        f(Piece::Period);
+                    } else {
+                        let len = (!(alnum >> s)).trailing_zeros();
+                        let at = i + s as usize;
+                        f(Piece::Ascii(at, at + len as usize));
+                    }
+                }
+                if cut > 0 {
+                    i += cut as usize;
+                    continue;
+                }
+                // One run of 64 letters and digits or more: byte by byte below.
+            }
+        }
         match class(i) {
             SEPARATOR => {
                 i += 1;
@@ -424,10 +581,34 @@ fn word_hash(bytes: &[u8], start: usize, end: usize, fold: u64) -> (u64, u64) {
     (h, first)
 }
 
+/// A hint to the CPU to bring `p`'s cache line in; does nothing elsewhere.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch cannot fault, even for an
+    // address outside any allocation.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 impl Vocabulary {
     /// An empty vocabulary.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Bits of slot index taken from the part of the hash that the tag keeps.
+    const HOME_BITS: u32 = 24;
+
+    /// The slot where the search for a word of hash `h` starts, in a table of `mask + 1`
+    /// slots: from the hash's bits 8 and up, which the tag keeps up to
+    /// [`Vocabulary::HOME_BITS`] bits of index (see [`Vocabulary::rebuild`]).
+    #[inline(always)]
+    fn home(h: u64, mask: usize) -> usize {
+        (h >> 8) as usize & mask
     }
 
     /// The tag of a slot for a word of hash `h` and length `len`.
@@ -440,10 +621,24 @@ impl Vocabulary {
     #[inline(always)]
     fn probe(&self, bytes: &[u8], start: usize, end: usize, fold: u64) -> (usize, u64, u64) {
         let (h, first) = word_hash(bytes, start, end, fold);
+        self.probe_hashed(bytes, start, end, fold, h, first)
+    }
+
+    /// [`Vocabulary::probe`] with the word's hash and first chunk already known.
+    #[inline(always)]
+    fn probe_hashed(
+        &self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        h: u64,
+        first: u64,
+    ) -> (usize, u64, u64) {
         let len = end - start;
         let tag = Self::tag(h, len);
         let mask = self.slots.len() - 1;
-        let mut i = (h >> 32) as usize & mask;
+        let mut i = Self::home(h, mask);
         loop {
             let slot = self.slots[i];
             if slot[1] == 0 {
@@ -480,10 +675,27 @@ impl Vocabulary {
         fold: u64,
         make: impl FnOnce() -> String,
     ) -> u32 {
+        let (h, first) = word_hash(bytes, start, end, fold);
+        self.find_or_insert_hashed(bytes, start, end, fold, h, first, make)
+    }
+
+    /// [`Vocabulary::find_or_insert`] with the word's hash and first chunk already known.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn find_or_insert_hashed(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        h: u64,
+        first: u64,
+        make: impl FnOnce() -> String,
+    ) -> u32 {
         if self.slots.is_empty() {
             self.slots = vec![[0; 2]; 64];
         }
-        let (i, tag, first) = self.probe(bytes, start, end, fold);
+        let (i, tag, first) = self.probe_hashed(bytes, start, end, fold, h, first);
         if self.slots[i][1] != 0 {
             return (self.slots[i][1] as u32) - 1;
         }
@@ -499,20 +711,65 @@ impl Vocabulary {
         id
     }
 
-    /// Re-inserts every word into a table of `size` slots (a power of two).
+    /// Re-inserts every word into a table of `size` slots (a power of two), dropping the
+    /// slots of ids `self.words.len()` and above. Up to [`Vocabulary::HOME_BITS`] bits of
+    /// slot index, a word's home slot follows from its tag, so the words themselves are
+    /// not read (nor hashed) again.
     fn rebuild(&mut self, size: usize) {
         let mut slots = vec![[0u64; 2]; size];
         let mask = size - 1;
-        for (id, word) in self.words.iter().enumerate() {
-            let bytes = word.as_bytes();
-            let (h, first) = word_hash(bytes, 0, bytes.len(), 0);
-            let mut i = (h >> 32) as usize & mask;
+        let mut place = |slot: [u64; 2], h: u64| {
+            let mut i = Self::home(h, mask);
             while slots[i][1] != 0 {
                 i = (i + 1) & mask;
             }
-            slots[i] = [first, (Self::tag(h, bytes.len()) << 32) | (id as u64 + 1)];
+            slots[i] = slot;
+        };
+        if size <= 1 << Self::HOME_BITS {
+            let live = self.words.len() as u64;
+            for &slot in &self.slots {
+                let id_plus_one = slot[1] & 0xFFFF_FFFF;
+                if id_plus_one != 0 && id_plus_one <= live {
+                    // The tag keeps the hash's bits 8..32, where `home` reads the index.
+                    place(slot, slot[1] >> 32);
+                }
+            }
+        } else {
+            for (id, word) in self.words.iter().enumerate() {
+                let bytes = word.as_bytes();
+                let (h, first) = word_hash(bytes, 0, bytes.len(), 0);
+                place(
+                    [first, (Self::tag(h, bytes.len()) << 32) | (id as u64 + 1)],
+                    h,
+                );
+            }
         }
         self.slots = slots;
+    }
+
+    /// Makes room for `additional` more words without growing the table.
+    ///
+    /// ```
+    /// use ferrograd_lm::text::Vocabulary;
+    /// let mut v = Vocabulary::new();
+    /// v.reserve(1000);
+    /// assert_eq!((v.insert("a"), v.len()), (0, 1));
+    /// ```
+    pub fn reserve(&mut self, additional: usize) {
+        let want = 2 * (self.words.len() + additional);
+        if want > self.slots.len() {
+            self.words.reserve(additional);
+            self.rebuild(want.next_power_of_two().max(64));
+        }
+    }
+
+    /// Asks the CPU to fetch the table slot where a word of hash `h` starts its search.
+    #[inline(always)]
+    fn prefetch(&self, h: u64) {
+        if !self.slots.is_empty() {
+            let i = Self::home(h, self.slots.len() - 1);
+            prefetch(self.slots.as_ptr().wrapping_add(i));
+        }
     }
 
     /// The id of `word`, inserting it with the next id if it is new.
@@ -521,18 +778,6 @@ impl Vocabulary {
     /// When the vocabulary already holds `u32::MAX - 2` words (4 billion distinct tokens).
     pub fn insert(&mut self, word: &str) -> u32 {
         self.find_or_insert(word.as_bytes(), 0, word.len(), 0, || word.to_string())
-    }
-
-    /// [`Vocabulary::insert`] for `bytes[start..end]`, ASCII letters and digits only,
-    /// lower-cased.
-    #[inline]
-    fn insert_ascii_alphanumeric(&mut self, bytes: &[u8], start: usize, end: usize) -> u32 {
-        self.find_or_insert(bytes, start, end, LOWER, || {
-            bytes[start..end]
-                .iter()
-                .map(|&b| char::from(b.to_ascii_lowercase()))
-                .collect()
-        })
     }
 
     /// The id of `word`, if it is known.
@@ -627,6 +872,62 @@ mod tests {
         assert_eq!(a, b);
         a.clear();
         assert!(a.is_empty());
+    }
+
+    /// The general path alone, for any text: the reference for the fast paths.
+    fn general_path_tokens(text: &str) -> Vec<String> {
+        let mut tokens = Vec::new();
+        unicode_segment_tokens(text, |t| tokens.push(t.to_string()));
+        tokens
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// The 64-byte block scanner, the byte scanner and the vocabulary's lower-casing
+        /// give the general path's tokens and first-seen ids on text mixing long and short
+        /// words, periods, underscores and non-ASCII letters across block edges.
+        #[test]
+        fn fast_paths_equal_the_general_path(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-zA-Z0-9]{1,3}", "[a-zA-Z0-9]{60,70}", "[ .,\n]{1,2}",
+                    "[_\u{e9}\u{212a}\u{130}]", "[a-z]{1,4}[_\u{e9}][a-z]{0,3}"
+                ],
+                0..120,
+            )
+        ) {
+            let text = pieces.concat();
+            let expected = general_path_tokens(&text);
+            proptest::prop_assert_eq!(count_lm_tokens(&text), expected.clone());
+            let mut vocab = Vocabulary::new();
+            let ids = count_lm_token_ids(&text, &mut vocab);
+            let words: Vec<&str> = ids.iter().map(|&id| vocab.word(id).unwrap()).collect();
+            proptest::prop_assert_eq!(words, expected.iter().map(String::as_str).collect::<Vec<_>>());
+            let mut reference = Vocabulary::new();
+            let expected_ids: Vec<u32> = expected.iter().map(|t| reference.insert(t)).collect();
+            proptest::prop_assert_eq!(ids, expected_ids);
+        }
+    }
+
+    #[test]
+    fn vocabulary_grows_reserves_and_truncates_without_losing_words() {
+        let mut v = Vocabulary::new();
+        let words: Vec<String> = (0..5000)
+            .map(|i| format!("w{i}{}", "x".repeat(i % 13)))
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.insert(w), i as u32);
+        }
+        v.reserve(100_000);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.id(w), Some(i as u32));
+        }
+        v.truncate(1234);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.id(w), (i < 1234).then_some(i as u32), "{w}");
+        }
+        assert_eq!(v.insert(&words[4000]), 1234);
     }
 
     #[test]
