@@ -48,27 +48,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu_start = cpu_seconds();
     // Ids straight from the tokeniser: no string per token.
     let mut vocab = Vocabulary::new();
-    let ids = count_lm_token_ids(&text, &mut vocab);
+    let mut ids = count_lm_token_ids(&text, &mut vocab);
     let tokenized = start.elapsed().as_secs_f64();
-    let (train, test) = split_train_test(&ids, 0.9)?;
+    let cpu_tokenized = cpu_seconds();
+    let tokens = ids.len();
+    let split = split_train_test(&ids, 0.9)?.0.len();
+    let test = ids.split_off(split);
     // The model's vocabulary is the training part's (ids are first-seen, so the training
     // words come first): ids past it are unknown words.
-    let train_vocab_len = train.iter().map(|&i| i + 1).max().unwrap_or(0) as usize;
+    let train_vocab_len = ids.iter().map(|&i| i + 1).max().unwrap_or(0) as usize;
     vocab.truncate(train_vocab_len);
-    let model = CountLanguageModel::train_ids_with_threads(n, train, vocab, threads)?;
+    // The model keeps the training ids (no copy).
+    let model = CountLanguageModel::train_owned_ids(n, ids, vocab, threads)?;
     let trained = start.elapsed().as_secs_f64();
+    let cpu_trained = cpu_seconds();
     let test: Vec<Option<u32>> = test
         .iter()
         .map(|&i| ((i as usize) < train_vocab_len).then_some(i))
         .collect();
     let perplexity = model.perplexity_ids(&test, n)?;
     let seconds = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_start;
+    let cpu_end = cpu_seconds();
+    let cpu = cpu_end - cpu_start;
     println!(
-        "{{\"seconds\": {seconds:.6}, \"cpu_seconds\": {cpu:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokens\": {}, \"threads\": {threads}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
+        "{{\"seconds\": {seconds:.6}, \"cpu_seconds\": {cpu:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokenize_cpu_seconds\": {:.6}, \"train_cpu_seconds\": {:.6}, \"perplexity_cpu_seconds\": {:.6}, \"tokens\": {}, \"threads\": {threads}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
         trained - tokenized,
         seconds - trained,
-        ids.len(),
+        cpu_tokenized - cpu_start,
+        cpu_trained - cpu_tokenized,
+        cpu_end - cpu_trained,
+        tokens,
         model.memory_bytes() as f64 / (1024.0 * 1024.0),
         peak_rss_mib().unwrap_or(f64::NAN)
     );

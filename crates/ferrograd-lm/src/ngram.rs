@@ -345,6 +345,33 @@ impl CountLanguageModel {
         vocab: Vocabulary,
         threads: usize,
     ) -> Result<Self> {
+        Self::train_owned_ids(n, ids.to_vec(), vocab, threads)
+    }
+
+    /// [`CountLanguageModel::train_ids_with_threads`] taking the ids by value: the model
+    /// keeps them (for [`CountLanguageModel::table`]) instead of a copy, which saves a copy
+    /// of the corpus in time and memory.
+    ///
+    /// ```
+    /// use ferrograd_lm::CountLanguageModel;
+    /// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
+    ///
+    /// let mut vocab = Vocabulary::new();
+    /// let ids = count_lm_token_ids("the cat sat. the cat ran.", &mut vocab);
+    /// let model = CountLanguageModel::train_owned_ids(3, ids, vocab, 1)?;
+    /// assert_eq!(model.predict(&["the"]), "cat");
+    /// # Ok::<(), ferrograd_lm::LmError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CountLanguageModel::train_ids_with_threads`].
+    pub fn train_owned_ids(
+        n: usize,
+        corpus: Vec<u32>,
+        vocab: Vocabulary,
+        threads: usize,
+    ) -> Result<Self> {
+        let ids = &corpus[..];
         const OP: &str = "CountLanguageModel::train";
         if n == 0 {
             return Err(invalid(
@@ -500,13 +527,14 @@ impl CountLanguageModel {
         let mut model = Self {
             n,
             vocab,
-            corpus: ids.to_vec(),
+            corpus: Vec::new(),
             levels,
         };
         for k in 1..=n.min(len) {
             let last = model.node_of_known(&ids[len - k..]);
             model.levels[k].last = last;
         }
+        model.corpus = corpus;
         Ok(model)
     }
 
