@@ -77,8 +77,9 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
     // Room for the words of a typical text of this size without growing the table.
     vocab.reserve(text.len() / 128);
     let mut period = vocab.id(".");
+    // A circular buffer: `pending` tokens from `ring[head]` on.
     let mut ring = [Pending::default(); AHEAD];
-    let mut pending = 0usize;
+    let (mut head, mut pending) = (0usize, 0usize);
     let mut resolve = |vocab: &mut Vocabulary, p: Pending, ids: &mut Vec<u32>| {
         let id = if p.start == p.end {
             *period.get_or_insert_with(|| vocab.insert("."))
@@ -104,24 +105,25 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
             Piece::Period => Pending::default(),
             Piece::Word(word) => {
                 // Rare (a token made by the general path): everything before it first.
-                for q in &ring[..pending] {
-                    resolve(vocab, *q, &mut ids);
+                for j in 0..pending {
+                    resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
                 }
-                pending = 0;
+                (head, pending) = (0, 0);
                 ids.push(vocab.insert(word));
                 return;
             }
         };
         if pending == AHEAD {
-            resolve(vocab, ring[0], &mut ids);
-            ring.copy_within(1.., 0);
-            pending -= 1;
+            resolve(vocab, ring[head], &mut ids);
+            ring[head] = p;
+            head = (head + 1) % AHEAD;
+        } else {
+            ring[(head + pending) % AHEAD] = p;
+            pending += 1;
         }
-        ring[pending] = p;
-        pending += 1;
     });
-    for q in &ring[..pending] {
-        resolve(vocab, *q, &mut ids);
+    for j in 0..pending {
+        resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
     }
     ids
 }
