@@ -24,6 +24,8 @@
 
 pub mod error;
 pub mod eval;
+pub mod gpt2;
+pub mod gpt2_load;
 pub mod ngram;
 pub mod text;
 pub mod word2vec;
