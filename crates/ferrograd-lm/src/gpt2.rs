@@ -652,10 +652,15 @@ impl<T: Scalar> Gpt2Attention<T> {
 
 impl<T: Scalar> Gpt2Mlp<T> {
     fn forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
-        let hidden = self.activation.apply(&self.c_fc.forward(x)?)?;
-        let out = self.c_proj.forward(&hidden)?;
-        Ok(Forward::<&Tensor<T>>::forward(&self.dropout, &out)?)
+        mlp_forward(self, x)
     }
+}
+
+/// `dropout(c_proj(act(c_fc(x))))`.
+pub(crate) fn mlp_forward<T: Scalar>(mlp: &Gpt2Mlp<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let hidden = mlp.activation.apply(&mlp.c_fc.forward(x)?)?;
+    let out = mlp.c_proj.forward(&hidden)?;
+    Ok(Forward::<&Tensor<T>>::forward(&mlp.dropout, &out)?)
 }
 
 /// GPT-2 with its language-model head, Hugging Face's `GPT2LMHeadModel`.

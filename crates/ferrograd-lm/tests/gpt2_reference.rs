@@ -446,3 +446,114 @@ fn saved_checkpoints_load_back_identically() {
     assert!(names.iter().all(|n| n.starts_with("transformer.")));
     std::fs::remove_dir_all(dir).ok();
 }
+
+fn greedy_case<T: Scalar>(
+    model: &Gpt2LmHeadModel<T>,
+    case: &str,
+    use_cache: bool,
+) -> Vec<Vec<i64>> {
+    use ferrograd_lm::gpt2_generate::{GenerationConfig, generate};
+    use ferrograd_lm::sampling::Sampler;
+    let input_ids = ids("gpt2/inputs.safetensors", &format!("{case}.input_ids"));
+    let mask = ids("gpt2/inputs.safetensors", &format!("{case}.attention_mask"));
+    // transformers: generate(do_sample=False, max_new_tokens=12, pad_token_id=98,
+    // eos_token_id=98, use_cache=True/False).
+    let config = GenerationConfig::new(12)
+        .with_eos(&[98])
+        .with_pad(98)
+        .with_cache(use_cache);
+    generate(
+        model,
+        &input_ids,
+        Some(&mask),
+        &mut Sampler::greedy(),
+        &config,
+    )
+    .unwrap()
+    .sequences
+}
+
+fn expected_sequences(dtype: &str, case: &str, which: &str) -> Vec<Vec<i64>> {
+    expected()[dtype]["generate"][case][which]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn twelve_greedy_tokens_equal_transformers_generate_cached_and_uncached() {
+    let m32 = Gpt2LmHeadModel::<f32>::from_pretrained(tiny()).unwrap();
+    let m64 = Gpt2LmHeadModel::<f64>::from_pretrained(tiny()).unwrap();
+    for case in ["single", "left_padded"] {
+        for (which, use_cache) in [("cached", true), ("uncached", false)] {
+            let theirs = expected_sequences("float32", case, which);
+            assert_eq!(theirs[0].len(), 12 + 12);
+            assert_eq!(
+                greedy_case(&m32, case, use_cache),
+                theirs,
+                "{case} {which} f32"
+            );
+            let theirs = expected_sequences("float64", case, which);
+            assert_eq!(
+                greedy_case(&m64, case, use_cache),
+                theirs,
+                "{case} {which} f64"
+            );
+        }
+    }
+}
+
+#[test]
+fn cached_step_logits_equal_the_full_forward() {
+    use ferrograd_lm::gpt2_generate::KvCache;
+    let model = Gpt2LmHeadModel::<f64>::from_pretrained(tiny()).unwrap();
+    let input_ids = ids("gpt2/inputs.safetensors", "left_padded.input_ids");
+    let mask = ids("gpt2/inputs.safetensors", "left_padded.attention_mask");
+    let positions = position_ids_from_mask(&mask).unwrap();
+    let full = model
+        .logits_of(&Gpt2Input::masked(&input_ids, &mask).with_positions(&positions))
+        .unwrap();
+    // Prefill 7 positions, then one at a time: each step's logits equal the full
+    // forward's at that position (float64: only summation order differs).
+    let mut cache = KvCache::new(&model, 3, 12).unwrap();
+    for end in 7..=12 {
+        let start = if end == 7 { 0 } else { end - 1 };
+        let step_ids = input_ids
+            .narrow(1, start, end - start)
+            .unwrap()
+            .contiguous();
+        let step_pos = positions
+            .narrow(1, start, end - start)
+            .unwrap()
+            .contiguous();
+        let step_mask = mask.narrow(1, 0, end).unwrap().contiguous();
+        let logits = model
+            .forward_cached(&step_ids, Some(&step_mask), Some(&step_pos), &mut cache)
+            .unwrap();
+        let want = full
+            .narrow(1, end - 1, 1)
+            .unwrap()
+            .reshape(&[3, 1000])
+            .unwrap();
+        // Rows whose position `end - 1` is padding have no meaningful logits there.
+        let real = mask.narrow(1, end - 1, 1).unwrap().contiguous();
+        let diff = max_diff_masked(
+            &logits.unsqueeze(1).unwrap(),
+            &want.unsqueeze(1).unwrap(),
+            &real,
+        );
+        assert!(diff < 1e-12, "position {}: {diff:e}", end - 1);
+    }
+    assert_eq!(cache.len(), 12);
+    // A full cache refuses more.
+    let one = IdTensor::from([[5], [5], [5]]);
+    assert!(model.forward_cached(&one, None, None, &mut cache).is_err());
+}
