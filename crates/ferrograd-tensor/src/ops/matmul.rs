@@ -250,15 +250,25 @@ impl<T: Scalar> Tensor<T> {
 
 simd_kernel! {
     /// `out = Σᵢ x[i]·B[i, col0..col0 + out.len()]` for a row-major `B` (row stride
-    /// `stride`): rows of `B` streamed once, in order, each added across the whole output
+    /// `stride`): rows of `B` streamed once, in order, four at a time added across the whole output
     /// block (which stays in L1). Every output element sums over `i` in order, so the
     /// bits do not depend on the vector width or the thread count.
     fn vecmat_rows<T: Scalar>(out: &mut [T], x: &[T], b: &[T], stride: usize, col0: usize) {
         out.fill(T::ZERO);
         let len = out.len();
-        for (i, &xi) in x.iter().enumerate() {
-            let row = &b[i * stride + col0..i * stride + col0 + len];
-            for (o, &w) in out.iter_mut().zip(row) {
+        let row = |i: usize| &b[i * stride + col0..i * stride + col0 + len];
+        // Four rows per pass over the output: a quarter of its loads and stores.
+        let quads = x.len() / 4;
+        for q in 0..quads {
+            let i = 4 * q;
+            let (x0, x1, x2, x3) = (x[i], x[i + 1], x[i + 2], x[i + 3]);
+            let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
+            for ((((o, &w0), &w1), &w2), &w3) in out.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+                *o += x0 * w0 + x1 * w1 + x2 * w2 + x3 * w3;
+            }
+        }
+        for (i, &xi) in x.iter().enumerate().skip(4 * quads) {
+            for (o, &w) in out.iter_mut().zip(row(i)) {
                 *o += xi * w;
             }
         }
