@@ -69,7 +69,10 @@ pub fn build(name: &str) -> Option<Workload> {
 pub fn unit(name: &str) -> &'static str {
     match name {
         "logreg_loop" => "500 steps",
-        "mlp_step" | "lm_step" | "mlp_step_graph_kept" | "gpt2_124m_step"
+        "mlp_step"
+        | "lm_step"
+        | "mlp_step_graph_kept"
+        | "gpt2_124m_step"
         | "gpt2_124m_lora_step" => "step",
         "gpt2_tiny_generate" | "gpt2_124m_generate" => "32 tokens",
         n if n.starts_with("linear_backward") => "backward",
@@ -356,8 +359,8 @@ fn gpt2_step(lora: bool) -> Workload {
             .expect("c_attn exists");
     }
     let ids = gpt2_ids(4, 64, config.vocab_size);
-    let mut optimizer = AdamW::new(model.trainable_parameters(), AdamWConfig::new(3e-4))
-        .expect("valid config");
+    let mut optimizer =
+        AdamW::new(model.trainable_parameters(), AdamWConfig::new(3e-4)).expect("valid config");
     Box::new(move || {
         let grads = {
             let logits = model.logits(&ids).expect("ids fit");
@@ -391,8 +394,8 @@ fn gpt2_generate(tiny: bool) -> Workload {
     let prompt = gpt2_ids(1, GENERATE_PROMPT, model.config().vocab_size);
     let config = GenerationConfig::new(GENERATE_NEW_TOKENS);
     Box::new(move || {
-        let out = generate(&model, &prompt, None, &mut Sampler::greedy(), &config)
-            .expect("generation");
+        let out =
+            generate(&model, &prompt, None, &mut Sampler::greedy(), &config).expect("generation");
         debug_assert_eq!(out.new_tokens[0].len(), GENERATE_NEW_TOKENS);
         std::hint::black_box(out);
     })

@@ -105,9 +105,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map(str::to_string)
                     .collect();
                 if let Some(bad) = options.workloads.iter().find(|w| {
-                    !DEFAULT_WORKLOADS.contains(&w.as_str()) && !GPT2_WORKLOADS.contains(&w.as_str())
-                })
-                {
+                    !DEFAULT_WORKLOADS.contains(&w.as_str())
+                        && !GPT2_WORKLOADS.contains(&w.as_str())
+                }) {
                     return Err(format!("unknown workload {bad}\n\n{USAGE}"));
                 }
             }
