@@ -72,6 +72,18 @@ pub enum LmError {
     /// An optimizer failed.
     #[error(transparent)]
     Optim(#[from] ferrograd_optim::OptimError),
+    /// A checkpoint, config or adapter that does not fit the model: every problem found,
+    /// and nothing was loaded.
+    #[error("{path}: {} problem(s): {}", problems.len(), problems.join("; "))]
+    Checkpoint {
+        /// The file or directory.
+        path: String,
+        /// Each problem, one line each.
+        problems: Vec<String>,
+    },
+    /// A tokenizer failed (a malformed file, an id it does not know).
+    #[error(transparent)]
+    Tokenize(#[from] ferrograd_tokenize::TokenizeError),
 }
 
 /// `Result` with [`LmError`].

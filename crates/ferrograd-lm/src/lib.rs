@@ -26,7 +26,11 @@
 pub mod bow;
 pub mod error;
 pub mod eval;
+pub mod gpt2;
+pub mod gpt2_generate;
+pub mod gpt2_load;
 pub mod ngram;
+pub mod sampling;
 pub mod text;
 pub mod word2vec;
 
