@@ -26,8 +26,12 @@
 pub mod bow;
 pub mod error;
 pub mod eval;
+pub mod gpt2;
+pub mod gpt2_generate;
+pub mod gpt2_load;
 pub mod ngram;
 pub mod rnn;
+pub mod sampling;
 pub mod text;
 pub mod train;
 mod train_checkpoint;
