@@ -13,6 +13,7 @@ restricts PyTorch's kernels to AVX2.
 import argparse
 import math
 import json
+import os
 import resource
 import statistics
 import time
@@ -162,6 +163,71 @@ def mlp_step_graph_kept():
         return loss.item()
 
     return run, "step"
+
+
+TINY_GPT2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates",
+                         "ferrograd-lm", "tests", "data", "tiny-random-gpt2")
+GENERATE_PROMPT = 8
+GENERATE_NEW_TOKENS = 32
+
+
+def gpt2_ids(batch, length, vocab):
+    """The ids both sides use: (i*37 + 11) mod vocab, row-major."""
+    return torch.tensor([(i * 37 + 11) % vocab for i in range(batch * length)]).reshape(batch, length)
+
+
+def gpt2_124m(**overrides):
+    """transformers' GPT2LMHeadModel with GPT2Config() (124M), random weights, no dropout."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+    config = GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **overrides)
+    return GPT2LMHeadModel(config)
+
+
+def gpt2_step(lora):
+    """One training step of the GPT-2 124M shape, batch 4, context 64 (llm.c's
+    train_gpt2.c configuration), loss with labels = ids, AdamW lr 3e-4 (weight decay 0.01,
+    the default). With lora: PEFT LoraConfig(r=16, lora_alpha=32, target_modules=["c_attn"],
+    lora_dropout=0, fan_in_fan_out=True), the base frozen, AdamW over the adapters."""
+    torch.manual_seed(0)
+    model = gpt2_124m()
+    if lora:
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=["c_attn"],
+                                                 lora_dropout=0.0, fan_in_fan_out=True))
+    model.train()
+    ids = gpt2_ids(4, 64, 50257)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-4)
+
+    def run():
+        optimizer.zero_grad()
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return run, "step"
+
+
+def gpt2_generate(tiny):
+    """transformers generate: greedy, use_cache, 32 new tokens after an 8-id prompt, batch 1,
+    no stop id; the tiny random GPT-2 of the lm crate's test data or the 124M shape with
+    random weights."""
+    from transformers import GPT2LMHeadModel
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel.from_pretrained(TINY_GPT2) if tiny else gpt2_124m()
+    model.eval()
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    ids = gpt2_ids(1, GENERATE_PROMPT, model.config.vocab_size)
+    mask = torch.ones_like(ids)
+
+    def run():
+        out = model.generate(ids, attention_mask=mask, max_new_tokens=GENERATE_NEW_TOKENS,
+                             do_sample=False, use_cache=True)
+        assert out.shape[1] == GENERATE_PROMPT + GENERATE_NEW_TOKENS
+        return out
+
+    return run, "32 tokens"
 
 
 def matmul(n):
@@ -434,6 +500,10 @@ WORKLOADS = {
     "decoder_step_128": lambda: decoder_step(128),
     "decoder_step_128_sdpa": lambda: decoder_step(128, sdpa=True),
     "decoder_generate": decoder_generate,
+    "gpt2_124m_step": lambda: gpt2_step(False),
+    "gpt2_124m_lora_step": lambda: gpt2_step(True),
+    "gpt2_tiny_generate": lambda: gpt2_generate(True),
+    "gpt2_124m_generate": lambda: gpt2_generate(False),
 }
 
 

@@ -34,6 +34,21 @@ pub const NAMES: &[&str] = &[
     "decoder_generate",
 ];
 
+/// The GPT-2 workloads (issue 17): heavy (a 124M-parameter model takes seconds per step on
+/// two cores), so `cargo bench` and `bench-compare`'s default list leave them out; name
+/// them with `--workloads`.
+pub const GPT2_NAMES: &[&str] = &[
+    "gpt2_124m_step",
+    "gpt2_124m_lora_step",
+    "gpt2_tiny_generate",
+    "gpt2_124m_generate",
+];
+
+/// Tokens added by one call of the generation workloads.
+pub const GENERATE_NEW_TOKENS: usize = 32;
+/// Prompt length of the generation workloads.
+pub const GENERATE_PROMPT: usize = 8;
+
 /// Prepares the named workload, or `None` for an unknown name.
 pub fn build(name: &str) -> Option<Workload> {
     Some(match name {
@@ -58,6 +73,10 @@ pub fn build(name: &str) -> Option<Workload> {
         "decoder_step_30" | "decoder_step_30_sdpa" => decoder_step(30),
         "decoder_step_128" | "decoder_step_128_sdpa" => decoder_step(128),
         "decoder_generate" => decoder_generate(),
+        "gpt2_124m_step" => gpt2_step(false),
+        "gpt2_124m_lora_step" => gpt2_step(true),
+        "gpt2_tiny_generate" => gpt2_generate(true),
+        "gpt2_124m_generate" => gpt2_generate(false),
         _ => return None,
     })
 }
@@ -70,7 +89,10 @@ pub fn unit(name: &str) -> &'static str {
         | "lm_step"
         | "rnn_lm_step"
         | "rnn_lm_step_torch_rnn"
-        | "mlp_step_graph_kept" => "step",
+        | "mlp_step_graph_kept"
+        | "gpt2_124m_step"
+        | "gpt2_124m_lora_step" => "step",
+        "gpt2_tiny_generate" | "gpt2_124m_generate" => "32 tokens",
         n if n.starts_with("linear_backward") => "backward",
         n if n.starts_with("decoder_step") => "step",
         "decoder_generate" => "256 tokens",
@@ -414,6 +436,79 @@ fn decoder_generate() -> Workload {
     Box::new(move || {
         let out = generate(&model, &prompt, &mut Greedy, &options).expect("generate");
         assert_eq!(out.tokens.len(), 256);
+    })
+}
+
+/// The ids both sides use for GPT-2 inputs: `(i·37 + 11) mod vocab`.
+fn gpt2_ids(batch: usize, len: usize, vocab: usize) -> IdTensor {
+    IdTensor::new(
+        (0..batch * len)
+            .map(|i| ((i * 37 + 11) % vocab) as i64)
+            .collect(),
+        &[batch, len],
+    )
+    .expect("sizes agree")
+}
+
+/// One training step of the GPT-2 124M shape (Hugging Face's `GPT2Config()`, random
+/// weights, no dropout), batch 4, context 64 (llm.c's `train_gpt2.c` configuration), the
+/// language-model loss with the ids as labels (`GPT2LMHeadModel(ids, labels=ids).loss`),
+/// AdamW lr 3e-4 with PyTorch's default weight decay 0.01. With `lora`, PEFT's LoRA
+/// (r = 16, alpha = 32, no dropout) on every `c_attn`, the base frozen, AdamW over the
+/// adapters only.
+fn gpt2_step(lora: bool) -> Workload {
+    use ferrograd::lm::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+    let config = Gpt2Config::gpt2_124m().without_dropout();
+    let mut rng = Rng::new(0);
+    let mut model = Gpt2LmHeadModel::<f32>::new(&config, &mut rng).expect("valid config");
+    if lora {
+        model
+            .add_lora(
+                &ferrograd::nn::LoraConfig::new(16, 32.0).targets(&["c_attn"]),
+                &mut rng,
+            )
+            .expect("c_attn exists");
+    }
+    let ids = gpt2_ids(4, 64, config.vocab_size);
+    let mut optimizer =
+        AdamW::new(model.trainable_parameters(), AdamWConfig::new(3e-4)).expect("valid config");
+    Box::new(move || {
+        let grads = {
+            let logits = model.logits(&ids).expect("ids fit");
+            let loss = model.loss(&logits, &ids).expect("labels fit");
+            loss.backward_free().expect("graph")
+        };
+        optimizer.step(&grads).expect("step");
+    })
+}
+
+/// Greedy generation with the key-value cache of [`GENERATE_NEW_TOKENS`] tokens after a
+/// prompt of [`GENERATE_PROMPT`] ids, batch 1, no stop id: the tiny random GPT-2
+/// checkpoint of the lm crate's test data (`hf-internal-testing/tiny-random-gpt2`: 5
+/// blocks, d = 32, vocabulary 1000), or the 124M shape with random weights.
+fn gpt2_generate(tiny: bool) -> Workload {
+    use ferrograd::lm::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+    use ferrograd::lm::gpt2_generate::{GenerationConfig, generate};
+    use ferrograd::lm::sampling::Sampler;
+    let model = if tiny {
+        Gpt2LmHeadModel::<f32>::from_pretrained(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/ferrograd-lm/tests/data/tiny-random-gpt2"
+        ))
+        .expect("the tiny checkpoint of the lm crate's test data")
+    } else {
+        let config = Gpt2Config::gpt2_124m().without_dropout();
+        let model = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(0)).expect("valid");
+        model.eval();
+        model
+    };
+    let prompt = gpt2_ids(1, GENERATE_PROMPT, model.config().vocab_size);
+    let config = GenerationConfig::new(GENERATE_NEW_TOKENS);
+    Box::new(move || {
+        let out =
+            generate(&model, &prompt, None, &mut Sampler::greedy(), &config).expect("generation");
+        debug_assert_eq!(out.new_tokens[0].len(), GENERATE_NEW_TOKENS);
+        std::hint::black_box(out);
     })
 }
 

@@ -37,6 +37,14 @@ const EXTRA_WORKLOADS: &[&str] = &[
     "decoder_generate",
 ];
 
+/// Heavy workloads (GPT-2, issue 17) measured only when `--workloads` names them.
+const GPT2_WORKLOADS: &[&str] = &[
+    "gpt2_124m_step",
+    "gpt2_124m_lora_step",
+    "gpt2_tiny_generate",
+    "gpt2_124m_generate",
+];
+
 /// Vector-instruction levels `--simd` accepts: `best` leaves both libraries free;
 /// the others cap ferrograd with `FERROGRAD_SIMD` and PyTorch with `ATEN_CPU_CAPABILITY`.
 const SIMD_LEVELS: &[(&str, Option<&str>, Option<&str>)] = &[
@@ -59,6 +67,8 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
                      linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept,
                      rnn_lm_step (PyTorch: the notebook's loop over time steps),
                      rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN);
+                     not by default (seconds per call): gpt2_124m_step, gpt2_124m_lora_step,
+                     gpt2_tiny_generate, gpt2_124m_generate (`gpt2` names all four)
                      only when named: decoder_step_30, decoder_step_128 (chapter 4's model,
                      PyTorch's attention as the book writes it), decoder_step_30_sdpa,
                      decoder_step_128_sdpa (the same ferrograd step; PyTorch:
@@ -105,9 +115,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .collect::<Result<_, _>>()?
             }
             "--workloads" => {
-                options.workloads = value.split(',').map(str::to_string).collect();
+                options.workloads = value
+                    .split(',')
+                    .flat_map(|w| match w {
+                        "gpt2" => GPT2_WORKLOADS.to_vec(),
+                        _ => vec![w],
+                    })
+                    .map(str::to_string)
+                    .collect();
                 if let Some(bad) = options.workloads.iter().find(|w| {
                     !DEFAULT_WORKLOADS.contains(&w.as_str())
+                        && !GPT2_WORKLOADS.contains(&w.as_str())
                         && !EXTRA_WORKLOADS.contains(&w.as_str())
                 }) {
                     return Err(format!("unknown workload {bad}\n\n{USAGE}"));
@@ -303,6 +321,9 @@ mod tests {
         assert_eq!(o.workloads, vec!["mlp_step", "add_1m"]);
         assert_eq!((o.repeats, o.samples), (3, 10));
         assert_eq!(o.simd, vec!["best"]);
+        let o = parse(&args(&["--workloads", "gpt2,add_1m"])).unwrap();
+        assert_eq!(o.workloads.len(), 5);
+        assert_eq!(o.workloads[0], "gpt2_124m_step");
         let o = parse(&args(&["--simd", "best,avx2"])).unwrap();
         assert_eq!(o.simd, vec!["best", "avx2"]);
         assert!(parse(&args(&["--simd", "sse9"])).is_err());

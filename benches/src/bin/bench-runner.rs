@@ -41,6 +41,7 @@ fn main() {
     let usage = || -> ! {
         eprintln!("usage: bench-runner WORKLOAD --threads N [--samples S]");
         eprintln!("workloads: {}", workloads::NAMES.join(", "));
+        eprintln!("heavy (GPT-2): {}", workloads::GPT2_NAMES.join(", "));
         std::process::exit(2);
     };
     let Some(name) = args.first() else { usage() };

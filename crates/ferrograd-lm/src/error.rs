@@ -96,7 +96,7 @@ pub enum LmError {
     /// A training checkpoint that cannot be used: damaged, incomplete, or written for
     /// another model, element type or run; nothing was changed.
     #[error("checkpoint {}: {reason}", path.display())]
-    Checkpoint {
+    TrainCheckpoint {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
@@ -112,6 +112,18 @@ pub enum LmError {
         /// The loss.
         loss: f64,
     },
+    /// A checkpoint, config or adapter that does not fit the model: every problem found,
+    /// and nothing was loaded.
+    #[error("{path}: {} problem(s): {}", problems.len(), problems.join("; "))]
+    Checkpoint {
+        /// The file or directory.
+        path: String,
+        /// Each problem, one line each.
+        problems: Vec<String>,
+    },
+    /// A tokenizer failed (a malformed file, an id it does not know).
+    #[error(transparent)]
+    Tokenize(#[from] ferrograd_tokenize::TokenizeError),
 }
 
 /// `Result` with [`LmError`].

@@ -755,7 +755,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
     /// continues exactly as the interrupted run would have.
     ///
     /// Everything is checked before anything changes: a file that is damaged
-    /// ([`LmError::Checkpoint`]), written for another model (a strict load's list of
+    /// ([`LmError::TrainCheckpoint`]), written for another model (a strict load's list of
     /// missing, unexpected and mis-shaped tensors), another element type, another
     /// optimizer state or other data (the data's fingerprint) is an error and leaves the
     /// model, the optimizer and `train` as they were.
@@ -775,12 +775,12 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, d)| d.as_slice())
-                .ok_or_else(|| LmError::Checkpoint {
+                .ok_or_else(|| LmError::TrainCheckpoint {
                     path: path.to_path_buf(),
                     reason: format!("it has no `{name}` section"),
                 })
         };
-        let mismatch = |reason: String| LmError::Checkpoint {
+        let mismatch = |reason: String| LmError::TrainCheckpoint {
             path: path.to_path_buf(),
             reason,
         };

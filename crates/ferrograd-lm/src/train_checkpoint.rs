@@ -34,7 +34,7 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> LmError {
-    LmError::Checkpoint {
+    LmError::TrainCheckpoint {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
@@ -61,7 +61,7 @@ pub(crate) fn encode(sections: &[(&str, Vec<u8>)]) -> Vec<u8> {
 /// Decodes the sections of a checkpoint's bytes, checking magic, version and checksum.
 ///
 /// # Errors
-/// [`LmError::Checkpoint`] naming the file and what is wrong with it.
+/// [`LmError::TrainCheckpoint`] naming the file and what is wrong with it.
 pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     if bytes.len() < 24 || &bytes[..8] != MAGIC {
         return Err(corrupt(

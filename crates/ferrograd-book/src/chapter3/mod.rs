@@ -4,7 +4,7 @@
 //! [`run`] runs one section end to end for the program.
 //!
 //! The sections that learn from text use the built-in Shakespeare (chapter 2's
-//! [`Corpus`](crate::chapter2::Corpus)) or any text file (`--corpus FILE`), one example
+//! [`Corpus`]) or any text file (`--corpus FILE`), one example
 //! per line as the book's notebook reads its news corpus. By default the settings are small
 //! (a byte-level BPE of 2,000 tokens trained on the corpus, 64-dimensional embeddings,
 //! batches of 64): the whole chapter runs in well under a minute. `--full` uses the

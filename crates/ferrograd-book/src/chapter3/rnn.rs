@@ -18,7 +18,7 @@ use crate::error::Result;
 pub struct ElmanExample {
     /// The inputs x_1…x_4 (2 features each).
     pub inputs: Vec<Vec<f64>>,
-    /// W (input → hidden, [2, 3]), U (hidden → hidden, [3, 3]), b ([3]).
+    /// W (input → hidden, `[2, 3]`), U (hidden → hidden, `[3, 3]`), b (`[3]`).
     pub w: Vec<Vec<f64>>,
     /// U.
     pub u: Vec<Vec<f64>>,

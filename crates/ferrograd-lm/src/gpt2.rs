@@ -1,0 +1,908 @@
+//! GPT-2 (§5.1–5.2 of the book): the architecture of Hugging Face's `GPT2LMHeadModel`,
+//! parameter for parameter and name for name, so its checkpoints load by name.
+//!
+//! ```text
+//! ids ─▶ wte(ids) + wpe(positions) ─▶ dropout ─▶ 12 × block ─▶ ln_f ─▶ · wteᵀ ─▶ logits
+//! block: x + c_proj(attention(c_attn(ln_1(x))))   then   x + c_proj(gelu_new(c_fc(ln_2(x))))
+//! ```
+//!
+//! - learned position embeddings (`wpe`), pre-norm LayerNorm with the config's ε;
+//! - Q, K and V from one fused projection (`c_attn`, a [`Conv1d`] with Hugging Face's
+//!   `[in, out]` weight), causal multi-head attention scaled by `1/√d_head`, with a padding
+//!   mask for batches of unequal rows (left or right padding);
+//! - `gelu_new` (GELU's tanh form) in the MLP of `4·n_embd` units;
+//! - the output projection is the token embedding itself (`lm_head.weight` *is*
+//!   `transformer.wte.weight`: one [`Parameter`] in two places, counted, trained and saved
+//!   once).
+//!
+//! Parameter names are those of `GPT2LMHeadModel.state_dict()` (`transformer.h.0.attn.c_attn.weight`,
+//! …), so [`crate::gpt2_load`] maps a checkpoint directory onto the model by name, and
+//! every linear layer is a [`Lora`] slot (PEFT's names for adapters).
+//!
+//! ```
+//! use ferrograd_lm::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+//! use ferrograd_nn::Module;
+//! use ferrograd_tensor::{IdTensor, Rng};
+//!
+//! let config = Gpt2Config::gpt2_124m();
+//! # let config = Gpt2Config { n_layer: 1, ..config }; // keep the doc-test small
+//! let model = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(0))?;
+//! # assert_eq!(model.num_parameters(), 124_439_808 - 11 * 7_087_872);
+//! // With n_layer = 12 this is 124,439,808, Hugging Face's count for GPT-2 small.
+//! let logits = model.logits(&IdTensor::from([[464, 2068, 7586]]))?;
+//! assert_eq!(logits.shape(), &[1, 3, 50_257]);
+//! # Ok::<(), ferrograd_lm::LmError>(())
+//! ```
+
+use crate::error::{LmError, Result, invalid};
+use ferrograd_nn::init::normal;
+use ferrograd_nn::{
+    Conv1d, CrossEntropyLoss, Dropout, Embedding, Forward, LayerNorm, Lora, LoraHost, LoraSlot,
+    Module, Visitor,
+};
+use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
+
+/// The activation of GPT-2's MLP (the config's `activation_function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `gelu_new` (and `gelu_pytorch_tanh`): GELU's tanh approximation, GPT-2's.
+    GeluNew,
+    /// `gelu`: the exact GELU `x·Φ(x)`.
+    Gelu,
+    /// `relu`.
+    Relu,
+}
+
+impl Activation {
+    /// Parses a Hugging Face `activation_function` name.
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for a name not listed in [`Activation`].
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "gelu_new" | "gelu_pytorch_tanh" => Self::GeluNew,
+            "gelu" => Self::Gelu,
+            "relu" => Self::Relu,
+            other => {
+                return Err(invalid(
+                    "Gpt2Config",
+                    "activation_function",
+                    other,
+                    "one of gelu_new, gelu_pytorch_tanh, gelu, relu",
+                ));
+            }
+        })
+    }
+
+    /// The Hugging Face name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GeluNew => "gelu_new",
+            Self::Gelu => "gelu",
+            Self::Relu => "relu",
+        }
+    }
+
+    fn apply<T: Scalar>(self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        Ok(match self {
+            Self::GeluNew => ferrograd_nn::functional::gelu_tanh(x)?,
+            Self::Gelu => x.gelu(),
+            Self::Relu => x.relu(),
+        })
+    }
+}
+
+/// GPT-2's hyper-parameters, Hugging Face's `GPT2Config` (the keys that change the
+/// computation; [`crate::gpt2_load`] reads and writes `config.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gpt2Config {
+    /// Vocabulary size (50,257 for GPT-2).
+    pub vocab_size: usize,
+    /// Longest context: rows of the position table (1,024).
+    pub n_positions: usize,
+    /// Model width d (768).
+    pub n_embd: usize,
+    /// Number of blocks (12).
+    pub n_layer: usize,
+    /// Attention heads per block (12); must divide `n_embd`.
+    pub n_head: usize,
+    /// MLP width; `None` means `4·n_embd`.
+    pub n_inner: Option<usize>,
+    /// The MLP's activation.
+    pub activation: Activation,
+    /// LayerNorm's ε (1e-5).
+    pub layer_norm_epsilon: f64,
+    /// Dropout after the embeddings.
+    pub embd_pdrop: f64,
+    /// Dropout on the attention probabilities.
+    pub attn_pdrop: f64,
+    /// Dropout after each block's two projections.
+    pub resid_pdrop: f64,
+    /// Standard deviation of the random initialisation (0.02).
+    pub initializer_range: f64,
+    /// Scale attention scores by `1/√d_head` (true for GPT-2).
+    pub scale_attn_weights: bool,
+    /// Also scale block `i`'s scores by `1/(i + 1)` (false for GPT-2).
+    pub scale_attn_by_inverse_layer_idx: bool,
+    /// The output projection is the token embedding (true for GPT-2). When false the
+    /// model has its own `lm_head.weight`.
+    pub tie_word_embeddings: bool,
+    /// Beginning-of-sequence id, if the config names one.
+    pub bos_token_id: Option<i64>,
+    /// End-of-sequence id(s) (a config may list several).
+    pub eos_token_id: Vec<i64>,
+    /// Padding id, if the config names one.
+    pub pad_token_id: Option<i64>,
+}
+
+impl Default for Gpt2Config {
+    /// Hugging Face's `GPT2Config()`: GPT-2 small (124M).
+    fn default() -> Self {
+        Self {
+            vocab_size: 50_257,
+            n_positions: 1024,
+            n_embd: 768,
+            n_layer: 12,
+            n_head: 12,
+            n_inner: None,
+            activation: Activation::GeluNew,
+            layer_norm_epsilon: 1e-5,
+            embd_pdrop: 0.1,
+            attn_pdrop: 0.1,
+            resid_pdrop: 0.1,
+            initializer_range: 0.02,
+            scale_attn_weights: true,
+            scale_attn_by_inverse_layer_idx: false,
+            tie_word_embeddings: true,
+            bos_token_id: Some(50_256),
+            eos_token_id: vec![50_256],
+            pad_token_id: None,
+        }
+    }
+}
+
+impl Gpt2Config {
+    /// GPT-2 small: `GPT2Config()`'s defaults (124,439,808 parameters).
+    pub fn gpt2_124m() -> Self {
+        Self::default()
+    }
+
+    /// The same architecture without dropout (for evaluation-like training runs and
+    /// benchmarks, as llm.c trains GPT-2).
+    pub fn without_dropout(mut self) -> Self {
+        self.embd_pdrop = 0.0;
+        self.attn_pdrop = 0.0;
+        self.resid_pdrop = 0.0;
+        self
+    }
+
+    /// A small GPT-2 for examples and tests: `vocab_size` tokens, context `n_positions`,
+    /// width `n_embd`, `n_layer` blocks of `n_head` heads, no dropout.
+    pub fn small(
+        vocab_size: usize,
+        n_positions: usize,
+        n_embd: usize,
+        n_layer: usize,
+        n_head: usize,
+    ) -> Self {
+        Self {
+            vocab_size,
+            n_positions,
+            n_embd,
+            n_layer,
+            n_head,
+            bos_token_id: None,
+            eos_token_id: Vec::new(),
+            ..Self::default()
+        }
+        .without_dropout()
+    }
+
+    /// The MLP width (`n_inner`, or `4·n_embd`).
+    pub fn inner(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
+    /// Size of one head, `n_embd / n_head`.
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head.max(1)
+    }
+
+    /// Checks the sizes.
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for a zero size, heads that do not divide the width, a
+    /// dropout outside `[0, 1)` or a non-positive ε.
+    pub fn validate(&self) -> Result<()> {
+        let op = "Gpt2Config";
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("n_positions", self.n_positions),
+            ("n_embd", self.n_embd),
+            ("n_layer", self.n_layer),
+            ("n_head", self.n_head),
+            ("n_inner", self.inner()),
+        ] {
+            if v == 0 {
+                return Err(invalid(op, name, v, "must be at least 1"));
+            }
+        }
+        if !self.n_embd.is_multiple_of(self.n_head) {
+            return Err(invalid(
+                op,
+                "n_head",
+                self.n_head,
+                format!("must divide n_embd = {}", self.n_embd),
+            ));
+        }
+        for (name, p) in [
+            ("embd_pdrop", self.embd_pdrop),
+            ("attn_pdrop", self.attn_pdrop),
+            ("resid_pdrop", self.resid_pdrop),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(invalid(op, name, p, "a probability in [0, 1)"));
+            }
+        }
+        if !(self.layer_norm_epsilon > 0.0 && self.layer_norm_epsilon.is_finite()) {
+            return Err(invalid(
+                op,
+                "layer_norm_epsilon",
+                self.layer_norm_epsilon,
+                "a positive number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The fused-QKV causal self-attention of one block (`attn`).
+#[derive(Debug)]
+pub struct Gpt2Attention<T: Scalar = f32> {
+    /// Q, K, V projection `[d, 3d]` (a LoRA slot; PEFT's default target for GPT-2).
+    pub c_attn: Lora<Conv1d<T>, T>,
+    /// Output projection `[d, d]`.
+    pub c_proj: Lora<Conv1d<T>, T>,
+    attn_dropout: Dropout,
+    resid_dropout: Dropout,
+    n_head: usize,
+    /// `1/√d_head` (times `1/(layer + 1)` with `scale_attn_by_inverse_layer_idx`).
+    pub(crate) scale: f64,
+}
+
+impl<T: Scalar> Module<T> for Gpt2Attention<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.module("c_attn", &self.c_attn);
+        v.module("c_proj", &self.c_proj);
+        v.module("attn_dropout", &self.attn_dropout);
+        v.module("resid_dropout", &self.resid_dropout);
+    }
+}
+
+/// The position-wise MLP of one block (`mlp`): `c_proj(act(c_fc(x)))`.
+#[derive(Debug)]
+pub struct Gpt2Mlp<T: Scalar = f32> {
+    /// `[d, inner]`.
+    pub c_fc: Lora<Conv1d<T>, T>,
+    /// `[inner, d]`.
+    pub c_proj: Lora<Conv1d<T>, T>,
+    dropout: Dropout,
+    activation: Activation,
+}
+
+impl<T: Scalar> Module<T> for Gpt2Mlp<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.module("c_fc", &self.c_fc);
+        v.module("c_proj", &self.c_proj);
+        v.module("dropout", &self.dropout);
+    }
+}
+
+/// One pre-norm block (`h.N`).
+#[derive(Debug)]
+pub struct Gpt2Block<T: Scalar = f32> {
+    /// Norm before attention.
+    pub ln_1: LayerNorm<T>,
+    /// Self-attention.
+    pub attn: Gpt2Attention<T>,
+    /// Norm before the MLP.
+    pub ln_2: LayerNorm<T>,
+    /// The MLP.
+    pub mlp: Gpt2Mlp<T>,
+}
+
+impl<T: Scalar> Module<T> for Gpt2Block<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.module("ln_1", &self.ln_1);
+        v.module("attn", &self.attn);
+        v.module("ln_2", &self.ln_2);
+        v.module("mlp", &self.mlp);
+    }
+}
+
+/// The transformer body (`transformer`, Hugging Face's `GPT2Model`): embeddings, blocks,
+/// final norm; outputs hidden states `[B, T, d]`.
+#[derive(Debug)]
+pub struct Gpt2Model<T: Scalar = f32> {
+    /// Token embedding `[V, d]` (also the output projection when tied).
+    pub wte: Embedding<T>,
+    /// Position embedding `[n_positions, d]`.
+    pub wpe: Embedding<T>,
+    drop: Dropout,
+    /// The blocks.
+    pub h: Vec<Gpt2Block<T>>,
+    /// The final norm.
+    pub ln_f: LayerNorm<T>,
+    config: Gpt2Config,
+}
+
+impl<T: Scalar> Module<T> for Gpt2Model<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.module("wte", &self.wte);
+        v.module("wpe", &self.wpe);
+        v.module("drop", &self.drop);
+        v.modules("h", &self.h);
+        v.module("ln_f", &self.ln_f);
+    }
+}
+
+/// What a forward pass reads besides the ids: the padding mask and the positions.
+///
+/// `attention_mask` is `[B, T]` with 1 for real tokens and 0 for padding (Hugging Face's
+/// convention); padded keys are never attended to. `position_ids` default to `0..T`; for
+/// left-padded rows pass [`position_ids_from_mask`] (what `generate` does).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gpt2Input<'a> {
+    /// Token ids `[B, T]`.
+    pub input_ids: Option<&'a IdTensor>,
+    /// 1 = token, 0 = padding, `[B, T]`.
+    pub attention_mask: Option<&'a IdTensor>,
+    /// Positions `[B, T]` (or `[T]`), default `0..T`.
+    pub position_ids: Option<&'a IdTensor>,
+}
+
+impl<'a> Gpt2Input<'a> {
+    /// Ids only (no padding, positions `0..T`).
+    pub fn ids(input_ids: &'a IdTensor) -> Self {
+        Self {
+            input_ids: Some(input_ids),
+            ..Self::default()
+        }
+    }
+
+    /// Ids and a padding mask; positions `0..T` (right padding) — use
+    /// [`Gpt2Input::with_positions`] for left padding.
+    pub fn masked(input_ids: &'a IdTensor, attention_mask: &'a IdTensor) -> Self {
+        Self {
+            input_ids: Some(input_ids),
+            attention_mask: Some(attention_mask),
+            position_ids: None,
+        }
+    }
+
+    /// The same with explicit positions.
+    pub fn with_positions(mut self, position_ids: &'a IdTensor) -> Self {
+        self.position_ids = Some(position_ids);
+        self
+    }
+}
+
+/// Positions that count only real tokens, `cumsum(mask) − 1` with 0 on padding: what
+/// transformers' `generate` passes for left-padded rows, so each row's first real token
+/// sits at position 0.
+///
+/// ```
+/// use ferrograd_lm::gpt2::position_ids_from_mask;
+/// use ferrograd_tensor::IdTensor;
+/// let mask = IdTensor::from([[0, 0, 1, 1], [1, 1, 1, 1]]);
+/// assert_eq!(position_ids_from_mask(&mask)?.to_vec(), [0, 0, 0, 1, 0, 1, 2, 3]);
+/// # Ok::<(), ferrograd_lm::LmError>(())
+/// ```
+///
+/// # Errors
+/// [`LmError::InvalidConfig`] for a mask that is not 2-D.
+pub fn position_ids_from_mask(mask: &IdTensor) -> Result<IdTensor> {
+    let &[b, t] = mask.shape() else {
+        return Err(invalid(
+            "position_ids_from_mask",
+            "attention_mask",
+            format!("{:?}", mask.shape()),
+            "a [batch, time] mask",
+        ));
+    };
+    let m = mask.contiguous_data();
+    let mut out = vec![0i64; b * t];
+    for row in 0..b {
+        let mut count = 0i64;
+        for col in 0..t {
+            if m[row * t + col] != 0 {
+                out[row * t + col] = count;
+                count += 1;
+            }
+        }
+    }
+    Ok(IdTensor::new(out, &[b, t])?)
+}
+
+impl<T: Scalar> Gpt2Model<T> {
+    /// A randomly initialised body, as Hugging Face initialises GPT-2: every weight
+    /// `N(0, initializer_range²)`, the blocks' output projections `N(0, (range/√(2·n_layer))²)`,
+    /// biases 0, norms 1 and 0. In training mode (dropout on), as PyTorch modules start.
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for an invalid config.
+    pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
+        config.validate()?;
+        let (d, std) = (config.n_embd, config.initializer_range);
+        let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
+        let wte = Embedding::from_tensor(normal(&[config.vocab_size, d], 0.0, std, rng), None)?;
+        let wpe = Embedding::from_tensor(normal(&[config.n_positions, d], 0.0, std, rng), None)?;
+        let mut seed = rng.next_u64();
+        let mut dropout = |p: f64| -> Result<Dropout> {
+            seed = seed.wrapping_add(1);
+            Ok(Dropout::new(p, seed)?)
+        };
+        let drop = dropout(config.embd_pdrop)?;
+        let norm = || LayerNorm::with_options(&[d], config.layer_norm_epsilon, true);
+        let mut h = Vec::with_capacity(config.n_layer);
+        for layer in 0..config.n_layer {
+            let mut scale = if config.scale_attn_weights {
+                1.0 / (config.head_dim() as f64).sqrt()
+            } else {
+                1.0
+            };
+            if config.scale_attn_by_inverse_layer_idx {
+                scale /= (layer + 1) as f64;
+            }
+            let c_attn = Lora::new(Conv1d::new(d, 3 * d, std, rng));
+            let c_proj = Lora::new(Conv1d::new(d, d, proj_std, rng));
+            let c_fc = Lora::new(Conv1d::new(d, config.inner(), std, rng));
+            let mlp_proj = Lora::new(Conv1d::new(config.inner(), d, proj_std, rng));
+            h.push(Gpt2Block {
+                ln_1: norm(),
+                attn: Gpt2Attention {
+                    c_attn,
+                    c_proj,
+                    attn_dropout: dropout(config.attn_pdrop)?,
+                    resid_dropout: dropout(config.resid_pdrop)?,
+                    n_head: config.n_head,
+                    scale,
+                },
+                ln_2: norm(),
+                mlp: Gpt2Mlp {
+                    c_fc,
+                    c_proj: mlp_proj,
+                    dropout: dropout(config.resid_pdrop)?,
+                    activation: config.activation,
+                },
+            });
+        }
+        Ok(Self {
+            wte,
+            wpe,
+            drop,
+            h,
+            ln_f: norm(),
+            config: config.clone(),
+        })
+    }
+
+    /// The config it was built from.
+    pub fn config(&self) -> &Gpt2Config {
+        &self.config
+    }
+
+    /// Input embeddings `wte(ids) + wpe(positions)`, `[B, T, d]`, after the checks every
+    /// entry point makes.
+    pub(crate) fn embed(&self, input: &Gpt2Input<'_>, past: usize) -> Result<Tensor<T>> {
+        let ids = input
+            .input_ids
+            .ok_or_else(|| invalid("Gpt2Model", "input_ids", "None", "token ids [B, T]"))?;
+        let &[b, t] = ids.shape() else {
+            return Err(invalid(
+                "Gpt2Model",
+                "input_ids",
+                format!("shape {:?}", ids.shape()),
+                "a [batch, time] tensor of ids",
+            ));
+        };
+        if let Some(mask) = input.attention_mask
+            && mask.shape() != [b, past + t]
+        {
+            return Err(invalid(
+                "Gpt2Model",
+                "attention_mask",
+                format!("shape {:?}", mask.shape()),
+                format!("[{b}, {}] (batch, past + new tokens)", past + t),
+            ));
+        }
+        let positions = match input.position_ids {
+            Some(p) if p.shape() == [b, t] || p.shape() == [t] => p.clone(),
+            Some(p) => {
+                return Err(invalid(
+                    "Gpt2Model",
+                    "position_ids",
+                    format!("shape {:?}", p.shape()),
+                    format!("[{b}, {t}] or [{t}]"),
+                ));
+            }
+            None => IdTensor::arange(past as i64, (past + t) as i64)?,
+        };
+        if let Some(&max) = positions.contiguous_data().iter().max()
+            && max >= self.config.n_positions as i64
+        {
+            return Err(invalid(
+                "Gpt2Model",
+                "position",
+                max,
+                format!(
+                    "below n_positions = {} (the longest context)",
+                    self.config.n_positions
+                ),
+            ));
+        }
+        let tokens = self.wte.lookup(ids)?;
+        let x = tokens.add(&self.wpe.lookup(&positions)?)?;
+        Ok(Forward::<&Tensor<T>>::forward(&self.drop, &x)?)
+    }
+
+    /// Hidden states after `ln_f`, `[B, T, d]`.
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for ids that are not `[B, T]`, a mask or positions of
+    /// another shape, a position past `n_positions`; an id past the vocabulary.
+    pub fn hidden_states(&self, input: &Gpt2Input<'_>) -> Result<Tensor<T>> {
+        let (x, _) = self.forward_all(input, false)?;
+        Ok(x)
+    }
+
+    /// The final hidden states (after `ln_f`) and the embeddings followed by every block's
+    /// output (before any final norm): what hooks on Hugging Face's modules see.
+    ///
+    /// # Errors
+    /// As [`Gpt2Model::hidden_states`].
+    pub fn forward_with_block_outputs(
+        &self,
+        input: &Gpt2Input<'_>,
+    ) -> Result<(Tensor<T>, Vec<Tensor<T>>)> {
+        self.forward_all(input, true)
+    }
+
+    fn forward_all(
+        &self,
+        input: &Gpt2Input<'_>,
+        keep: bool,
+    ) -> Result<(Tensor<T>, Vec<Tensor<T>>)> {
+        let mut x = self.embed(input, 0)?;
+        let (b, t) = (x.shape()[0], x.shape()[1]);
+        let mask = attention_bias::<T>(input.attention_mask, b, t)?;
+        let mut kept = Vec::new();
+        if keep {
+            kept.push(x.clone());
+        }
+        for block in &self.h {
+            x = block.forward(&x, &mask)?;
+            if keep {
+                kept.push(x.clone());
+            }
+        }
+        Ok((self.ln_f.forward(&x)?, kept))
+    }
+}
+
+/// The attention mask as 1.0 where a query must not see a key, `[B or 1, 1, T, T]`:
+/// future keys (causal) and, with a padding mask, padded keys.
+pub(crate) fn attention_bias<T: Scalar>(
+    padding: Option<&IdTensor>,
+    b: usize,
+    t: usize,
+) -> Result<Tensor<T>> {
+    let rows = if padding.is_some() { b } else { 1 };
+    let mut data = vec![T::ZERO; rows * t * t];
+    let pad = padding.map(|m| m.contiguous_data().into_owned());
+    for r in 0..rows {
+        for i in 0..t {
+            for j in 0..t {
+                let masked = j > i || pad.as_ref().is_some_and(|m| m[r * t + j] == 0);
+                if masked {
+                    data[(r * t + i) * t + j] = T::ONE;
+                }
+            }
+        }
+    }
+    Ok(Tensor::from_vec(data, &[rows, 1, t, t])?)
+}
+
+impl<T: Scalar> Gpt2Block<T> {
+    /// `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`; `mask` from [`attention_bias`].
+    pub(crate) fn forward(&self, x: &Tensor<T>, mask: &Tensor<T>) -> Result<Tensor<T>> {
+        let a = self.attn.forward(&self.ln_1.forward(x)?, mask)?;
+        let x = x.add(&a)?;
+        let m = self.mlp.forward(&self.ln_2.forward(&x)?)?;
+        Ok(x.add(&m)?)
+    }
+}
+
+impl<T: Scalar> Gpt2Attention<T> {
+    fn forward(&self, x: &Tensor<T>, mask: &Tensor<T>) -> Result<Tensor<T>> {
+        let (b, t, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let (h, dh) = (self.n_head, d / self.n_head);
+        let qkv = self.c_attn.forward(x)?;
+        let heads = |i: usize| -> Result<Tensor<T>> {
+            Ok(qkv
+                .narrow(-1, i * d, d)?
+                .reshape(&[b, t, h, dh])?
+                .transpose(1, 2)?)
+        };
+        let (q, k, v) = (heads(0)?, heads(1)?, heads(2)?);
+        let scores = q
+            .matmul(&k.transpose(-2, -1)?)?
+            .mul_scalar(T::from_f64(self.scale));
+        // The most negative finite value, as transformers' eager attention: a row whose
+        // keys are all masked (a left-padding query) gets a uniform average instead of NaN.
+        let probs = scores
+            .masked_fill(mask, T::from_f64(f64::from(f32::MIN)))?
+            .softmax(-1)?;
+        let probs = Forward::<&Tensor<T>>::forward(&self.attn_dropout, &probs)?;
+        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape(&[b, t, d])?;
+        let out = self.c_proj.forward(&out)?;
+        Ok(Forward::<&Tensor<T>>::forward(&self.resid_dropout, &out)?)
+    }
+}
+
+impl<T: Scalar> Gpt2Mlp<T> {
+    fn forward(&self, x: &Tensor<T>) -> Result<Tensor<T>> {
+        mlp_forward(self, x)
+    }
+}
+
+/// `dropout(c_proj(act(c_fc(x))))`.
+pub(crate) fn mlp_forward<T: Scalar>(mlp: &Gpt2Mlp<T>, x: &Tensor<T>) -> Result<Tensor<T>> {
+    let hidden = mlp.activation.apply(&mlp.c_fc.forward(x)?)?;
+    let out = mlp.c_proj.forward(&hidden)?;
+    Ok(Forward::<&Tensor<T>>::forward(&mlp.dropout, &out)?)
+}
+
+/// GPT-2 with its language-model head, Hugging Face's `GPT2LMHeadModel`.
+///
+/// The head's weight is the token embedding's [`Parameter`] (tied), so
+/// `named_parameters()` lists it once, as `transformer.wte.weight`; a checkpoint that
+/// holds it as `lm_head.weight` as well loads into the same parameter.
+#[derive(Debug)]
+pub struct Gpt2LmHeadModel<T: Scalar = f32> {
+    /// The body.
+    pub transformer: Gpt2Model<T>,
+    /// The output projection `[V, d]`: the same parameter as `transformer.wte.weight`
+    /// unless the config unties them.
+    pub lm_head: Parameter<T>,
+}
+
+/// The head as a module, so the structure names it `lm_head.weight`.
+#[derive(Debug)]
+struct Head<'a, T: Scalar>(&'a Parameter<T>);
+
+impl<T: Scalar> Module<T> for Head<'_, T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.param("weight", self.0);
+    }
+}
+
+impl<T: Scalar> Module<T> for Gpt2LmHeadModel<T> {
+    fn visit(&self, v: &mut dyn Visitor<T>) {
+        v.module("transformer", &self.transformer);
+        v.module("lm_head", &Head(&self.lm_head));
+    }
+}
+
+impl<T: Scalar> Gpt2LmHeadModel<T> {
+    /// A randomly initialised model (see [`Gpt2Model::new`]); the head is tied to `wte`
+    /// unless the config says otherwise.
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for an invalid config.
+    pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
+        let transformer = Gpt2Model::new(config, rng)?;
+        let lm_head = if config.tie_word_embeddings {
+            transformer.wte.weight.clone()
+        } else {
+            Parameter::new(normal(
+                &[config.vocab_size, config.n_embd],
+                0.0,
+                config.initializer_range,
+                rng,
+            ))
+        };
+        Ok(Self {
+            transformer,
+            lm_head,
+        })
+    }
+
+    /// The config it was built from.
+    pub fn config(&self) -> &Gpt2Config {
+        self.transformer.config()
+    }
+
+    /// Next-token logits `[B, T, V]` for unpadded ids `[B, T]`.
+    ///
+    /// # Errors
+    /// As [`Gpt2Model::hidden_states`].
+    pub fn logits(&self, input_ids: &IdTensor) -> Result<Tensor<T>> {
+        self.logits_of(&Gpt2Input::ids(input_ids))
+    }
+
+    /// Next-token logits `[B, T, V]` with a padding mask and positions.
+    ///
+    /// # Errors
+    /// As [`Gpt2Model::hidden_states`].
+    pub fn logits_of(&self, input: &Gpt2Input<'_>) -> Result<Tensor<T>> {
+        let hidden = self.transformer.hidden_states(input)?;
+        self.project(&hidden)
+    }
+
+    /// The logits of hidden states `[.., d]`: `hidden · lm_headᵀ`.
+    pub(crate) fn project(&self, hidden: &Tensor<T>) -> Result<Tensor<T>> {
+        Ok(hidden.matmul(&self.lm_head.tensor().t()?)?)
+    }
+
+    /// The language-model loss with labels, as `GPT2LMHeadModel(…, labels=…).loss`: the
+    /// mean cross-entropy of the logit at position t against `labels[t + 1]` over every
+    /// label that is not −100, token-weighted over the batch. Labels are usually the ids
+    /// with −100 on padding (and, for supervised finetuning, on the prompt).
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] when `labels` is not `[B, T]` like the logits; a label
+    /// past the vocabulary.
+    pub fn loss(&self, logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
+        causal_lm_loss(logits, labels)
+    }
+}
+
+/// The causal-LM loss of [`Gpt2LmHeadModel::loss`] for any logits `[B, T, V]`: the logit
+/// at t is scored against `labels[t + 1]`; −100 is ignored. The shift is done on the
+/// labels (the last position gets −100), so the logits are read in place.
+///
+/// # Errors
+/// [`LmError::InvalidConfig`] for mismatched shapes; a label past the vocabulary.
+pub fn causal_lm_loss<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
+    let &[b, t, v] = logits.shape() else {
+        return Err(invalid(
+            "causal_lm_loss",
+            "logits",
+            format!("shape {:?}", logits.shape()),
+            "[batch, time, vocabulary]",
+        ));
+    };
+    if labels.shape() != [b, t] {
+        return Err(invalid(
+            "causal_lm_loss",
+            "labels",
+            format!("shape {:?}", labels.shape()),
+            format!("[{b}, {t}] like the logits"),
+        ));
+    }
+    let l = labels.contiguous_data();
+    let mut shifted = vec![-100i64; b * t];
+    for row in 0..b {
+        shifted[row * t..row * t + t.saturating_sub(1)]
+            .copy_from_slice(&l[row * t + 1..(row + 1) * t]);
+    }
+    let targets = IdTensor::new(shifted, &[b * t])?;
+    Ok(CrossEntropyLoss::default().forward(&logits.reshape(&[b * t, v])?, &targets)?)
+}
+
+impl<'a, T: Scalar> Forward<Gpt2Input<'a>> for Gpt2LmHeadModel<T> {
+    type Output = Tensor<T>;
+    /// Logits `[B, T, V]`.
+    fn forward(&self, input: Gpt2Input<'a>) -> ferrograd_nn::Result<Tensor<T>> {
+        self.logits_of(&input).map_err(into_nn)
+    }
+}
+
+impl<T: Scalar> Forward<&IdTensor> for Gpt2LmHeadModel<T> {
+    type Output = Tensor<T>;
+    /// Logits `[B, T, V]` of unpadded ids.
+    fn forward(&self, ids: &IdTensor) -> ferrograd_nn::Result<Tensor<T>> {
+        self.forward(Gpt2Input::ids(ids))
+    }
+}
+
+/// An lm error as an nn error (for [`Forward`], whose error type is nn's).
+pub(crate) fn into_nn(e: LmError) -> ferrograd_nn::NnError {
+    match e {
+        LmError::Nn(inner) => inner,
+        LmError::Tensor(inner) => ferrograd_nn::NnError::Tensor(inner),
+        other => ferrograd_nn::NnError::InvalidArgument {
+            op: "Gpt2",
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl<T: Scalar> Gpt2Model<T> {
+    /// Every projection as a LoRA slot, with its full name under `prefix`.
+    pub(crate) fn slots<'s>(&'s mut self, prefix: &str) -> Vec<(String, &'s mut dyn LoraSlot<T>)> {
+        let mut out: Vec<(String, &'s mut dyn LoraSlot<T>)> = Vec::new();
+        for (i, block) in self.h.iter_mut().enumerate() {
+            let p = format!("{prefix}h.{i}");
+            out.push((format!("{p}.attn.c_attn"), &mut block.attn.c_attn));
+            out.push((format!("{p}.attn.c_proj"), &mut block.attn.c_proj));
+            out.push((format!("{p}.mlp.c_fc"), &mut block.mlp.c_fc));
+            out.push((format!("{p}.mlp.c_proj"), &mut block.mlp.c_proj));
+        }
+        out
+    }
+}
+
+impl<T: Scalar> LoraHost<T> for Gpt2LmHeadModel<T> {
+    fn lora_slots(&mut self) -> Vec<(String, &mut dyn LoraSlot<T>)> {
+        self.transformer.slots("transformer.")
+    }
+
+    fn default_lora_targets(&self) -> Vec<String> {
+        vec!["c_attn".into()]
+    }
+}
+
+impl<T: Scalar> Gpt2LmHeadModel<T> {
+    /// PEFT's `get_peft_model`: freezes every parameter, then attaches fresh trainable
+    /// adapters to the projections that `config` targets (`c_attn` when it names none).
+    /// Returns the names of the wrapped layers.
+    ///
+    /// ```
+    /// use ferrograd_lm::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+    /// use ferrograd_nn::{LoraConfig, Module};
+    /// use ferrograd_tensor::Rng;
+    /// let mut model = Gpt2LmHeadModel::<f32>::new(&Gpt2Config::small(100, 16, 32, 2, 4), &mut Rng::new(0))?;
+    /// let wrapped = model.add_lora(&LoraConfig::new(4, 8.0), &mut Rng::new(1))?;
+    /// assert_eq!(wrapped, ["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"]);
+    /// assert_eq!(model.num_trainable_parameters(), 2 * 4 * (32 + 96));
+    /// # Ok::<(), ferrograd_lm::LmError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LmError::Nn`] for invalid settings or targets that match no layer.
+    pub fn add_lora(
+        &mut self,
+        config: &ferrograd_nn::LoraConfig,
+        rng: &mut Rng,
+    ) -> Result<Vec<String>> {
+        self.freeze();
+        Ok(ferrograd_nn::apply_lora(self, config, rng)?)
+    }
+
+    /// Folds every attached adapter into its base weight (PEFT's `merge_adapter`).
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn merge_lora(&mut self) -> Result<()> {
+        for (_, slot) in self.lora_slots() {
+            slot.merge()?;
+        }
+        Ok(())
+    }
+
+    /// Takes every merged adapter back out of its base weight (PEFT's `unmerge_adapter`).
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn unmerge_lora(&mut self) -> Result<()> {
+        for (_, slot) in self.lora_slots() {
+            slot.unmerge()?;
+        }
+        Ok(())
+    }
+
+    /// Merges every adapter and removes it (PEFT's `merge_and_unload`): a plain GPT-2 with
+    /// the updated weights, ready to be saved for transformers. The base weights stay
+    /// frozen; call `unfreeze()` to train them.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn merge_and_unload(&mut self) -> Result<()> {
+        for (_, slot) in self.lora_slots() {
+            slot.merge_and_remove()?;
+        }
+        Ok(())
+    }
+}
