@@ -249,6 +249,84 @@ def softmax_64x32000():
     return (lambda: torch.softmax(x, dim=-1)), "softmax"
 
 
+class ElmanCell(nn.Module):
+    """The chapter-3 notebook's Elman unit: h = tanh(x @ Wh + h @ Uh + b), weights [in, out]."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.Uh = nn.Parameter(torch.empty(dim, dim))
+        self.Wh = nn.Parameter(torch.empty(dim, dim))
+        self.b = nn.Parameter(torch.empty(dim))
+
+    def forward(self, x, h):
+        return torch.tanh(x @ self.Wh + h @ self.Uh + self.b)
+
+
+class LoopRnn(nn.Module):
+    """Stacked cells, the notebook's Python loop over time steps (layers inside)."""
+
+    def __init__(self, dim, layers):
+        super().__init__()
+        self.rnn_units = nn.ModuleList([ElmanCell(dim) for _ in range(layers)])
+
+    def forward(self, x):
+        b, t, d = x.shape
+        hidden = [x.new_zeros(b, d) for _ in self.rnn_units]
+        outputs = []
+        for step in range(t):
+            inp = x[:, step]
+            for i, cell in enumerate(self.rnn_units):
+                hidden[i] = cell(inp, hidden[i])
+                inp = hidden[i]
+            outputs.append(inp)
+        return torch.stack(outputs, dim=1)
+
+
+class RnnLm(nn.Module):
+    """Embedding(V, 128, pad 0) -> 2 Elman layers of 128 -> Linear(128, V); the recurrent
+    part either the notebook's loop or torch.nn.RNN (tanh, batch_first: the same model
+    with PyTorch's fused kernel)."""
+
+    def __init__(self, vocab, dim=128, layers=2, fused=False):
+        super().__init__()
+        self.fused = fused
+        self.embedding = nn.Embedding(vocab, dim, padding_idx=0)
+        self.rnn = nn.RNN(dim, dim, layers, batch_first=True) if fused else LoopRnn(dim, layers)
+        self.fc = nn.Linear(dim, vocab)
+        for p in self.parameters():  # the notebook's initialize_weights
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+            else:
+                nn.init.uniform_(p)
+
+    def forward(self, ids):
+        x = self.embedding(ids)
+        x = self.rnn(x)[0] if self.fused else self.rnn(x)
+        return self.fc(x)
+
+
+def rnn_lm_step(fused=False):
+    """One training step of the chapter-3 RNN LM at the notebook's shapes, V = 8192:
+    batch 128 of 29 input tokens (full length), cross-entropy ignoring pad 0, AdamW lr 1e-3."""
+    vocab, batch, time = 8192, 128, 29
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, vocab, (batch, time + 1), generator=g)
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    model = RnnLm(vocab, fused=fused)
+    criterion = nn.CrossEntropyLoss(ignore_index=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def run():
+        optimizer.zero_grad()
+        logits = model(inputs)
+        loss = criterion(logits.reshape(-1, vocab), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return run, "step"
+
+
 WORKLOADS = {
     "logreg_loop": logreg_loop,
     "mlp_step": mlp_step,
@@ -262,6 +340,8 @@ WORKLOADS = {
     "linear_backward_trainable": lambda: linear_backward(False),
     "linear_backward_frozen": lambda: linear_backward(True),
     "mlp_step_graph_kept": mlp_step_graph_kept,
+    "rnn_lm_step": rnn_lm_step,
+    "rnn_lm_step_torch_rnn": lambda: rnn_lm_step(fused=True),
     "gpt2_124m_step": lambda: gpt2_step(False),
     "gpt2_124m_lora_step": lambda: gpt2_step(True),
     "gpt2_tiny_generate": lambda: gpt2_generate(True),

@@ -25,6 +25,8 @@ pub const NAMES: &[&str] = &[
     "linear_backward_trainable",
     "linear_backward_frozen",
     "mlp_step_graph_kept",
+    "rnn_lm_step",
+    "rnn_lm_step_torch_rnn",
 ];
 
 /// The GPT-2 workloads (issue 17): heavy (a 124M-parameter model takes seconds per step on
@@ -57,6 +59,9 @@ pub fn build(name: &str) -> Option<Workload> {
         "linear_backward_trainable" => linear_backward(false),
         "linear_backward_frozen" => linear_backward(true),
         "mlp_step_graph_kept" => mlp_step_graph_kept(),
+        // One ferrograd model; PyTorch runs the notebook's loop over time steps for the
+        // first name and `torch.nn.RNN` for the second.
+        "rnn_lm_step" | "rnn_lm_step_torch_rnn" => rnn_lm_step(),
         "gpt2_124m_step" => gpt2_step(false),
         "gpt2_124m_lora_step" => gpt2_step(true),
         "gpt2_tiny_generate" => gpt2_generate(true),
@@ -72,6 +77,8 @@ pub fn unit(name: &str) -> &'static str {
         "mlp_step"
         | "lm_step"
         | "mlp_step_graph_kept"
+        | "rnn_lm_step"
+        | "rnn_lm_step_torch_rnn"
         | "gpt2_124m_step"
         | "gpt2_124m_lora_step" => "step",
         "gpt2_tiny_generate" | "gpt2_124m_generate" => "32 tokens",
@@ -325,6 +332,43 @@ fn lm_step() -> Workload {
             loss.backward_free().expect("graph")
         };
         optimizer.step(&grads).expect("step");
+    })
+}
+
+/// One training step of the chapter-3 notebook's RNN language model at its shapes with
+/// V = 8,192: `Embedding(8192, 128)` → 2 Elman layers of 128 → `Linear(128, 8192)`,
+/// batch 128 of 29 input tokens (the notebook's context of 30, full length: no
+/// padding), cross-entropy with the pad id 0 ignored, AdamW lr 1e-3.
+fn rnn_lm_step() -> Workload {
+    use ferrograd::data::text::LmBatch;
+    use ferrograd::lm::rnn::{RnnConfig, RnnLanguageModel};
+    use ferrograd::lm::train::{TrainConfig, Trainer};
+    let (vocab, batch, time) = (8192, 128, 29);
+    let mut rng = Rng::new(0);
+    let model: &'static RnnLanguageModel = Box::leak(Box::new(
+        RnnLanguageModel::new(&RnnConfig::new(vocab).with_pad_index(0), &mut rng).expect("valid"),
+    ));
+    let ids: Vec<i64> = (0..batch * (time + 1))
+        .map(|_| 1 + rng.below(vocab - 1) as i64)
+        .collect();
+    let rows = |offset: usize| -> Vec<i64> {
+        (0..batch)
+            .flat_map(|r| ids[r * (time + 1) + offset..r * (time + 1) + offset + time].to_vec())
+            .collect()
+    };
+    let lm_batch = LmBatch {
+        inputs: IdTensor::new(rows(0), &[batch, time]).expect("sizes agree"),
+        targets: IdTensor::new(rows(1), &[batch, time]).expect("sizes agree"),
+        lengths: vec![time; batch],
+    };
+    let config = TrainConfig {
+        lr: 1e-3,
+        ignore_index: 0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, config).expect("valid config");
+    Box::new(move || {
+        trainer.step(&lm_batch).expect("step");
     })
 }
 

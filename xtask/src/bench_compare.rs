@@ -20,6 +20,8 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "rnn_lm_step",
+    "rnn_lm_step_torch_rnn",
     "linear_backward_trainable",
     "linear_backward_frozen",
     "mlp_step_graph_kept",
@@ -52,7 +54,9 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
   --threads LIST     thread counts to measure at (default 1,2)
   --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step, matmul_64,
                      matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000,
-                     linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept;
+                     linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept,
+                     rnn_lm_step (PyTorch: the notebook's loop over time steps),
+                     rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN);
                      not by default (seconds per call): gpt2_124m_step, gpt2_124m_lora_step,
                      gpt2_tiny_generate, gpt2_124m_generate (`gpt2` names all four)
   --simd LIST        vector-instruction levels to measure at, in the same run (default best):

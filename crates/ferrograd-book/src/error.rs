@@ -95,6 +95,14 @@ impl From<ferrograd::lm::LmError> for BookError {
     }
 }
 
+/// Data errors (a corpus that is not UTF-8, a line too long, ids outside the vocabulary)
+/// are problems with the input.
+impl From<ferrograd::data::DataError> for BookError {
+    fn from(e: ferrograd::data::DataError) -> Self {
+        BookError::Input(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for BookError {
     fn from(e: std::io::Error) -> Self {
         BookError::Io(e)

@@ -1,5 +1,28 @@
 //! Text plumbing for the language-model chapters: lines of a text file, a sliding
-//! window of fixed context over a token-id sequence, and padding with attention masks.
+//! window of fixed context over a token-id sequence, and padding with attention masks;
+//! and the chapter-3 pipeline — a tokenised corpus of one example per line
+//! ([`TokenizedLines`], the notebook's rules: strip, digits to `###`, truncate, keep lines
+//! of at least 2 tokens), padded next-token batches ([`collate_lines`], [`LmBatch`]) from
+//! memory ([`LineBatches`], shuffled from a seed) or streamed from a file larger than
+//! memory ([`StreamingBatches`]), with a position a checkpoint can save and restore
+//! ([`BatchSource`], [`DataPosition`]). Tokenizers plug in through [`TextEncoder`]
+//! (implemented for `ferrograd-tokenize`'s byte-level BPE).
+//!
+//! ```
+//! use ferrograd_data::text::{BatchSource, LineBatches, LineOptions, Padding, TokenizedLines};
+//! use ferrograd_tokenize::ByteLevelTrainer;
+//!
+//! let text = "The cat sat on the mat.\nThe dog sat on the log.\n\nIn 1999 the cat ran.\n";
+//! let bpe = ByteLevelTrainer::new(300).train(&text.repeat(20))?;
+//! let corpus = TokenizedLines::from_text(text, &bpe, &LineOptions::new(30), "toy")?;
+//! assert_eq!(corpus.len(), 3); // the empty line is dropped
+//! let pad = bpe.vocab_size() as u32 - 1;
+//! let mut batches = LineBatches::new(corpus, 2, Padding::new(pad))?.shuffle(42);
+//! let batch = batches.next_batch()?.unwrap();
+//! assert_eq!(batch.inputs.shape()[0], 2);
+//! assert_eq!(batch.inputs.shape(), batch.targets.shape());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::csv::read_utf8;
 use crate::dataset::{Batch, Dataset, Example};
@@ -7,6 +30,17 @@ use crate::error::{DataError, Result, invalid};
 use ferrograd_tensor::{IdTensor, Scalar, Tensor};
 use std::path::Path;
 use std::sync::Arc;
+
+mod batches;
+mod corpus;
+
+pub use batches::{
+    BatchSource, DataPosition, LineBatches, LmBatch, Padding, StreamingBatches, collate_lines,
+};
+pub use corpus::{
+    LineOptions, LineReader, TextEncoder, TokenizedLines, is_decimal_digit, line_tokens,
+    python_strip, replace_digits,
+};
 
 /// The lines of a UTF-8 text file, without their line endings (`\n` or `\r\n`).
 ///

@@ -72,6 +72,28 @@ pub enum LmError {
     /// An optimizer failed.
     #[error(transparent)]
     Optim(#[from] ferrograd_optim::OptimError),
+    /// Reading or batching data failed.
+    #[error(transparent)]
+    Data(#[from] ferrograd_data::DataError),
+    /// A training checkpoint that cannot be used: damaged, incomplete, or written for
+    /// another model, element type or run; nothing was changed.
+    #[error("checkpoint {}: {reason}", path.display())]
+    TrainCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Training produced a loss that is NaN or infinite; the parameters were not updated.
+    #[error(
+        "training step {step}: the loss is {loss} (diverged); the parameters were not updated — lower the learning rate or clip gradients"
+    )]
+    NonFiniteLoss {
+        /// The step that would have been made.
+        step: u64,
+        /// The loss.
+        loss: f64,
+    },
     /// A checkpoint, config or adapter that does not fit the model: every problem found,
     /// and nothing was loaded.
     #[error("{path}: {} problem(s): {}", problems.len(), problems.join("; "))]
@@ -100,5 +122,19 @@ pub(crate) fn invalid(
         name,
         value: value.to_string(),
         reason: reason.into(),
+    }
+}
+
+/// An lm error as an nn error, for `Forward` implementations (whose result type is nn's):
+/// a wrapped nn error comes back as it was, others become
+/// [`ferrograd_nn::NnError::InvalidArgument`] with the full message.
+pub(crate) fn to_nn(e: LmError) -> ferrograd_nn::NnError {
+    match e {
+        LmError::Nn(inner) => inner,
+        LmError::Tensor(inner) => ferrograd_nn::NnError::Tensor(inner),
+        other => ferrograd_nn::NnError::InvalidArgument {
+            op: "ferrograd-lm",
+            reason: other.to_string(),
+        },
     }
 }

@@ -30,8 +30,12 @@ pub mod gpt2;
 pub mod gpt2_generate;
 pub mod gpt2_load;
 pub mod ngram;
+pub mod rnn;
 pub mod sampling;
 pub mod text;
+pub mod train;
+mod train_checkpoint;
+pub mod train_loss;
 pub mod word2vec;
 
 pub use error::{LmError, Result};

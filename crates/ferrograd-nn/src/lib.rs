@@ -10,6 +10,9 @@
 //!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
 //!   [`GeluTanh`], [`Silu`], [`Softmax`], [`LogSoftmax`] — with function forms in
 //!   [`functional`];
+//! - recurrent layers: [`ElmanRnn`] (stacked [`ElmanCell`]s over batch-first sequences,
+//!   a fused forward and backward over time) and the chapter-3 notebook's
+//!   [`initialize_weights`];
 //! - losses with PyTorch's reductions ([`Reduction`]): [`MseLoss`], [`BceLoss`],
 //!   [`BceWithLogitsLoss`], [`CrossEntropyLoss`] (with `ignore_index` and label
 //!   smoothing), [`NllLoss`];
@@ -66,6 +69,7 @@ pub use layers::embedding::Embedding;
 pub use layers::linear::Linear;
 pub use layers::lora::{Lora, LoraAdapter, LoraBase, LoraConfig, LoraHost, LoraSlot, apply_lora};
 pub use layers::norm::{LayerNorm, RmsNorm};
+pub use layers::rnn::{ElmanCell, ElmanRnn, RnnOutput, initialize_weights};
 pub use layers::sequential::Sequential;
 pub use losses::Reduction;
 pub use losses::bce::{BceLoss, BceWithLogitsLoss};

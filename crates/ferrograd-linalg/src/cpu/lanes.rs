@@ -184,7 +184,11 @@ mod tests {
             let expected: f64 = row.iter().map(|v| (v - 1.0).exp()).sum();
             assert!((total - expected).abs() < 1e-12 * n.max(1) as f64);
             assert!((sum_exp(&row, 1.0) - expected).abs() < 1e-12 * n.max(1) as f64);
-            assert!(y.iter().zip(&row).all(|(y, v)| (y - (v - 1.0).exp()).abs() < 1e-15));
+            assert!(
+                y.iter()
+                    .zip(&row)
+                    .all(|(y, v)| (y - (v - 1.0).exp()).abs() < 1e-15)
+            );
         }
     }
 

@@ -7,4 +7,5 @@ pub mod embedding;
 pub mod linear;
 pub mod lora;
 pub mod norm;
+pub mod rnn;
 pub mod sequential;

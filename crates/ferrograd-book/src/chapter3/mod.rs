@@ -1,0 +1,230 @@
+//! Chapter 3 of the book: recurrent neural networks — §3.1–3.3 the Elman RNN, §3.4–3.6 the
+//! RNN language model, §3.7–3.8 the text pipeline and the training loop. Each section has a
+//! function computing its numbers into a struct (and, for training, its figure);
+//! [`run`] runs one section end to end for the program.
+//!
+//! The sections that learn from text use the built-in Shakespeare (chapter 2's
+//! [`Corpus`]) or any text file (`--corpus FILE`), one example
+//! per line as the book's notebook reads its news corpus. By default the settings are small
+//! (a byte-level BPE of 2,000 tokens trained on the corpus, 64-dimensional embeddings,
+//! batches of 64): the whole chapter runs in well under a minute. `--full` uses the
+//! notebook's sizes with GPT-2's tokenizer.
+
+pub mod data;
+pub mod rnn;
+pub mod training;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::chapter2::Corpus;
+use crate::error::{BookError, Result};
+use crate::plot::Figures;
+use crate::progress::Progress;
+use ferrograd::data::text::TextEncoder;
+use ferrograd::tokenize::{ByteLevelBpe, ByteLevelTrainer};
+
+/// GPT-2's tokenizer files (OpenAI's `encoder.json` and `vocab.bpe`), embedded from the
+/// tokenize crate's test data (MIT, see its `testdata/SOURCE.md`).
+const GPT2_ENCODER: &[u8] =
+    include_bytes!("../../../ferrograd-tokenize/testdata/gpt2/encoder.json");
+const GPT2_MERGES: &[u8] = include_bytes!("../../../ferrograd-tokenize/testdata/gpt2/vocab.bpe");
+
+/// GPT-2's end-of-text token, its id.
+pub const GPT2_EOS: u32 = 50256;
+
+/// Which tokenizer turns the corpus into ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TokenizerChoice {
+    /// GPT-2's byte-level BPE (50,257 ids; `<|endoftext|>` is the pad and end token, as the
+    /// notebook's tokenizer uses one token for both).
+    Gpt2,
+    /// A byte-level BPE of this many ids trained on the training part of the corpus, with
+    /// `<|endoftext|>` added as its pad and end token.
+    Trained(usize),
+}
+
+/// A tokenizer ready for the sections: the BPE, its size and its pad/end id.
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    /// The tokenizer.
+    pub bpe: ByteLevelBpe,
+    /// Its end-of-text id, also the padding id.
+    pub eos: u32,
+    /// How it was made.
+    pub choice: TokenizerChoice,
+}
+
+impl Tokenizer {
+    /// GPT-2's, or one trained on `text`.
+    ///
+    /// # Errors
+    /// When the BPE cannot be trained (a corpus too small for the size asked).
+    pub fn new(choice: TokenizerChoice, text: &str) -> Result<Self> {
+        let tokenize = |e: ferrograd::tokenize::TokenizeError| BookError::Input(e.to_string());
+        match choice {
+            TokenizerChoice::Gpt2 => {
+                let bpe = ByteLevelBpe::from_openai(GPT2_ENCODER, GPT2_MERGES).map_err(tokenize)?;
+                Ok(Self {
+                    bpe,
+                    eos: GPT2_EOS,
+                    choice,
+                })
+            }
+            TokenizerChoice::Trained(size) => {
+                let bpe = ByteLevelTrainer::new(size)
+                    .special_tokens(["<|endoftext|>"])
+                    .train(text)
+                    .map_err(tokenize)?;
+                let eos = bpe
+                    .token_to_id("<|endoftext|>")
+                    .ok_or_else(|| BookError::Input("the trained BPE has no end token".into()))?;
+                Ok(Self { bpe, eos, choice })
+            }
+        }
+    }
+
+    /// Number of ids.
+    pub fn vocab_size(&self) -> usize {
+        self.bpe.vocab_size()
+    }
+
+    /// A short description for reports.
+    pub fn describe(&self) -> String {
+        match self.choice {
+            TokenizerChoice::Gpt2 => format!("GPT-2 BPE ({} ids)", self.vocab_size()),
+            TokenizerChoice::Trained(_) => {
+                format!(
+                    "byte-level BPE trained on the corpus ({} ids)",
+                    self.vocab_size()
+                )
+            }
+        }
+    }
+
+    /// The tokenizer as the text pipeline's encoder.
+    pub fn encoder(&self) -> &dyn TextEncoder {
+        &self.bpe
+    }
+}
+
+/// The sections of chapter 3, in the book's order, as the program's subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// §3.1–3.3 the Elman RNN.
+    ElmanRnn,
+    /// §3.4–3.6 the RNN language model.
+    Model,
+    /// §3.7 the text pipeline.
+    Data,
+    /// §3.8 training, evaluation, generation.
+    Training,
+}
+
+impl Section {
+    /// Every section, in order.
+    pub const ALL: [Section; 4] = [
+        Section::ElmanRnn,
+        Section::Model,
+        Section::Data,
+        Section::Training,
+    ];
+
+    /// The subcommand that runs this section.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::ElmanRnn => "elman-rnn",
+            Section::Model => "model",
+            Section::Data => "data",
+            Section::Training => "training",
+        }
+    }
+
+    /// A one-line title with the book's section numbers.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::ElmanRnn => "§3.1–3.3 the Elman RNN: h_t = tanh(x_t·W + h_{t−1}·U + b)",
+            Section::Model => {
+                "§3.4–3.6 the RNN language model: embedding → 2 Elman layers → linear"
+            }
+            Section::Data => "§3.7 the text pipeline: one example per line, padded batches",
+            Section::Training => "§3.8 training: AdamW, held-out perplexity, greedy generation",
+        }
+    }
+}
+
+/// What a chapter-3 run may be told on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The corpus file (`None`: the built-in Shakespeare).
+    pub corpus: Option<PathBuf>,
+    /// Training (and data) settings.
+    pub training: training::Settings,
+}
+
+/// What running a section produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The section.
+    pub section: Section,
+    /// The report the program prints.
+    pub text: String,
+    /// The section's numbers as JSON.
+    pub json: serde_json::Value,
+    /// The files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs `section`: computes its numbers, writes its figures and files, formats the report.
+///
+/// # Errors
+/// A [`BookError`] when the corpus cannot be read, a tokenizer or model rejects its input,
+/// a checkpoint cannot be used, or a figure cannot be written.
+pub fn run(
+    section: Section,
+    options: &Options,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Output> {
+    let mut t = String::new();
+    let corpus = || Corpus::from_option(options.corpus.as_deref());
+    let (json, files) = match section {
+        Section::ElmanRnn => {
+            let r = rnn::elman_rnn()?;
+            rnn::report_elman(&r, &mut t);
+            (serde_json::to_value(&r).unwrap_or_default(), Vec::new())
+        }
+        Section::Model => {
+            let r = rnn::model(&options.training)?;
+            rnn::report_model(&r, &mut t);
+            (serde_json::to_value(&r).unwrap_or_default(), Vec::new())
+        }
+        Section::Data => {
+            let r = data::data(&corpus()?, &options.training)?;
+            data::report(&r, &mut t);
+            (serde_json::to_value(&r).unwrap_or_default(), Vec::new())
+        }
+        Section::Training => {
+            let r = training::training(&corpus()?, &options.training, progress)?;
+            training::report(&r, &mut t);
+            let mut files = vec![training::draw_perplexity(&r, figures)?];
+            files.extend(r.checkpoint.iter().cloned());
+            files.extend(r.export.iter().cloned());
+            (serde_json::to_value(&r).unwrap_or_default(), files)
+        }
+    };
+    let _ = write!(t, "");
+    Ok(Output {
+        section,
+        json: json!({
+            "section": section.name(),
+            "title": section.title(),
+            "results": json,
+            "files": files,
+        }),
+        text: t,
+        files,
+    })
+}

@@ -1,0 +1,466 @@
+//! The output head and the loss of a language model fused into one operation:
+//! [`linear_cross_entropy`] computes `mean cross_entropy(hidden·Wᵀ + b, targets)` without
+//! ever holding the `[rows, V]` logits — the largest tensor of a training step (with the
+//! notebook's batch of 128×29 tokens and V = 8,192 they take 122 MB, and their gradient as
+//! much again).
+//!
+//! # How
+//!
+//! Rows whose target is `ignore_index` (padding) are dropped first: their logits are never
+//! computed (they contribute nothing to the loss or to any gradient). The remaining rows
+//! are processed in blocks of [`BLOCK_ROWS`], split over ferrograd's worker threads; for
+//! each block, in a buffer that stays in cache:
+//!
+//! 1. `logits = h_blk·Wᵀ + b` (one matrix product);
+//! 2. per row: the maximum, `Σ exp(x − max)` (the exponentials stored in place) and the
+//!    row's loss `ln Σ exp(x − max) + max − x_target`;
+//! 3. when gradients are needed: `g = (softmax − one_hot(target)) / kept` in place (the
+//!    gradient of the mean loss with respect to the logits), then `∂b += Σ_rows g`,
+//!    `∂W += gᵀ·h_blk` and `∂h_blk = g·W` (two matrix products).
+//!
+//! So the gradients are computed during the forward pass (the loss is the end of the
+//! graph: its backward only multiplies them by the incoming scalar gradient), in one
+//! sweep over the rows instead of three passes over a `[rows, V]` tensor in memory. The
+//! arithmetic is the same as `Linear` followed by `CrossEntropyLoss`; the tests compare
+//! the two (f64, to 1e-12) and check the gradients against finite differences.
+
+use crate::error::{LmError, Result, invalid};
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_tensor::{
+    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, num_threads, pool, simd_kernel,
+};
+use std::sync::Mutex;
+
+/// Rows per block: a block's logits (`BLOCK_ROWS × V` values, 8 MB for V = 8,192 in f32)
+/// stay in the L3 cache between the matrix products that make and use them, and the
+/// products are large enough to run at full speed (measured: 128 and 512 rows were
+/// slower on the notebook's shapes).
+pub const BLOCK_ROWS: usize = 256;
+
+/// `mean over rows with target ≠ ignore_index of cross_entropy(hidden·Wᵀ + bias, target)`:
+/// a `Linear(E, V)` head (weight `[V, E]`, bias `[V]`) followed by
+/// `CrossEntropyLoss(ignore_index)`, fused (see the module docs). `hidden` is `[rows, E]`,
+/// `targets` has `rows` elements (any shape). The result is a scalar with gradients for
+/// `hidden`, `weight` and `bias`; NaN when every target is ignored, as PyTorch's mean.
+///
+/// ```
+/// use ferrograd_lm::train_loss::linear_cross_entropy;
+/// use ferrograd_nn::{CrossEntropyLoss, Forward, Linear};
+/// use ferrograd_tensor::{IdTensor, Rng, Tensor};
+/// let mut rng = Rng::new(0);
+/// let head = Linear::<f64>::new(4, 10, &mut rng);
+/// let h = Tensor::<f64>::randn(&[6, 4], 0.0, 1.0, &mut rng);
+/// let targets = IdTensor::from(vec![1, 9, -100, 3, 3, 0]);
+/// let fused = linear_cross_entropy(&h, &head.weight.tensor(), head.bias.as_ref().map(|b| b.tensor()).as_ref(), &targets, -100)?;
+/// let composed = CrossEntropyLoss::new().forward(&head.forward(&h)?, &targets)?;
+/// assert!((fused.item()? - composed.item()?).abs() < 1e-12);
+/// # Ok::<(), ferrograd_lm::LmError>(())
+/// ```
+///
+/// # Errors
+/// [`LmError::InvalidConfig`] for shapes that do not fit or a target outside `0..V` that
+/// is not `ignore_index`.
+pub fn linear_cross_entropy<T: Scalar>(
+    hidden: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    targets: &IdTensor,
+    ignore_index: i64,
+) -> Result<Tensor<T>> {
+    let op = "linear_cross_entropy";
+    if weight.rank() != 2 {
+        return Err(invalid(
+            op,
+            "weight",
+            format!("shape {:?}", weight.shape()),
+            "must be [V, E]",
+        ));
+    }
+    let (v, e) = (weight.shape()[0], weight.shape()[1]);
+    if hidden.rank() != 2 || hidden.shape()[1] != e {
+        return Err(invalid(
+            op,
+            "hidden",
+            format!("shape {:?}", hidden.shape()),
+            format!("must be [rows, {e}] to fit a weight of shape [{v}, {e}]"),
+        ));
+    }
+    if let Some(b) = bias
+        && b.shape() != [v]
+    {
+        return Err(invalid(
+            op,
+            "bias",
+            format!("shape {:?}", b.shape()),
+            format!("must be [{v}]"),
+        ));
+    }
+    let rows = hidden.shape()[0];
+    if targets.len() != rows {
+        return Err(invalid(
+            op,
+            "targets",
+            format!("{} elements", targets.len()),
+            format!("need one per row of hidden ({rows})"),
+        ));
+    }
+    let ids = targets.contiguous_data();
+    let mut kept: Vec<(usize, usize)> = Vec::with_capacity(rows);
+    for (row, &t) in ids.iter().enumerate() {
+        if t == ignore_index {
+            continue;
+        }
+        match usize::try_from(t) {
+            Ok(class) if class < v => kept.push((row, class)),
+            _ => {
+                return Err(invalid(
+                    op,
+                    "target",
+                    t,
+                    format!(
+                        "at position {row}: out of range for {v} classes (and not the \
+                         ignore_index {ignore_index})"
+                    ),
+                ));
+            }
+        }
+    }
+    let inputs: Vec<&Tensor<T>> = std::iter::once(hidden)
+        .chain(std::iter::once(weight))
+        .chain(bias)
+        .collect();
+    let grad = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+    let h = hidden.contiguous_data();
+    let w = weight.contiguous_data();
+    let b = bias.map(Tensor::contiguous_data);
+    let out = head_kernel(&h, &w, b.as_deref(), &kept, rows, v, e, grad)?;
+    let mean = if kept.is_empty() {
+        f64::NAN
+    } else {
+        out.loss_sum / kept.len() as f64
+    };
+    let backward = out.grads.map(|g| LinearCeBackward {
+        dh: g.dh,
+        dw: g.dw,
+        db: g.db,
+        rows,
+        v,
+        e,
+        has_bias: bias.is_some(),
+    });
+    Ok(match backward {
+        Some(op) => Tensor::from_op(vec![T::from_f64(mean)], &[], &inputs, op)?,
+        None => Tensor::scalar(T::from_f64(mean)),
+    })
+}
+
+struct Grads<T> {
+    dh: Vec<T>,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+struct HeadOutput<T> {
+    loss_sum: f64,
+    grads: Option<Grads<T>>,
+}
+
+/// What one thread's share of the blocks produced.
+struct Partial<T> {
+    loss_sum: f64,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+fn linalg(e: ferrograd_linalg::LinalgError) -> LmError {
+    invalid("linear_cross_entropy", "shapes", "", e.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn head_kernel<T: Scalar>(
+    h: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    kept: &[(usize, usize)],
+    rows: usize,
+    v: usize,
+    e: usize,
+    grad: bool,
+) -> Result<HeadOutput<T>> {
+    let n = kept.len();
+    let block_rows = BLOCK_ROWS;
+    let blocks = n.div_ceil(block_rows);
+    let tasks = num_threads().min(blocks).max(1);
+    let per_task = blocks.div_ceil(tasks).max(1);
+    // Each row of ∂h is written by exactly one task (rows are distinct), so tasks share
+    // the output through a raw pointer to disjoint rows.
+    let mut dh = if grad {
+        vec![T::ZERO; rows * e]
+    } else {
+        Vec::new()
+    };
+    struct Shared<T>(*mut T);
+    // SAFETY: tasks write disjoint rows of `dh` (see above); `dh` outlives `pool::run`.
+    unsafe impl<T: Send> Sync for Shared<T> {}
+    impl<T> Shared<T> {
+        fn get(&self) -> *mut T {
+            self.0
+        }
+    }
+    let dh_ptr = Shared(dh.as_mut_ptr());
+    let scale = if n > 0 {
+        T::ONE / T::from_usize(n)
+    } else {
+        T::ZERO
+    };
+    let slots: Vec<Mutex<Option<Result<Partial<T>>>>> =
+        (0..tasks).map(|_| Mutex::new(None)).collect();
+    let wv = MatView::row_major(w, v, e).map_err(linalg)?;
+    pool::run(tasks, &|task| {
+        let result = (|| -> Result<Partial<T>> {
+            let first = task * per_task * block_rows;
+            let last = ((task + 1) * per_task * block_rows).min(n);
+            let mut partial = Partial {
+                loss_sum: 0.0,
+                dw: if grad {
+                    vec![T::ZERO; v * e]
+                } else {
+                    Vec::new()
+                },
+                db: if grad { vec![T::ZERO; v] } else { Vec::new() },
+            };
+            let mut hb = vec![T::ZERO; block_rows * e];
+            let mut logits = vec![T::ZERO; block_rows * v];
+            let mut dhb = vec![T::ZERO; block_rows * e];
+            let mut start = first;
+            while start < last {
+                let end = (start + block_rows).min(last);
+                let r = end - start;
+                let block = &kept[start..end];
+                for (i, &(row, _)) in block.iter().enumerate() {
+                    hb[i * e..(i + 1) * e].copy_from_slice(&h[row * e..(row + 1) * e]);
+                }
+                let hv = MatView::row_major(&hb[..r * e], r, e).map_err(linalg)?;
+                gemm(
+                    MatViewMut::row_major(&mut logits[..r * v], r, v).map_err(linalg)?,
+                    hv,
+                    wv.transpose(),
+                    T::ONE,
+                    false,
+                )
+                .map_err(linalg)?;
+                for (i, &(_, class)) in block.iter().enumerate() {
+                    let row = &mut logits[i * v..(i + 1) * v];
+                    // x += b and the row's maximum in one pass, exp(x − max) and its sum in
+                    // a second, the gradient (and ∂b) in a third.
+                    let max = match b {
+                        Some(b) => add_bias_max(row, b),
+                        None => row_max(row),
+                    };
+                    let target = row[class];
+                    let sum = exp_shift_sum(row, max);
+                    let lse = max.to_f64() + sum.to_f64().ln();
+                    partial.loss_sum += lse - target.to_f64();
+                    if grad {
+                        // g = softmax·scale − scale·one_hot; ∂b += g
+                        scale_accumulate(row, scale / sum, &mut partial.db);
+                        row[class] -= scale;
+                        partial.db[class] -= scale;
+                    }
+                }
+                if grad {
+                    let gv = MatView::row_major(&logits[..r * v], r, v).map_err(linalg)?;
+                    // ∂W += gᵀ·h_blk
+                    gemm(
+                        MatViewMut::row_major(&mut partial.dw, v, e).map_err(linalg)?,
+                        gv.transpose(),
+                        hv,
+                        T::ONE,
+                        true,
+                    )
+                    .map_err(linalg)?;
+                    // ∂h_blk = g·W
+                    gemm(
+                        MatViewMut::row_major(&mut dhb[..r * e], r, e).map_err(linalg)?,
+                        gv,
+                        wv,
+                        T::ONE,
+                        false,
+                    )
+                    .map_err(linalg)?;
+                    for (i, &(row, _)) in block.iter().enumerate() {
+                        // SAFETY: `row < rows`, each row belongs to one block of one task.
+                        let dst =
+                            unsafe { std::slice::from_raw_parts_mut(dh_ptr.get().add(row * e), e) };
+                        dst.copy_from_slice(&dhb[i * e..(i + 1) * e]);
+                    }
+                }
+                start = end;
+            }
+            Ok(partial)
+        })();
+        *slots[task].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+    });
+    let mut loss_sum = 0.0;
+    let mut dw: Option<Vec<T>> = None;
+    let mut db: Option<Vec<T>> = None;
+    for slot in slots {
+        let partial = slot
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .expect("every task ran")?;
+        loss_sum += partial.loss_sum;
+        if grad {
+            match (&mut dw, &mut db) {
+                (Some(w), Some(b)) => {
+                    add_in_place(w, &partial.dw);
+                    add_in_place(b, &partial.db);
+                }
+                _ => {
+                    dw = Some(partial.dw);
+                    db = Some(partial.db);
+                }
+            }
+        }
+    }
+    let grads = grad.then(|| Grads {
+        dh,
+        dw: dw.unwrap_or_else(|| vec![T::ZERO; v * e]),
+        db: db.unwrap_or_else(|| vec![T::ZERO; v]),
+    });
+    Ok(HeadOutput { loss_sum, grads })
+}
+
+simd_kernel! {
+    /// `acc += x`.
+    fn add_in_place<T: Scalar>(acc: &mut [T], x: &[T]) {
+        for (a, &x) in acc.iter_mut().zip(x) {
+            *a += x;
+        }
+    }
+}
+
+simd_kernel! {
+    /// `x *= c` and `acc += x`.
+    fn scale_accumulate<T: Scalar>(x: &mut [T], c: T, acc: &mut [T]) {
+        for (v, a) in x.iter_mut().zip(acc.iter_mut()) {
+            *v *= c;
+            *a += *v;
+        }
+    }
+}
+
+simd_kernel! {
+    /// `x += b` in place, returning the largest value (eight lanes; NaN propagates).
+    fn add_bias_max<T: Scalar>(x: &mut [T], b: &[T]) -> T {
+        let mut lanes = [T::NEG_INFINITY; 8];
+        let mut chunks = x.chunks_exact_mut(8);
+        let mut bias = b.chunks_exact(8);
+        for (c, bc) in (&mut chunks).zip(&mut bias) {
+            for ((l, v), &bv) in lanes.iter_mut().zip(c.iter_mut()).zip(bc) {
+                *v += bv;
+                *l = if *v > *l || v.is_nan() { *v } else { *l };
+            }
+        }
+        let mut m = T::NEG_INFINITY;
+        for (v, &bv) in chunks.into_remainder().iter_mut().zip(bias.remainder()) {
+            *v += bv;
+            m = if *v > m || v.is_nan() { *v } else { m };
+        }
+        for &l in &lanes {
+            m = if l > m || l.is_nan() { l } else { m };
+        }
+        m
+    }
+}
+
+simd_kernel! {
+    /// The largest value of a row (eight independent lanes so the loop vectorises; NaN
+    /// propagates).
+    fn row_max<T: Scalar>(x: &[T]) -> T {
+        let mut lanes = [T::NEG_INFINITY; 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l = if v > *l || v.is_nan() { v } else { *l };
+            }
+        }
+        let mut m = T::NEG_INFINITY;
+        for &v in lanes.iter().chain(rest) {
+            m = if v > m || v.is_nan() { v } else { m };
+        }
+        m
+    }
+}
+
+simd_kernel! {
+    /// `x = exp(x − max)` in place, returning the sum (eight lanes).
+    fn exp_shift_sum<T: Scalar>(x: &mut [T], max: T) -> T {
+        let mut lanes = [T::ZERO; 8];
+        let mut chunks = x.chunks_exact_mut(8);
+        for c in &mut chunks {
+            for (l, v) in lanes.iter_mut().zip(c.iter_mut()) {
+                *v = (*v - max).exp_fast();
+                *l += *v;
+            }
+        }
+        let mut s = T::ZERO;
+        for v in chunks.into_remainder() {
+            *v = (*v - max).exp_fast();
+            s += *v;
+        }
+        lanes.iter().fold(T::ZERO, |a, &l| a + l) + s
+    }
+}
+
+/// The gradients computed in the forward pass, scaled by the incoming gradient.
+struct LinearCeBackward<T> {
+    dh: Vec<T>,
+    dw: Vec<T>,
+    db: Vec<T>,
+    rows: usize,
+    v: usize,
+    e: usize,
+    has_bias: bool,
+}
+
+impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
+    fn name(&self) -> &'static str {
+        "linear_cross_entropy"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        _: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
+        let g = grad.item()?;
+        let scaled = |data: &[T],
+                      shape: &[usize],
+                      wanted: bool|
+         -> ferrograd_tensor::Result<Option<Tensor<T>>> {
+            if !wanted {
+                return Ok(None);
+            }
+            let mut out = vec![T::ZERO; data.len()];
+            if g == T::ONE {
+                out.copy_from_slice(data);
+            } else {
+                for (o, &d) in out.iter_mut().zip(data) {
+                    *o = d * g;
+                }
+            }
+            Ok(Some(Tensor::from_vec(out, shape)?))
+        };
+        let mut grads = vec![
+            scaled(&self.dh, &[self.rows, self.e], inputs[0].requires_grad())?,
+            scaled(&self.dw, &[self.v, self.e], inputs[1].requires_grad())?,
+        ];
+        if self.has_bias {
+            grads.push(scaled(&self.db, &[self.v], inputs[2].requires_grad())?);
+        }
+        Ok(grads)
+    }
+}

@@ -1,0 +1,163 @@
+//! The fused output head + cross-entropy (`linear_cross_entropy`) against the composed
+//! `Linear` → `CrossEntropyLoss` (values and every gradient, f64), against finite
+//! differences, and its errors.
+
+use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy};
+use ferrograd_nn::CrossEntropyLoss;
+use ferrograd_tensor::{GradcheckOptions, IdTensor, Rng, Tensor, TensorError, gradcheck, no_grad};
+
+struct Case {
+    h: Tensor<f64>,
+    w: Tensor<f64>,
+    b: Tensor<f64>,
+    targets: IdTensor,
+}
+
+/// `rows` rows of width `e`, `v` classes, about one target in five ignored (-100).
+fn case(rows: usize, e: usize, v: usize, seed: u64) -> Case {
+    let mut rng = Rng::new(seed);
+    let targets: Vec<i64> = (0..rows)
+        .map(|_| {
+            if rng.below(5) == 0 {
+                -100
+            } else {
+                rng.below(v) as i64
+            }
+        })
+        .collect();
+    Case {
+        h: Tensor::randn(&[rows, e], 0.0, 1.0, &mut rng).set_requires_grad(true),
+        w: Tensor::randn(&[v, e], 0.0, 0.5, &mut rng).set_requires_grad(true),
+        b: Tensor::randn(&[v], 0.0, 0.5, &mut rng).set_requires_grad(true),
+        targets: IdTensor::from(targets),
+    }
+}
+
+fn max_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.to_vec()
+        .iter()
+        .zip(b.to_vec())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// The composed reference: logits = h·Wᵀ + b, then PyTorch-style mean cross-entropy.
+fn composed(c: &Case, bias: bool, scale: f64) -> (f64, Vec<Tensor<f64>>) {
+    let mut logits = c.h.matmul(&c.w.transpose(0, 1).unwrap()).unwrap();
+    if bias {
+        logits = logits.add(&c.b).unwrap();
+    }
+    let loss = CrossEntropyLoss::new()
+        .forward(&logits, &c.targets)
+        .unwrap();
+    let value = loss.item().unwrap();
+    let grads = loss.mul_scalar(scale).backward().unwrap();
+    let mut out = vec![
+        grads.get(&c.h).unwrap().clone(),
+        grads.get(&c.w).unwrap().clone(),
+    ];
+    if bias {
+        out.push(grads.get(&c.b).unwrap().clone());
+    }
+    (value, out)
+}
+
+fn fused(c: &Case, bias: bool, scale: f64) -> (f64, Vec<Tensor<f64>>) {
+    let loss = linear_cross_entropy(&c.h, &c.w, bias.then_some(&c.b), &c.targets, -100).unwrap();
+    let value = loss.item().unwrap();
+    let grads = loss.mul_scalar(scale).backward().unwrap();
+    let mut out = vec![
+        grads.get(&c.h).unwrap().clone(),
+        grads.get(&c.w).unwrap().clone(),
+    ];
+    if bias {
+        out.push(grads.get(&c.b).unwrap().clone());
+    }
+    (value, out)
+}
+
+#[test]
+fn fused_equals_linear_then_cross_entropy() {
+    // A few rows (one block), and more rows than BLOCK_ROWS with a ragged last block
+    // (several blocks, split over the worker threads).
+    for (rows, e, v, seed) in [(7, 5, 11, 1), (2 * BLOCK_ROWS + 37, 16, 53, 2)] {
+        let c = case(rows, e, v, seed);
+        for bias in [true, false] {
+            // An incoming gradient other than 1 (the loss scaled by 2.5) must scale every
+            // gradient.
+            let (fv, fg) = fused(&c, bias, 2.5);
+            let (cv, cg) = composed(&c, bias, 2.5);
+            // f64: both sums run over at most a few thousand terms of size ~1; 1e-12
+            // leaves room for different summation orders, not for a wrong formula.
+            assert!(
+                (fv - cv).abs() < 1e-12,
+                "rows {rows} bias {bias}: {fv} vs {cv}"
+            );
+            for (i, (a, b)) in fg.iter().zip(&cg).enumerate() {
+                let d = max_diff(a, b);
+                assert!(d < 1e-12, "rows {rows} bias {bias} gradient {i}: {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let c = case(9, 4, 7, 3);
+    let targets = c.targets.clone();
+    let report = gradcheck(
+        |xs| {
+            linear_cross_entropy(&xs[0], &xs[1], Some(&xs[2]), &targets, -100).map_err(|e| {
+                TensorError::InvalidArgument {
+                    op: "linear_cross_entropy",
+                    reason: e.to_string(),
+                }
+            })
+        },
+        &[c.h.detach(), c.w.detach(), c.b.detach()],
+        &GradcheckOptions::default(),
+    )
+    .unwrap();
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn without_gradients_the_value_is_the_same() {
+    let c = case(300, 8, 29, 4);
+    let with = linear_cross_entropy(&c.h, &c.w, Some(&c.b), &c.targets, -100)
+        .unwrap()
+        .item()
+        .unwrap();
+    let without =
+        no_grad(|| linear_cross_entropy(&c.h, &c.w, Some(&c.b), &c.targets, -100)).unwrap();
+    assert!(!without.requires_grad());
+    assert_eq!(with, without.item().unwrap());
+}
+
+#[test]
+fn bad_input_is_an_error_and_all_ignored_is_nan() {
+    let c = case(6, 4, 5, 5);
+    // A target outside 0..V that is not the ignore index.
+    for bad in [5i64, -1] {
+        let t = IdTensor::from(vec![0, 1, bad, 2, 3, 4]);
+        let err = linear_cross_entropy(&c.h, &c.w, Some(&c.b), &t, -100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&bad.to_string()) && err.contains("position 2"),
+            "{err}"
+        );
+    }
+    // Shapes that do not fit.
+    let t = IdTensor::from(vec![0, 1, 2]);
+    assert!(linear_cross_entropy(&c.h, &c.w, Some(&c.b), &t, -100).is_err());
+    let w = Tensor::<f64>::zeros(&[5, 3]);
+    assert!(linear_cross_entropy(&c.h, &w, Some(&c.b), &c.targets, -100).is_err());
+    let b = Tensor::<f64>::zeros(&[4]);
+    assert!(linear_cross_entropy(&c.h, &c.w, Some(&b), &c.targets, -100).is_err());
+    // Every target ignored: the mean over nothing is NaN, as PyTorch's.
+    let t = IdTensor::from(vec![-100i64; 6]);
+    let loss = linear_cross_entropy(&c.h, &c.w, Some(&c.b), &t, -100).unwrap();
+    assert!(loss.item().unwrap().is_nan());
+}
