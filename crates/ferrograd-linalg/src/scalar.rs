@@ -200,7 +200,15 @@ fn exp_f32_reduced(clamped: f32) -> (f32, i32) {
     let r = n.mul_add(-LN2_HI, clamped);
     let r = n.mul_add(-LN2_LO, r);
     let mut p: f32 = 1.0 / 5040.0;
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
         p = p.mul_add(r, c);
     }
     // round(n) sits in the low mantissa bits of `shifted` (no float-to-int conversion, so
@@ -466,7 +474,11 @@ mod tests {
         // The non-positive form gives the same bits where it applies.
         let mut x = -90.0f32;
         while x <= 0.0 {
-            assert_eq!(x.exp_fast_nonpositive().to_bits(), x.exp_fast().to_bits(), "{x}");
+            assert_eq!(
+                x.exp_fast_nonpositive().to_bits(),
+                x.exp_fast().to_bits(),
+                "{x}"
+            );
             x += 0.000_97;
         }
         assert_eq!(f32::NEG_INFINITY.exp_fast_nonpositive(), 0.0);
