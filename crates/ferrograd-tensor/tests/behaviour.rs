@@ -483,3 +483,41 @@ fn strided_and_broadcast_views_gather_in_row_major_order() {
         vec![1., 2., 1., 2., 1., 2.]
     );
 }
+
+/// Issue 18, "no wrapped arithmetic anywhere on shapes": a file may hold an empty tensor
+/// with a huge size beside a zero (`[4, 2^64 − 1, 0]`). Ops on it either give the empty
+/// result or report a result too large to count — before, the products of its sizes
+/// overflowed (a panic in debug builds, a wrapped count in release) in printing, sums,
+/// logsumexp, flatten, element-wise ops, concat and index_select.
+#[test]
+fn ops_on_empty_tensors_with_huge_sizes_never_wrap() {
+    fn too_large<T: std::fmt::Debug>(result: Result<T, TensorError>, op: &str) {
+        assert!(
+            matches!(&result, Err(TensorError::TooLarge { op: got, .. }) if *got == op),
+            "{op}: {result:?}"
+        );
+    }
+    let huge = usize::MAX;
+    let t = Tensor::<f32>::from_vec(Vec::new(), &[4, huge, 0]).unwrap();
+    assert_eq!(t.to_string(), format!("tensor([], size=(4, {huge}, 0))"));
+    assert_eq!(t.sum(&[0], false).unwrap().shape(), &[huge, 0]);
+    too_large(t.sum(&[-1], false), "sum");
+    too_large(t.logsumexp(-1, false), "logsumexp");
+    assert_eq!(t.flatten(0, -1).unwrap().shape(), &[0]);
+    too_large(t.flatten(0, 1), "flatten");
+    assert_eq!(t.add(&t).unwrap().shape(), &[4, huge, 0]);
+    assert_eq!(Tensor::concat(&[&t, &t], 0).unwrap().shape(), &[8, huge, 0]);
+    let picked = t.index_select(0, &IdTensor::from(vec![3])).unwrap();
+    assert_eq!(picked.shape(), &[1, huge, 0]);
+
+    let wide = Tensor::<f32>::from_vec(Vec::new(), &[0, 1 << 40, 1 << 40]).unwrap();
+    too_large(wide.sum(&[0], false), "sum");
+    assert!(matches!(
+        wide.index_select(0, &IdTensor::from(vec![0])),
+        Err(TensorError::IdOutOfRange { size: 0, .. })
+    ));
+    let rows = Tensor::<f32>::from_vec(Vec::new(), &[huge, 0]).unwrap();
+    too_large(rows.sum(&[-1], false), "sum");
+    too_large(rows.logsumexp(-1, false), "logsumexp");
+    assert_eq!(rows.sum(&[0], false).unwrap().shape(), &[0]);
+}

@@ -278,8 +278,8 @@ impl<T: Scalar> Tensor<T> {
         let n = rows.shape()[last];
         let out_shape = rows.shape()[..last].to_vec();
         let x = rows.contiguous_data();
-        let count = out_shape.iter().product::<usize>();
-        let mut out = storage::take_buffer::<T>(count);
+        let count = crate::tensor::checked_len("logsumexp", &out_shape, size_of::<T>())?;
+        let mut out = storage::try_take_buffer::<T>("logsumexp", &out_shape, count)?;
         if n == 0 {
             out.fill(T::NEG_INFINITY); // the sum of no exponentials is 0
         } else {
