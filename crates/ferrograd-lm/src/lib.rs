@@ -28,6 +28,7 @@ pub mod gpt2;
 pub mod gpt2_generate;
 pub mod gpt2_load;
 pub mod ngram;
+pub mod peft;
 pub mod sampling;
 pub mod text;
 pub mod word2vec;
