@@ -24,6 +24,7 @@
 
 pub mod error;
 pub mod eval;
+pub mod finetune;
 pub mod gpt2;
 pub mod gpt2_generate;
 pub mod gpt2_load;
