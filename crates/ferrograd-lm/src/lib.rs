@@ -22,6 +22,9 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
+pub mod classifier;
+pub mod classifier_bow;
+pub mod classifier_data;
 pub mod error;
 pub mod eval;
 pub mod finetune;
