@@ -4,8 +4,11 @@ thread count.
 
     python3 workloads.py WORKLOAD --threads N [--samples S]
 
-prints one JSON line: {"workload", "threads", "unit", "median_s", "samples_s", "max_rss_kib"}.
-Timing: `time.perf_counter` around each sample after a warm-up; the median is reported.
+prints one JSON line: {"workload", "threads", "unit", "median_s", "samples_s", "max_rss_kib",
+"minor_faults_per_call", "cpu_capability"}. Timing: `time.perf_counter` around each sample
+after a warm-up; the median is reported. Page faults are counted over the timed samples
+(after the warm-up). `ATEN_CPU_CAPABILITY=avx2` (set by `bench-compare --simd avx2`)
+restricts PyTorch's kernels to AVX2.
 """
 import argparse
 import json
@@ -17,6 +20,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# The book's buy/no-buy examples (§1.7). Their home is ferrograd-data
+# (`ferrograd_data::book::{BUY_FEATURES, BUY_LABELS}`); the test
+# `python_side_uses_the_book_data_of_ferrograd_data` in benches/src/workloads.rs checks that
+# this copy equals it.
 BUY_X = [[22, 25], [25, 35], [47, 80], [52, 95], [46, 82], [56, 90], [23, 27], [30, 50],
          [40, 60], [39, 57], [53, 95], [48, 88]]
 BUY_Y = [0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1]
@@ -122,6 +129,40 @@ def lm_step():
     return run, "step"
 
 
+def linear_backward(frozen):
+    """Backward of Linear(1024, 1024) on a batch of 256 whose input requires gradients,
+    the weight trainable or frozen: forward once, then each call backpropagates a fixed
+    output gradient through the kept graph (torch.autograd.grad, so nothing accumulates)."""
+    g = torch.Generator().manual_seed(0)
+    layer = nn.Linear(1024, 1024)
+    if frozen:
+        layer.requires_grad_(False)
+    x = torch.randn(256, 1024, generator=g, requires_grad=True)
+    grad = torch.randn(256, 1024, generator=g)
+    y = layer(x)
+    inputs = [x] if frozen else [x, layer.weight, layer.bias]
+    return (lambda: torch.autograd.grad(y, inputs, grad, retain_graph=True)), "backward"
+
+
+def mlp_step_graph_kept():
+    """mlp_step with the graph kept through the step (backward(retain_graph=True)), as
+    ferrograd's loop before backward_free."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 784, generator=g)
+    y = torch.randint(0, 10, (128,), generator=g)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def run():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward(retain_graph=True)
+        optimizer.step()
+        return loss.item()
+
+    return run, "step"
+
+
 def matmul(n):
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g)
@@ -152,6 +193,9 @@ WORKLOADS = {
     "matmul_1024": lambda: matmul(1024),
     "add_1m": add_1m,
     "softmax_64x32000": softmax_64x32000,
+    "linear_backward_trainable": lambda: linear_backward(False),
+    "linear_backward_frozen": lambda: linear_backward(True),
+    "mlp_step_graph_kept": mlp_step_graph_kept,
 }
 
 
@@ -173,12 +217,14 @@ def measure(run, samples):
     once = max(time.perf_counter() - start, 1e-7)
     calls = max(1, int(0.02 / once))
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(samples):
         start = time.perf_counter()
         for _ in range(calls):
             run()
         times.append((time.perf_counter() - start) / calls)
-    return times
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return times, faults / (samples * calls)
 
 
 def main():
@@ -190,7 +236,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     run, unit = WORKLOADS[args.workload]()
-    times = measure(run, args.samples)
+    times, faults = measure(run, args.samples)
     print(json.dumps({
         "workload": args.workload,
         "threads": args.threads,
@@ -198,6 +244,8 @@ def main():
         "median_s": statistics.median(times),
         "samples_s": times,
         "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "minor_faults_per_call": faults,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }))
 
 

@@ -22,6 +22,9 @@ pub const NAMES: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "linear_backward_trainable",
+    "linear_backward_frozen",
+    "mlp_step_graph_kept",
 ];
 
 /// Prepares the named workload, or `None` for an unknown name.
@@ -36,6 +39,9 @@ pub fn build(name: &str) -> Option<Workload> {
         "matmul_1024" => matmul(1024),
         "add_1m" => add_1m(),
         "softmax_64x32000" => softmax(),
+        "linear_backward_trainable" => linear_backward(false),
+        "linear_backward_frozen" => linear_backward(true),
+        "mlp_step_graph_kept" => mlp_step_graph_kept(),
         _ => return None,
     })
 }
@@ -44,7 +50,8 @@ pub fn build(name: &str) -> Option<Workload> {
 pub fn unit(name: &str) -> &'static str {
     match name {
         "logreg_loop" => "500 steps",
-        "mlp_step" | "lm_step" => "step",
+        "mlp_step" | "lm_step" | "mlp_step_graph_kept" => "step",
+        n if n.starts_with("linear_backward") => "backward",
         n if n.starts_with("matmul") => "product",
         "add_1m" => "add",
         _ => "softmax",
@@ -77,26 +84,58 @@ fn softmax() -> Workload {
     })
 }
 
-const BUY_X: [[f32; 2]; 12] = [
-    [22.0, 25.0],
-    [25.0, 35.0],
-    [47.0, 80.0],
-    [52.0, 95.0],
-    [46.0, 82.0],
-    [56.0, 90.0],
-    [23.0, 27.0],
-    [30.0, 50.0],
-    [40.0, 60.0],
-    [39.0, 57.0],
-    [53.0, 95.0],
-    [48.0, 88.0],
-];
-const BUY_Y: [f32; 12] = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+/// The backward pass of a `Linear(1024, 1024)` on a batch of 256 whose input requires
+/// gradients (a layer inside a network), with the weight trainable or frozen. The forward
+/// pass runs once; each call backpropagates a fixed output gradient through the kept
+/// graph. Trainable: two products (input and weight gradients) and the bias sum; frozen:
+/// the weight-gradient product is never computed, so about half the time.
+fn linear_backward(frozen: bool) -> Workload {
+    let mut rng = Rng::new(0);
+    let layer = Linear::new(1024, 1024, &mut rng);
+    if frozen {
+        Module::<f32>::freeze(&layer);
+    }
+    let x = Tensor::<f32>::randn(&[256, 1024], 0.0, 1.0, &mut rng).set_requires_grad(true);
+    let g = Tensor::<f32>::randn(&[256, 1024], 0.0, 1.0, &mut rng);
+    let y = layer.forward(&x).expect("shapes fit");
+    Box::new(move || {
+        let grads = y.backward_with_grad(&g).expect("graph kept");
+        debug_assert_eq!(grads.get(&layer.weight).is_none(), frozen);
+        std::hint::black_box(grads);
+    })
+}
+
+/// [`mlp_step`] with the loop every guide used before `backward_free`:
+/// `optimizer.step(&loss.backward()?)` with the loss (and so the graph, which holds the
+/// parameters' values) alive during the step, so that every update copies its parameter
+/// instead of writing in place.
+fn mlp_step_graph_kept() -> Workload {
+    let mut rng = Rng::new(0);
+    let x = Tensor::<f32>::randn(&[128, 784], 0.0, 1.0, &mut rng);
+    let y = IdTensor::from((0..128).map(|_| rng.below(10) as i64).collect::<Vec<_>>());
+    let model = Sequential::new()
+        .push(Linear::new(784, 256, &mut rng))
+        .push(Relu)
+        .push(Linear::new(256, 256, &mut rng))
+        .push(Relu)
+        .push(Linear::new(256, 10, &mut rng));
+    let criterion = CrossEntropyLoss::default();
+    let mut optimizer = Adam::new(model.parameters(), AdamConfig::new(1e-3)).expect("valid config");
+    Box::new(move || {
+        let loss = criterion
+            .forward(&model.forward(&x).expect("shapes fit"), &y)
+            .expect("targets fit");
+        optimizer
+            .step(&loss.backward().expect("graph"))
+            .expect("step");
+    })
+}
 
 /// The book's §1.8 loop: `Linear(2,1)` + sigmoid, BCE, SGD lr 0.001, 500 full-batch steps.
 fn logreg_loop() -> Workload {
-    let x = Tensor::<f32>::from(BUY_X);
-    let y = Tensor::from_vec(BUY_Y.to_vec(), &[12, 1]).expect("12 labels");
+    // The book's 12 buy/no-buy examples, from their one home in ferrograd-data.
+    let data = ferrograd::data::book::buy_no_buy::<f32>();
+    let (x, y) = (data.inputs().clone(), data.targets().clone());
     let model = Sequential::new()
         .push(Linear::new(2, 1, &mut Rng::new(0)))
         .push(Sigmoid);
@@ -263,4 +302,44 @@ fn lm_step() -> Workload {
         };
         optimizer.step(&grads).expect("step");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrograd::data::book::{BUY_FEATURES, BUY_LABELS};
+
+    /// The numbers of a Python list literal that follows `name = ` in `text`.
+    fn python_list(text: &str, name: &str) -> Vec<f64> {
+        let start = text
+            .find(&format!("\n{name} = ["))
+            .unwrap_or_else(|| panic!("{name} not found"));
+        let rest = &text[start + name.len() + 4..];
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                depth += match c {
+                    '[' => 1,
+                    ']' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("a closed list");
+        rest[..=end]
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().expect("a number"))
+            .collect()
+    }
+
+    #[test]
+    fn python_side_uses_the_book_data_of_ferrograd_data() {
+        let script = include_str!("../pytorch/workloads.py");
+        let x: Vec<f64> = BUY_FEATURES.iter().flatten().copied().collect();
+        let y: Vec<f64> = BUY_LABELS.iter().map(|&l| l as f64).collect();
+        assert_eq!(python_list(script, "BUY_X"), x);
+        assert_eq!(python_list(script, "BUY_Y"), y);
+    }
 }

@@ -4,7 +4,8 @@
 //! Both sides run as separate processes (`bench-runner` from `benches/`, and
 //! `benches/pytorch/workloads.py`), each timing its own samples after a warm-up and
 //! reporting the median; the table shows the median over the repeats. Threads are set
-//! the same way on both sides: `set_num_threads` and `torch.set_num_threads`.
+//! the same way on both sides: `set_num_threads` and `torch.set_num_threads`; so are
+//! vector instructions with `--simd` (`FERROGRAD_SIMD` and `ATEN_CPU_CAPABILITY`).
 
 use serde_json::Value;
 use std::process::Command;
@@ -19,27 +20,46 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "linear_backward_trainable",
+    "linear_backward_frozen",
+    "mlp_step_graph_kept",
+];
+
+/// Vector-instruction levels `--simd` accepts: `best` leaves both libraries free;
+/// the others cap ferrograd with `FERROGRAD_SIMD` and PyTorch with `ATEN_CPU_CAPABILITY`.
+const SIMD_LEVELS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("best", None, None),
+    ("avx512", Some("avx512"), Some("avx512")),
+    ("avx2", Some("avx2"), Some("avx2")),
+    ("baseline", Some("baseline"), Some("default")),
 ];
 
 /// What `cargo xtask bench-compare --help` prints.
 pub const USAGE: &str = "\
 usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]
+                                 [--simd best,avx2]
 
   --repeats N        rounds of alternating ferrograd / PyTorch runs (default 3)
   --samples N        timed samples per process; each process reports their median (default 10)
   --threads LIST     thread counts to measure at (default 1,2)
   --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step, matmul_64,
-                     matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000
+                     matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000,
+                     linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept
+  --simd LIST        vector-instruction levels to measure at, in the same run (default best):
+                     best, avx512, avx2, baseline. A level caps ferrograd with
+                     FERROGRAD_SIMD and PyTorch with ATEN_CPU_CAPABILITY (baseline: default)
 
 Threads are set with ferrograd::tensor::set_num_threads (FERROGRAD_NUM_THREADS) and
 torch.set_num_threads. Without PyTorch (python3 -m pip install torch numpy) only the
-ferrograd column is measured.";
+ferrograd column is measured. The page-fault column is minor faults per call over the
+timed samples (after the warm-up).";
 
 struct Options {
     repeats: usize,
     samples: usize,
     threads: Vec<usize>,
     workloads: Vec<String>,
+    simd: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -48,6 +68,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         samples: 10,
         threads: vec![1, 2],
         workloads: DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect(),
+        simd: vec!["best".to_string()],
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -72,6 +93,16 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .find(|w| !DEFAULT_WORKLOADS.contains(&w.as_str()))
                 {
                     return Err(format!("unknown workload {bad}\n\n{USAGE}"));
+                }
+            }
+            "--simd" => {
+                options.simd = value.split(',').map(str::to_string).collect();
+                if let Some(bad) = options
+                    .simd
+                    .iter()
+                    .find(|s| !SIMD_LEVELS.iter().any(|(name, _, _)| name == s))
+                {
+                    return Err(format!("unknown SIMD level {bad}\n\n{USAGE}"));
                 }
             }
             other => return Err(format!("unknown flag {other}\n\n{USAGE}")),
@@ -149,54 +180,85 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         ),
     }
     println!(
-        "| workload | threads | unit | ferrograd | PyTorch | ratio (ferrograd / PyTorch) | peak RSS ferrograd / PyTorch |"
+        "| workload | simd | threads | unit | ferrograd | PyTorch | ratio (ferrograd / PyTorch) | peak RSS ferrograd / PyTorch | page faults / call ferrograd / PyTorch |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for &threads in &options.threads {
-        for workload in &options.workloads {
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-            let (mut our_rss, mut their_rss) = (0u64, 0u64);
-            let mut unit = String::new();
-            for _ in 0..options.repeats {
-                let samples = options.samples.to_string();
-                let threads_arg = threads.to_string();
-                if let Some(v) = run_json(Command::new(&runner).args([
-                    workload.as_str(),
-                    "--threads",
-                    &threads_arg,
-                    "--samples",
-                    &samples,
-                ])) {
-                    ours.extend(v["median_s"].as_f64());
-                    our_rss = our_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
-                    unit = v["unit"].as_str().unwrap_or_default().to_string();
-                }
-                if torch.is_some()
-                    && let Some(v) = run_json(Command::new("python3").args([
-                        script.as_str(),
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for level in &options.simd {
+        let (_, ours_cap, torch_cap) = SIMD_LEVELS
+            .iter()
+            .find(|(name, _, _)| name == level)
+            .copied()
+            .unwrap_or(("best", None, None));
+        for &threads in &options.threads {
+            for workload in &options.workloads {
+                let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                let (mut our_rss, mut their_rss) = (0u64, 0u64);
+                let (mut our_faults, mut their_faults) = (Vec::new(), Vec::new());
+                let (mut unit, mut our_level, mut their_level) =
+                    (String::new(), String::new(), String::new());
+                for _ in 0..options.repeats {
+                    let samples = options.samples.to_string();
+                    let threads_arg = threads.to_string();
+                    let mut runner_cmd = Command::new(&runner);
+                    runner_cmd.args([
                         workload.as_str(),
                         "--threads",
                         &threads_arg,
                         "--samples",
                         &samples,
-                    ]))
-                {
-                    theirs.extend(v["median_s"].as_f64());
-                    their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                    ]);
+                    match ours_cap {
+                        Some(cap) => runner_cmd.env("FERROGRAD_SIMD", cap),
+                        None => runner_cmd.env_remove("FERROGRAD_SIMD"),
+                    };
+                    if let Some(v) = run_json(&mut runner_cmd) {
+                        ours.extend(v["median_s"].as_f64());
+                        our_faults.extend(v["minor_faults_per_call"].as_f64());
+                        our_rss = our_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                        unit = v["unit"].as_str().unwrap_or_default().to_string();
+                        our_level = v["simd"].as_str().unwrap_or_default().to_string();
+                    }
+                    if torch.is_some() {
+                        let mut python = Command::new("python3");
+                        python.args([
+                            script.as_str(),
+                            workload.as_str(),
+                            "--threads",
+                            &threads_arg,
+                            "--samples",
+                            &samples,
+                        ]);
+                        match torch_cap {
+                            Some(cap) => python.env("ATEN_CPU_CAPABILITY", cap),
+                            None => python.env_remove("ATEN_CPU_CAPABILITY"),
+                        };
+                        if let Some(v) = run_json(&mut python) {
+                            theirs.extend(v["median_s"].as_f64());
+                            their_faults.extend(v["minor_faults_per_call"].as_f64());
+                            their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                            their_level =
+                                v["cpu_capability"].as_str().unwrap_or_default().to_string();
+                        }
+                    }
                 }
+                let (a, b) = (median(&mut ours), median(&mut theirs));
+                let ratio = match (a, b) {
+                    (Some(a), Some(b)) => format!("{:.3}", a / b),
+                    _ => "n/a".into(),
+                };
+                let faults = |v: &mut Vec<f64>| {
+                    median(v).map_or_else(|| "n/a".to_string(), |f| format!("{f:.1}"))
+                };
+                println!(
+                    "| {workload} | {our_level} / {their_level} | {threads} | {unit} | {} | {} | {ratio} | {} / {} MiB | {} / {} |",
+                    format_time(a),
+                    format_time(b),
+                    our_rss / 1024,
+                    their_rss / 1024,
+                    faults(&mut our_faults),
+                    faults(&mut their_faults),
+                );
             }
-            let (a, b) = (median(&mut ours), median(&mut theirs));
-            let ratio = match (a, b) {
-                (Some(a), Some(b)) => format!("{:.3}", a / b),
-                _ => "n/a".into(),
-            };
-            println!(
-                "| {workload} | {threads} | {unit} | {} | {} | {ratio} | {} / {} MiB |",
-                format_time(a),
-                format_time(b),
-                our_rss / 1024,
-                their_rss / 1024
-            );
         }
     }
     Ok(())
@@ -222,6 +284,10 @@ mod tests {
         assert_eq!(o.threads, vec![1, 4]);
         assert_eq!(o.workloads, vec!["mlp_step", "add_1m"]);
         assert_eq!((o.repeats, o.samples), (3, 10));
+        assert_eq!(o.simd, vec!["best"]);
+        let o = parse(&args(&["--simd", "best,avx2"])).unwrap();
+        assert_eq!(o.simd, vec!["best", "avx2"]);
+        assert!(parse(&args(&["--simd", "sse9"])).is_err());
         let help = parse(&args(&["--help"])).err().unwrap();
         assert!(help.starts_with("usage: cargo xtask bench-compare"));
         let bad = parse(&args(&["--workloads", "mlp_stpe"])).err().unwrap();

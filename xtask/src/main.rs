@@ -2,6 +2,8 @@
 //!
 //! * `cargo xtask ci` — everything CI checks, in order, stopping at the first failure.
 //! * `cargo xtask layering` — only the crate-layering check.
+//! * `cargo xtask circles` — only the import-circle check (files of a crate importing
+//!   each other in a loop).
 //! * `cargo xtask bench-compare` — workloads timed in ferrograd and PyTorch, side by side.
 //! * `cargo xtask fuzz [TARGET...] [--seconds N] [--seed S] [--dev]` — the fuzz targets
 //!   (`fuzz/`), each for N seconds (default 30), in a release build (`--dev`: the
@@ -10,6 +12,7 @@
 
 mod bench_compare;
 mod bench_tokenize;
+mod circles;
 mod layers;
 
 use std::process::{Command, ExitCode};
@@ -20,13 +23,19 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("layering") => layering(),
+        Some("circles") => circles(),
         Some("bench-compare") => bench_compare::bench_compare(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench-tokenize") => bench_tokenize::bench_tokenize(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | layering | bench-compare | bench-tokenize | fuzz>");
-            eprintln!("  ci        fmt, layering, clippy, tests, docs, fuzzing, benches compiled");
+            eprintln!(
+                "usage: cargo xtask <ci | layering | circles | bench-compare | bench-tokenize | fuzz>"
+            );
+            eprintln!(
+                "  ci        fmt, layering, circles, clippy, tests, docs, fuzzing, benches compiled"
+            );
             eprintln!("  layering  check that every crate depends only on lower layers");
+            eprintln!("  circles   check that no crate's files import each other in a loop");
             eprintln!(
                 "  bench-compare [--repeats N] [--samples N] [--threads 1,2] [--workloads a,b]"
             );
@@ -103,13 +112,20 @@ fn ci() -> Result<(), String> {
     run_step(&STEPS[0])?;
     announce("crate layering");
     layering()?;
+    announce("import circles");
+    circles()?;
     for step in &STEPS[1..] {
         run_step(step)?;
         if step.name.starts_with("tests") {
-            // After the tests, whose build holds the fuzzer already (its tests run it).
+            // After the tests: their build made the fuzzer (the fuzz crate's tests run
+            // it), so this step compiles nothing.
             announce("fuzzing (every target, short)");
             let started = Instant::now();
-            fuzz(&["--dev".into(), "--seconds".into(), CI_FUZZ_SECONDS.into()])?;
+            let binary = fuzzer_path(true)?;
+            if !binary.exists() {
+                build_fuzzer(true)?;
+            }
+            run_fuzzer(&binary, &["--seconds", CI_FUZZ_SECONDS])?;
             eprintln!("    fuzzing ok ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }
@@ -152,8 +168,8 @@ fn run_step(step: &Step) -> Result<(), String> {
 }
 
 /// `cargo xtask fuzz`: builds the fuzzer and runs it. `--dev` uses the test build
-/// (reusing what `cargo test --workspace --all-features` built, with overflow checks on);
-/// otherwise a release build. Other arguments go to the fuzzer.
+/// (with overflow checks on, and the dependencies `cargo test --workspace --all-features`
+/// built); otherwise a release build. Other arguments go to the fuzzer.
 fn fuzz(args: &[String]) -> Result<(), String> {
     let dev = args.iter().any(|a| a == "--dev");
     let mut passed: Vec<&str> = args
@@ -164,10 +180,15 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     if !passed.contains(&"--seconds") {
         passed.extend(["--seconds", "30"]);
     }
+    build_fuzzer(dev)?;
+    run_fuzzer(&fuzzer_path(dev)?, &passed)
+}
+
+fn build_fuzzer(dev: bool) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(&cargo);
-    // The same package selection and features as the CI test step, so that nothing is
-    // built twice.
+    // The package selection and features of the CI steps, so that the dependencies
+    // they built are reused.
     build.args([
         "build",
         "--workspace",
@@ -181,24 +202,32 @@ fn fuzz(args: &[String]) -> Result<(), String> {
     let status = build
         .status()
         .map_err(|e| format!("fuzz: could not start cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("fuzz: building the fuzzer failed ({status})"));
-    }
-    let binary = target_directory()?
-        .join(if dev { "debug" } else { "release" })
-        .join(format!("ferrograd-fuzz{}", std::env::consts::EXE_SUFFIX));
-    let status = Command::new(&binary)
-        .args(&passed)
-        .status()
-        .map_err(|e| format!("fuzz: could not start {}: {e}", binary.display()))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "fuzz: the fuzzer reported findings or failed ({status}); inputs are saved under \
+        Err(format!("fuzz: building the fuzzer failed ({status})"))
+    }
+}
+
+fn fuzzer_path(dev: bool) -> Result<std::path::PathBuf, String> {
+    Ok(target_directory()?
+        .join(if dev { "debug" } else { "release" })
+        .join(format!("ferrograd-fuzz{}", std::env::consts::EXE_SUFFIX)))
+}
+
+fn run_fuzzer(binary: &std::path::Path, args: &[&str]) -> Result<(), String> {
+    let status = Command::new(binary)
+        .args(args)
+        .status()
+        .map_err(|e| format!("fuzz: could not start {}: {e}", binary.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(format!(
+            "fuzz: the fuzzer reported findings; their inputs are saved under \
              fuzz/regressions/<target>/, replay one with `{} --replay TARGET FILE`",
             binary.display()
-        ))
+        )),
+        _ => Err(format!("fuzz: the fuzzer failed ({status})")),
     }
 }
 
@@ -215,6 +244,26 @@ fn target_directory() -> Result<std::path::PathBuf, String> {
         .as_str()
         .map(Into::into)
         .ok_or_else(|| "cargo metadata names no target directory".to_string())
+}
+
+/// `cargo xtask circles`: the import picture of every library crate has no circle.
+fn circles() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    match circles::check(&root) {
+        Ok(()) => {
+            eprintln!("    import circles: none");
+            Ok(())
+        }
+        Err(found) => {
+            for circle in &found {
+                eprintln!("    {circle}");
+            }
+            Err(format!(
+                "step `import circles` found {} circle(s) of files importing each other",
+                found.len()
+            ))
+        }
+    }
 }
 
 fn layering() -> Result<(), String> {

@@ -1,5 +1,6 @@
 //! Runs one workload and prints its timing as one JSON line, the same format as
-//! `benches/pytorch/workloads.py`:
+//! `benches/pytorch/workloads.py` (with the minor page faults per call over the timed
+//! samples, and the SIMD level in use, which `FERROGRAD_SIMD` caps):
 //!
 //! ```text
 //! bench-runner WORKLOAD --threads N [--samples S]
@@ -19,6 +20,18 @@ fn max_rss_kib() -> u64 {
             s.lines()
                 .find(|l| l.starts_with("VmHWM:"))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Minor page faults of this process so far (Linux `/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &s[s.rfind(')')? + 2..];
+            rest.split_whitespace().nth(7)?.parse().ok()
         })
         .unwrap_or(0)
 }
@@ -62,6 +75,7 @@ fn main() {
     run();
     let once = start.elapsed().as_secs_f64().max(1e-7);
     let calls = ((0.02 / once) as usize).max(1);
+    let faults_before = minor_faults();
     let mut times: Vec<f64> = (0..samples.max(1))
         .map(|_| {
             let start = Instant::now();
@@ -71,6 +85,7 @@ fn main() {
             start.elapsed().as_secs_f64() / calls as f64
         })
         .collect();
+    let faults = (minor_faults() - faults_before) as f64 / (samples.max(1) * calls) as f64;
     let list = times
         .iter()
         .map(|t| format!("{t:e}"))
@@ -79,8 +94,9 @@ fn main() {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     println!(
-        "{{\"workload\": \"{name}\", \"threads\": {threads}, \"unit\": \"{}\", \"median_s\": {median:e}, \"samples_s\": [{list}], \"max_rss_kib\": {}}}",
+        "{{\"workload\": \"{name}\", \"threads\": {threads}, \"unit\": \"{}\", \"median_s\": {median:e}, \"samples_s\": [{list}], \"max_rss_kib\": {}, \"minor_faults_per_call\": {faults}, \"simd\": \"{:?}\"}}",
         workloads::unit(name),
-        max_rss_kib()
+        max_rss_kib(),
+        ferrograd::linalg::cpu::simd::level()
     );
 }

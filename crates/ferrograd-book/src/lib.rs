@@ -31,6 +31,7 @@
 //!
 //! | section | numbers | figures and files |
 //! |---|---|---|
+//! | §2.1 bag of words | [`chapter2::bag_of_words::bag_of_words`] | `bow_loss.png`, `bow_confusion.png` |
 //! | §2.2 word embeddings | [`chapter2::embeddings::word_embeddings`] | `word_embeddings_pca.png`, `word_vectors.txt` |
 //! | §2.4–2.5 count-based language model | [`chapter2::count_lm::book_example`], [`count_lm`](chapter2::count_lm::count_lm) | `count_lm_perplexity.png` |
 //! | §2.6 evaluation | [`chapter2::evaluation::evaluation`] | `evaluation_rouge.png` |

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use ferrograd_book::chapter2::{self, embeddings};
+use ferrograd_book::chapter2::{self, bag_of_words, embeddings};
 use ferrograd_book::{Figures, Progress, Section, run_section};
 
 const AFTER_HELP: &str = "\
@@ -58,8 +58,8 @@ enum Command {
         #[command(subcommand)]
         section: Option<Chapter1>,
     },
-    /// Chapter 2: word embeddings, the count-based language model, evaluation (every
-    /// section if none is named)
+    /// Chapter 2: bag of words, word embeddings, the count-based language model,
+    /// evaluation (every section if none is named)
     Chapter2(Chapter2Args),
 }
 
@@ -106,12 +106,36 @@ struct Chapter2Args {
 
 #[derive(Debug, Subcommand)]
 enum Chapter2 {
+    /// §2.1 the book's bag-of-words classifier; with --data, any labelled file
+    BagOfWords(BowArgs),
     /// §2.2 skip-gram word vectors: neighbours, analogies, PCA figure, saved vectors
     WordEmbeddings(EmbeddingArgs),
     /// §2.4–2.5 the book's n-gram tables and backoff; the model on a corpus, generation
     CountLm(CountArgs),
     /// §2.6 perplexity, ROUGE-1/2/L, an evaluation report of the count model
     Evaluation(CountArgs),
+}
+
+#[derive(Debug, Args)]
+struct BowArgs {
+    /// A labelled file, one `text<TAB>label` per line, to train and test on
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Share of the file held out for testing
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// SGD learning rate on the file (the book's example uses 0.001)
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Steps on the file
+    #[arg(long, default_value_t = 3000)]
+    steps: usize,
+    /// Documents per step on the file
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Seed of the split, the initial weights and the batches on the file
+    #[arg(long, default_value_t = 2)]
+    seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +211,16 @@ fn chapter2_options(args: &Chapter2Args) -> chapter2::Options {
         ..chapter2::Options::default()
     };
     match &args.section {
+        Some(Chapter2::BagOfWords(a)) => {
+            options.bag_of_words = bag_of_words::Settings {
+                data: a.data.clone(),
+                test_fraction: a.test_fraction,
+                lr: a.lr,
+                steps: a.steps,
+                batch_size: a.batch_size,
+                seed: a.seed,
+            };
+        }
         Some(Chapter2::WordEmbeddings(a)) => {
             options.embeddings = embeddings::Settings {
                 dim: a.dim,
@@ -244,6 +278,7 @@ fn run(
                 None => all_chapter2(&options)?,
                 Some(s) => {
                     let section = match s {
+                        Chapter2::BagOfWords(_) => chapter2::Section::BagOfWords,
                         Chapter2::WordEmbeddings(_) => chapter2::Section::WordEmbeddings,
                         Chapter2::CountLm(_) => chapter2::Section::CountLm,
                         Chapter2::Evaluation(_) => chapter2::Section::Evaluation,

@@ -1,109 +1,28 @@
 //! Checked strided matrix views and the matrix-product kernel shared by the whole stack.
 //!
-//! `ferrograd-tensor` multiplies tensors through [`gemm`] on views of its own storage, so
-//! the choice between faer's sequential and parallel modes lives here, in one place.
+//! `ferrograd-tensor` multiplies tensors through [`gemm`] on views of its own storage. A
+//! large product is split into one sequential faer product per thread by the stack's
+//! partitioner ([`crate::cpu::partition`]); the threshold is
+//! [`crate::cpu::thresholds::gemm_threshold`].
 
+use crate::cpu::partition;
+use crate::cpu::thresholds::{GEMM_MIN_BLOCK, gemm_parallel, gemm_threshold};
 use crate::{LinalgError, Scalar};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Environment variable read once, on first use, for the default thread count.
-pub const THREADS_ENV: &str = "FERROGRAD_NUM_THREADS";
+pub use crate::cpu::threads::{THREADS_ENV, num_threads, set_num_threads};
+pub use crate::cpu::thresholds::GEMM_MIN_OUTPUT as PARALLEL_MIN_OUTPUT;
 
-static THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Number of threads ferrograd's kernels may use.
-///
-/// Defaults to `FERROGRAD_NUM_THREADS` when set to a positive integer, else to the number
-/// of available cores. Change it with [`set_num_threads`].
-pub fn num_threads() -> usize {
-    match THREADS.load(Ordering::Relaxed) {
-        0 => {
-            let n = std::env::var(THREADS_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            THREADS.store(n, Ordering::Relaxed);
-            n
-        }
-        n => n,
-    }
-}
-
-/// Sets the number of threads ferrograd's kernels may use (at least 1), like
-/// `torch.set_num_threads`.
-pub fn set_num_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// Smallest product size `m * n * k` for which faer's parallel mode is used.
-///
-/// Below it, starting the worker threads costs more than it saves (an empty `rayon::join`
-/// costs ~15 µs on the 2-core machine we measure on). The value is `2^22` (about `161³`)
-/// for `f32` and `2^21` (`128³`) for `f64`; in addition the output must have at least
-/// [`PARALLEL_MIN_OUTPUT`] elements, because faer splits the work over the output, not
-/// over the inner dimension. [`set_num_threads`]`(1)` (or `FERROGRAD_NUM_THREADS=1`)
-/// turns the parallel path off entirely.
-///
-/// # Measurement
-///
-/// `cargo bench -p ferrograd-linalg --bench gemm_threshold` times faer's product on
-/// row-major views (what [`gemm`] runs) with `Par::Seq` and `Par::rayon(2)`, criterion,
-/// 10 samples per point, on the project's quiet 2-core AMD EPYC VM (load average below
-/// 0.1 before the run), 2026-11-29. GFLOP/s (criterion's estimates, rounded), 1 thread /
-/// 2 threads:
-///
-/// | `m×k×n` | f32 | f64 |
-/// |---|---:|---:|
-/// | 64×64×64 | 109 / 25 | 53 / 18 |
-/// | 128×128×128 | 108 / 93 | 56 / 69 |
-/// | 192×192×192 | 114 / 139 | 57 / 88 |
-/// | 256×256×256 | 114 / 175 | 56 / 94 |
-/// | 384×384×384 | 113 / 210 | 57 / 87 |
-/// | 512×512×512 | 114 / 216 | 54 / 107 |
-/// | 1024×1024×1024 | 101 / 203 | 52 / 107 |
-/// | 4096×64×64 | 109 / 151 | 54 / 95 |
-/// | 64×4096×64 | 111 / 49 | 56 / 55 |
-/// | 2048×256×32 | 105 / 192 | 55 / 101 |
-/// | 32×256×2048 | 106 / 165 | 51 / 91 |
-/// | 1024×1024×16 | 110 / 179 | 56 / 97 |
-///
-/// (`gemm` no longer uses faer's rayon mode: a parallel product is split into one
-/// sequential block per thread on [`crate::pool`], whose workers are usually awake, so
-/// these thresholds, set from faer's mode, err on the side of one thread.)
-///
-/// Two threads lose at `128³` and win from `192³` (f32), lose at `64³` and win from
-/// `128³` (f64), and lose on 64×4096×64 (work in the inner dimension, a 64×64 output)
-/// at both precisions. The thresholds sit at the break-even points. On a machine shared
-/// with other jobs the second core is often busy and two threads win less; the first
-/// measurements, under a load average of 1.5–6.5, found no size where they reliably won.
+/// Smallest product size `m * n * k` that [`gemm`] splits over threads:
+/// [`crate::cpu::thresholds::gemm_threshold`], where the measurement is.
 pub fn parallel_threshold<T: Scalar>() -> usize {
-    if T::DTYPE == "float32" {
-        F32_PARALLEL_MIN_WORK
-    } else {
-        F64_PARALLEL_MIN_WORK
-    }
+    gemm_threshold::<T>()
 }
 
-/// f32: see [`parallel_threshold`] for the measurement behind this value.
-const F32_PARALLEL_MIN_WORK: usize = 1 << 22;
-/// f64: see [`parallel_threshold`] for the measurement behind this value.
-const F64_PARALLEL_MIN_WORK: usize = 1 << 21;
-
-/// Smallest output (`m * n` elements) for which faer's parallel mode is used; see
-/// [`parallel_threshold`].
-pub const PARALLEL_MIN_OUTPUT: usize = 1 << 14;
-
-/// Whether a product of this size should run on several threads.
+/// Whether a product of this size should run on several threads
+/// ([`crate::cpu::thresholds::gemm_parallel`]).
 pub fn use_parallel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
-    let output = m.saturating_mul(n);
-    num_threads() > 1
-        && output >= PARALLEL_MIN_OUTPUT
-        && output.saturating_mul(k) >= parallel_threshold::<T>()
+    gemm_parallel::<T>(m, n, k)
 }
-
-/// Smallest block (rows or columns of the output) a parallel product is split into.
-const PARALLEL_MIN_BLOCK: usize = 32;
 
 /// The three views of one product, shared by the blocks of a parallel product.
 #[derive(Clone, Copy)]
@@ -125,27 +44,9 @@ impl<T: Copy> SendViews<T> {
 unsafe impl<T: Send + Sync> Sync for SendViews<T> {}
 unsafe impl<T: Send> Send for SendViews<T> {}
 
-/// Raw matrix view handed to faer (no lifetime: only built from checked views).
+/// The raw views handed to faer, at their former path.
 #[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct RawMat<T> {
-    pub(crate) ptr: *const T,
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
-    pub(crate) row_stride: isize,
-    pub(crate) col_stride: isize,
-}
-
-/// Raw mutable matrix view handed to faer.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct RawMatMut<T> {
-    pub(crate) ptr: *mut T,
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
-    pub(crate) row_stride: isize,
-    pub(crate) col_stride: isize,
-}
+pub use crate::scalar::{RawMat, RawMatMut};
 
 /// Checks that every element `offset + i*rs + j*cs` lies in `0..len`; returns the reason
 /// otherwise.
@@ -445,11 +346,12 @@ pub fn gemm<T: Scalar>(
         return Ok(());
     }
     // Parallel: split the output along its longer side into one block per thread, each
-    // a sequential product, on the spinning pool (see `crate::pool` for why not rayon).
+    // a sequential product, on the spinning pool (see `crate::cpu::pool` for why not
+    // rayon).
     let views = SendViews { d, l, r };
     let split_rows = d.rows >= d.cols;
     let len = if split_rows { d.rows } else { d.cols };
-    crate::pool::run_ranges(len, num_threads(), PARALLEL_MIN_BLOCK, &|range| {
+    partition::ranges(len, num_threads(), GEMM_MIN_BLOCK, &|range| {
         let SendViews {
             mut d,
             mut l,

@@ -10,8 +10,10 @@
 //!   from row-major data or from rows, indexing, `Display` like a matrix.
 //! - [`Matrix::lstsq`], [`fit_line`]: least squares by column-pivoted QR, with
 //!   rank-deficient problems reported as errors.
-//! - [`kernel`]: the checked strided matrix product that the tensor crate builds on, and
-//!   the thread-count setting shared by the whole stack.
+//! - [`kernel`]: the checked strided matrix product that the tensor crate builds on.
+//! - [`cpu`]: the kernel floor of the whole stack — threads, the worker pool, the one
+//!   partitioner, run-time SIMD dispatch ([`simd_kernel!`]), lane reductions with the
+//!   NaN rule, and the parallel thresholds.
 //!
 //! Every operation that can fail on its input returns `Result<_, LinalgError>`, with the
 //! operation and the shapes in the message; operators (`&a + &b`, `&a * &b`, `&a * &x`)
@@ -43,21 +45,24 @@
 //! # Ok::<(), LinalgError>(())
 //! ```
 
+pub mod cpu;
 mod display;
 pub mod error;
 pub mod kernel;
 pub mod lstsq;
 mod matrix;
 mod ops;
-pub mod pool;
 pub mod scalar;
 #[cfg(feature = "serde")]
 mod serde_impl;
-pub mod simd;
 mod vector;
 
+/// The worker pool, at its former path (see [`cpu::pool`]).
+pub use cpu::pool;
+/// Run-time SIMD dispatch, at its former path (see [`cpu::simd`]).
+pub use cpu::simd;
+pub use cpu::threads::{num_threads, set_num_threads};
 pub use error::{LinalgError, Shape};
-pub use kernel::{num_threads, set_num_threads};
 pub use lstsq::{
     LineFit, default_rank_tolerance, fit_line, mean_squared_error, solve_least_squares,
 };

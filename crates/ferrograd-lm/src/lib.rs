@@ -5,6 +5,7 @@
 //!
 //! | book | what | here |
 //! |---|---|---|
+//! | §2.1 | bag-of-words document classifier (vocabulary from `ferrograd-tokenize`) | [`bow`] |
 //! | §2.2 | word embeddings: skip-gram with negative sampling (word2vec) | [`word2vec`] |
 //! | §2.4–2.5 | count-based n-gram language model, backoff, greedy generation | [`ngram`] ([`CountLanguageModel`]) |
 //! | §2.6 | perplexity, ROUGE-1/2/L | [`eval`] |
@@ -22,6 +23,7 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
+pub mod bow;
 pub mod classifier;
 pub mod classifier_bow;
 pub mod classifier_data;

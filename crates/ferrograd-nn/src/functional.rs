@@ -1,6 +1,7 @@
-//! Function forms of the layers and losses, as `torch.nn.functional`: no parameters of
-//! their own, everything passed in. The modules call these, so both forms compute the
-//! same numbers.
+//! Function forms of the layers and losses, as `torch.nn.functional`: thin
+//! PyTorch-named wrappers over the tensor crate's ops (where the kernels live), with no
+//! parameters of their own. The layers call these (or the same tensor ops), so both forms
+//! compute the same numbers; nothing here depends on a layer.
 //!
 //! ```
 //! use ferrograd_nn::functional as F;
@@ -15,12 +16,7 @@
 //! ```
 
 use crate::error::{NnError, Result, shape_of};
-use crate::kernels;
-use crate::losses::Reduction;
-use ferrograd_tensor::{BackwardOp, IdTensor, Rng, Scalar, Tensor};
-
-pub use crate::layers::embedding::embedding;
-pub use crate::layers::norm::{layer_norm, rms_norm};
+use ferrograd_tensor::{DEFAULT_IGNORE_INDEX, IdTensor, Reduction, Rng, Scalar, Tensor};
 
 /// `max(x, 0)` (the tensor method [`Tensor::relu`]).
 pub fn relu<T: Scalar>(x: &Tensor<T>) -> Tensor<T> {
@@ -42,57 +38,20 @@ pub fn gelu<T: Scalar>(x: &Tensor<T>) -> Tensor<T> {
     x.gelu()
 }
 
-/// √(2/π), GELU's tanh-approximation constant.
-const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
-/// The cubic coefficient of GELU's tanh approximation.
-const GELU_CUBIC: f64 = 0.044_715;
-
-struct GeluTanhBackward;
-
-impl<T: Scalar> BackwardOp<T> for GeluTanhBackward {
-    fn name(&self) -> &'static str {
-        "gelu_tanh"
-    }
-
-    fn backward(
-        &self,
-        inputs: &[Tensor<T>],
-        _: &Tensor<T>,
-        grad: &Tensor<T>,
-    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
-        let (k, c) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(GELU_CUBIC));
-        let (half, three) = (T::from_f64(0.5), T::from_f64(3.0));
-        let x = inputs[0].contiguous_data();
-        let g = grad.contiguous_data();
-        // d/dx = ½(1 + tanh u) + ½x(1 - tanh²u)·k(1 + 3c x²), u = k(x + c x³).
-        let mut gx = kernels::buffer(x.len());
-        for (out, (&x, &g)) in gx.iter_mut().zip(x.iter().zip(g.iter())) {
-            let t = (k * (x + c * x * x * x)).tanh();
-            let du = k * (T::ONE + three * c * x * x);
-            *out = g * (half * (T::ONE + t) + half * x * (T::ONE - t * t) * du);
-        }
-        Ok(vec![Some(Tensor::from_vec(gx, inputs[0].shape())?)])
-    }
-}
-
 /// GELU's tanh approximation `x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
-/// `torch.nn.functional.gelu(x, approximate="tanh")`, fused with its backward.
+/// `torch.nn.functional.gelu(x, approximate="tanh")` (the tensor method
+/// [`Tensor::gelu_tanh`], an element-wise op with its derivative).
 ///
 /// # Errors
-/// Never in practice (the output shape is the input's).
+/// Never (the output shape is the input's); a `Result` for compatibility.
 pub fn gelu_tanh<T: Scalar>(x: &Tensor<T>) -> Result<Tensor<T>> {
-    let (k, c, half) = (
-        T::from_f64(SQRT_2_OVER_PI),
-        T::from_f64(GELU_CUBIC),
-        T::from_f64(0.5),
-    );
-    let data = x.contiguous_data();
-    let mut y = kernels::buffer(data.len());
-    for (out, &x) in y.iter_mut().zip(data.iter()) {
-        *out = half * x * (T::ONE + (k * (x + c * x * x * x)).tanh());
-    }
-    drop(data);
-    Ok(Tensor::from_op(y, x.shape(), &[x], GeluTanhBackward)?)
+    Ok(x.gelu_tanh())
+}
+
+/// SiLU (swish) `x·σ(x)`, `torch.nn.functional.silu` (the tensor method
+/// [`Tensor::silu`]).
+pub fn silu<T: Scalar>(x: &Tensor<T>) -> Tensor<T> {
+    x.silu()
 }
 
 /// Softmax along `axis` (the tensor method [`Tensor::softmax`]).
@@ -168,7 +127,7 @@ pub(crate) fn linear_named<T: Scalar>(
 /// Inverted dropout, `torch.nn.functional.dropout`: in training, each element is zeroed
 /// with probability `p` and the rest scaled by `1/(1 - p)`, so the expected value is
 /// unchanged; with `training == false` (or `p == 0`) the input is returned as it is.
-/// The mask is drawn from `rng`, one `next_f64` per element.
+/// The mask is drawn from `rng`, one `next_f64` per element ([`Tensor::dropout`]).
 ///
 /// # Errors
 /// [`NnError::InvalidArgument`] for `p` outside `[0, 1]` (`p = 1` zeroes everything,
@@ -185,68 +144,141 @@ pub fn dropout<T: Scalar>(
             reason: format!("probability {p} is not in [0, 1]"),
         });
     }
-    if !training || p == 0.0 {
+    if !training {
         return Ok(x.clone());
     }
-    // p = 1 drops everything (the scale is then never used).
-    let scale = T::from_f64(1.0 / (1.0 - p));
-    let mut mask = kernels::buffer(x.numel());
-    for m in &mut mask {
-        *m = if rng.next_f64() < p { T::ZERO } else { scale };
-    }
-    Ok(x.mul(&Tensor::from_vec(mask, x.shape())?)?)
+    Ok(x.dropout(p, rng)?)
 }
 
-/// Mean squared error, [`crate::MseLoss`] with the given reduction.
+/// Layer normalisation, `torch.nn.functional.layer_norm` (the tensor method
+/// [`Tensor::layer_norm`], a fused op): over the trailing `normalized_shape` axes,
+/// `(x - mean) / √(var + eps) · weight + bias` with the biased variance.
+///
+/// ```
+/// use ferrograd_nn::layer_norm;
+/// use ferrograd_tensor::Tensor;
+/// let x = Tensor::<f64>::from([[1.0, 2.0, 3.0], [10.0, 10.0, 10.0]]);
+/// let y = layer_norm(&x, &[3], None, None, 1e-5)?.to_vec();
+/// assert_eq!(y[3..], [0.0, 0.0, 0.0]); // a constant row normalises to zero
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
 ///
 /// # Errors
-/// As [`crate::MseLoss::forward`].
+/// [`NnError::Tensor`] naming `layer_norm` when `normalized_shape` is empty, the
+/// input's trailing axes are not `normalized_shape`, or a parameter has another shape.
+pub fn layer_norm<T: Scalar>(
+    input: &Tensor<T>,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor<T>>,
+    bias: Option<&Tensor<T>>,
+    eps: f64,
+) -> Result<Tensor<T>> {
+    Ok(input.layer_norm(normalized_shape, weight, bias, eps)?)
+}
+
+/// RMS normalisation, `torch.nn.functional.rms_norm` (the tensor method
+/// [`Tensor::rms_norm`], a fused op): `x / √(mean(x²) + eps) · weight` over the trailing
+/// `normalized_shape` axes; `eps = None` uses the machine epsilon of `T`, as PyTorch.
+///
+/// ```
+/// use ferrograd_nn::rms_norm;
+/// use ferrograd_tensor::Tensor;
+/// let y = rms_norm(&Tensor::<f64>::from([3.0, 4.0]), &[2], None, Some(0.0))?.to_vec();
+/// let rms = 12.5f64.sqrt(); // √((9 + 16) / 2)
+/// assert!((y[0] - 3.0 / rms).abs() < 1e-15 && (y[1] - 4.0 / rms).abs() < 1e-15);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+///
+/// # Errors
+/// As [`layer_norm`], naming `rms_norm`.
+pub fn rms_norm<T: Scalar>(
+    input: &Tensor<T>,
+    normalized_shape: &[usize],
+    weight: Option<&Tensor<T>>,
+    eps: Option<f64>,
+) -> Result<Tensor<T>> {
+    Ok(input.rms_norm(normalized_shape, weight, eps)?)
+}
+
+/// Looks up rows of `weight` (`[num_embeddings, dim]`) for `ids` of any shape, giving
+/// `ids.shape() ++ [dim]`, `torch.nn.functional.embedding` (the tensor method
+/// [`Tensor::embedding`], a fused op). The row `padding_idx` receives no gradient.
+///
+/// ```
+/// use ferrograd_nn::functional::embedding;
+/// use ferrograd_tensor::{IdTensor, Tensor};
+/// let table = Tensor::<f32>::from([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]);
+/// let out = embedding(&table, &IdTensor::new(vec![2, 1, 2], &[1, 3])?, None)?;
+/// assert_eq!(out.to_vec(), vec![3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+///
+/// # Errors
+/// [`NnError::Tensor`]: a weight that is not 2-D, or the first id past the table with
+/// its position ([`ferrograd_tensor::TensorError::IdOutOfRange`]).
+pub fn embedding<T: Scalar>(
+    weight: &Tensor<T>,
+    ids: &IdTensor,
+    padding_idx: Option<usize>,
+) -> Result<Tensor<T>> {
+    Ok(weight.embedding(ids, padding_idx)?)
+}
+
+/// Mean squared error with the given reduction (the tensor method
+/// [`Tensor::mse_loss`]; [`crate::MseLoss`] is the module form).
+///
+/// # Errors
+/// [`NnError::Tensor`] when the shapes differ.
 pub fn mse_loss<T: Scalar>(
     input: &Tensor<T>,
     target: &Tensor<T>,
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
-    crate::MseLoss { reduction }.forward(input, target)
+    Ok(input.mse_loss(target, reduction)?)
 }
 
-/// Binary cross-entropy on probabilities, [`crate::BceLoss`] with the given reduction.
+/// Binary cross-entropy on probabilities with the given reduction (the tensor method
+/// [`Tensor::binary_cross_entropy`]; [`crate::BceLoss`] is the module form).
 ///
 /// # Errors
-/// As [`crate::BceLoss::forward`].
+/// [`NnError::Tensor`] for different shapes, or an input or target outside [0, 1].
 pub fn binary_cross_entropy<T: Scalar>(
     input: &Tensor<T>,
     target: &Tensor<T>,
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
-    crate::BceLoss { reduction }.forward(input, target)
+    Ok(input.binary_cross_entropy(target, reduction)?)
 }
 
-/// Binary cross-entropy on logits, [`crate::BceWithLogitsLoss`] with the given
-/// reduction.
+/// Binary cross-entropy on logits with the given reduction (the tensor method
+/// [`Tensor::binary_cross_entropy_with_logits`]; [`crate::BceWithLogitsLoss`] is the
+/// module form).
 ///
 /// # Errors
-/// As [`crate::BceWithLogitsLoss::forward`].
+/// [`NnError::Tensor`] for different shapes.
 pub fn binary_cross_entropy_with_logits<T: Scalar>(
     input: &Tensor<T>,
     target: &Tensor<T>,
     reduction: Reduction,
 ) -> Result<Tensor<T>> {
-    crate::BceWithLogitsLoss { reduction }.forward(input, target)
+    Ok(input.binary_cross_entropy_with_logits(target, reduction)?)
 }
 
-/// Mean cross-entropy of logits against class indices, [`crate::CrossEntropyLoss`]'s
-/// defaults (use the struct for `ignore_index`, label smoothing or another reduction).
+/// Mean cross-entropy of logits against class indices with PyTorch's defaults
+/// (`ignore_index = -100`, no smoothing): the tensor method [`Tensor::cross_entropy`]
+/// (use it, or [`crate::CrossEntropyLoss`], for other options).
 ///
 /// # Errors
-/// As [`crate::CrossEntropyLoss::forward`].
+/// [`NnError::Tensor`] for mismatched shapes, zero classes or a target out of range.
 pub fn cross_entropy<T: Scalar>(input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
-    crate::CrossEntropyLoss::default().forward(input, target)
+    Ok(input.cross_entropy(target, Reduction::Mean, DEFAULT_IGNORE_INDEX, 0.0)?)
 }
 
-/// Mean negative log-likelihood of log-probabilities, [`crate::NllLoss`]'s defaults.
+/// Mean negative log-likelihood of log-probabilities with PyTorch's defaults: the tensor
+/// method [`Tensor::nll_loss`] ([`crate::NllLoss`] is the module form).
 ///
 /// # Errors
-/// As [`crate::NllLoss::forward`].
+/// As [`cross_entropy`].
 pub fn nll_loss<T: Scalar>(input: &Tensor<T>, target: &IdTensor) -> Result<Tensor<T>> {
-    crate::NllLoss::default().forward(input, target)
+    Ok(input.nll_loss(target, Reduction::Mean, DEFAULT_IGNORE_INDEX)?)
 }

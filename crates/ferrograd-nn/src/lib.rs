@@ -8,7 +8,8 @@
 //!   a tensor, token ids, ids with a cache); [`Layer`] is a tensor-to-tensor module;
 //! - layers: [`Linear`], [`Sequential`], [`Embedding`], [`Dropout`], [`LayerNorm`],
 //!   [`RmsNorm`], and activations [`Relu`], [`Sigmoid`], [`Tanh`], [`Gelu`],
-//!   [`GeluTanh`], [`Softmax`], [`LogSoftmax`] — with function forms in [`functional`];
+//!   [`GeluTanh`], [`Silu`], [`Softmax`], [`LogSoftmax`] — with function forms in
+//!   [`functional`];
 //! - losses with PyTorch's reductions ([`Reduction`]): [`MseLoss`], [`BceLoss`],
 //!   [`BceWithLogitsLoss`], [`CrossEntropyLoss`] (with `ignore_index` and label
 //!   smoothing), [`NllLoss`];
@@ -17,10 +18,12 @@
 //!   [`load_checkpoint`]);
 //! - [`gradcheck_module`], the gradient checker for a module's parameters.
 //!
+//! nn holds layers and losses only: the computation is the tensor crate's ops.
 //! Cross-entropy, layer norm, RMS norm, the embedding lookup and every loss are fused
-//! operations with their own backward (one pass each way); everything else is built
-//! from the tensor crate's differentiable primitives. All gradients are checked against
-//! finite differences and against PyTorch in the tests.
+//! ops there (one pass each way, with their own backward and kernels), and GELU, SiLU
+//! and the other activations are its element-wise ops; [`functional`] is a set of thin
+//! PyTorch-named wrappers over them. All gradients are checked against finite
+//! differences and against PyTorch in the tests.
 //!
 //! The book's §1.8 model, `Sequential(Linear(2, 1), Sigmoid)` with `BCELoss`, one
 //! forward and backward pass:
@@ -47,7 +50,6 @@ pub mod error;
 pub mod functional;
 pub mod gradcheck;
 pub mod init;
-mod kernels;
 pub mod layers;
 pub mod losses;
 pub mod module;
@@ -55,14 +57,15 @@ pub mod state_dict;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use error::{NnError, Result};
+pub use functional::{layer_norm, rms_norm};
 pub use gradcheck::gradcheck_module;
-pub use layers::activation::{Gelu, GeluTanh, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use layers::activation::{Gelu, GeluTanh, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Tanh};
 pub use layers::conv1d::{Conv1d, conv1d};
 pub use layers::dropout::Dropout;
 pub use layers::embedding::Embedding;
 pub use layers::linear::Linear;
 pub use layers::lora::{Lora, LoraAdapter, LoraBase, LoraConfig, LoraHost, LoraSlot, apply_lora};
-pub use layers::norm::{LayerNorm, RmsNorm, layer_norm, rms_norm};
+pub use layers::norm::{LayerNorm, RmsNorm};
 pub use layers::sequential::Sequential;
 pub use losses::Reduction;
 pub use losses::bce::{BceLoss, BceWithLogitsLoss};

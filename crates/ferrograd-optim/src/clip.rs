@@ -20,7 +20,8 @@
 
 use crate::OptimError;
 use crate::error::{Result, check};
-use crate::optimizer::{grad_data, optim_tensor};
+use crate::optimizer::grad_data;
+use crate::state::optim_tensor;
 use ferrograd_tensor::{Gradients, Parameter, Scalar, TensorId};
 
 /// Clipping by global norm, with PyTorch's options (`torch.nn.utils.clip_grad_norm_`).

@@ -16,7 +16,7 @@
 //! [`save_state_bytes`] and [`load_state_bytes`] do the same in memory.
 
 use crate::error::{OptimError, Result};
-use crate::optimizer::{StateDict, optim_tensor};
+use crate::state::{StateDict, optim_tensor};
 use ferrograd_tensor::{Scalar, Tensor, io};
 use std::path::Path;
 

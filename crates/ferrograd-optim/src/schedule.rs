@@ -26,7 +26,8 @@
 //! ```
 
 use crate::error::{OptimError, Result, check};
-use crate::optimizer::{Optimizer, StateDict};
+use crate::optimizer::Optimizer;
+use crate::state::StateDict;
 use ferrograd_tensor::Scalar;
 
 /// A learning rate as a function of the number of scheduler steps taken.

@@ -2,10 +2,10 @@
 //! weight decay and maximisation: PyTorch's `torch.optim.SGD`.
 
 use crate::error::{Result, check, check_lr};
-use crate::optimizer::{
-    Optimizer, StateDict, StateReader, collect_params, dispatch_flags, grad_data, lookup_grads,
-    state_tensor,
-};
+use crate::optimizer::{Optimizer, collect_params, dispatch_flags, grad_data, lookup_grads};
+use crate::state::{StateDict, StateReader, state_tensor};
+use ferrograd_linalg::cpu::{partition, thresholds};
+use ferrograd_linalg::simd_kernel;
 use ferrograd_tensor::{Gradients, Parameter, Scalar};
 
 /// Hyper-parameters of [`Sgd`], with PyTorch's names and defaults.
@@ -136,7 +136,7 @@ impl SgdConfig {
 /// let mut opt = Sgd::new([w.clone()], SgdConfig { momentum: 0.5, ..SgdConfig::new(0.1) })?;
 /// for _ in 0..100 {
 ///     let loss = w.tensor().sub_scalar(3.0).square().sum_all();
-///     let grads = loss.backward()?;
+///     let grads = loss.backward_free()?;
 ///     opt.step(&grads)?;
 /// }
 /// assert!((w.tensor().item()? - 3.0).abs() < 1e-4);
@@ -176,84 +176,73 @@ struct Consts<T> {
     neg_lr: T,
 }
 
-/// `θ ← θ − γ·g'` with `g'` the (negated, decayed) gradient; no momentum.
-#[inline(always)]
-fn plain_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
-    let g = &g[..w.len()];
-    for (w, &g) in w.iter_mut().zip(g) {
-        let mut d = if FLAGS & MAXIMIZE != 0 { -g } else { g };
-        if FLAGS & DECAY != 0 {
-            d += c.weight_decay * *w;
+simd_kernel! {
+    /// `θ ← θ − γ·g'` with `g'` the (negated, decayed) gradient; no momentum.
+    fn plain_slice<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
+        let g = &g[..w.len()];
+        for (w, &g) in w.iter_mut().zip(g) {
+            let mut d = if FLAGS & MAXIMIZE != 0 { -g } else { g };
+            if FLAGS & DECAY != 0 {
+                d += c.weight_decay * *w;
+            }
+            *w += c.neg_lr * d;
         }
-        *w += c.neg_lr * d;
     }
 }
 
-/// The momentum update for one parameter, buffer and weights in one pass.
-#[inline(always)]
-fn momentum_kernel<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], buf: &mut [T], c: Consts<T>) {
-    let n = w.len();
-    let (g, buf) = (&g[..n], &mut buf[..n]);
-    for i in 0..n {
-        let mut d = if FLAGS & MAXIMIZE != 0 { -g[i] } else { g[i] };
-        if FLAGS & DECAY != 0 {
-            d += c.weight_decay * w[i];
+simd_kernel! {
+    /// The momentum update for one parameter, buffer and weights in one pass.
+    fn momentum_slice<T: Scalar, const FLAGS: u8>(
+        w: &mut [T],
+        g: &[T],
+        buf: &mut [T],
+        c: Consts<T>,
+    ) {
+        let n = w.len();
+        let (g, buf) = (&g[..n], &mut buf[..n]);
+        for i in 0..n {
+            let mut d = if FLAGS & MAXIMIZE != 0 { -g[i] } else { g[i] };
+            if FLAGS & DECAY != 0 {
+                d += c.weight_decay * w[i];
+            }
+            let b = if FLAGS & FIRST != 0 {
+                d
+            } else {
+                buf[i] * c.momentum + c.one_minus_dampening * d
+            };
+            buf[i] = b;
+            let step = if FLAGS & NESTEROV != 0 {
+                d + c.momentum * b
+            } else {
+                b
+            };
+            w[i] += c.neg_lr * step;
         }
-        let b = if FLAGS & FIRST != 0 {
-            d
-        } else {
-            buf[i] * c.momentum + c.one_minus_dampening * d
-        };
-        buf[i] = b;
-        let step = if FLAGS & NESTEROV != 0 {
-            d + c.momentum * b
-        } else {
-            b
-        };
-        w[i] += c.neg_lr * step;
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn plain_kernel_avx2<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
-    plain_kernel::<T, FLAGS>(w, g, c)
-}
-
+/// [`plain_slice`] over one parameter, split over threads when large.
 fn plain_dispatch<T: Scalar, const FLAGS: u8>(w: &mut [T], g: &[T], c: Consts<T>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { plain_kernel_avx2::<T, FLAGS>(w, g, c) };
-        return;
-    }
-    plain_kernel::<T, FLAGS>(w, g, c)
+    partition::ranges_mut(w.len(), [w], thresholds::OPTIMIZER, |range, [w]| {
+        plain_slice::<T, FLAGS>(w, &g[range], c);
+    });
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn momentum_kernel_avx2<T: Scalar, const FLAGS: u8>(
-    w: &mut [T],
-    g: &[T],
-    buf: &mut [T],
-    c: Consts<T>,
-) {
-    momentum_kernel::<T, FLAGS>(w, g, buf, c)
-}
-
+/// [`momentum_slice`] over one parameter, split over threads when large.
 fn momentum_dispatch<T: Scalar, const FLAGS: u8>(
     w: &mut [T],
     g: &[T],
     buf: &mut [T],
     c: Consts<T>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { momentum_kernel_avx2::<T, FLAGS>(w, g, buf, c) };
-        return;
-    }
-    momentum_kernel::<T, FLAGS>(w, g, buf, c)
+    partition::ranges_mut(
+        w.len(),
+        [w, buf],
+        thresholds::OPTIMIZER,
+        |range, [w, buf]| {
+            momentum_slice::<T, FLAGS>(w, &g[range], buf, c);
+        },
+    );
 }
 
 impl<T: Scalar> Sgd<T> {
@@ -402,12 +391,17 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrograd_linalg::cpu::simd::{self, Level};
 
-    /// The AVX2 build of the loops must give the bits of the baseline build.
+    /// Every vector width and the split over threads must give the bits of the
+    /// single-thread baseline build.
     #[test]
-    fn runtime_dispatched_kernels_match_the_baseline_bit_for_bit() {
+    fn every_vector_width_and_thread_split_gives_the_baseline_bits() {
+        let _settings = crate::optimizer::KERNEL_SETTINGS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut rng = ferrograd_tensor::Rng::new(5);
-        let n = 1029;
+        let n = (1 << 17) + 29;
         let mut fill = || -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
         let (w0, g, b0) = (fill(), fill(), fill());
         let c = Consts {
@@ -417,17 +411,25 @@ mod tests {
             neg_lr: -0.05,
         };
         let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let setting = |level: Level, threads: usize| {
+            simd::set_max_level(level);
+            ferrograd_linalg::set_num_threads(threads);
+        };
         for flags in 0..4u8 {
             let (mut a, mut b) = (w0.clone(), w0.clone());
+            setting(Level::Avx512, 2);
             dispatch_flags!(flags, plain_dispatch::<f32>(&mut a, &g, c), [0 1 2 3]);
-            dispatch_flags!(flags, plain_kernel::<f32>(&mut b, &g, c), [0 1 2 3]);
+            setting(Level::Baseline, 1);
+            dispatch_flags!(flags, plain_dispatch::<f32>(&mut b, &g, c), [0 1 2 3]);
             assert_eq!(bits(&a), bits(&b), "plain, flags {flags}");
         }
         for flags in 0..16u8 {
             let (mut a, mut b, mut ba, mut bb) = (w0.clone(), w0.clone(), b0.clone(), b0.clone());
+            setting(Level::Avx512, 2);
             dispatch_flags!(flags, momentum_dispatch::<f32>(&mut a, &g, &mut ba, c),
                 [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]);
-            dispatch_flags!(flags, momentum_kernel::<f32>(&mut b, &g, &mut bb, c),
+            setting(Level::Baseline, 1);
+            dispatch_flags!(flags, momentum_dispatch::<f32>(&mut b, &g, &mut bb, c),
                 [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]);
             assert_eq!(
                 (bits(&a), bits(&ba)),
@@ -435,5 +437,6 @@ mod tests {
                 "momentum, flags {flags}"
             );
         }
+        setting(Level::Avx512, 2);
     }
 }

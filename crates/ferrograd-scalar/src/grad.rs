@@ -93,6 +93,18 @@ impl fmt::Debug for Gradients {
     }
 }
 
+impl<'t> Value<'t> {
+    /// Gradients of this value with respect to every node it depends on: a shorthand for
+    /// [`Tape::backward`]`(self)`. (Defined here, beside the reverse pass, so the tape
+    /// does not import the gradient store.)
+    ///
+    /// # Errors
+    /// As [`Tape::backward`].
+    pub fn backward(self) -> Result<Gradients, ScalarError> {
+        self.tape().backward(self)
+    }
+}
+
 impl Tape {
     /// Reverse-mode differentiation of `output`: one reverse loop over the tape from
     /// `output` down to node 0, accumulating `adjoint[operand] += adjoint[node] * ∂node/∂operand`.

@@ -40,6 +40,9 @@ use crate::op::sigmoid;
 use crate::tape::{Tape, Value};
 
 /// The book's 12-example buy/no-buy dataset (§1.7): `[age, income in thousands]`.
+///
+/// The data's home is `ferrograd_data::book::BUY_FEATURES`; this crate sits below it and
+/// stands alone, so it keeps this copy, which the facade's tests check against it.
 pub const BUY_X: [[f64; 2]; 12] = [
     [22.0, 25.0],
     [25.0, 35.0],

@@ -311,15 +311,6 @@ impl<'t> Value<'t> {
         self
     }
 
-    /// Gradients of this value with respect to every node it depends on: a shorthand for
-    /// [`Tape::backward`]`(self)`.
-    ///
-    /// # Errors
-    /// As [`Tape::backward`].
-    pub fn backward(self) -> Result<crate::Gradients, ScalarError> {
-        self.tape.backward(self)
-    }
-
     #[inline]
     pub(crate) fn check_tape(self, other: &Tape, op: &'static str) {
         if !std::ptr::eq(self.tape, other) {

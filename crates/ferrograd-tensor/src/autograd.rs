@@ -13,9 +13,10 @@
 //!
 //! | PyTorch | ferrograd |
 //! |---|---|
-//! | `optimizer.zero_grad()` | nothing: each `backward()` returns a fresh [`Gradients`] |
+//! | `optimizer.zero_grad()` | nothing: each backward returns a fresh [`Gradients`] |
 //! | `loss = criterion(model(x), y)` | `let loss = criterion.forward(&model.forward(&x)?, &y)?;` |
-//! | `loss.backward()` | `let grads = loss.backward()?;` |
+//! | `loss.backward()` | `let grads = loss.backward_free()?;` (frees the graph, as PyTorch's) |
+//! | `loss.backward(retain_graph=True)` | `let grads = loss.backward()?;` |
 //! | `optimizer.step()` | `optimizer.step(&params, &grads)?;` |
 //! | `p.grad` | `grads.get(&p)` |
 //! | `with torch.no_grad():` | [`no_grad`]`(|| …)` or a [`NoGradGuard`] |

@@ -127,7 +127,7 @@ pub enum TensorError {
         /// backward produced it).
         op: &'static str,
         /// The tensor or parameter the gradients belong to.
-        id: crate::TensorId,
+        id: crate::tensor_id::TensorId,
         /// Shape of the gradient already held.
         existing: Shape,
         /// Shape of the gradient being added.
@@ -156,6 +156,41 @@ pub enum TensorError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl TensorError {
+    /// The same error reported under another operation name: how a layer or loss built on
+    /// a tensor op names the call the user made (`Embedding::forward` rather than
+    /// `embedding`). Variants without an operation name are returned unchanged.
+    ///
+    /// ```
+    /// use ferrograd_tensor::{IdTensor, Tensor};
+    /// let table = Tensor::<f32>::zeros(&[1000, 4]);
+    /// let ids = IdTensor::from(vec![1, 2, 3, 1000]);
+    /// let err = table.embedding(&ids, None).unwrap_err().with_op("Embedding::forward");
+    /// assert_eq!(err.to_string(), "Embedding::forward: id 1000 at position 3 is out of range 0..1000");
+    /// ```
+    #[must_use]
+    pub fn with_op(mut self, name: &'static str) -> Self {
+        match &mut self {
+            TensorError::ShapeMismatch { op, .. }
+            | TensorError::InvalidAxis { op, .. }
+            | TensorError::IndexOutOfRange { op, .. }
+            | TensorError::IdOutOfRange { op, .. }
+            | TensorError::TooLarge { op, .. }
+            | TensorError::ElementCount { op, .. }
+            | TensorError::NotScalar { op, .. }
+            | TensorError::InvalidArgument { op, .. }
+            | TensorError::Io { op, .. }
+            | TensorError::Format { op, .. } => *op = name,
+            TensorError::NoGraph
+            | TensorError::GraphFreed { .. }
+            | TensorError::BackwardArity { .. }
+            | TensorError::GradientShape { .. }
+            | TensorError::Linalg(_) => {}
+        }
+        self
+    }
 }
 
 /// Result alias used throughout the crate.

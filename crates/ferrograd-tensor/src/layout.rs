@@ -105,8 +105,12 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
-/// Number of elements of a shape (1 for rank 0), or `None` on overflow.
+/// Number of elements of a shape (1 for rank 0; 0 when any size is 0, whatever the
+/// others), or `None` on overflow.
 pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
@@ -137,6 +141,19 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
                 });
             }
         };
+    }
+    // Two views broadcast from single elements ([2^40, 1] and [1, 2^40]) can describe a
+    // result whose element count overflows: an error, never a wrapped count.
+    if checked_numel(&out).is_none() {
+        return Err(TensorError::TooLarge {
+            op,
+            shape: shape_of(&out),
+            reason: format!(
+                "broadcasting {} with {} gives more elements than usize holds",
+                shape_of(a),
+                shape_of(b)
+            ),
+        });
     }
     Ok(out)
 }
@@ -315,8 +332,12 @@ impl Layout {
         self.shape.len()
     }
 
-    /// Number of elements.
+    /// Number of elements (0 when any size is 0, whatever the others are).
     pub fn numel(&self) -> usize {
+        if self.shape.contains(&0) {
+            return 0;
+        }
+        // Every constructor checks the count of a non-empty shape, so this cannot wrap.
         self.shape.iter().product()
     }
 
@@ -327,7 +348,9 @@ impl Layout {
             if d != 1 && s != expected {
                 return false;
             }
-            expected *= d;
+            // Saturating: an empty tensor may have huge sizes beside its zero (a
+            // safetensors file can store `[0, 4, 2^64 - 1]`); its strides saturate alike.
+            expected = expected.saturating_mul(d);
         }
         true
     }

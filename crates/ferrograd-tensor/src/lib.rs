@@ -44,8 +44,9 @@ pub mod operators;
 pub mod ops;
 pub mod param;
 pub mod rng;
-pub mod storage;
+pub(crate) mod storage;
 pub mod tensor;
+pub mod tensor_id;
 
 pub use autograd::{BackwardOp, Gradients, HasTensorId, NoGradGuard, is_grad_enabled, no_grad};
 pub use error::{Result, Shape, TensorError};
@@ -53,6 +54,9 @@ pub use ferrograd_linalg::{Scalar, num_threads, pool, set_num_threads, simd, sim
 pub use gradcheck::{GradcheckMismatch, GradcheckOptions, GradcheckReport, gradcheck};
 pub use ids::IdTensor;
 pub use layout::Layout;
+pub use ops::cross_entropy::DEFAULT_IGNORE_INDEX;
+pub use ops::loss::Reduction;
 pub use param::Parameter;
 pub use rng::Rng;
+pub use storage::clear_buffer_pool;
 pub use tensor::{Tensor, TensorId};

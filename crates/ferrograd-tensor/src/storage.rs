@@ -1,5 +1,8 @@
 //! The flat buffer behind tensors, and the reuse of large buffers between steps.
 //!
+//! Internal to the crate: every kernel that builds a tensor lives in [`crate::ops`] and
+//! takes its buffers here; only [`clear_buffer_pool`] is public (at the crate root).
+//!
 //! A training step allocates the same large buffers every step. Handing them back to the
 //! operating system and faulting them in again costs a framework measured on this machine
 //! ~40% of an MLP step, so buffers of at least [`POOL_MIN_BYTES`] return to a small
@@ -13,7 +16,7 @@ use std::collections::HashMap;
 
 /// Buffers at least this large (in bytes) are pooled; smaller ones come cheaply from
 /// malloc's own free lists.
-pub const POOL_MIN_BYTES: usize = 64 * 1024;
+pub(crate) const POOL_MIN_BYTES: usize = 64 * 1024;
 /// At most this many idle buffers of one length are kept per thread: a transformer step
 /// holds dozens of activations and gradients of the same `[tokens, d]` size at once, and
 /// every one not kept is faulted in from the operating system again the next step.
@@ -38,21 +41,11 @@ fn pooled<T: Scalar>(len: usize) -> bool {
 /// A buffer of `len` elements whose contents are unspecified (but initialised): a pooled
 /// buffer of that length when one is idle on this thread, a fresh one otherwise.
 ///
-/// For kernels outside this crate (fused layers, losses) that build their output with
-/// [`Tensor::from_vec`](crate::Tensor::from_vec): the buffer of a tensor of at least
-/// [`POOL_MIN_BYTES`] returns to the pool when the tensor is dropped, so the next step's
-/// allocation of the same size reuses it instead of faulting fresh pages in.
-///
-/// ```
-/// use ferrograd_tensor::{Tensor, storage};
-///
-/// let mut data = storage::take_buffer::<f32>(1 << 16);
-/// data.iter_mut().for_each(|v| *v = 1.0); // every element must be written
-/// let t = Tensor::from_vec(data, &[256, 256])?;
-/// assert_eq!(t.sum_all().item()?, 65536.0);
-/// # Ok::<(), ferrograd_tensor::TensorError>(())
-/// ```
-pub fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
+/// The buffer of a tensor of at least [`POOL_MIN_BYTES`] returns to the pool when the
+/// tensor is dropped, so the next step's allocation of the same size reuses it instead of
+/// faulting fresh pages in. Every element must be written before the buffer becomes a
+/// tensor.
+pub(crate) fn take_buffer<T: Scalar>(len: usize) -> Vec<T> {
     reuse_pooled(len).unwrap_or_else(|| vec![T::ZERO; len])
 }
 
@@ -95,7 +88,7 @@ pub(crate) fn try_take_buffer<T: Scalar>(
 }
 
 /// A zero-filled buffer of `len` elements, from the pool like [`take_buffer`].
-pub fn zeroed_buffer<T: Scalar>(len: usize) -> Vec<T> {
+pub(crate) fn zeroed_buffer<T: Scalar>(len: usize) -> Vec<T> {
     let mut buffer = take_buffer::<T>(len);
     if pooled::<T>(len) {
         buffer.fill(T::ZERO);
@@ -126,6 +119,11 @@ fn give_back<T: Scalar>(buffer: Vec<T>) {
 }
 
 /// Releases every idle pooled buffer of the calling thread back to the allocator.
+///
+/// Buffers of 64 KiB and more return to a per-thread pool keyed by length when their
+/// last tensor drops, so that a training step after warm-up reuses memory instead of
+/// asking the operating system for it; call this after training to give that memory
+/// back.
 pub fn clear_buffer_pool() {
     let _ = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();

@@ -8,33 +8,9 @@ use crate::rng::Rng;
 use crate::storage::{self, Storage};
 use ferrograd_linalg::Scalar;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Identity of a tensor in autograd: gradients are stored under it.
-///
-/// Every new tensor gets a fresh id; a [`crate::Parameter`] keeps its id across updates,
-/// so optimizer state keyed by it stays attached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TensorId(u64);
-
-impl TensorId {
-    pub(crate) fn fresh() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The raw number (unique within a process run).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl std::fmt::Display for TensorId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
+pub use crate::tensor_id::TensorId;
 
 /// The backward half of an operation: given the gradient of the loss with respect to the
 /// operation's output, the gradients with respect to its inputs.

@@ -137,6 +137,8 @@ proptest! {
         check(|v| Ok(v[0].tanh()), std::slice::from_ref(&x))?;
         check(|v| Ok(v[0].sigmoid()), std::slice::from_ref(&x))?;
         check(|v| Ok(v[0].gelu()), std::slice::from_ref(&x))?;
+        check(|v| Ok(v[0].gelu_tanh()), std::slice::from_ref(&x))?;
+        check(|v| Ok(v[0].silu()), std::slice::from_ref(&x))?;
         check(|v| Ok(v[0].sin()), std::slice::from_ref(&x))?;
         check(|v| Ok(v[0].cos()), std::slice::from_ref(&x))?;
         check(|v| Ok(v[0].square()), std::slice::from_ref(&x))?;
@@ -204,7 +206,51 @@ proptest! {
         let axis = (axis_seed % x.rank()) as isize;
         check(|v| v[0].softmax(axis), std::slice::from_ref(&x))?;
         check(|v| v[0].log_softmax(axis), std::slice::from_ref(&x))?;
-        check(|v| v[0].log_softmax(-1), &[x])?;
+        check(|v| v[0].log_softmax(-1), std::slice::from_ref(&x))?;
+        check(|v| v[0].logsumexp(axis, false), std::slice::from_ref(&x))?;
+        check(|v| v[0].logsumexp(axis, true), &[x])?;
+    }
+
+    #[test]
+    fn fused_norms(x in tensor_with(3, -3.0, 3.0), affine in any::<bool>()) {
+        prop_assume!(x.rank() > 0);
+        let n = x.shape()[x.rank() - 1];
+        // Rows of one element have zero variance: layer norm's gradient is then 0 · 1/√eps.
+        let w = Tensor::from_vec((0..n).map(|i| 0.5 + i as f64 * 0.25).collect(), &[n]).unwrap();
+        let b = Tensor::from_vec((0..n).map(|i| i as f64 * 0.1 - 0.2).collect(), &[n]).unwrap();
+        if affine {
+            check(|v| v[0].layer_norm(&[n], Some(&v[1]), Some(&v[2]), 1e-5), &[x.clone(), w.clone(), b])?;
+            check(|v| v[0].rms_norm(&[n], Some(&v[1]), Some(1e-6)), &[x, w])?;
+        } else {
+            check(|v| v[0].layer_norm(&[n], None, None, 1e-5), std::slice::from_ref(&x))?;
+            check(|v| v[0].rms_norm(&[n], None, None), &[x])?;
+        }
+    }
+
+    #[test]
+    fn fused_losses(rows in 1usize..4, classes in 1usize..5, seed in 0u64..1000, smoothing in prop::sample::select(vec![0.0, 0.1])) {
+        let mut rng = ferrograd_tensor::Rng::new(seed);
+        let x = Tensor::<f64>::randn(&[rows, classes], 0.0, 2.0, &mut rng);
+        // Some targets ignored (-100), the rest in range.
+        let targets = IdTensor::from((0..rows).map(|i| if i == 1 { -100 } else { rng.below(classes) as i64 }).collect::<Vec<_>>());
+        for reduction in [ferrograd_tensor::Reduction::Mean, ferrograd_tensor::Reduction::Sum, ferrograd_tensor::Reduction::None] {
+            check(|v| v[0].cross_entropy(&targets, reduction, -100, smoothing), std::slice::from_ref(&x))?;
+            check(|v| v[0].log_softmax(-1)?.nll_loss(&targets, reduction, -100), std::slice::from_ref(&x))?;
+        }
+        let y = Tensor::<f64>::rand_uniform(&[rows, classes], 0.1, 0.9, &mut rng);
+        let p = x.sigmoid();
+        check(|v| v[0].binary_cross_entropy_with_logits(&v[1], ferrograd_tensor::Reduction::Mean), &[x.clone(), y.clone()])?;
+        check(|v| v[0].binary_cross_entropy(&v[1], ferrograd_tensor::Reduction::Sum), &[p, y.clone()])?;
+        check(|v| v[0].mse_loss(&v[1], ferrograd_tensor::Reduction::Mean), &[x, y])?;
+    }
+
+    #[test]
+    fn embedding_lookup(rows in 1usize..5, dim in 1usize..4, picks in prop::collection::vec(0usize..100, 1..6)) {
+        let table = Tensor::<f64>::from_vec((0..rows * dim).map(|i| i as f64 * 0.3 - 1.0).collect(), &[rows, dim]).unwrap();
+        let ids = IdTensor::from(picks.iter().map(|&p| (p % rows) as i64).collect::<Vec<_>>());
+        // Without a padding row: PyTorch's padding row gets no gradient although its value
+        // is used, which finite differences rightly disagree with (tested in ferrograd-nn).
+        check(|v| v[0].embedding(&ids, None), &[table])?;
     }
 
     #[test]

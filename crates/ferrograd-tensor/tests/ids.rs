@@ -179,3 +179,17 @@ fn ids_print_like_pytorch() {
     );
     assert_eq!(IdTensor::scalar(7).to_string(), "tensor(7)");
 }
+
+#[test]
+fn empty_tensors_with_huge_sizes_do_not_overflow() {
+    // A file may store an empty tensor of shape [0, 4, 2^64 - 1]: no elements, no panic.
+    let t = Tensor::<f32>::from_vec(Vec::new(), &[0, 4, usize::MAX]).unwrap();
+    assert_eq!(t.numel(), 0);
+    assert!(t.is_contiguous());
+    assert!(t.to_vec().is_empty());
+    let t = Tensor::<f32>::from_vec(Vec::new(), &[4, usize::MAX, 0]).unwrap();
+    assert_eq!(t.numel(), 0);
+    assert_eq!(t.sum_all().item().unwrap(), 0.0);
+    let ids = IdTensor::new(Vec::new(), &[usize::MAX, 0]).unwrap();
+    assert!(ids.is_empty() && ids.to_vec().is_empty());
+}

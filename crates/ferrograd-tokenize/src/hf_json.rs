@@ -308,14 +308,20 @@ impl ByteLevelBpe {
             }
         }
         out.push_str("\n    },\n    \"merges\": [");
+        let name = |id: u32| self.id_to_token(id).unwrap_or_default();
+        // "left right" strings, which every version of HF tokenizers reads; pairs
+        // `["left", "right"]` (newer versions) when a token name holds a space.
+        let pairs = self
+            .merge_list
+            .iter()
+            .any(|&(a, b)| name(a).contains(' ') || name(b).contains(' '));
         for (i, &(a, b)) in self.merge_list.iter().enumerate() {
-            let name = |id: u32| self.id_to_token(id).unwrap_or_default();
-            let _ = write!(
-                out,
-                "{}\n      {}",
-                if i == 0 { "" } else { "," },
+            let entry = if pairs {
+                format!("[{}, {}]", q(name(a)), q(name(b)))
+            } else {
                 q(&format!("{} {}", name(a), name(b)))
-            );
+            };
+            let _ = write!(out, "{}\n      {entry}", if i == 0 { "" } else { "," });
         }
         out.push_str("\n    ]\n  }\n}\n");
         out
@@ -348,6 +354,16 @@ mod tests {
         let again = ByteLevelBpe::from_tokenizer_json(tok.to_tokenizer_json().as_bytes()).unwrap();
         assert_eq!(again.to_tokenizer_json(), tok.to_tokenizer_json());
         assert_eq!(again.encode_with_special("ab<s>ba"), [2, 3, 1, 0]);
+        // Token names with spaces (not byte-level, but allowed) are written as pairs.
+        let spaced = MINI
+            .replace("\"a\": 0", "\"a \": 0")
+            .replace("\"ab\": 2", "\"a b\": 2");
+        let spaced = spaced.replace("\"a b\"]", "[\"a \", \"b\"]]");
+        let tok = ByteLevelBpe::from_tokenizer_json(spaced.as_bytes()).unwrap();
+        let json = tok.to_tokenizer_json();
+        assert!(json.contains("[\"a \", \"b\"]"), "{json}");
+        let again = ByteLevelBpe::from_tokenizer_json(json.as_bytes()).unwrap();
+        assert_eq!(again.merges().collect::<Vec<_>>(), [("a ", "b")]);
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let batch = batch?;
             let loss =
                 criterion.forward(&model.forward(&batch.inputs)?, &labels(&batch.targets)?)?;
-            optimizer.step(&loss.backward()?)?;
+            optimizer.step(&loss.backward_free()?)?;
         }
         if epoch % (epochs / 12).max(1) == 0 || epoch + 1 == epochs {
             let (loss, accuracy) = evaluate()?;

@@ -18,6 +18,7 @@
 //! | [`nn`] | `ferrograd-nn` | modules, layers, losses, checkpoints |
 //! | [`optim`] | `ferrograd-optim` | SGD, Adam, AdamW, schedules, clipping |
 //! | [`data`] | `ferrograd-data` | datasets, data loaders, CSV, the book's data |
+//! | [`tokenize`] | `ferrograd-tokenize` | bag of words, the book's BPE, GPT-2's byte-level BPE (chapter 2) |
 //! | [`lm`] | `ferrograd-lm` | language models: n-gram counts, word embeddings, perplexity, ROUGE (chapter 2) |
 //!
 //! ```
@@ -39,6 +40,7 @@ pub use ferrograd_nn as nn;
 pub use ferrograd_optim as optim;
 pub use ferrograd_scalar as scalar;
 pub use ferrograd_tensor as tensor;
+pub use ferrograd_tokenize as tokenize;
 
 /// The names a training loop needs: tensors, parameters and gradients; modules, layers and
 /// losses; optimizers; datasets and data loaders; and their errors.

@@ -12,7 +12,7 @@ macro_rules! targets {
     };
 }
 
-targets![safetensors, optim_state, csv];
+targets![safetensors, optim_state, csv, tokenize, checkpoint];
 
 pub mod selftest;
 

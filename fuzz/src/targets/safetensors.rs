@@ -1,9 +1,11 @@
 //! `ferrograd_tensor::io`: safetensors bytes read with `load_safetensors_bytes`, every
-//! tensor converted to `f32` and `f64`, and what loads written back and read again.
+//! tensor converted to `f32` and `f64` (`to_tensor`, and `to_tensor_converted` from any
+//! float type) and read as ids (`to_ids`), and what loads written back and read again.
 //!
 //! Checked beyond "no panic": errors name the source; a converted tensor has the stored
-//! shape and as many elements as the stored bytes hold; writing the loaded tensors and
-//! reading them back gives the same names, shapes and bits.
+//! shape and as many elements as the stored bytes hold; `to_tensor_converted` agrees
+//! with `to_tensor` bit for bit where both apply; writing the loaded tensors and reading
+//! them back gives the same names, shapes and bits.
 
 use crate::{Rng, Target, formats};
 use ferrograd_tensor::io::{StoredTensor, load_safetensors_bytes, save_safetensors_bytes};
@@ -78,8 +80,31 @@ pub fn run(data: &[u8]) {
         stored.windows(2).all(|w| w[0].name < w[1].name),
         "tensors not sorted by unique name"
     );
+    for entry in &stored {
+        converted::<f32>(entry);
+        converted::<f64>(entry);
+        if let Ok(ids) = entry.to_ids(NAME) {
+            assert_eq!(ids.shape(), entry.shape.as_slice(), "{}: ids changed shape", entry.name);
+        }
+    }
     round_trip::<f32>(&stored);
     round_trip::<f64>(&stored);
+}
+
+/// `to_tensor_converted` keeps the shape, and equals `to_tensor` where the stored type
+/// is `T`'s own.
+fn converted<T: Scalar>(entry: &StoredTensor) {
+    let Ok(t) = entry.to_tensor_converted::<T>(NAME) else {
+        return;
+    };
+    assert_eq!(t.shape(), entry.shape.as_slice(), "{}: converted shape", entry.name);
+    if let Ok(direct) = entry.to_tensor::<T>(Path::new(NAME)) {
+        assert!(
+            same_bits(&direct.to_vec(), &t.to_vec()),
+            "{}: to_tensor and to_tensor_converted disagree",
+            entry.name
+        );
+    }
 }
 
 fn convert<T: Scalar>(entry: &StoredTensor) -> Option<Tensor<T>> {

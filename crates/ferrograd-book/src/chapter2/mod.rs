@@ -1,4 +1,4 @@
-//! Chapter 2 of the book: language modeling basics — §2.2 word embeddings, §2.4–2.5 the
+//! Chapter 2 of the book: language modeling basics — §2.1 bag of words, §2.2 word embeddings, §2.4–2.5 the
 //! count-based language model, §2.6 evaluation (perplexity, ROUGE). Each section has a
 //! function computing its numbers into a struct and functions drawing its figures;
 //! [`run`] runs one section end to end for the program.
@@ -7,6 +7,7 @@
 //! public-domain `tinyshakespeare` corpus embedded in the program, so it works offline) or
 //! any text file (`--corpus FILE`).
 
+pub mod bag_of_words;
 pub mod count_lm;
 pub mod embeddings;
 pub mod evaluation;
@@ -68,6 +69,8 @@ impl Corpus {
 /// The sections of chapter 2, in the book's order, as the program's subcommands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
+    /// §2.1 bag of words.
+    BagOfWords,
     /// §2.2 word embeddings.
     WordEmbeddings,
     /// §2.4–2.5 the count-based language model.
@@ -78,7 +81,8 @@ pub enum Section {
 
 impl Section {
     /// Every section, in order.
-    pub const ALL: [Section; 3] = [
+    pub const ALL: [Section; 4] = [
+        Section::BagOfWords,
         Section::WordEmbeddings,
         Section::CountLm,
         Section::Evaluation,
@@ -87,6 +91,7 @@ impl Section {
     /// The subcommand that runs this section.
     pub fn name(self) -> &'static str {
         match self {
+            Section::BagOfWords => "bag-of-words",
             Section::WordEmbeddings => "word-embeddings",
             Section::CountLm => "count-lm",
             Section::Evaluation => "evaluation",
@@ -96,6 +101,7 @@ impl Section {
     /// A one-line title with the book's section number.
     pub fn title(self) -> &'static str {
         match self {
+            Section::BagOfWords => "§2.1 bag of words: a document classifier",
             Section::WordEmbeddings => "§2.2 word embeddings: skip-gram with negative sampling",
             Section::CountLm => "§2.4–2.5 a count-based language model",
             Section::Evaluation => "§2.6 evaluating language models: perplexity and ROUGE",
@@ -108,6 +114,8 @@ impl Section {
 pub struct Options {
     /// The corpus file (`None`: the built-in one).
     pub corpus: Option<PathBuf>,
+    /// Bag-of-words settings (a labelled file).
+    pub bag_of_words: bag_of_words::Settings,
     /// Word-embedding settings.
     pub embeddings: embeddings::Settings,
     /// Count-model settings.
@@ -142,6 +150,15 @@ pub fn run(
     let mut t = String::new();
     let corpus = || Corpus::from_option(options.corpus.as_deref());
     let (json, files) = match section {
+        Section::BagOfWords => {
+            let r = bag_of_words::bag_of_words(&options.bag_of_words, progress)?;
+            bag_of_words::report(&r, &mut t);
+            let files = vec![
+                bag_of_words::draw_loss(&r, figures)?,
+                bag_of_words::draw_confusion(&r, figures)?,
+            ];
+            (serde_json::to_value(&r).unwrap_or_default(), files)
+        }
         Section::WordEmbeddings => {
             let r = embeddings::word_embeddings(&corpus()?, &options.embeddings, progress)?;
             embeddings::report(&r, &mut t);

@@ -110,7 +110,7 @@ pub fn fit_relu_network(
     for step in 0..FIT_STEPS {
         let loss = criterion.forward(&model.forward(&xt)?, &yt)?;
         losses.push(f64::from(loss.item()?));
-        let grads = loss.backward()?;
+        let grads = loss.backward_free()?;
         optimizer.step(&grads)?;
         if step % 50 == 49 {
             bar.inc(50);

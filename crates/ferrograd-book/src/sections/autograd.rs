@@ -11,10 +11,10 @@
 //! |---|---|
 //! | `model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())` | [`Sequential::new`]`.push(`[`Linear`]`).push(`[`Sigmoid`]`)` |
 //! | `criterion = nn.BCELoss()` | [`BceLoss::default`] |
-//! | `optimizer.zero_grad()` | nothing: `backward()` returns fresh gradients |
+//! | `optimizer.zero_grad()` | nothing: `backward_free()` returns fresh gradients |
 //! | `outputs = model(X)` | `model.forward(&x)?` ([`Forward::forward`]) |
 //! | `loss = criterion(outputs, y)` | `criterion.forward(&outputs, &y)?` |
-//! | `loss.backward()` | `let grads = loss.backward()?` |
+//! | `loss.backward()` | `let grads = loss.backward_free()?` (frees the graph, as PyTorch) |
 //! | `optimizer.step()` | `optimizer.step(&grads)?` ([`ferrograd::optim::Sgd`]) |
 
 use ferrograd::nn::{BceLoss, Forward, Linear, Module, Sequential, Sigmoid};
@@ -96,11 +96,11 @@ pub fn train(
     );
     let mut losses = Vec::with_capacity(LOGISTIC_STEPS);
     for _ in 0..LOGISTIC_STEPS {
-        // optimizer.zero_grad(): nothing to do, each backward() returns fresh gradients.
+        // optimizer.zero_grad(): nothing to do, each backward returns fresh gradients.
         let outputs = model.forward(&x)?; //             outputs = model(X)
         let loss = criterion.forward(&outputs, &y)?; //  loss = criterion(outputs, y)
         losses.push(f64::from(loss.item()?));
-        let grads = loss.backward()?; //                 loss.backward()
+        let grads = loss.backward_free()?; //            loss.backward()
         optimizer.step(&grads)?; //                      optimizer.step()
         bar.inc(1);
     }

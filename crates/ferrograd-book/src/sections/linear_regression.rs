@@ -116,7 +116,7 @@ pub fn gradient_descent(progress: &Progress) -> Result<GradientDescent> {
         let prediction = x.mul(&w.tensor())?.add(&b.tensor())?;
         let loss = prediction.sub(&y)?.square().mean_all();
         losses.push(loss.item()?);
-        let grads = loss.backward()?;
+        let grads = loss.backward_free()?;
         optimizer.step(&grads)?;
         bar.inc(1);
     }

@@ -138,6 +138,23 @@ pub(crate) fn draw_losses(
     curves: &[(&str, &[f64], RGBColor)],
     figures: &Figures,
 ) -> Result<std::path::PathBuf> {
+    draw_losses_titled(
+        path,
+        title,
+        "mean binary cross-entropy (log scale)",
+        curves,
+        figures,
+    )
+}
+
+/// [`draw_losses`] with the y axis named `y_desc`.
+pub(crate) fn draw_losses_titled(
+    path: std::path::PathBuf,
+    title: &str,
+    y_desc: &str,
+    curves: &[(&str, &[f64], RGBColor)],
+    figures: &Figures,
+) -> Result<std::path::PathBuf> {
     {
         let root = plot::canvas(&path, size::CHART)?;
         let steps = curves.iter().map(|c| c.1.len()).max().unwrap_or(1) as f64;
@@ -152,12 +169,7 @@ pub(crate) fn draw_losses(
             0.0..steps,
             (bottom - pad)..(top + pad),
         )?;
-        plot::mesh_log_y(
-            &mut chart,
-            figures,
-            "step",
-            "mean binary cross-entropy (log scale)",
-        )?;
+        plot::mesh_log_y(&mut chart, figures, "step", y_desc)?;
         for &(name, losses, color) in curves {
             chart
                 .draw_series(LineSeries::new(

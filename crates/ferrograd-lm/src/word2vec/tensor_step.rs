@@ -93,7 +93,7 @@ impl SkipGram {
             SgdConfig::new(f64::from(alpha)),
         )?;
         let loss = self.loss(center, context, negatives)?;
-        optimizer.step(&loss.backward()?)?;
+        optimizer.step(&loss.backward_free()?)?;
         Ok(())
     }
 }

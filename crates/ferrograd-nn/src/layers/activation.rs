@@ -1,6 +1,7 @@
 //! Activations as modules. Their function forms are the tensor methods (`x.relu()`,
-//! `x.sigmoid()`, `x.tanh()`, `x.gelu()`, `x.softmax(axis)`, `x.log_softmax(axis)`) and
-//! the free functions of [`crate::functional`].
+//! `x.sigmoid()`, `x.tanh()`, `x.gelu()`, `x.gelu_tanh()`, `x.silu()`, `x.softmax(axis)`,
+//! `x.log_softmax(axis)`: element-wise and row kernels of the tensor crate, SIMD and
+//! threads) and the free functions of [`crate::functional`].
 
 use crate::error::Result;
 use crate::module::{Forward, Module};
@@ -51,6 +52,17 @@ pub struct Gelu;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GeluTanh;
+
+/// SiLU (swish) `x·σ(x)`, `torch.nn.SiLU` (the activation of LLaMA-style MLPs).
+///
+/// ```
+/// use ferrograd_nn::{Forward, Silu};
+/// use ferrograd_tensor::Tensor;
+/// assert_eq!(Silu.forward(&Tensor::<f32>::from([0.0, 100.0]))?.to_vec(), vec![0.0, 100.0]);
+/// # Ok::<(), ferrograd_nn::NnError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Silu;
 
 /// Softmax along an axis, `torch.nn.Softmax(dim)`.
 ///
@@ -130,7 +142,16 @@ impl<T: Scalar> Module<T> for GeluTanh {}
 impl<T: Scalar> Forward<&Tensor<T>> for GeluTanh {
     type Output = Tensor<T>;
     fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
-        crate::functional::gelu_tanh(input)
+        Ok(input.gelu_tanh())
+    }
+}
+
+impl<T: Scalar> Module<T> for Silu {}
+
+impl<T: Scalar> Forward<&Tensor<T>> for Silu {
+    type Output = Tensor<T>;
+    fn forward(&self, input: &Tensor<T>) -> Result<Tensor<T>> {
+        Ok(input.silu())
     }
 }
 

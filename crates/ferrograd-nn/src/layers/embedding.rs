@@ -1,107 +1,11 @@
-//! `Embedding`: a lookup table from token ids to vectors.
+//! `Embedding`: a lookup table from token ids to vectors. The lookup is the tensor
+//! crate's fused op [`Tensor::embedding`] (function form
+//! [`crate::functional::embedding`]).
 
 use crate::error::{NnError, Result, shape_of};
 use crate::init::normal;
-use crate::kernels;
 use crate::module::{Forward, Module, Visitor};
-use ferrograd_tensor::{BackwardOp, IdTensor, Parameter, Rng, Scalar, Tensor};
-use std::ops::Not;
-
-struct EmbeddingBackward {
-    /// The ids as row positions, checked against the table when the lookup ran.
-    rows: Vec<usize>,
-    padding_idx: Option<usize>,
-}
-
-impl<T: Scalar> BackwardOp<T> for EmbeddingBackward {
-    fn name(&self) -> &'static str {
-        "embedding"
-    }
-
-    fn backward(
-        &self,
-        inputs: &[Tensor<T>],
-        _: &Tensor<T>,
-        grad: &Tensor<T>,
-    ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
-        let table = &inputs[0];
-        let dim = table.shape()[1];
-        let g = grad.contiguous_data();
-        let mut gw = kernels::buffer(table.numel());
-        if dim > 0 {
-            for (&id, row) in self.rows.iter().zip(g.chunks_exact(dim)) {
-                if self.padding_idx == Some(id) {
-                    continue; // the padding row never receives a gradient
-                }
-                for (acc, &v) in gw[id * dim..(id + 1) * dim].iter_mut().zip(row) {
-                    *acc += v;
-                }
-            }
-        }
-        Ok(vec![Some(Tensor::from_vec(gw, table.shape())?)])
-    }
-}
-
-/// Looks up rows of `weight` (`[num_embeddings, dim]`) for `ids` of any shape, giving
-/// `ids.shape() ++ [dim]`, `torch.nn.functional.embedding`. The row `padding_idx`
-/// receives no gradient (its value is used as it is).
-///
-/// ```
-/// use ferrograd_nn::functional::embedding;
-/// use ferrograd_tensor::{IdTensor, Tensor};
-/// let table = Tensor::<f32>::from([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]]);
-/// let out = embedding(&table, &IdTensor::new(vec![2, 1, 2], &[1, 3])?, None)?;
-/// assert_eq!(out.shape(), &[1, 3, 2]);
-/// assert_eq!(out.to_vec(), vec![3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
-/// # Ok::<(), ferrograd_nn::NnError>(())
-/// ```
-///
-/// # Errors
-/// [`NnError::BadInput`] for a weight that is not 2-D, [`NnError::InvalidArgument`]
-/// naming the first id past the table.
-pub fn embedding<T: Scalar>(
-    weight: &Tensor<T>,
-    ids: &IdTensor,
-    padding_idx: Option<usize>,
-) -> Result<Tensor<T>> {
-    if weight.rank() != 2 {
-        return Err(NnError::BadInput {
-            op: "embedding",
-            expected: "a table of shape [num_embeddings, dim]".into(),
-            got: shape_of(weight.shape()),
-        });
-    }
-    let (rows, dim) = (weight.shape()[0], weight.shape()[1]);
-    let positions = ids.contiguous_data();
-    if let Some((position, &id)) = positions
-        .iter()
-        .enumerate()
-        .find(|&(_, &i)| usize::try_from(i).is_ok_and(|i| i < rows).not())
-    {
-        return Err(NnError::InvalidArgument {
-            op: "embedding",
-            reason: format!(
-                "id {id} (at position {position}) is out of range for a table of {rows} rows"
-            ),
-        });
-    }
-    let positions: Vec<usize> = positions.iter().map(|&i| i as usize).collect();
-    let table = weight.contiguous_data();
-    let mut out = kernels::buffer(ids.len() * dim);
-    if dim > 0 {
-        for (&id, row) in positions.iter().zip(out.chunks_exact_mut(dim)) {
-            row.copy_from_slice(&table[id * dim..(id + 1) * dim]);
-        }
-    }
-    drop(table);
-    let mut shape = ids.shape().to_vec();
-    shape.push(dim);
-    let op = EmbeddingBackward {
-        rows: positions,
-        padding_idx,
-    };
-    Ok(Tensor::from_op(out, &shape, &[weight], op)?)
-}
+use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
 
 /// A table of `num_embeddings` vectors of size `dim`, `torch.nn.Embedding`: ids of any
 /// shape `[...]` give vectors `[..., dim]`. Rows are initialised from `N(0, 1)`; the
@@ -193,10 +97,23 @@ impl<T: Scalar> Embedding<T> {
 
     /// The vectors of `ids`: shape `ids.shape() ++ [dim]`.
     ///
+    /// ```
+    /// use ferrograd_nn::Embedding;
+    /// use ferrograd_tensor::{IdTensor, Rng};
+    /// let table = Embedding::<f32>::new(1000, 4, None, &mut Rng::new(0));
+    /// let err = table.lookup(&IdTensor::from(vec![1, 2, 3, 1000])).unwrap_err();
+    /// assert_eq!(err.to_string(), "Embedding::forward: id 1000 at position 3 is out of range 0..1000");
+    /// ```
+    ///
     /// # Errors
-    /// [`NnError::InvalidArgument`] naming the first id past the table.
+    /// [`NnError::Tensor`] holding [`ferrograd_tensor::TensorError::IdOutOfRange`] for
+    /// the first id past the table: `Embedding::forward: id 1000 at position 3 is out of
+    /// range 0..1000`.
     pub fn lookup(&self, ids: &IdTensor) -> Result<Tensor<T>> {
-        embedding(&self.weight.tensor(), ids, self.padding_idx)
+        self.weight
+            .tensor()
+            .embedding(ids, self.padding_idx)
+            .map_err(|e| e.with_op("Embedding::forward").into())
     }
 }
 

@@ -1,39 +1,9 @@
 //! Binary cross-entropy, on probabilities and on logits, matching PyTorch's formulas at
 //! the edges (probabilities of exactly 0 or 1, logits of ±1000).
 
-use super::{Pointwise, Reduction, pointwise_loss};
-use crate::error::{NnError, Result};
+use super::Reduction;
+use crate::error::Result;
 use ferrograd_tensor::{Scalar, Tensor};
-
-/// `max(v, -100)`: PyTorch's BCELoss clamps each log at -100 so that p = 0 or 1 gives a
-/// finite loss.
-fn clamp_log<T: Scalar>(v: T) -> T {
-    v.max(T::from_f64(-100.0))
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Bce;
-
-impl Pointwise for Bce {
-    const NAME: &'static str = "BceLoss";
-
-    fn loss<T: Scalar>(p: T, y: T) -> T {
-        // PyTorch: (y - 1)·max(log1p(-p), -100) - y·max(log p, -100).
-        (y - T::ONE) * clamp_log((-p).ln_1p()) - y * clamp_log(p.ln())
-    }
-
-    fn grad_input<T: Scalar>(p: T, y: T) -> T {
-        // PyTorch: (p - y) / max(p (1 - p), ε) with ε the f32 constant 1e-12 (also for
-        // f64 inputs), which matters at p = 0 or 1.
-        let eps = T::from_f64(f64::from(1e-12f32));
-        (p - y) / (p * (T::ONE - p)).max(eps)
-    }
-
-    fn grad_target<T: Scalar>(p: T, _: T) -> T {
-        // PyTorch: -logit(p), unclamped (±inf at p = 0 or 1).
-        -(p / (T::ONE - p)).ln()
-    }
-}
 
 /// Binary cross-entropy on probabilities, `torch.nn.BCELoss`:
 /// `-(y ln p + (1 - y) ln(1 - p))` with each log clamped at -100 (so p = 0 or 1 gives a
@@ -67,44 +37,12 @@ impl BceLoss {
     /// The loss of probabilities `input` against targets in [0, 1] (same shapes).
     ///
     /// # Errors
-    /// [`NnError::BadInput`] for different shapes, [`NnError::InvalidArgument`] for an
-    /// input or target outside [0, 1] or NaN (PyTorch raises too).
+    /// [`NnError::Tensor`](crate::NnError::Tensor) naming `BceLoss` for different shapes,
+    /// or an input or target outside [0, 1] or NaN (PyTorch raises too).
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Tensor<T>) -> Result<Tensor<T>> {
-        for (what, t) in [("input", input), ("target", target)] {
-            if let Some(bad) = t
-                .contiguous_data()
-                .iter()
-                .find(|&&v| !(v >= T::ZERO && v <= T::ONE))
-            {
-                return Err(NnError::InvalidArgument {
-                    op: "BceLoss",
-                    reason: format!("{what} element {bad} is not in [0, 1]"),
-                });
-            }
-        }
-        pointwise_loss(Bce, input, target, self.reduction)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct BceWithLogits;
-
-impl Pointwise for BceWithLogits {
-    const NAME: &'static str = "BceWithLogitsLoss";
-
-    fn loss<T: Scalar>(z: T, y: T) -> T {
-        // PyTorch: (1 - y)·z - log σ(z), with log σ(z) = min(z, 0) - ln(1 + e^-|z|):
-        // exact and finite for any z.
-        let log_sigmoid = z.min(T::ZERO) - (-z.abs()).exp().ln_1p();
-        (T::ONE - y) * z - log_sigmoid
-    }
-
-    fn grad_input<T: Scalar>(z: T, y: T) -> T {
-        z.sigmoid() - y
-    }
-
-    fn grad_target<T: Scalar>(z: T, _: T) -> T {
-        -z
+        input
+            .binary_cross_entropy(target, self.reduction)
+            .map_err(|e| e.with_op("BceLoss").into())
     }
 }
 
@@ -139,8 +77,11 @@ impl BceWithLogitsLoss {
     /// that targets lie in [0, 1] here, and neither do we).
     ///
     /// # Errors
-    /// [`NnError::BadInput`] for different shapes.
+    /// [`NnError::Tensor`](crate::NnError::Tensor) naming `BceWithLogitsLoss` for
+    /// different shapes.
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Tensor<T>) -> Result<Tensor<T>> {
-        pointwise_loss(BceWithLogits, input, target, self.reduction)
+        input
+            .binary_cross_entropy_with_logits(target, self.reduction)
+            .map_err(|e| e.with_op("BceWithLogitsLoss").into())
     }
 }

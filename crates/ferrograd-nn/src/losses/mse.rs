@@ -1,27 +1,8 @@
 //! Mean squared error.
 
-use super::{Pointwise, Reduction, pointwise_loss};
+use super::Reduction;
 use crate::error::Result;
 use ferrograd_tensor::{Scalar, Tensor};
-
-#[derive(Debug, Clone, Copy)]
-struct SquaredError;
-
-impl Pointwise for SquaredError {
-    const NAME: &'static str = "MseLoss";
-
-    fn loss<T: Scalar>(x: T, y: T) -> T {
-        (x - y) * (x - y)
-    }
-
-    fn grad_input<T: Scalar>(x: T, y: T) -> T {
-        T::from_f64(2.0) * (x - y)
-    }
-
-    fn grad_target<T: Scalar>(x: T, y: T) -> T {
-        T::from_f64(2.0) * (y - x)
-    }
-}
 
 /// `(input - target)²`, reduced: `torch.nn.MSELoss` (the book's §1.2 loss). Both the
 /// input and the target may require gradients.
@@ -49,8 +30,10 @@ impl MseLoss {
     /// The loss of `input` against `target` (same shapes).
     ///
     /// # Errors
-    /// [`crate::NnError::BadInput`] when the shapes differ.
+    /// [`crate::NnError::Tensor`] naming `MseLoss` when the shapes differ.
     pub fn forward<T: Scalar>(&self, input: &Tensor<T>, target: &Tensor<T>) -> Result<Tensor<T>> {
-        pointwise_loss(SquaredError, input, target, self.reduction)
+        input
+            .mse_loss(target, self.reduction)
+            .map_err(|e| e.with_op("MseLoss").into())
     }
 }

@@ -7,8 +7,8 @@ use crate::layout::broadcast_shapes;
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
+use ferrograd_linalg::cpu::{num_threads, partition};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
-use ferrograd_linalg::num_threads;
 
 struct MatmulBackward;
 
@@ -135,10 +135,12 @@ impl<T: Scalar> Tensor<T> {
             lhs: shape_of(self.shape()),
             rhs: shape_of(other.shape()),
         })?;
-        let batch_count: usize = batch.iter().product();
         let mut out_shape = batch.clone();
         out_shape.extend([m, n]);
-        let mut out = storage::take_buffer::<T>(batch_count * m * n);
+        // Checked: broadcast views can describe products of any size.
+        let len = crate::tensor::checked_len("matmul", &out_shape, size_of::<T>())?;
+        let batch_count: usize = batch.iter().product();
+        let mut out = storage::take_buffer::<T>(len);
         if k == 0 {
             out.fill(T::ZERO);
         } else if batch_count > 0 && m > 0 && n > 0 {
@@ -215,7 +217,8 @@ impl<T: Scalar> Tensor<T> {
             && work >= parallel_threshold::<T>()
         {
             let first_error = std::sync::Mutex::new(None);
-            super::par_rows(out, m * n, |start, block| {
+            let per = partition::row_blocks(count, m * n, 0);
+            partition::chunks_of_mut(out, per * m * n, |start, block| {
                 let first = start / (m * n);
                 for (i, chunk) in block.chunks_mut(m * n).enumerate() {
                     if let Err(e) = product((first + i, chunk)) {

@@ -1,11 +1,23 @@
-//! The tensor operations, one file per family, each op's forward and backward side by
-//! side. This module holds the element-wise kernels they share.
+//! The tensor operations, one file per op or family, each holding the op's forward, its
+//! backward and its kernels side by side: element-wise math ([`unary`], [`binary`]),
+//! reductions, products, shapes and indexing, and the fused ops — [`softmax`]
+//! (softmax, log-softmax, logsumexp), [`layer_norm`], [`rms_norm`],
+//! [`cross_entropy`] (and NLL), [`loss`] (MSE, binary cross-entropy), [`embedding`],
+//! [`dropout`]. This module holds the element-wise map kernels they share. Every loop
+//! runs on the kernel floor of `ferrograd_linalg::cpu` (SIMD dispatch, partitioner,
+//! lane reductions, thresholds).
 
 pub mod binary;
 pub mod compare;
+pub mod cross_entropy;
+pub mod dropout;
+pub mod embedding;
 pub mod index;
+pub mod layer_norm;
+pub mod loss;
 pub mod matmul;
 pub mod reduce;
+pub mod rms_norm;
 pub mod sample;
 pub mod shape;
 pub mod softmax;
@@ -15,58 +27,8 @@ pub mod unary;
 use crate::layout::{Layout, for_each_run};
 use crate::storage;
 use crate::tensor::Tensor;
-use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
-
-/// Element counts from which element-wise kernels split work across threads. Below it,
-/// waking a second thread (~15 µs here) costs more than the loop.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
-
-/// Runs `body(start, chunk)` for consecutive chunks of `out` of `grain` elements (the last
-/// may be shorter) on ferrograd's worker pool ([`ferrograd_linalg::pool`]), the calling
-/// thread included.
-pub(crate) fn par_chunks_mut<T: Scalar>(
-    out: &mut [T],
-    grain: usize,
-    body: impl Fn(usize, &mut [T]) + Sync,
-) {
-    /// The output's base pointer, shared by the tasks (each takes a disjoint chunk).
-    struct Base<T>(*mut T);
-    // SAFETY: tasks only form disjoint sub-slices from it (see below).
-    unsafe impl<T: Send> Sync for Base<T> {}
-    impl<T> Base<T> {
-        fn get(&self) -> *mut T {
-            self.0
-        }
-    }
-    let len = out.len();
-    let grain = grain.max(1);
-    let base = Base(out.as_mut_ptr());
-    ferrograd_linalg::pool::run(len.div_ceil(grain), &|task| {
-        let start = task * grain;
-        let end = (start + grain).min(len);
-        // SAFETY: `start..end` lies inside `out`, chunks of different tasks do not
-        // overlap, and `out` stays mutably borrowed until `run` returns.
-        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
-        body(start, chunk);
-    });
-}
-
-/// [`par_chunks_mut`] in blocks of whole rows of `row_len` elements, about four blocks per
-/// thread (so a thread that starts late leaves little for the others to wait on).
-pub(crate) fn par_rows<T: Scalar>(
-    out: &mut [T],
-    row_len: usize,
-    body: impl Fn(usize, &mut [T]) + Sync,
-) {
-    let rows = out.len() / row_len.max(1);
-    let rows_per_block = rows.div_ceil(num_threads() * 4).max(1);
-    par_chunks_mut(out, row_len.max(1) * rows_per_block, body);
-}
-
-fn parallel_grain(n: usize) -> Option<usize> {
-    let threads = num_threads();
-    (threads > 1 && n >= PARALLEL_MIN_ELEMENTS).then(|| n.div_ceil(threads).max(1 << 14))
-}
+use ferrograd_linalg::cpu::{partition, thresholds};
+use ferrograd_linalg::{Scalar, simd_kernel};
 
 simd_kernel! {
     /// `out[i] = f(x[i])`, compiled for the CPU's widest vectors.
@@ -106,12 +68,9 @@ pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T
     let n = x.numel();
     let mut out = storage::take_buffer::<T>(n);
     if let Some(src) = x.as_slice() {
-        match parallel_grain(n) {
-            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
-                kernel1(o, &src[start..start + o.len()], &f)
-            }),
-            None => kernel1(&mut out, src, &f),
-        }
+        partition::chunks_mut(&mut out, thresholds::ELEMENTWISE, |start, o| {
+            kernel1(o, &src[start..start + o.len()], &f)
+        });
         return out;
     }
     let layout = x.layout();
@@ -143,13 +102,10 @@ pub(crate) fn map2<T: Scalar>(
         && b.shape() == out_shape
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
     {
-        match parallel_grain(n) {
-            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
-                let range = start..start + o.len();
-                kernel2(o, &sa[range.clone()], &sb[range], &f)
-            }),
-            None => kernel2(&mut out, sa, sb, &f),
-        }
+        partition::chunks_mut(&mut out, thresholds::ELEMENTWISE, |start, o| {
+            let range = start..start + o.len();
+            kernel2(o, &sa[range.clone()], &sb[range], &f)
+        });
         return out;
     }
     let la = a
@@ -204,13 +160,10 @@ pub(crate) fn map3<T: Scalar>(
         && c.shape() == out_shape
         && let (Some(sa), Some(sb), Some(sc)) = (a.as_slice(), b.as_slice(), c.as_slice())
     {
-        match parallel_grain(n) {
-            Some(grain) => par_chunks_mut(&mut out, grain, |start, o| {
-                let range = start..start + o.len();
-                kernel3(o, &sa[range.clone()], &sb[range.clone()], &sc[range], &f)
-            }),
-            None => kernel3(&mut out, sa, sb, sc, &f),
-        }
+        partition::chunks_mut(&mut out, thresholds::ELEMENTWISE, |start, o| {
+            let range = start..start + o.len();
+            kernel3(o, &sa[range.clone()], &sb[range.clone()], &sc[range], &f)
+        });
         return out;
     }
     let layouts: [Layout; 3] = [a, b, c].map(|t| {

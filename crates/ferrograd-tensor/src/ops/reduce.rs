@@ -8,9 +8,11 @@ use crate::layout::{contiguous_strides, for_each_run, normalize_axes, normalize_
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
+use ferrograd_linalg::cpu::lanes;
 
-/// Sum of a strided run, with eight independent accumulators per block so the loop
-/// vectorises and rounding error grows with the number of blocks, not of elements.
+/// Sum of a strided run; contiguous runs go through the kernel floor's lane sum in blocks
+/// of 4096, so the loop vectorises and rounding error grows with the number of blocks,
+/// not of elements.
 #[inline]
 fn sum_run<T: Scalar>(data: &[T], start: usize, len: usize, stride: usize) -> T {
     if stride != 1 {
@@ -18,24 +20,9 @@ fn sum_run<T: Scalar>(data: &[T], start: usize, len: usize, stride: usize) -> T 
             .map(|i| data[start + i * stride])
             .fold(T::ZERO, |a, b| a + b);
     }
-    let mut total = T::ZERO;
-    for block in data[start..start + len].chunks(4096) {
-        let mut lanes = [T::ZERO; 8];
-        let chunks = block.chunks_exact(8);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for (lane, &v) in lanes.iter_mut().zip(chunk) {
-                *lane += v;
-            }
-        }
-        let mut block_sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
-            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-        for &v in tail {
-            block_sum += v;
-        }
-        total += block_sum;
-    }
-    total
+    data[start..start + len]
+        .chunks(4096)
+        .fold(T::ZERO, |total, block| total + lanes::sum(block, |v| v))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,18 +41,13 @@ impl Fold {
         }
     }
 
-    /// Combines an accumulator with a value; NaN wins for max/min, as in PyTorch.
+    /// Combines an accumulator with a value; NaN wins for max/min (the NaN rule of
+    /// `ferrograd_linalg::cpu::lanes`, as in PyTorch).
     #[inline]
     fn combine<T: Scalar>(self, acc: T, v: T) -> T {
         match self {
             Fold::Sum => acc + v,
-            Fold::Max => {
-                if v > acc || v.is_nan() {
-                    v
-                } else {
-                    acc
-                }
-            }
+            Fold::Max => lanes::nan_max(acc, v),
             Fold::Min => {
                 if v < acc || v.is_nan() {
                     v

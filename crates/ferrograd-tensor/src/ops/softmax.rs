@@ -1,57 +1,84 @@
-//! Softmax and log-softmax along an axis: fused, numerically stable kernels (the row
-//! maximum is subtracted first, so logits of 1000 do not overflow) with fused backward.
+//! Softmax, log-softmax and logsumexp along an axis: fused row kernels with their fused
+//! backward, on the kernel floor's lane reductions ([`ferrograd_linalg::cpu::lanes`]).
+//!
+//! Every row is shifted by its maximum first, so logits of 10⁴ (f32) or 10³⁰⁰ (f64) do
+//! not overflow, and log-softmax is computed as `(x − max) − ln Σ exp(x − max)`, as
+//! PyTorch does: the two large terms cancel before the small one is added, so
+//! `log_softmax([1e4, 1e4, 1e4])` is `−ln 3` to the last bit in f32, not `1e4 − (1e4 +
+//! ln 3)` rounded at the scale of 10⁴.
+//!
+//! The NaN rule (the stack's one rule, see [`ferrograd_linalg::cpu::lanes`]): a row
+//! holding a NaN or `+inf`, or made only of `−inf` (fully masked), gives a NaN row, as in
+//! PyTorch; `−inf` entries of an otherwise finite row give probability 0 (log-probability
+//! `−inf`).
 
-use super::PARALLEL_MIN_ELEMENTS;
 use crate::autograd::BackwardOp;
 use crate::error::Result;
 use crate::layout::normalize_axis;
 use crate::storage;
 use crate::tensor::Tensor;
-use ferrograd_linalg::{Scalar, num_threads, simd_kernel};
+use ferrograd_linalg::cpu::{lanes, partition, thresholds};
+use ferrograd_linalg::{Scalar, simd_kernel};
 
-/// Softmax (or log-softmax) of every row of length `n` of `input`, on several threads for
-/// large inputs.
-fn for_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
-    if n == 0 {
-        return;
-    }
-    if num_threads() > 1 && input.len() >= PARALLEL_MIN_ELEMENTS && input.len() / n > 1 {
-        super::par_rows(out, n, |start, o| {
-            softmax_rows(&input[start..start + o.len()], o, n, log)
-        });
-    } else {
-        softmax_rows(input, out, n, log);
-    }
+/// What a row kernel computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Softmax,
+    LogSoftmax,
 }
 
 simd_kernel! {
-    /// Softmax or log-softmax of each row of length `n`, compiled for the CPU's widest
-    /// vectors.
-    fn softmax_rows<T: Scalar>(input: &[T], out: &mut [T], n: usize, log: bool) {
-        for (o, x) in out.chunks_mut(n).zip(input.chunks(n)) {
-            if log {
-                log_softmax_row(x, o);
+    /// Softmax (`LOG = false`) or log-softmax (`LOG = true`) of each row of length `n`.
+    fn softmax_rows<T: Scalar, const LOG: bool>(x: &[T], y: &mut [T], n: usize) {
+        for (x, y) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+            let max = lanes::max(x);
+            if !max.is_finite() {
+                // NaN or +inf in the row, or every entry −inf: NaN, as PyTorch.
+                y.fill(T::from_f64(f64::NAN));
+                continue;
+            }
+            if LOG {
+                let log_total = lanes::sum_exp(x, max).ln();
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = (x - max) - log_total;
+                }
             } else {
-                softmax_row(x, o);
+                let inv = T::ONE / lanes::exp_sum(x, y, max);
+                y.iter_mut().for_each(|y| *y *= inv);
             }
         }
     }
 }
 
 simd_kernel! {
-    /// Backward of softmax (`log = false`, `y` the output) or log-softmax (`y` the
-    /// log-probabilities) for rows of length `n`.
-    fn softmax_backward_rows<T: Scalar>(y: &[T], g: &[T], gx: &mut [T], n: usize, log: bool) {
-        for (gx, (y, g)) in gx.chunks_mut(n).zip(y.chunks(n).zip(g.chunks(n))) {
-            if log {
-                // d log_softmax: gx = g - softmax · Σg, softmax = exp(log_softmax)
-                let total = row_sum(g);
+    /// `ln Σ exp(x)` of each row of length `n` into `out` (one value per row).
+    fn logsumexp_rows<T: Scalar>(x: &[T], out: &mut [T], n: usize) {
+        for (x, out) in x.chunks_exact(n).zip(out.iter_mut()) {
+            let max = lanes::max(x);
+            *out = if max.is_finite() {
+                max + lanes::sum_exp(x, max).ln()
+            } else {
+                // NaN stays NaN; a row of −inf sums to 0 (ln → −inf); a +inf gives +inf:
+                // PyTorch's values for these rows.
+                max
+            };
+        }
+    }
+}
+
+simd_kernel! {
+    /// Backward for rows of length `n`: of softmax (`LOG = false`, `y` the output,
+    /// `gx = y·(g − Σ g·y)`) or of log-softmax (`LOG = true`, `y` the log-probabilities,
+    /// `gx = g − exp(y)·Σ g`).
+    fn softmax_backward_rows<T: Scalar, const LOG: bool>(y: &[T], g: &[T], gx: &mut [T], n: usize) {
+        for (gx, (y, g)) in gx.chunks_exact_mut(n).zip(y.chunks_exact(n).zip(g.chunks_exact(n))) {
+            if LOG {
+                let total = lanes::sum(g, |v| v);
                 for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
                     *o = g - y.exp_fast() * total;
                 }
             } else {
-                // d softmax: gx = y (g - Σ g·y)
-                let dot = row_dot(y, g);
+                let dot = lanes::dot(y, g);
                 for ((o, &y), &g) in gx.iter_mut().zip(y).zip(g) {
                     *o = y * (g - dot);
                 }
@@ -60,102 +87,36 @@ simd_kernel! {
     }
 }
 
-/// Independent accumulators per row reduction: four AVX-512 registers (eight AVX2 ones)
-/// of `f32`, so the loop is not bound by the latency of one max or add chain (32 lanes
-/// left the row-maximum pass latency-bound: ~5% slower on `[64, 32000]`).
-const LANES: usize = 64;
-
-/// Maximum of a row, ignoring NaN (a NaN still reaches every output through the sum).
-#[inline(always)]
-fn row_max<T: Scalar>(row: &[T]) -> T {
-    let mut lanes = [T::NEG_INFINITY; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = if v > *lane { v } else { *lane };
+simd_kernel! {
+    /// Backward of logsumexp for rows of length `n`: `gx = g_row·exp(x − lse_row)`.
+    fn logsumexp_backward_rows<T: Scalar>(x: &[T], lse: &[T], g: &[T], gx: &mut [T], n: usize) {
+        for (((gx, x), &l), &g) in gx.chunks_exact_mut(n).zip(x.chunks_exact(n)).zip(lse).zip(g) {
+            for (o, &v) in gx.iter_mut().zip(x) {
+                *o = g * (v - l).exp_fast();
+            }
         }
     }
-    lanes
-        .iter()
-        .chain(tail)
-        .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
-/// Sum of a row with independent lanes (vectorises; error grows with n/LANES).
-#[inline(always)]
-fn row_sum<T: Scalar>(row: &[T]) -> T {
-    let mut lanes = [T::ZERO; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
-        }
+/// `kernel(x_rows, y_rows)` over rows of length `n`, in blocks of rows on the pool for
+/// large inputs.
+fn for_rows<T: Scalar>(x: &[T], y: &mut [T], n: usize, kernel: impl Fn(&[T], &mut [T]) + Sync) {
+    if n == 0 {
+        return;
     }
-    lanes.iter().chain(tail).fold(T::ZERO, |a, &b| a + b)
+    partition::rows_mut(y, n, thresholds::ROWS, |start, y| {
+        kernel(&x[start..start + y.len()], y);
+    });
 }
 
-/// `Σ a·b` over a row with independent lanes.
-#[inline(always)]
-fn row_dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    let mut lanes = [T::ZERO; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail = ca.remainder().iter().zip(cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
-            *lane += x * y;
-        }
-    }
-    lanes.iter().fold(T::ZERO, |s, &v| s + v) + tail.fold(T::ZERO, |s, (&x, &y)| s + x * y)
-}
-
-/// `y = exp(x - max)`, returning `Σ y` (summed in independent lanes, in the same pass).
-#[inline(always)]
-fn exp_shifted_sum<T: Scalar>(x: &[T], y: &mut [T], max: T) -> T {
-    let mut lanes = [T::ZERO; LANES];
-    let mut xs = x.chunks_exact(LANES);
-    let mut ys = y.chunks_exact_mut(LANES);
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        for ((lane, y), &x) in lanes.iter_mut().zip(y).zip(x) {
-            *y = (x - max).exp_fast();
-            *lane += *y;
-        }
-    }
-    let mut total = lanes.iter().fold(T::ZERO, |s, &v| s + v);
-    for (y, &x) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
-        *y = (x - max).exp_fast();
-        total += *y;
-    }
-    total
-}
-
-/// Softmax of one row. A NaN anywhere makes the sum NaN, so the whole row is NaN, as in
-/// PyTorch; a row of -inf (fully masked) gives NaN too (-inf - -inf), as in PyTorch.
-#[inline(always)]
-fn softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
-    let max = row_max(x);
-    let inv = T::ONE / exp_shifted_sum(x, y, max);
-    y.iter_mut().for_each(|y| *y *= inv);
-}
-
-#[inline(always)]
-fn log_softmax_row<T: Scalar>(x: &[T], y: &mut [T]) {
-    let max = row_max(x);
-    // y holds the exponentials first, then the result.
-    let log_norm = max + exp_shifted_sum(x, y, max).ln();
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = x - log_norm;
-    }
-}
-
-struct SoftmaxBackward {
-    log: bool,
-}
+struct SoftmaxBackward(Kind);
 
 impl<T: Scalar> BackwardOp<T> for SoftmaxBackward {
     fn name(&self) -> &'static str {
-        if self.log { "log_softmax" } else { "softmax" }
+        match self.0 {
+            Kind::Softmax => "softmax",
+            Kind::LogSoftmax => "log_softmax",
+        }
     }
 
     fn backward(
@@ -169,70 +130,157 @@ impl<T: Scalar> BackwardOp<T> for SoftmaxBackward {
         let y = output.contiguous_data();
         let g = grad.contiguous_data();
         let mut gx = storage::take_buffer::<T>(y.len());
-        // Rows of (y, g) interleaved through one input slice is awkward; walk indices.
-        let log = self.log;
-        if let Some(rows) = y.len().checked_div(n) {
-            if num_threads() > 1 && y.len() >= PARALLEL_MIN_ELEMENTS && rows > 1 {
-                super::par_rows(&mut gx, n, |start, gx| {
-                    let range = start..start + gx.len();
-                    softmax_backward_rows(&y[range.clone()], &g[range], gx, n, log)
-                });
-            } else {
-                softmax_backward_rows(&y, &g, &mut gx, n, log);
-            }
+        let log = self.0 == Kind::LogSoftmax;
+        if n > 0 {
+            partition::rows_mut(&mut gx, n, thresholds::ROWS, |start, gx| {
+                let range = start..start + gx.len();
+                if log {
+                    softmax_backward_rows::<T, true>(&y[range.clone()], &g[range], gx, n);
+                } else {
+                    softmax_backward_rows::<T, false>(&y[range.clone()], &g[range], gx, n);
+                }
+            });
         }
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, shape))])
     }
 }
 
+struct LogsumexpBackward;
+
+impl<T: Scalar> BackwardOp<T> for LogsumexpBackward {
+    fn name(&self) -> &'static str {
+        "logsumexp"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        // The recorded input has the reduced axis last (a permuted view of the user's).
+        let x = inputs[0].contiguous_data();
+        let n = *inputs[0].shape().last().unwrap_or(&1);
+        let (lse, g) = (output.contiguous_data(), grad.contiguous_data());
+        let mut gx = storage::take_buffer::<T>(x.len());
+        if n > 0 {
+            partition::rows_mut(&mut gx, n, thresholds::ROWS, |start, gx| {
+                let rows = start / n..(start + gx.len()) / n;
+                let range = start..start + gx.len();
+                logsumexp_backward_rows(&x[range], &lse[rows.clone()], &g[rows], gx, n);
+            });
+        }
+        Ok(vec![Some(Tensor::from_vec_unchecked(
+            gx,
+            inputs[0].shape(),
+        ))])
+    }
+}
+
 impl<T: Scalar> Tensor<T> {
-    fn softmax_impl(&self, op: &'static str, axis: isize, log: bool) -> Result<Tensor<T>> {
+    fn softmax_impl(&self, op: &'static str, axis: isize, kind: Kind) -> Result<Tensor<T>> {
         let a = normalize_axis(op, axis, self.shape())?;
         let last = self.rank() - 1;
         if a != last {
             // Move the axis last, work on rows, move it back (all views but one copy).
             let moved = self.transpose(a as isize, last as isize)?;
             return moved
-                .softmax_impl(op, -1, log)?
+                .softmax_impl(op, -1, kind)?
                 .transpose(a as isize, last as isize);
         }
         let n = self.shape()[a];
         let x = self.contiguous_data();
         let mut y = storage::take_buffer::<T>(x.len());
-        if log {
-            for_rows(&x, &mut y, n, true);
-        } else {
-            for_rows(&x, &mut y, n, false);
+        match kind {
+            Kind::Softmax => for_rows(&x, &mut y, n, |x, y| softmax_rows::<T, false>(x, y, n)),
+            Kind::LogSoftmax => for_rows(&x, &mut y, n, |x, y| softmax_rows::<T, true>(x, y, n)),
         }
         Ok(Tensor::op_result(
             y,
             self.shape(),
             &[self],
-            SoftmaxBackward { log },
+            SoftmaxBackward(kind),
         ))
     }
 
     /// Softmax along `axis`: `exp(x - max) / Σ exp(x - max)`; stable for any finite logits.
+    /// A row holding NaN or `+inf`, or only `−inf`, gives NaN, as in PyTorch.
     ///
     /// ```
     /// use ferrograd_tensor::Tensor;
     /// let p = Tensor::<f32>::from([1000.0, 1000.0]).softmax(-1)?;
     /// assert_eq!(p.to_vec(), vec![0.5, 0.5]);
+    /// let masked = Tensor::<f32>::from([f32::NEG_INFINITY, 0.0]).softmax(-1)?;
+    /// assert_eq!(masked.to_vec(), vec![0.0, 1.0]);
     /// # Ok::<(), ferrograd_tensor::TensorError>(())
     /// ```
     ///
     /// # Errors
     /// [`crate::TensorError::InvalidAxis`] for an axis out of range.
     pub fn softmax(&self, axis: isize) -> Result<Tensor<T>> {
-        self.softmax_impl("softmax", axis, false)
+        self.softmax_impl("softmax", axis, Kind::Softmax)
     }
 
-    /// Log-softmax along `axis`: `x - max - ln Σ exp(x - max)`; stable for any finite
-    /// logits.
+    /// Log-softmax along `axis`: `(x − max) − ln Σ exp(x − max)`, as PyTorch computes it,
+    /// so large logits lose no precision. NaN rows as [`Tensor::softmax`].
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let y = Tensor::<f32>::from([[1e4, 1e4, 1e4]]).log_softmax(-1)?;
+    /// assert_eq!(y.to_vec(), vec![-1.0986123; 3]); // −ln 3, not −1.0986328
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
     ///
     /// # Errors
     /// [`crate::TensorError::InvalidAxis`] for an axis out of range.
     pub fn log_softmax(&self, axis: isize) -> Result<Tensor<T>> {
-        self.softmax_impl("log_softmax", axis, true)
+        self.softmax_impl("log_softmax", axis, Kind::LogSoftmax)
+    }
+
+    /// `ln Σ exp(x)` along `axis`, `torch.logsumexp(x, dim, keepdim)`: `max + ln Σ
+    /// exp(x − max)`, finite for any finite input; a row of `−inf` gives `−inf`, a `+inf`
+    /// gives `+inf` and a NaN gives NaN, as in PyTorch. Its gradient is the softmax.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let x = Tensor::<f64>::from([[1e300, 1e300], [0.0, f64::NEG_INFINITY]]);
+    /// let lse = x.logsumexp(-1, false)?.to_vec();
+    /// assert_eq!(lse, vec![1e300, 0.0]); // 1e300 + ln 2 rounds to 1e300
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::TensorError::InvalidAxis`] for an axis out of range.
+    pub fn logsumexp(&self, axis: isize, keepdim: bool) -> Result<Tensor<T>> {
+        let a = normalize_axis("logsumexp", axis, self.shape())?;
+        let last = self.rank() - 1;
+        // Rows along the reduced axis: move it last, keeping the others in order (a view
+        // when it already is last), so the reduced shape is the others' shape.
+        let rows = if a == last {
+            self.clone()
+        } else {
+            let perm: Vec<usize> = (0..=last).filter(|&d| d != a).chain([a]).collect();
+            self.permute(&perm)?
+        };
+        let n = rows.shape()[last];
+        let out_shape = rows.shape()[..last].to_vec();
+        let x = rows.contiguous_data();
+        let count = out_shape.iter().product::<usize>();
+        let mut out = storage::take_buffer::<T>(count);
+        if n == 0 {
+            out.fill(T::NEG_INFINITY); // the sum of no exponentials is 0
+        } else {
+            let per = partition::row_blocks(count, n, thresholds::ROWS);
+            partition::chunks_of_mut(&mut out, per, |start, out| {
+                logsumexp_rows(&x[start * n..(start + out.len()) * n], out, n);
+            });
+        }
+        drop(x);
+        let reduced = Tensor::op_result(out, &out_shape, &[&rows], LogsumexpBackward);
+        if keepdim {
+            reduced.unsqueeze(a as isize)
+        } else {
+            Ok(reduced)
+        }
     }
 }

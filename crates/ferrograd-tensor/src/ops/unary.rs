@@ -7,6 +7,11 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use ferrograd_linalg::Scalar;
 
+/// √(2/π), GELU's tanh-approximation constant.
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of GELU's tanh approximation.
+const GELU_CUBIC: f64 = 0.044_715;
+
 /// An element-wise function with its derivative.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Unary<T> {
@@ -27,6 +32,10 @@ pub(crate) enum Unary<T> {
     Relu,
     /// Exact GELU, `x * Φ(x)`, as PyTorch's default (`approximate='none'`).
     Gelu,
+    /// GELU's tanh approximation (`approximate='tanh'`, GPT-2's activation).
+    GeluTanh,
+    /// SiLU (swish), `x * σ(x)`.
+    Silu,
     Sin,
     Cos,
     Powf(T),
@@ -60,6 +69,11 @@ impl<T: Scalar> Unary<T> {
                     * x
                     * (T::ONE + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf())
             }
+            Unary::GeluTanh => {
+                let inner = T::from_f64(SQRT_2_OVER_PI) * (x + T::from_f64(GELU_CUBIC) * x * x * x);
+                T::from_f64(0.5) * x * (T::ONE + inner.tanh())
+            }
+            Unary::Silu => x * x.sigmoid(),
             Unary::Sin => x.sin(),
             Unary::Cos => x.cos(),
             Unary::Powf(p) => x.powf(p),
@@ -105,6 +119,19 @@ impl<T: Scalar> Unary<T> {
                 let pdf = (T::from_f64(-0.5) * x * x).exp() * T::from_f64(0.398_942_280_401_432_7);
                 cdf + x * pdf
             }
+            // ½(1 + tanh u) + ½x(1 − tanh²u)·k(1 + 3c·x²), u = k(x + c·x³).
+            Unary::GeluTanh => {
+                let (k, c) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(GELU_CUBIC));
+                let half = T::from_f64(0.5);
+                let t = (k * (x + c * x * x * x)).tanh();
+                let du = k * (T::ONE + T::from_f64(3.0) * c * x * x);
+                half * (T::ONE + t) + half * x * (T::ONE - t * t) * du
+            }
+            // σ(x)·(1 + x·(1 − σ(x))).
+            Unary::Silu => {
+                let s = x.sigmoid();
+                s * (T::ONE + x * (T::ONE - s))
+            }
             Unary::Sin => x.cos(),
             Unary::Cos => -x.sin(),
             Unary::Powf(p) => {
@@ -132,6 +159,8 @@ impl<T: Scalar> Unary<T> {
             Unary::Sigmoid => "sigmoid",
             Unary::Relu => "relu",
             Unary::Gelu => "gelu",
+            Unary::GeluTanh => "gelu_tanh",
+            Unary::Silu => "silu",
             Unary::Sin => "sin",
             Unary::Cos => "cos",
             Unary::Powf(_) => "powf",
@@ -194,6 +223,14 @@ macro_rules! with_constant_variant {
             }
             Unary::Gelu => {
                 let $k = move || Unary::Gelu;
+                $body
+            }
+            Unary::GeluTanh => {
+                let $k = move || Unary::GeluTanh;
+                $body
+            }
+            Unary::Silu => {
+                let $k = move || Unary::Silu;
                 $body
             }
             Unary::Sin => {
@@ -313,6 +350,31 @@ impl<T: Scalar> Tensor<T> {
     /// Exact GELU `x Φ(x)` (PyTorch's default `approximate='none'`).
     pub fn gelu(&self) -> Tensor<T> {
         self.unary(Unary::Gelu)
+    }
+
+    /// GELU's tanh approximation `x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`,
+    /// PyTorch's `gelu(x, approximate='tanh')` (GPT-2's activation).
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let x = Tensor::<f64>::from([-1.0, 0.5, 2.0]);
+    /// for (e, a) in x.gelu().to_vec().iter().zip(x.gelu_tanh().to_vec()) {
+    ///     assert!((e - a).abs() < 1e-3); // close to the exact form
+    /// }
+    /// ```
+    pub fn gelu_tanh(&self) -> Tensor<T> {
+        self.unary(Unary::GeluTanh)
+    }
+
+    /// SiLU (swish) `x·σ(x)`, PyTorch's `silu`.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let y = Tensor::<f32>::from([0.0, 100.0]).silu().to_vec();
+    /// assert_eq!(y, vec![0.0, 100.0]);
+    /// ```
+    pub fn silu(&self) -> Tensor<T> {
+        self.unary(Unary::Silu)
     }
 
     /// Sine.

@@ -1,10 +1,12 @@
-//! Run-time choice of the CPU's vector instructions for element-wise loops.
+//! Run-time choice of the CPU's vector instructions for element-wise and row loops.
 //!
 //! The library is compiled for the portable x86-64 baseline (SSE2, four `f32` lanes), so a
 //! plain loop never uses the wider AVX2 or AVX-512 units of the machine it runs on.
 //! [`simd_kernel!`](crate::simd_kernel) compiles a function three times — for AVX-512,
 //! for AVX2 with FMA, and for the baseline — and calls the best one the CPU reports
-//! (detected once, see [`level`]), as PyTorch's CPU kernels do.
+//! (detected once, see [`level`]; `FERROGRAD_SIMD` caps it), as PyTorch's CPU kernels do
+//! (`ATEN_CPU_CAPABILITY`). Every hand-written vector loop of the stack goes through it:
+//! element-wise ops, row kernels, optimizer updates.
 //!
 //! ```
 //! use ferrograd_linalg::{Scalar, simd_kernel};
@@ -68,6 +70,24 @@ pub fn level() -> Level {
     }
 }
 
+/// Caps the level used from now on at `max` (never above what the CPU supports) and
+/// returns the level in effect: a program's way to do what `FERROGRAD_SIMD` does, e.g.
+/// to compare the results or the speed of two levels in one process. Kernels running
+/// on other threads at that moment finish with the level they started with; every level
+/// gives the same bits (see the module docs), so only speed can differ.
+///
+/// ```
+/// use ferrograd_linalg::cpu::simd::{self, Level};
+/// assert_eq!(simd::set_max_level(Level::Baseline), Level::Baseline);
+/// let best = simd::set_max_level(Level::Avx512); // back to the best this CPU has
+/// assert_eq!(simd::level(), best);
+/// ```
+pub fn set_max_level(max: Level) -> Level {
+    let level = detect().min(max);
+    LEVEL.store(level as u8 + 1, Ordering::Relaxed);
+    level
+}
+
 fn env_cap() -> Level {
     match std::env::var("FERROGRAD_SIMD").as_deref() {
         Ok("baseline") => Level::Baseline,
@@ -103,49 +123,114 @@ fn detect() -> Level {
 
 /// Defines a function whose body is compiled for AVX-512, for AVX2 + FMA and for the
 /// baseline, and which runs the best variant for this CPU (see the [module
-/// docs](crate::simd)).
+/// docs](crate::cpu::simd)).
 ///
-/// Form: doc comments and attributes, a visibility, `fn name`, optional generic parameters
-/// each with one bound (`<T: Scalar, F: Fn(T) -> T>`), plain `name: Type` arguments, an
-/// optional return type, and the body.
+/// Form: doc comments and attributes, a visibility, `fn name`, optional generic
+/// parameters, plain `name: Type` arguments, an optional return type, and the body.
+/// Generic parameters are types with one bound each (`T: Scalar`, `F: Fn(T) -> T`) and
+/// const parameters (`const AMSGRAD: bool`, `const FLAGS: u8`), in any order, so an
+/// optimizer can compile one loop per combination of its options:
+///
+/// ```
+/// use ferrograd_linalg::{Scalar, simd_kernel};
+///
+/// simd_kernel! {
+///     /// `w -= lr·g`, or `w += lr·g` when maximising: the branch folds away per variant.
+///     fn sgd<T: Scalar, const MAXIMIZE: bool>(w: &mut [T], g: &[T], lr: T) {
+///         for (w, &g) in w.iter_mut().zip(g) {
+///             *w = if MAXIMIZE { *w + lr * g } else { *w - lr * g };
+///         }
+///     }
+/// }
+///
+/// let mut w = vec![1.0f32; 3];
+/// sgd::<f32, true>(&mut w, &[1.0, 2.0, 3.0], 0.5);
+/// assert_eq!(w, [1.5, 2.0, 2.5]);
+/// ```
 #[macro_export]
 macro_rules! simd_kernel {
+    // Without generic parameters.
     (
         $(#[$meta:meta])*
-        $vis:vis fn $name:ident $(<$($g:ident : $b:path),* $(,)?>)?
-            ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+        $vis:vis fn $name:ident ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
     ) => {
-        $(#[$meta])*
-        $vis fn $name $(<$($g: $b),*>)? ($($arg: $ty),*) $(-> $ret)? {
+        $crate::simd_kernel!(@emit [$(#[$meta])*] [$vis] $name [] []
+            ($($arg : $ty),*) [$($ret)?] $body);
+    };
+    // With generic parameters: collected one by one (`@generics`), then emitted.
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident < $($rest:tt)*
+    ) => {
+        $crate::simd_kernel!(@generics [$(#[$meta])*] [$vis] $name [] [] $($rest)*);
+    };
+    (@generics $attrs:tt $vis:tt $name:ident [$($decl:tt)*] [$($use:tt)*]
+        const $c:ident : $ct:ty , $($rest:tt)*
+    ) => {
+        $crate::simd_kernel!(@generics $attrs $vis $name [$($decl)* const $c: $ct,] [$($use)* $c,]
+            $($rest)*);
+    };
+    (@generics $attrs:tt $vis:tt $name:ident [$($decl:tt)*] [$($use:tt)*]
+        const $c:ident : $ct:ty > $($rest:tt)*
+    ) => {
+        $crate::simd_kernel!(@signature $attrs $vis $name [$($decl)* const $c: $ct,] [$($use)* $c,]
+            $($rest)*);
+    };
+    (@generics $attrs:tt $vis:tt $name:ident [$($decl:tt)*] [$($use:tt)*]
+        $g:ident : $b:path , $($rest:tt)*
+    ) => {
+        $crate::simd_kernel!(@generics $attrs $vis $name [$($decl)* $g: $b,] [$($use)* $g,]
+            $($rest)*);
+    };
+    (@generics $attrs:tt $vis:tt $name:ident [$($decl:tt)*] [$($use:tt)*]
+        $g:ident : $b:path > $($rest:tt)*
+    ) => {
+        $crate::simd_kernel!(@signature $attrs $vis $name [$($decl)* $g: $b,] [$($use)* $g,]
+            $($rest)*);
+    };
+    (@generics $attrs:tt $vis:tt $name:ident $decl:tt $use:tt > $($rest:tt)*) => {
+        $crate::simd_kernel!(@signature $attrs $vis $name $decl $use $($rest)*);
+    };
+    (@signature $attrs:tt $vis:tt $name:ident $decl:tt $use:tt
+        ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
+        $crate::simd_kernel!(@emit $attrs $vis $name $decl $use ($($arg : $ty),*) [$($ret)?] $body);
+    };
+    (@emit [$($attrs:tt)*] [$vis:vis] $name:ident [$($decl:tt)*] [$($use:tt)*]
+        ($($arg:ident : $ty:ty),*) [$($ret:ty)?] $body:block
+    ) => {
+        $($attrs)*
+        #[allow(clippy::too_many_arguments)] // as many as the kernel itself takes
+        $vis fn $name <$($decl)*> ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)] // as many as the kernel itself takes
-            fn body $(<$($g: $b),*>)? ($($arg: $ty),*) $(-> $ret)? $body
+            fn body <$($decl)*> ($($arg: $ty),*) $(-> $ret)? $body
 
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx512 $(<$($g: $b),*>)? ($($arg: $ty),*) $(-> $ret)? {
-                    body $(::<$($g),*>)? ($($arg),*)
+                unsafe fn avx512 <$($decl)*> ($($arg: $ty),*) $(-> $ret)? {
+                    body::<$($use)*>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
-                unsafe fn avx2 $(<$($g: $b),*>)? ($($arg: $ty),*) $(-> $ret)? {
-                    body $(::<$($g),*>)? ($($arg),*)
+                unsafe fn avx2 <$($decl)*> ($($arg: $ty),*) $(-> $ret)? {
+                    body::<$($use)*>($($arg),*)
                 }
-                match $crate::simd::level() {
+                match $crate::cpu::simd::level() {
                     // SAFETY: `level` returns these only after the CPU reported every
                     // feature that the called variant enables.
-                    $crate::simd::Level::Avx512 => {
-                        return unsafe { avx512 $(::<$($g),*>)? ($($arg),*) };
+                    $crate::cpu::simd::Level::Avx512 => {
+                        return unsafe { avx512::<$($use)*>($($arg),*) };
                     }
-                    $crate::simd::Level::Avx2 => {
-                        return unsafe { avx2 $(::<$($g),*>)? ($($arg),*) };
+                    $crate::cpu::simd::Level::Avx2 => {
+                        return unsafe { avx2::<$($use)*>($($arg),*) };
                     }
-                    $crate::simd::Level::Baseline => {}
+                    $crate::cpu::simd::Level::Baseline => {}
                 }
             }
-            body $(::<$($g),*>)? ($($arg),*)
+            body::<$($use)*>($($arg),*)
         }
     };
 }
@@ -166,6 +251,20 @@ mod tests {
     crate::simd_kernel! {
         fn total(x: &[f64]) -> f64 {
             x.iter().sum()
+        }
+    }
+
+    crate::simd_kernel! {
+        /// Const parameters before, between and after type parameters.
+        fn flagged<const NEG: bool, T: crate::Scalar, const SCALE: u8>(x: &[T]) -> T {
+            let s = x.iter().fold(T::ZERO, |a, &b| a + b) * T::from_f64(f64::from(SCALE));
+            if NEG { -s } else { s }
+        }
+    }
+
+    crate::simd_kernel! {
+        fn only_const<const N: usize>(x: &[f32]) -> f32 {
+            x.iter().take(N).sum()
         }
     }
 
@@ -194,5 +293,8 @@ mod tests {
         assert_eq!(y, reference);
         let xs: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(total(&xs), 5050.0);
+        assert_eq!(flagged::<true, f64, 2>(&xs), -10100.0);
+        assert_eq!(flagged::<false, f32, 1>(&[1.5, 2.0]), 3.5);
+        assert_eq!(only_const::<2>(&[1.0, 2.0, 4.0]), 3.0);
     }
 }

@@ -16,7 +16,7 @@
 //! another thread, or from inside a task) runs its tasks on the calling thread.
 //!
 //! ```
-//! use ferrograd_linalg::pool;
+//! use ferrograd_linalg::cpu::pool;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
 //! let total = AtomicUsize::new(0);
@@ -26,7 +26,7 @@
 //! assert_eq!(total.into_inner(), 28); // 0 + 1 + … + 7, each task exactly once
 //! ```
 
-use crate::kernel::num_threads;
+use crate::cpu::threads::{available_cores, num_threads};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
@@ -92,8 +92,7 @@ struct Worker {
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<&'static Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let count = cores.saturating_sub(1).min(63);
+        let count = available_cores().saturating_sub(1).min(63);
         let shared: &'static Shared = Box::leak(Box::new(Shared {
             job: AtomicPtr::new(ptr::null_mut()),
             epoch: AtomicU64::new(0),
@@ -232,25 +231,6 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// Splits `0..len` into at most `parts` contiguous ranges of at least `min_len` elements
-/// (the last may be shorter) and runs `body(range)` for each through [`run`].
-pub fn run_ranges(
-    len: usize,
-    parts: usize,
-    min_len: usize,
-    body: &(dyn Fn(std::ops::Range<usize>) + Sync),
-) {
-    let parts = parts.min(len / min_len.max(1)).max(1);
-    let chunk = len.div_ceil(parts);
-    // Rounding the chunk up can leave the last parts empty (len 1281 in 40 parts of 33);
-    // run only the non-empty ones.
-    let parts = len.div_ceil(chunk.max(1)).max(1);
-    run(parts, &|part| {
-        let start = part * chunk;
-        body(start.min(len)..(start + chunk).min(len));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_task_runs_exactly_once_across_many_jobs() {
-        crate::set_num_threads(2);
+        crate::cpu::threads::set_num_threads(2);
         for tasks in [1usize, 2, 3, 17, 256] {
             for _ in 0..50 {
                 let hits: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
@@ -272,7 +252,7 @@ mod tests {
 
     #[test]
     fn nested_and_concurrent_jobs_complete() {
-        crate::set_num_threads(2);
+        crate::cpu::threads::set_num_threads(2);
         let total = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..4 {
@@ -293,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_panicking_task_is_reraised_after_the_others_finish() {
-        crate::set_num_threads(2);
+        crate::cpu::threads::set_num_threads(2);
         let finished = AtomicUsize::new(0);
         let result = catch_unwind(AssertUnwindSafe(|| {
             run(16, &|t| {
@@ -312,28 +292,5 @@ mod tests {
             count.fetch_add(1, SeqCst);
         });
         assert_eq!(count.into_inner(), 8);
-    }
-
-    #[test]
-    fn ranges_cover_the_input_once() {
-        crate::set_num_threads(2);
-        let cases = [
-            (10, 4, 1),
-            (1000, 2, 300),
-            (5, 8, 16),
-            (0, 2, 1),
-            (1281, 40, 32),
-        ];
-        for (len, parts, min_len) in cases {
-            let hits: Vec<AtomicU32> = (0..len).map(|_| AtomicU32::new(0)).collect();
-            run_ranges(len, parts, min_len, &|range| {
-                assert!(!range.is_empty() || len == 0, "empty range for {len}");
-                assert!(range.len() >= min_len.min(len) || range.end == len);
-                for i in range {
-                    hits[i].fetch_add(1, SeqCst);
-                }
-            });
-            assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "{len} {parts}");
-        }
     }
 }

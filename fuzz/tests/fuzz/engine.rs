@@ -88,7 +88,8 @@ fn an_allocation_over_the_cap_is_saved_and_fuzzing_goes_on() {
         files.iter().all(|(_, b)| b.starts_with(b"alloc")),
         "{files:?}"
     );
-    assert!(execs(&stderr, "selftest-alloc") > 100, "{stderr}");
+    // Each trip costs a new worker process, so fewer executions than in-process.
+    assert!(execs(&stderr, "selftest-alloc") > 10, "{stderr}");
 }
 
 #[test]
