@@ -51,6 +51,7 @@
 //! ```
 
 pub mod chapter2;
+pub mod chapter5;
 pub mod data;
 pub mod error;
 pub mod plot;
@@ -72,3 +73,8 @@ pub mod guide {}
 /// it is compiled and run as a doc-test.
 #[doc = include_str!("../../../docs/chapter2.md")]
 pub mod guide_chapter2 {}
+
+/// The guide to chapter 5 (`docs/chapter5.md`), included here so that every Rust block in
+/// it is compiled and run as a doc-test.
+#[doc = include_str!("../../../docs/chapter5.md")]
+pub mod guide_chapter5 {}
