@@ -697,7 +697,7 @@ fn word_ids(data: &EmotionData) -> (usize, impl Fn(&str) -> Vec<i64>) {
             .split_whitespace()
             .map(|w| *vocab.get(w).unwrap_or(&1))
             .collect();
-        v.truncate(64);
+        v.truncate(63); // + the eos id when pretraining: the 64-token context
         if v.is_empty() {
             v.push(1);
         }
