@@ -3,12 +3,12 @@
 //! `scripts/count_lm_reference.py --time` times in Python. Prints one JSON line.
 //!
 //! ```text
-//! cargo run --release -p ferrograd-lm --example count_lm_timing -- FILE [N]
+//! cargo run --release -p ferrograd-lm --example count_lm_timing -- FILE [N [THREADS]]
 //! ```
 
 use std::time::Instant;
 
-use ferrograd_lm::text::{Vocabulary, for_each_count_lm_token};
+use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
 use ferrograd_lm::{CountLanguageModel, split_train_test};
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -19,37 +19,65 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time of this process (all threads) in seconds, if known: less disturbed than wall
+/// time by other processes on a shared machine.
+fn cpu_seconds() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid, writable timespec.
+        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0 {
+            return t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9;
+        }
+    }
+    f64::NAN
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: count_lm_timing FILE [N]")?;
+    let path = args
+        .next()
+        .ok_or("usage: count_lm_timing FILE [N [THREADS]]")?;
     let n: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let text = std::fs::read_to_string(&path)?;
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     // Ids straight from the tokeniser: no string per token.
     let mut vocab = Vocabulary::new();
-    let mut ids = Vec::new();
-    for_each_count_lm_token(&text, |t| ids.push(vocab.insert(t)));
+    let mut ids = count_lm_token_ids(&text, &mut vocab);
     let tokenized = start.elapsed().as_secs_f64();
-    let (train, test) = split_train_test(&ids, 0.9)?;
-    // The model's vocabulary is the training part's: ids past it are unknown words.
-    let train_vocab_len = train.iter().map(|&i| i + 1).max().unwrap_or(0) as usize;
-    let mut train_vocab = Vocabulary::new();
-    for w in &vocab.words()[..train_vocab_len] {
-        train_vocab.insert(w);
-    }
-    let model = CountLanguageModel::train_ids(n, train, train_vocab)?;
+    let cpu_tokenized = cpu_seconds();
+    let tokens = ids.len();
+    let split = split_train_test(&ids, 0.9)?.0.len();
+    let test = ids.split_off(split);
+    // The model's vocabulary is the training part's (ids are first-seen, so the training
+    // words come first): ids past it are unknown words.
+    let train_vocab_len = ids.iter().map(|&i| i + 1).max().unwrap_or(0) as usize;
+    vocab.truncate(train_vocab_len);
+    // The model keeps the training ids (no copy).
+    let model = CountLanguageModel::train_owned_ids(n, ids, vocab, threads)?;
     let trained = start.elapsed().as_secs_f64();
+    let cpu_trained = cpu_seconds();
     let test: Vec<Option<u32>> = test
         .iter()
         .map(|&i| ((i as usize) < train_vocab_len).then_some(i))
         .collect();
     let perplexity = model.perplexity_ids(&test, n)?;
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_end = cpu_seconds();
+    let cpu = cpu_end - cpu_start;
     println!(
-        "{{\"seconds\": {seconds:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokens\": {}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
+        "{{\"seconds\": {seconds:.6}, \"cpu_seconds\": {cpu:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokenize_cpu_seconds\": {:.6}, \"train_cpu_seconds\": {:.6}, \"perplexity_cpu_seconds\": {:.6}, \"tokens\": {}, \"threads\": {threads}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
         trained - tokenized,
         seconds - trained,
-        ids.len(),
+        cpu_tokenized - cpu_start,
+        cpu_trained - cpu_tokenized,
+        cpu_end - cpu_trained,
+        tokens,
         model.memory_bytes() as f64 / (1024.0 * 1024.0),
         peak_rss_mib().unwrap_or(f64::NAN)
     );

@@ -7,14 +7,17 @@ the perplexity of the rest. Python is `count_lm_reference.py --time` (a straight
 the notebook); ferrograd is the `count_lm_timing` example. Runs alternate (Python,
 ferrograd, Python, ...) so that a slow moment of the machine hits both; each process
 reports its own wall time for the work (file reading excluded) and its peak resident
-memory. Prints medians and the ratio; checks that both perplexities agree to 1e-9.
+memory, and the CPU time it used for that work (on a loaded machine CPU time is disturbed
+less than wall time by other processes). Prints medians and the ratios; checks that both
+perplexities agree to 1e-9.
 
 The default corpus is the English Wikipedia extract in gensim's test data
 (enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2, decompressed:
 6.1 MB of article text with its markup, 984,036 tokens).
 
 Usage (after `cargo build --release -p ferrograd-lm --example count_lm_timing`):
-    python3 crates/ferrograd-lm/scripts/count_lm_compare.py [--corpus FILE] [--n 5] [--repeats 5]
+    python3 crates/ferrograd-lm/scripts/count_lm_compare.py [--corpus FILE] [--n 5] [--repeats 5] \
+        [--threads 1]
 """
 
 import argparse
@@ -50,6 +53,8 @@ def main():
     parser.add_argument("--corpus")
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for ferrograd's counting (Python uses one)")
     parser.add_argument("--binary", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "release", "examples", "count_lm_timing"))
     args = parser.parse_args()
@@ -58,21 +63,31 @@ def main():
     for i in range(args.repeats):
         py.append(run([sys.executable, os.path.join(HERE, "count_lm_reference.py"), corpus,
                        "--n", str(args.n), "--time"]))
-        rs.append(run([args.binary, corpus, str(args.n)]))
-        print("round %d: Python %.3f s (%.0f MiB), ferrograd %.4f s (%.0f MiB)" % (
-            i + 1, py[-1]["seconds"], py[-1]["peak_rss_mib"], rs[-1]["seconds"],
-            rs[-1]["peak_rss_mib"]), flush=True)
+        rs.append(run([args.binary, corpus, str(args.n), str(args.threads)]))
+        print("round %d: Python %.3f s (CPU %.3f s, %.0f MiB), ferrograd %.4f s (CPU %.4f s, %.0f MiB)"
+              % (i + 1, py[-1]["seconds"], py[-1]["cpu_seconds"], py[-1]["peak_rss_mib"],
+                 rs[-1]["seconds"], rs[-1]["cpu_seconds"], rs[-1]["peak_rss_mib"]), flush=True)
     assert abs(py[0]["perplexity"] - rs[0]["perplexity"]) <= 1e-9 * py[0]["perplexity"], (
         py[0]["perplexity"], rs[0]["perplexity"])
     p = statistics.median(r["seconds"] for r in py)
     f = statistics.median(r["seconds"] for r in rs)
     print("corpus %s: %d tokens, n = %d, perplexity %.6f (both)" % (
         corpus, rs[0]["tokens"], args.n, rs[0]["perplexity"]))
-    print("median: Python %.3f s, ferrograd %.4f s -> %.1fx faster" % (p, f, p / f))
-    print("ferrograd: tokenise %.4f s, count %.4f s, perplexity %.4f s (medians); model %.0f MiB"
+    print("median wall: Python %.3f s, ferrograd %.4f s (%d thread(s)) -> %.1fx faster"
+          % (p, f, args.threads, p / f))
+    pc = statistics.median(r["cpu_seconds"] for r in py)
+    fc = statistics.median(r["cpu_seconds"] for r in rs)
+    print("median CPU:  Python %.3f s, ferrograd %.4f s -> %.1fx less" % (pc, fc, pc / fc))
+    print("per-round wall ratios: %s" % ", ".join(
+        "%.1f" % (a["seconds"] / b["seconds"]) for a, b in zip(py, rs)))
+    print("ferrograd: tokenise %.4f s, count %.4f s, perplexity %.4f s (wall medians); "
+          "CPU %.4f s, %.4f s, %.4f s; model %.0f MiB"
           % (statistics.median(r["tokenize_seconds"] for r in rs),
              statistics.median(r["train_seconds"] for r in rs),
-             statistics.median(r["perplexity_seconds"] for r in rs), rs[0]["model_mib"]))
+             statistics.median(r["perplexity_seconds"] for r in rs),
+             statistics.median(r["tokenize_cpu_seconds"] for r in rs),
+             statistics.median(r["train_cpu_seconds"] for r in rs),
+             statistics.median(r["perplexity_cpu_seconds"] for r in rs), rs[0]["model_mib"]))
     print("peak resident memory: Python %.0f MiB, ferrograd %.0f MiB" % (
         max(r["peak_rss_mib"] for r in py), max(r["peak_rss_mib"] for r in rs)))
 

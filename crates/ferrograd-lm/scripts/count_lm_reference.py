@@ -116,6 +116,7 @@ def main():
     with open(args.corpus, encoding="utf-8") as f:
         text = f.read()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     tokens = tokenize(text)
     split = int(len(tokens) * 0.9)
     train, test = tokens[:split], tokens[split:]
@@ -123,8 +124,10 @@ def main():
     model.fit(train)
     ppl = perplexity(model, test, args.n)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     if args.time:
-        print(json.dumps({"seconds": seconds, "tokens": len(tokens), "perplexity": ppl,
+        print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds,
+                          "tokens": len(tokens), "perplexity": ppl,
                           "peak_rss_mib": peak_rss_mib()}))
         return
 

@@ -15,13 +15,22 @@
 //! seen, ties going to the follower seen first in the corpus (Python's `max` over an
 //! insertion-ordered dict), and falls back to the most frequent token.
 //!
-//! **Memory.** Counts live in a trie over token ids: one record per distinct n-gram of
-//! each order (16 bytes: how often it was followed, and its most frequent follower), and
-//! per order one open-addressing hash table from `(context node, token)` to the n-gram's
-//! node and count (16 bytes a slot, sized once for the worst case). A million-token corpus
-//! with `n = 5` takes about 150 MB; the notebook's dictionaries of tuples take several
-//! times more (see `docs/PERFORMANCE.md`). Counting visits each position once per order,
-//! in order, prefetching the table slots a few positions ahead.
+//! **Memory.** Counts live in a trie over token ids stored as sorted arrays, one level per
+//! order: the distinct k-grams in lexicographic order of their token ids, each with its
+//! last token and its count, and for orders below `n` where its children (the (k+1)-grams
+//! it starts) begin in the next level and its most frequent follower — 16 bytes per
+//! distinct n-gram below the top order, 8 at the top, plus the training ids (4 bytes a
+//! token) that [`CountLanguageModel::table`] replays for the notebook's first-seen order. A
+//! million-token corpus with `n = 5` takes about 45 MB. A look-up is a binary search among
+//! the children of the context.
+//!
+//! **Counting** sorts instead of hashing: the positions of the corpus are put in order of
+//! their first token (a counting sort), then, one order at a time, each group of positions
+//! that share a (k−1)-gram is sorted by the token that follows it; equal neighbours are one
+//! k-gram, and the groups of the next order. Every step reads the corpus and writes the
+//! levels in order, so the work is a few passes over a few megabytes rather than one cache
+//! miss per position and order. Groups under different first tokens are independent, so
+//! [`CountLanguageModel::train_with_threads`] splits them between threads.
 //!
 //! ```
 //! use ferrograd_lm::CountLanguageModel;
@@ -40,126 +49,226 @@
 use crate::error::{LmError, Result, invalid};
 use crate::text::Vocabulary;
 
-/// The trie's root: the empty context.
-const ROOT: u32 = 0;
-/// "No node".
+/// "No node" / "no token".
 const NONE: u32 = u32::MAX;
 
-/// One slot of a level's child table: `[key, count << 32 | (node + 1)]` with the packed
-/// `(parent, token)` key; all zeros is an empty slot, so a new table comes from zeroed
-/// memory. 16 bytes: four slots share a cache line, and a look-up finds the count where it
-/// finds the node.
-type Slot = [u64; 2];
-
-#[inline(always)]
-fn slot_node(slot: &Slot) -> u32 {
-    (slot[1] as u32).wrapping_sub(1)
-}
-
-#[inline(always)]
-fn slot_count(slot: &Slot) -> u32 {
-    (slot[1] >> 32) as u32
-}
-
-#[inline(always)]
-fn slot_is_empty(slot: &Slot) -> bool {
-    slot[1] as u32 == 0
-}
-
-#[inline(always)]
-fn pack(parent: u32, token: u32) -> u64 {
-    (u64::from(parent) << 32) | u64::from(token)
-}
-
-/// The children of one level: an open-addressing hash table (linear probing) from
-/// `(parent, token)` to the child's node id and count. Sized once for the largest number
-/// of distinct n-grams the level can have (one per position), at most two thirds full, so
-/// it never grows.
+/// The distinct k-grams of one order k, in lexicographic order of their token ids (so the
+/// children of each (k−1)-gram are one contiguous, token-sorted range).
 #[derive(Debug, Clone, Default)]
 struct Level {
-    slots: Vec<Slot>,
+    /// The last token of each k-gram. Empty for orders 0 and 1, where node `t` is token `t`.
+    tokens: Vec<u32>,
+    /// How often each k-gram occurs (order 0: one node, the empty context, counted `W`
+    /// times).
+    counts: Vec<u32>,
+    /// Node `j`'s children are nodes `children[j]..children[j + 1]` of the next order
+    /// (`nodes + 1` entries); empty at the top order.
+    children: Vec<u32>,
+    /// Node `j`'s most frequent follower (the first seen on ties), `NONE` if it was never
+    /// followed; empty at the top order.
+    best: Vec<u32>,
+    /// The k-gram that ends the corpus (its last occurrence has no follower), or `NONE`.
+    last: u32,
 }
 
 impl Level {
-    fn with_capacity(entries: usize) -> Self {
-        // Zeroed memory from the system, not yet touched: advise before the first write.
-        let slots = vec![[0u64; 2]; entries + entries / 2 + 8];
-        advise_huge_pages(&slots);
-        Self { slots }
-    }
-
-    #[inline(always)]
-    fn home(&self, key: u64) -> usize {
-        // Multiply-shift hash, then a multiply-high to map it onto the table's length.
-        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        ((u128::from(h) * self.slots.len() as u128) >> 64) as usize
-    }
-
-    #[inline(always)]
-    fn prefetch(&self, parent: u32, token: u32) {
-        prefetch(
-            self.slots
-                .as_ptr()
-                .wrapping_add(self.home(pack(parent, token))),
-        );
-    }
-
-    /// `(node, count)` of `(parent, token)`, if present.
-    #[inline(always)]
-    fn find(&self, parent: u32, token: u32) -> Option<(u32, u32)> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let key = pack(parent, token);
-        let mut i = self.home(key);
-        loop {
-            let slot = &self.slots[i];
-            if slot_is_empty(slot) {
-                return None;
-            }
-            if slot[0] == key {
-                return Some((slot_node(slot), slot_count(slot)));
-            }
-            i += 1;
-            if i == self.slots.len() {
-                i = 0;
-            }
-        }
-    }
-
-    /// Counts one more occurrence of `(parent, token)`, giving it node `next` if it is
-    /// new; returns its node, its count now, and whether it was new. The caller
-    /// guarantees room (see [`Level::with_capacity`]).
-    #[inline(always)]
-    fn count(&mut self, parent: u32, token: u32, next: u32) -> (u32, u32, bool) {
-        let key = pack(parent, token);
-        let mut i = self.home(key);
-        loop {
-            let slot = &mut self.slots[i];
-            if slot_is_empty(slot) {
-                *slot = [key, (1 << 32) | u64::from(next + 1)];
-                return (next, 1, true);
-            }
-            if slot[0] == key {
-                slot[1] += 1 << 32;
-                return (slot_node(slot), slot_count(slot), false);
-            }
-            i += 1;
-            if i == self.slots.len() {
-                i = 0;
-            }
-        }
+    fn len(&self) -> usize {
+        self.counts.len()
     }
 
     fn bytes(&self) -> usize {
-        self.slots.len() * size_of::<Slot>()
+        (self.tokens.capacity()
+            + self.counts.capacity()
+            + self.children.capacity()
+            + self.best.capacity())
+            * size_of::<u32>()
     }
 }
 
+/// The levels one thread builds: orders 2 to `n` under a range of first tokens.
+#[derive(Debug, Default)]
+struct Part {
+    /// `[k - 2]`: the part's k-grams, `(tokens, counts)`.
+    nodes: Vec<(Vec<u32>, Vec<u32>)>,
+    /// `[k - 1]`, for k in 1..n: where each of the part's k-grams' children begin (relative
+    /// to the part's first (k+1)-gram) and its most frequent follower.
+    up: Vec<(Vec<u32>, Vec<u32>)>,
+}
+
+/// Sorts `keys` (each `token << 32 | position`, positions ascending on entry) by token,
+/// positions staying ascending among equal tokens; tokens are below `2^token_bits`.
+/// Insertion sort for a few keys, a comparison sort for some, and for many a least
+/// significant digit radix sort on the token (stable: the positions stay in order).
+#[inline]
+fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, token_bits: u32) {
+    const DIGIT: u32 = 11;
+    let m = keys.len();
+    if m <= 16 {
+        for i in 1..m {
+            let key = keys[i];
+            let mut j = i;
+            while j > 0 && keys[j - 1] > key {
+                keys[j] = keys[j - 1];
+                j -= 1;
+            }
+            keys[j] = key;
+        }
+    } else if m < 1024 {
+        // All keys differ (the positions do), so an unstable sort is exact.
+        keys.sort_unstable();
+    } else {
+        scratch.clear();
+        scratch.resize(m, 0);
+        let mut shift = 32;
+        while shift < 32 + token_bits {
+            let mut starts = [0u32; 1 << DIGIT];
+            for &key in keys.iter() {
+                starts[((key >> shift) as usize) & ((1 << DIGIT) - 1)] += 1;
+            }
+            let mut at = 0;
+            for s in starts.iter_mut() {
+                (*s, at) = (at, at + *s);
+            }
+            for &key in keys.iter() {
+                let s = &mut starts[((key >> shift) as usize) & ((1 << DIGIT) - 1)];
+                scratch[*s as usize] = key;
+                *s += 1;
+            }
+            std::mem::swap(keys, scratch);
+            shift += DIGIT;
+        }
+    }
+}
+
+/// Counts orders 2..=`n` of the corpus `ids` for the first tokens whose unigram counts are
+/// `first` (in token order), whose positions are `perm` (sorted by first token, ascending
+/// within each). `perm` is reused as scratch.
+fn build_part(ids: &[u32], n: usize, first: &[u32], perm: &mut [u32], token_bits: u32) -> Part {
+    let mut part = Part::default();
+    let mut active = perm.len();
+    let (mut keys, mut scratch) = (Vec::new(), Vec::new());
+    // `next[i]`: the token after the (k−1)-gram at `perm[i]`, or NONE at the corpus' end.
+    let mut next = vec![0u32; active];
+    for k in 2..=n {
+        let parents: &[u32] = if k == 2 { first } else { &part.nodes[k - 3].1 };
+        // Each k-gram is at least one position: `active` bounds their number. Reserved,
+        // not touched: trimmed below.
+        let mut tokens = Vec::with_capacity(active);
+        let mut counts = Vec::with_capacity(active);
+        advise_huge_pages(&tokens);
+        advise_huge_pages(&counts);
+        let mut children = Vec::with_capacity(parents.len());
+        let mut best = Vec::with_capacity(parents.len());
+        // The token that follows a (k−1)-gram starting at `pos` is `ids[pos + k - 1]`.
+        // Gathered in one pass: the loads are independent, so they overlap, and each is
+        // prefetched a few dozen positions ahead (they land anywhere in the corpus).
+        let follow = k - 1;
+        const AHEAD: usize = 32;
+        for (i, (t, &pos)) in next[..active].iter_mut().zip(&perm[..active]).enumerate() {
+            if let Some(&ahead) = perm.get(i + AHEAD) {
+                prefetch(ids.as_ptr().wrapping_add(ahead as usize + follow));
+            }
+            *t = ids.get(pos as usize + follow).copied().unwrap_or(NONE);
+        }
+        let (mut read, mut write) = (0usize, 0usize);
+        for &count in parents {
+            children.push(tokens.len() as u32);
+            let run = read..read + count as usize;
+            read = run.end;
+            if run.len() == 1 {
+                let t = next[run.start];
+                if t != NONE {
+                    tokens.push(t);
+                    counts.push(1);
+                    perm[write] = perm[run.start];
+                    write += 1;
+                }
+                best.push(t);
+                continue;
+            }
+            let (mut best_token, mut best_count, mut best_first) = (NONE, 0u32, u32::MAX);
+            let mut group = |t: u32, c: u32, first: u32| {
+                tokens.push(t);
+                counts.push(c);
+                if c > best_count || (c == best_count && first < best_first) {
+                    (best_token, best_count, best_first) = (t, c, first);
+                }
+            };
+            if k == 2 {
+                // Already in order of the next token (see `train_ids_with_threads`): count
+                // runs of equal tokens; the first of each is its first occurrence.
+                let (mut t0, mut c0, mut first0) = (NONE, 0u32, 0u32);
+                for i in run {
+                    let t = next[i];
+                    if t == NONE {
+                        continue;
+                    }
+                    let pos = perm[i];
+                    if t != t0 {
+                        if c0 > 0 {
+                            group(t0, c0, first0);
+                        }
+                        (t0, c0, first0) = (t, 0, pos);
+                    }
+                    c0 += 1;
+                    perm[write] = pos;
+                    write += 1;
+                }
+                if c0 > 0 {
+                    group(t0, c0, first0);
+                }
+            } else {
+                keys.clear();
+                for i in run {
+                    if next[i] != NONE {
+                        keys.push((u64::from(next[i]) << 32) | u64::from(perm[i]));
+                    }
+                }
+                sort_keys(&mut keys, &mut scratch, token_bits);
+                // Equal tokens are one k-gram; the first key of each is its first
+                // occurrence.
+                let mut i = 0;
+                while i < keys.len() {
+                    let t = (keys[i] >> 32) as u32;
+                    let first_pos = keys[i] as u32;
+                    let start = i;
+                    while i < keys.len() && (keys[i] >> 32) as u32 == t {
+                        perm[write] = keys[i] as u32;
+                        write += 1;
+                        i += 1;
+                    }
+                    group(t, (i - start) as u32, first_pos);
+                }
+            }
+            best.push(best_token);
+        }
+        debug_assert_eq!(read, active);
+        active = write;
+        tokens.shrink_to_fit();
+        counts.shrink_to_fit();
+        part.nodes.push((tokens, counts));
+        part.up.push((children, best));
+    }
+    part
+}
+
+/// A hint to the CPU to bring `p`'s cache line in; does nothing elsewhere.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch cannot fault, even for an
+    // address outside any allocation.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Asks the kernel to back `v`'s allocation (capacity included) with 2 MiB pages where it
-/// can: the tables here are touched at random, so with 4 KiB pages a large one costs a
-/// page fault per 4 KiB (a third of the counting time on a million tokens). Only advice:
-/// nothing changes if the kernel declines. Call it before the memory is first touched.
+/// can: a fresh array of megabytes otherwise costs a page fault per 4 KiB as it is first
+/// written. Only advice: nothing changes if the kernel declines. Call it before the memory
+/// is first touched.
 fn advise_huge_pages<T>(v: &Vec<T>) {
     #[cfg(target_os = "linux")]
     {
@@ -180,60 +289,6 @@ fn advise_huge_pages<T>(v: &Vec<T>) {
     let _ = v;
 }
 
-/// Asks the CPU to start loading the cache line of `p` (a hint: it reads nothing).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch cannot fault, even for an
-    // address outside any allocation.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Per-node numbers, read and written together while counting (16 bytes: four to a
-/// cache line).
-#[derive(Debug, Clone, Copy)]
-struct NodeStats {
-    /// How often the node's n-gram was followed by some token (the notebook's
-    /// `sum(counts[context].values())`).
-    followers: u32,
-    /// The most frequent follower's node (the first seen, i.e. smallest id, on ties), or
-    /// `NONE`.
-    best: u32,
-    /// Its count.
-    best_count: u32,
-    /// Its token.
-    best_token: u32,
-}
-
-const NO_STATS: NodeStats = NodeStats {
-    followers: 0,
-    best: NONE,
-    best_count: 0,
-    best_token: NONE,
-};
-
-impl NodeStats {
-    /// A follower `node` (token `token`) has just reached `count`: it becomes the most
-    /// frequent one if its count is higher, or equal with a smaller (earlier-seen) id.
-    /// Offered at each of its increments, every follower is offered at its final count, so
-    /// the end result is the maximum with ties to the first seen.
-    #[inline(always)]
-    fn offer(&mut self, node: u32, token: u32, count: u32) {
-        if self.best == NONE
-            || count > self.best_count
-            || (count == self.best_count && node < self.best)
-        {
-            self.best = node;
-            self.best_count = count;
-            self.best_token = token;
-        }
-    }
-}
-
 /// The count-based language model of the book's §2.4–2.5: counts of every n-gram of order
 /// 1 to `n` in the training tokens, the notebook's backoff rule (see the [module
 /// docs](self)), greedy prediction and generation.
@@ -244,17 +299,9 @@ impl NodeStats {
 pub struct CountLanguageModel {
     n: usize,
     vocab: Vocabulary,
-    /// Training tokens `W`.
-    total: u64,
-    /// How often each training token occurs (the unigram counts), by id.
-    unigram: Vec<u32>,
-    /// One entry per trie node. Node 0 is the root (the empty context), node `1 + t` the
-    /// unigram of token `t`, and nodes `level_start[k]..level_start[k + 1]` the distinct
-    /// k-grams in first-seen order.
-    stats: Vec<NodeStats>,
-    level_start: Vec<u32>,
-    /// `levels[k]` holds the k-grams (k ≥ 2) as children of the (k−1)-grams;
-    /// `levels[0]` and `levels[1]` are empty (unigrams are found by id).
+    /// The training tokens, as ids (read back only by [`CountLanguageModel::table`]).
+    corpus: Vec<u32>,
+    /// `levels[k]`: the distinct k-grams, k = 0 (the empty context) to `n`.
     levels: Vec<Level>,
 }
 
@@ -269,26 +316,80 @@ pub struct NgramRow {
 }
 
 impl CountLanguageModel {
-    /// Counts the n-grams of order 1 to `n` in `tokens`.
+    /// Counts the n-grams of order 1 to `n` in `tokens`, on one thread.
     ///
     /// # Errors
     /// [`LmError::InvalidConfig`] for `n = 0`, [`LmError::Empty`] for no tokens, and
     /// [`LmError::InvalidConfig`] for a corpus too large for 32-bit counts (2 billion
     /// tokens).
     pub fn train<S: AsRef<str>>(n: usize, tokens: &[S]) -> Result<Self> {
+        Self::train_with_threads(n, tokens, 1)
+    }
+
+    /// [`CountLanguageModel::train`] on up to `threads` threads (the n-grams under
+    /// different first tokens are counted independently). The model is the same for any
+    /// number of threads.
+    ///
+    /// # Errors
+    /// As [`CountLanguageModel::train`], and [`LmError::InvalidConfig`] for 0 threads.
+    pub fn train_with_threads<S: AsRef<str>>(
+        n: usize,
+        tokens: &[S],
+        threads: usize,
+    ) -> Result<Self> {
         let mut vocab = Vocabulary::new();
         let ids: Vec<u32> = tokens.iter().map(|t| vocab.insert(t.as_ref())).collect();
-        Self::train_ids(n, &ids, vocab)
+        Self::train_ids_with_threads(n, &ids, vocab, threads)
     }
 
     /// Counts the n-grams of order 1 to `n` in `ids`, whose words are `vocab`'s (ids must
     /// be dense, `0..vocab.len()`, and first seen in id order for the notebook's tie rule
-    /// to hold — as [`Vocabulary::insert`] assigns them).
+    /// to hold — as [`Vocabulary::insert`] assigns them), on one thread.
     ///
     /// # Errors
     /// As [`CountLanguageModel::train`], and [`LmError::InvalidConfig`] for an id past
     /// the vocabulary.
     pub fn train_ids(n: usize, ids: &[u32], vocab: Vocabulary) -> Result<Self> {
+        Self::train_ids_with_threads(n, ids, vocab, 1)
+    }
+
+    /// [`CountLanguageModel::train_ids`] on up to `threads` threads.
+    ///
+    /// # Errors
+    /// As [`CountLanguageModel::train_ids`], and [`LmError::InvalidConfig`] for 0 threads.
+    pub fn train_ids_with_threads(
+        n: usize,
+        ids: &[u32],
+        vocab: Vocabulary,
+        threads: usize,
+    ) -> Result<Self> {
+        Self::train_owned_ids(n, ids.to_vec(), vocab, threads)
+    }
+
+    /// [`CountLanguageModel::train_ids_with_threads`] taking the ids by value: the model
+    /// keeps them (for [`CountLanguageModel::table`]) instead of a copy, which saves a copy
+    /// of the corpus in time and memory.
+    ///
+    /// ```
+    /// use ferrograd_lm::CountLanguageModel;
+    /// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
+    ///
+    /// let mut vocab = Vocabulary::new();
+    /// let ids = count_lm_token_ids("the cat sat. the cat ran.", &mut vocab);
+    /// let model = CountLanguageModel::train_owned_ids(3, ids, vocab, 1)?;
+    /// assert_eq!(model.predict(&["the"]), "cat");
+    /// # Ok::<(), ferrograd_lm::LmError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`CountLanguageModel::train_ids_with_threads`].
+    pub fn train_owned_ids(
+        n: usize,
+        corpus: Vec<u32>,
+        vocab: Vocabulary,
+        threads: usize,
+    ) -> Result<Self> {
+        let ids = &corpus[..];
         const OP: &str = "CountLanguageModel::train";
         if n == 0 {
             return Err(invalid(
@@ -298,101 +399,161 @@ impl CountLanguageModel {
                 "the order must be at least 1 (unigrams)",
             ));
         }
+        if threads == 0 {
+            return Err(invalid(OP, "threads", 0, "at least one thread is needed"));
+        }
         if ids.is_empty() {
             return Err(LmError::Empty {
                 op: OP,
                 what: "the training corpus",
             });
         }
-        let orders = n.min(ids.len());
-        // Node ids must fit in u32 with room for NONE: at most one node per position and
-        // order, plus the unigrams.
-        let max_nodes = 1 + vocab.len() as u64 + ids.len() as u64 * (orders as u64 - 1);
-        if ids.len() >= (u32::MAX / 2) as usize || max_nodes >= u64::from(u32::MAX) {
+        // Positions, counts and node ids are 32-bit, with u32::MAX kept for NONE.
+        if ids.len() >= (u32::MAX / 2) as usize {
             return Err(invalid(
                 OP,
-                "corpus length × n",
-                format!("{} × {n}", ids.len()),
-                "node ids and counts are 32-bit: at most about 4 billion n-grams",
+                "corpus length",
+                ids.len(),
+                "positions and counts are 32-bit: at most about 2 billion tokens",
             ));
         }
-        if let Some((at, &bad)) = ids
-            .iter()
-            .enumerate()
-            .find(|&(_, &id)| id as usize >= vocab.len())
-        {
+        let v = vocab.len();
+        if let Some((at, &bad)) = ids.iter().enumerate().find(|&(_, &id)| id as usize >= v) {
             return Err(invalid(
                 OP,
                 "token id",
                 bad,
-                format!(
-                    "id at position {at} is past the vocabulary of {}",
-                    vocab.len()
-                ),
+                format!("id at position {at} is past the vocabulary of {v}"),
             ));
         }
-        let v = vocab.len();
+        let len = ids.len();
         let mut unigram = vec![0u32; v];
         for &t in ids {
             unigram[t as usize] += 1;
         }
-        // Reserved, not touched: pages are only used as nodes are added.
-        let mut stats = Vec::with_capacity(max_nodes as usize);
-        advise_huge_pages(&stats);
-        stats.push(NO_STATS);
-        stats.extend(std::iter::repeat_n(NO_STATS, v));
-        // Order 1: the unigram of id t is node 1 + t (ids are first-seen, so node order is
-        // first-seen order too).
-        for (t, &count) in unigram.iter().enumerate() {
-            stats[ROOT as usize].offer(1 + t as u32, t as u32, count);
-        }
-        stats[ROOT as usize].followers = ids.len() as u32;
-        let mut level_start = vec![0, 1, stats.len() as u32];
-        let mut levels = vec![Level::default(), Level::default()];
-        // `prefix[i]` is the node of the (k−1)-gram starting at i.
-        let mut prefix: Vec<u32> = ids.iter().map(|&t| 1 + t).collect();
-        for k in 2..=orders {
-            let positions = ids.len() - k + 1;
-            prefix.truncate(positions);
-            let mut level = Level::with_capacity(positions);
-            // Look-ups at different positions are independent: start loading the slots
-            // and the parents' numbers a few positions ahead.
-            const AHEAD: usize = 12;
-            for i in 0..positions {
-                if i + AHEAD < positions {
-                    let p = prefix[i + AHEAD];
-                    level.prefetch(p, ids[i + AHEAD + k - 1]);
-                    prefetch(stats.as_ptr().wrapping_add(p as usize));
-                }
-                let parent = prefix[i];
-                let token = ids[i + k - 1];
-                let (node, count, new) = level.count(parent, token, stats.len() as u32);
-                if new {
-                    stats.push(NO_STATS);
-                }
-                let s = &mut stats[parent as usize];
-                s.followers += 1;
-                s.offer(node, token, count);
-                prefix[i] = node;
+        // The empty context: followed W times; its most frequent follower is the most
+        // frequent token, the smallest id (first seen) on ties.
+        let mut root_best = 0u32;
+        for (t, &c) in unigram.iter().enumerate() {
+            if c > unigram[root_best as usize] {
+                root_best = t as u32;
             }
-            levels.push(level);
-            level_start.push(stats.len() as u32);
         }
-        while level_start.len() < n + 2 {
-            // Orders above the corpus length have no n-grams.
-            level_start.push(stats.len() as u32);
-            levels.push(Level::default());
+        let mut levels = vec![Level {
+            tokens: Vec::new(),
+            counts: vec![len as u32],
+            children: vec![0, v as u32],
+            best: vec![root_best],
+            last: NONE,
+        }];
+        // Positions in order of their first two tokens, ascending among equals: two
+        // stable counting sorts, by the second token, then by the first (the position
+        // without a second token goes first among its first token's).
+        let mut perm = vec![0u32; len];
+        {
+            let mut by_next = vec![0u32; len];
+            let mut starts = Vec::with_capacity(v);
+            let mut at = 0u32;
+            for &c in &unigram {
+                starts.push(at);
+                at += c;
+            }
+            let mut next = starts.clone();
+            for (pos, &t) in ids.iter().enumerate() {
+                let slot = &mut next[t as usize];
+                by_next[*slot as usize] = pos as u32;
+                *slot += 1;
+            }
+            let mut next = starts;
+            let mut place = |pos: u32| {
+                let slot = &mut next[ids[pos as usize] as usize];
+                perm[*slot as usize] = pos;
+                *slot += 1;
+            };
+            place(len as u32 - 1);
+            for &pos in &by_next {
+                if pos > 0 {
+                    place(pos - 1);
+                }
+            }
         }
-        stats.shrink_to_fit();
-        Ok(Self {
+        let token_bits = u32::BITS - (v as u32).leading_zeros();
+        // Split the first tokens into `threads` ranges of about equal numbers of positions.
+        let threads = threads.min(v).max(1);
+        let mut bounds = vec![0usize];
+        let mut seen = 0usize;
+        for (t, &c) in unigram.iter().enumerate() {
+            seen += c as usize;
+            if bounds.len() < threads && seen * threads >= bounds.len() * len {
+                bounds.push(t + 1);
+            }
+        }
+        bounds.truncate(threads);
+        bounds.push(v);
+        let parts: Vec<Part> = if bounds.len() == 2 {
+            vec![build_part(ids, n, &unigram, &mut perm, token_bits)]
+        } else {
+            std::thread::scope(|scope| {
+                let mut rest: &mut [u32] = &mut perm;
+                let mut handles = Vec::new();
+                for w in bounds.windows(2) {
+                    let first = &unigram[w[0]..w[1]];
+                    let size: usize = first.iter().map(|&c| c as usize).sum();
+                    let (mine, tail) = rest.split_at_mut(size);
+                    rest = tail;
+                    handles.push(scope.spawn(move || build_part(ids, n, first, mine, token_bits)));
+                }
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a counting thread panicked"))
+                    .collect()
+            })
+        };
+        drop(perm);
+        levels.push(Level {
+            tokens: Vec::new(),
+            counts: unigram,
+            last: NONE,
+            ..Level::default()
+        });
+        let mut parts = parts;
+        for k in 2..=n {
+            // Order k's nodes: the parts' in order (their first tokens ascend). The first
+            // part's arrays are moved, the others' appended.
+            let (mut tokens, mut counts) = std::mem::take(&mut parts[0].nodes[k - 2]);
+            let (mut children, mut best) = std::mem::take(&mut parts[0].up[k - 2]);
+            for part in &parts[1..] {
+                let base = tokens.len() as u32;
+                let (t, c) = &part.nodes[k - 2];
+                let (ch, b) = &part.up[k - 2];
+                children.extend(ch.iter().map(|&x| x + base));
+                best.extend_from_slice(b);
+                tokens.extend_from_slice(t);
+                counts.extend_from_slice(c);
+            }
+            children.push(tokens.len() as u32);
+            let below = &mut levels[k - 1];
+            below.children = children;
+            below.best = best;
+            levels.push(Level {
+                tokens,
+                counts,
+                last: NONE,
+                ..Level::default()
+            });
+        }
+        let mut model = Self {
             n,
             vocab,
-            total: ids.len() as u64,
-            unigram,
-            stats,
-            level_start,
+            corpus: Vec::new(),
             levels,
-        })
+        };
+        for k in 1..=n.min(len) {
+            let last = model.node_of_known(&ids[len - k..]);
+            model.levels[k].last = last;
+        }
+        model.corpus = corpus;
+        Ok(model)
     }
 
     /// The maximum order `n`.
@@ -412,41 +573,63 @@ impl CountLanguageModel {
 
     /// `W`: the number of training tokens.
     pub fn num_tokens(&self) -> u64 {
-        self.total
+        self.corpus.len() as u64
     }
 
     /// The number of distinct n-grams of order `k` (0 for `k = 0` or `k > n`).
     pub fn num_ngrams(&self, k: usize) -> usize {
-        if k == 0 || k > self.n {
-            return 0;
+        match k {
+            0 => 0,
+            1 => self.levels[1].counts.iter().filter(|&&c| c > 0).count(),
+            _ if k > self.n => 0,
+            _ => self.levels[k].len(),
         }
-        (self.level_start[k + 1] - self.level_start[k]) as usize
     }
 
-    /// Bytes held by the counts (node records and the levels' hash tables), for memory
+    /// Bytes held by the counts (the levels' arrays and the training ids), for memory
     /// reports.
     pub fn memory_bytes(&self) -> usize {
-        self.stats.capacity() * size_of::<NodeStats>()
-            + self.unigram.capacity() * 4
-            + self.levels.iter().map(Level::bytes).sum::<usize>()
+        self.levels.iter().map(Level::bytes).sum::<usize>() + self.corpus.capacity() * 4
     }
 
-    /// The child of `node` (an n-gram of order `k − 1`) by `token`: `(node, count)`.
+    /// The child of `node` (an n-gram of order `k − 1`) by `token`: its node at order `k`.
     #[inline(always)]
-    fn child(&self, k: usize, node: u32, token: u32) -> Option<(u32, u32)> {
+    fn child(&self, k: usize, node: u32, token: u32) -> Option<u32> {
         if k == 1 {
-            Some((1 + token, self.unigram[token as usize]))
-        } else {
-            self.levels[k].find(node, token)
+            return Some(token);
         }
+        let below = &self.levels[k - 1].children;
+        let (start, end) = (below[node as usize], below[node as usize + 1]);
+        let tokens = &self.levels[k].tokens[start as usize..end as usize];
+        tokens.binary_search(&token).ok().map(|i| start + i as u32)
+    }
+
+    /// How often the context `node` of order `k` was followed by some token (the
+    /// notebook's `sum(counts[context].values())`).
+    #[inline(always)]
+    fn followers(&self, k: usize, node: u32) -> u32 {
+        let level = &self.levels[k];
+        level.counts[node as usize] - u32::from(node == level.last)
+    }
+
+    /// The node of a context of known ids, or `NONE`.
+    fn node_of_known(&self, context: &[u32]) -> u32 {
+        let mut node = 0;
+        for (k, &t) in (1..).zip(context) {
+            match self.child(k, node, t) {
+                Some(child) => node = child,
+                None => return NONE,
+            }
+        }
+        node
     }
 
     /// The node of a context given as ids (`None` = an unknown word), or `NONE`.
     fn node_of(&self, context: &[Option<u32>]) -> u32 {
-        let mut node = ROOT;
+        let mut node = 0;
         for (k, &t) in (1..).zip(context) {
             match t.and_then(|t| self.child(k, node, t)) {
-                Some((child, _)) => node = child,
+                Some(child) => node = child,
                 None => return NONE,
             }
         }
@@ -458,9 +641,10 @@ impl CountLanguageModel {
     }
 
     /// The unigram fallback `(count(w) + 1) / (W + V)`.
+    #[inline]
     fn laplace_unigram(&self, token: Option<u32>) -> f64 {
-        let c = token.map_or(0, |t| self.unigram[t as usize]);
-        (f64::from(c) + 1.0) / (self.total as f64 + self.vocab.len() as f64)
+        let c = token.map_or(0, |t| self.levels[1].counts[t as usize]);
+        (f64::from(c) + 1.0) / (self.corpus.len() as f64 + self.vocab.len() as f64)
     }
 
     /// `Pr(token | context)` by the notebook's backoff rule, for ids (`None` = a word the
@@ -472,11 +656,15 @@ impl CountLanguageModel {
                     continue;
                 }
                 let c = self.node_of(&context[context.len() - (k - 1)..]);
-                if c == NONE || self.stats[c as usize].followers == 0 {
+                if c == NONE {
                     continue;
                 }
-                if let Some((_, count)) = self.child(k, c, t) {
-                    return f64::from(count) / f64::from(self.stats[c as usize].followers);
+                let followers = self.followers(k - 1, c);
+                if followers == 0 {
+                    continue;
+                }
+                if let Some(child) = self.child(k, c, t) {
+                    return f64::from(self.levels[k].counts[child as usize]) / f64::from(followers);
                 }
             }
         }
@@ -496,12 +684,12 @@ impl CountLanguageModel {
                 continue;
             }
             let c = self.node_of(&context[context.len() - (k - 1)..]);
-            if c != NONE && self.stats[c as usize].followers > 0 {
-                return self.stats[c as usize].best_token;
+            if c != NONE && self.followers(k - 1, c) > 0 {
+                return self.levels[k - 1].best[c as usize];
             }
         }
-        // The corpus is never empty, so the root has a most frequent child.
-        self.stats[ROOT as usize].best_token
+        // The corpus is never empty, so the empty context has a most frequent follower.
+        self.levels[0].best[0]
     }
 
     /// The most likely next token after `context`: the most frequent follower at the
@@ -530,8 +718,8 @@ impl CountLanguageModel {
 
     /// The log-likelihood terms of `tokens` as the notebook's `compute_perplexity` walks
     /// them: token `i`'s probability given the up to `context_size` tokens before it.
-    /// Calls `f(i, probability)` for each token; runs in one pass with `n` table look-ups
-    /// per token.
+    /// Calls `f(i, probability)` for each token; runs in one pass with at most `n`
+    /// look-ups per token.
     pub fn for_each_probability<S: AsRef<str>>(
         &self,
         tokens: &[S],
@@ -551,21 +739,31 @@ impl CountLanguageModel {
     ) {
         let n = self.n;
         // ctx[len] = node of the last `len` tokens before position i (NONE if unseen or
-        // shorter than `len`); next[len] and count[len] the same ending at position i.
+        // shorter than `len`); next[len] the same ending at position i.
         let mut ctx = vec![NONE; n];
-        ctx[0] = ROOT;
+        ctx[0] = 0;
         let mut next = vec![NONE; n + 1];
-        let mut count = vec![0u32; n + 1];
+        next[0] = 0;
         for (i, &token) in ids.iter().enumerate() {
-            next[0] = ROOT;
-            for k in 1..=n {
-                (next[k], count[k]) = match token {
-                    Some(t) if ctx[k - 1] != NONE => {
-                        self.child(k, ctx[k - 1], t).unwrap_or((NONE, 0))
+            // The k-gram ending at i extends the (k−1)-gram before it; once one is unseen,
+            // every longer one is too.
+            let mut seen = 0;
+            if let Some(t) = token {
+                for k in 1..=n {
+                    let parent = ctx[k - 1];
+                    if parent == NONE {
+                        break;
                     }
-                    _ => (NONE, 0),
-                };
+                    match self.child(k, parent, t) {
+                        Some(node) => {
+                            next[k] = node;
+                            seen = k;
+                        }
+                        None => break,
+                    }
+                }
             }
+            next[seen + 1..].fill(NONE);
             let available = i.min(context_size);
             let mut p = None;
             for k in (2..=n).rev() {
@@ -573,11 +771,16 @@ impl CountLanguageModel {
                     continue;
                 }
                 let c = ctx[k - 1];
-                if c == NONE || self.stats[c as usize].followers == 0 {
+                if c == NONE {
+                    continue;
+                }
+                let followers = self.followers(k - 1, c);
+                if followers == 0 {
                     continue;
                 }
                 if next[k] != NONE {
-                    p = Some(f64::from(count[k]) / f64::from(self.stats[c as usize].followers));
+                    let count = self.levels[k].counts[next[k] as usize];
+                    p = Some(f64::from(count) / f64::from(followers));
                     break;
                 }
             }
@@ -613,62 +816,36 @@ impl CountLanguageModel {
         Ok((-log_likelihood / ids.len() as f64).exp())
     }
 
-    /// `(parent, token, count)` of every node (index = node id), read back from the
-    /// levels' tables; for printing tables, not for speed.
-    fn node_records(&self) -> Vec<(u32, u32, u32)> {
-        let mut records = vec![(NONE, NONE, 0); self.stats.len()];
-        for (t, &count) in self.unigram.iter().enumerate() {
-            records[1 + t] = (ROOT, t as u32, count);
-        }
-        for level in &self.levels {
-            for slot in level.slots.iter().filter(|s| !slot_is_empty(s)) {
-                records[slot_node(slot) as usize] =
-                    ((slot[0] >> 32) as u32, slot[0] as u32, slot_count(slot));
-            }
-        }
-        records
-    }
-
     /// The table of order `k` (1 ≤ k ≤ n): every context of `k − 1` tokens that was
     /// followed by something, in first-seen order, with its followers and their counts —
-    /// the notebook's `ngram_counts[k − 1]`.
+    /// the notebook's `ngram_counts[k − 1]`. (Replays the training corpus to recover the
+    /// first-seen order: for printing tables, not for speed.)
     pub fn table(&self, k: usize) -> Vec<NgramRow> {
         if k == 0 || k > self.n {
             return Vec::new();
         }
-        let records = self.node_records();
         let word = |t: u32| self.vocab.word(t).unwrap_or_default().to_string();
-        let words_of = |mut node: u32| {
-            let mut words = Vec::new();
-            while node != ROOT && node != NONE {
-                let (parent, token, _) = records[node as usize];
-                words.push(word(token));
-                node = parent;
-            }
-            words.reverse();
-            words
-        };
-        let (start, end) = if k == 1 {
-            (0, 1)
-        } else {
-            (self.level_start[k - 1], self.level_start[k])
-        };
-        let mut rows = Vec::new();
-        let mut index = vec![usize::MAX; (end - start) as usize];
-        for c in start..end {
-            if self.stats[c as usize].followers == 0 {
+        let mut row_of = vec![usize::MAX; self.levels[k - 1].len()];
+        let mut listed = vec![false; self.levels[k].len()];
+        let mut rows: Vec<NgramRow> = Vec::new();
+        for gram in self.corpus.windows(k) {
+            let context = self.node_of_known(&gram[..k - 1]);
+            let token = gram[k - 1];
+            let Some(node) = self.child(k, context, token) else {
                 continue;
+            };
+            let row = &mut row_of[context as usize];
+            if *row == usize::MAX {
+                *row = rows.len();
+                rows.push(NgramRow {
+                    context: gram[..k - 1].iter().map(|&t| word(t)).collect(),
+                    next: Vec::new(),
+                });
             }
-            index[(c - start) as usize] = rows.len();
-            rows.push(NgramRow {
-                context: words_of(c),
-                next: Vec::new(),
-            });
-        }
-        for node in self.level_start[k]..self.level_start[k + 1] {
-            let (parent, token, count) = records[node as usize];
-            let row = index[(parent - start) as usize];
-            rows[row].next.push((word(token), u64::from(count)));
+            if !std::mem::replace(&mut listed[node as usize], true) {
+                let count = self.levels[k].counts[node as usize];
+                rows[*row].next.push((word(token), u64::from(count)));
+            }
         }
         rows
     }

@@ -28,6 +28,294 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// here, as Rust's [`char::is_alphanumeric`] says; for text written in Latin letters the
 /// tokens are identical.)
 pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
+    let mut lower = String::new();
+    scan_count_lm_tokens(text, |piece| match piece {
+        Piece::Ascii(start, end) => {
+            let token = &text[start..end];
+            if token.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower.clear();
+                lower.push_str(token);
+                lower.make_ascii_lowercase();
+                f(&lower);
+            } else {
+                f(token);
+            }
+        }
+        Piece::Period => f("."),
+        Piece::Word(word) => f(word),
+    });
+}
+
+/// The ids of the tokens of [`for_each_count_lm_token`] in `text`, new words added to
+/// `vocab`: the count model's tokeniser and vocabulary in one pass, with no string made per
+/// token.
+///
+/// ```
+/// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
+///
+/// let mut vocab = Vocabulary::new();
+/// let ids = count_lm_token_ids("The cat. THE CAT!", &mut vocab);
+/// assert_eq!(ids, [0, 1, 2, 0, 1]);
+/// assert_eq!(vocab.words(), ["the", "cat", "."]);
+/// ```
+pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
+    /// Tokens hashed and their table slots prefetched before they are looked up in order:
+    /// a look-up is mostly a cache miss into the table, and this lets several overlap.
+    const AHEAD: usize = 8;
+    /// A token waiting for its look-up: `text[start..end]` (lower-cased) with its hash
+    /// and first chunk, or a period if `start == end`.
+    #[derive(Clone, Copy, Default)]
+    struct Pending {
+        start: usize,
+        end: usize,
+        hash: u64,
+        first: u64,
+    }
+    let bytes = text.as_bytes();
+    // About one token per six bytes of English text; reserved, not touched.
+    let mut ids = Vec::with_capacity(text.len() / 4 + 1);
+    // Room for the words of a typical text of this size without growing the table.
+    vocab.reserve(text.len() / 128);
+    let mut period = vocab.id(".");
+    // A circular buffer: `pending` tokens from `ring[head]` on.
+    let mut ring = [Pending::default(); AHEAD];
+    let (mut head, mut pending) = (0usize, 0usize);
+    let mut resolve = |vocab: &mut Vocabulary, p: Pending, ids: &mut Vec<u32>| {
+        let id = if p.start == p.end {
+            *period.get_or_insert_with(|| vocab.insert("."))
+        } else {
+            vocab.find_or_insert_hashed(bytes, p.start, p.end, LOWER, p.hash, p.first, || {
+                lower_ascii(&bytes[p.start..p.end])
+            })
+        };
+        ids.push(id);
+    };
+    scan_count_lm_tokens(text, |piece| {
+        let p = match piece {
+            Piece::Ascii(start, end) => {
+                let (hash, first) = word_hash(bytes, start, end, LOWER);
+                vocab.prefetch(hash);
+                Pending {
+                    start,
+                    end,
+                    hash,
+                    first,
+                }
+            }
+            Piece::Period => Pending::default(),
+            Piece::Word(word) => {
+                // Rare (a token made by the general path): everything before it first.
+                for j in 0..pending {
+                    resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+                }
+                (head, pending) = (0, 0);
+                ids.push(vocab.insert(word));
+                return;
+            }
+        };
+        if pending == AHEAD {
+            resolve(vocab, ring[head], &mut ids);
+            ring[head] = p;
+            head = (head + 1) % AHEAD;
+        } else {
+            ring[(head + pending) % AHEAD] = p;
+            pending += 1;
+        }
+    });
+    for j in 0..pending {
+        resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+    }
+    ids
+}
+
+/// `bytes` (ASCII letters and digits) lower-cased, as a string.
+fn lower_ascii(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| char::from(b.to_ascii_lowercase()))
+        .collect()
+}
+
+/// One token found by [`scan_count_lm_tokens`].
+enum Piece<'a> {
+    /// `text[start..end]`: ASCII letters and digits, to be lower-cased.
+    Ascii(usize, usize),
+    /// A period.
+    Period,
+    /// A lower-cased token made by the general path.
+    Word(&'a str),
+}
+
+/// Byte classes of the tokeniser's fast path.
+const SEPARATOR: u8 = 0;
+const ALNUM: u8 = 1;
+const PERIOD: u8 = 2;
+/// The underscore and every byte of a non-ASCII character: a word character that is not a
+/// token character (or may lower-case into one): the general path decides.
+const OTHER: u8 = 3;
+
+static CLASS: [u8; 256] = {
+    let mut class = [SEPARATOR; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        class[b] = if c.is_ascii_alphanumeric() {
+            ALNUM
+        } else if c == b'.' {
+            PERIOD
+        } else if c == b'_' || c >= 0x80 {
+            OTHER
+        } else {
+            SEPARATOR
+        };
+        b += 1;
+    }
+    class
+};
+
+/// Bit masks of a 64-byte block (bit `j` for byte `j`): ASCII letters and digits,
+/// periods, and [`OTHER`] bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    let (mut alnum, mut period, mut other) = (0u64, 0u64, 0u64);
+    for q in 0..4 {
+        #[allow(unused_unsafe)]
+        // SAFETY: SSE2 is part of the x86-64 baseline; the load reads bytes
+        // `16q..16q + 16` of the 64-byte block.
+        let (a, p, o) = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * q).cast());
+            // Unsigned `x - lo <= hi - lo` as `min(x - lo, hi - lo) == x - lo`.
+            let digit = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
+            let is_digit = _mm_cmpeq_epi8(_mm_min_epu8(digit, _mm_set1_epi8(9)), digit);
+            let letter = _mm_sub_epi8(
+                _mm_or_si128(v, _mm_set1_epi8(0x20)),
+                _mm_set1_epi8(b'a' as i8),
+            );
+            let is_letter = _mm_cmpeq_epi8(_mm_min_epu8(letter, _mm_set1_epi8(25)), letter);
+            let is_period = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'.' as i8));
+            // The top bit of a byte is set for every byte of a non-ASCII character.
+            let is_other = _mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8)));
+            (
+                _mm_movemask_epi8(_mm_or_si128(is_digit, is_letter)) as u16,
+                _mm_movemask_epi8(is_period) as u16,
+                _mm_movemask_epi8(is_other) as u16,
+            )
+        };
+        alnum |= u64::from(a) << (16 * q);
+        period |= u64::from(p) << (16 * q);
+        other |= u64::from(o) << (16 * q);
+    }
+    (alnum, period, other)
+}
+
+/// Bit masks of a 64-byte block (bit `j` for byte `j`): ASCII letters and digits,
+/// periods, and [`OTHER`] bytes.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64, u64) {
+    let (mut alnum, mut period, mut other) = (0u64, 0u64, 0u64);
+    for (j, &b) in block.iter().enumerate() {
+        let class = CLASS[usize::from(b)];
+        alnum |= u64::from(class == ALNUM) << j;
+        period |= u64::from(class == PERIOD) << j;
+        other |= u64::from(class == OTHER) << j;
+    }
+    (alnum, period, other)
+}
+
+/// The tokeniser's scanner: ASCII runs of letters and digits between separators are
+/// reported by position (the common case); a run of word characters with anything else in
+/// it (an underscore, a non-ASCII character) goes to the general path, which applies
+/// Unicode lower-casing and Python's `\w` exactly. Runs are cut at ASCII separators, where
+/// the regular expression's word boundaries always fall.
+///
+/// Where a block of 64 bytes holds only ASCII and no underscore, its tokens are found
+/// from bit masks of the block (letters and digits, periods) instead of byte by byte.
+#[inline]
+fn scan_count_lm_tokens(text: &str, mut f: impl FnMut(Piece<'_>)) {
+    let bytes = text.as_bytes();
+    let end = bytes.len();
+    let class = |i: usize| CLASS[usize::from(bytes[i])];
+    // Invariant at the top of the loop: `i` is 0 or follows an ASCII separator or period,
+    // so a word character at `i` starts a run.
+    let mut i = 0;
+    while i < end {
+        if let Some(block) = bytes.get(i..i + 64) {
+            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+            let (alnum, period, other) = block_masks(block);
+            if other == 0 {
+                // Runs start where a letter or digit follows a non-word byte (bit 0
+                // follows one, by the invariant).
+                let starts = alnum & !(alnum << 1);
+                // A run that reaches the block's end may go on: leave it for the next
+                // round, which starts at that run.
+                let cut = if alnum >> 63 == 1 {
+                    64 - (!alnum).leading_zeros()
+                } else {
+                    64
+                };
+                let keep = if cut == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << cut) - 1
+                };
+                let mut events = (starts | period) & keep;
+                while events != 0 {
+                    let s = events.trailing_zeros();
+                    events &= events - 1;
+                    if period >> s & 1 == 1 {
+                        f(Piece::Period);
+                    } else {
+                        let len = (!(alnum >> s)).trailing_zeros();
+                        let at = i + s as usize;
+                        f(Piece::Ascii(at, at + len as usize));
+                    }
+                }
+                if cut > 0 {
+                    i += cut as usize;
+                    continue;
+                }
+                // One run of 64 letters and digits or more: byte by byte below.
+            }
+        }
+        match class(i) {
+            SEPARATOR => {
+                i += 1;
+                continue;
+            }
+            PERIOD => {
+                f(Piece::Period);
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let start = i;
+        while i < end && class(i) == ALNUM {
+            i += 1;
+        }
+        if i == end || class(i) != OTHER {
+            // (A run that starts with OTHER stops at once, on OTHER.)
+            f(Piece::Ascii(start, i));
+            continue;
+        }
+        // Something else in the run: take the whole run of word characters (up to the
+        // next ASCII separator or period) through the general path.
+        while i < end && matches!(class(i), ALNUM | OTHER) {
+            i += 1;
+        }
+        unicode_segment_tokens(&text[start..i], |word| f(Piece::Word(word)));
+    }
+}
+
+/// The tokeniser on a piece of text that starts and ends at word boundaries, with any
+/// characters: the general path, which lower-cases and classifies each non-ASCII character.
+fn unicode_segment_tokens(text: &str, mut f: impl FnMut(&str)) {
     /// The current run of word characters.
     enum Run {
         /// Not in a run.
@@ -230,10 +518,82 @@ pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Distinct tokens and their dense ids (`0, 1, 2, …` in the order the tokens were first
 /// inserted).
+///
+/// The words are found through an open-addressing hash table that keeps each word's first
+/// eight bytes and length beside its id, so that a look-up of a short word (most words)
+/// reads one table slot and never the word itself.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     words: Vec<String>,
-    ids: FxHashMap<String, u32>,
+    /// Power-of-two many slots, at most half full; linear probing. A slot is
+    /// `[first 8 bytes, tag << 32 | (id + 1)]`, all zeros when empty, where the tag is 24
+    /// bits of the hash and the length (capped at 255) in its low 8 bits.
+    slots: Vec<[u64; 2]>,
+}
+
+/// Every byte 0x20: OR-ed into ASCII letters and digits, lower-cases them.
+const LOWER: u64 = 0x2020_2020_2020_2020;
+
+/// Mask of the first `valid` (1..=8) bytes of a little-endian word.
+#[inline(always)]
+fn byte_mask(valid: usize) -> u64 {
+    u64::MAX >> (8 * (8 - valid))
+}
+
+/// Chunk `c` (8 bytes, zero-padded past the end) of `bytes[start..end]`, where `bytes`
+/// may go on past `end`.
+#[inline(always)]
+fn chunk(bytes: &[u8], start: usize, end: usize, c: usize) -> u64 {
+    let at = start + 8 * c;
+    let valid = (end - at).min(8);
+    let word = match bytes.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        None => {
+            let mut b = [0u8; 8];
+            b[..valid].copy_from_slice(&bytes[at..at + valid]);
+            u64::from_le_bytes(b)
+        }
+    };
+    word & byte_mask(valid)
+}
+
+/// A word's hash and first chunk, from its chunks (`fold` OR-ed into each valid byte).
+#[inline(always)]
+fn word_hash(bytes: &[u8], start: usize, end: usize, fold: u64) -> (u64, u64) {
+    let len = end - start;
+    let chunks = len.div_ceil(8).max(1);
+    let first = if len == 0 {
+        0
+    } else {
+        chunk(bytes, start, end, 0) | (fold & byte_mask(len.min(8)))
+    };
+    let mut h = (len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ first;
+    for c in 1..chunks {
+        let valid = (len - 8 * c).min(8);
+        let word = chunk(bytes, start, end, c) | (fold & byte_mask(valid));
+        h = (h.rotate_left(29) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    // Final mixing (MurmurHash3's fmix64): every bit of the input reaches every bit used.
+    h = h.wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    (h, first)
+}
+
+/// A hint to the CPU to bring `p`'s cache line in; does nothing elsewhere.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch cannot fault, even for an
+    // address outside any allocation.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Vocabulary {
@@ -242,26 +602,194 @@ impl Vocabulary {
         Self::default()
     }
 
-    /// The id of `word`, inserting it with the next id if it is new.
-    ///
-    /// # Panics
-    /// When the vocabulary already holds `u32::MAX` words (4 billion distinct tokens).
-    pub fn insert(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.ids.get(word) {
-            return id;
+    /// Bits of slot index taken from the part of the hash that the tag keeps.
+    const HOME_BITS: u32 = 24;
+
+    /// The slot where the search for a word of hash `h` starts, in a table of `mask + 1`
+    /// slots: from the hash's bits 8 and up, which the tag keeps up to
+    /// [`Vocabulary::HOME_BITS`] bits of index (see [`Vocabulary::rebuild`]).
+    #[inline(always)]
+    fn home(h: u64, mask: usize) -> usize {
+        (h >> 8) as usize & mask
+    }
+
+    /// The tag of a slot for a word of hash `h` and length `len`.
+    #[inline(always)]
+    fn tag(h: u64, len: usize) -> u64 {
+        (h & 0xFFFF_FF00) | len.min(255) as u64
+    }
+
+    /// The slot of `bytes[start..end]` (with `fold`), or the empty slot where it would go.
+    #[inline(always)]
+    fn probe(&self, bytes: &[u8], start: usize, end: usize, fold: u64) -> (usize, u64, u64) {
+        let (h, first) = word_hash(bytes, start, end, fold);
+        self.probe_hashed(bytes, start, end, fold, h, first)
+    }
+
+    /// [`Vocabulary::probe`] with the word's hash and first chunk already known.
+    #[inline(always)]
+    fn probe_hashed(
+        &self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        h: u64,
+        first: u64,
+    ) -> (usize, u64, u64) {
+        let len = end - start;
+        let tag = Self::tag(h, len);
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(h, mask);
+        loop {
+            let slot = self.slots[i];
+            if slot[1] == 0 {
+                return (i, tag, first);
+            }
+            if slot[1] >> 32 == tag && slot[0] == first {
+                if len <= 8 {
+                    return (i, tag, first);
+                }
+                // A long word: compare the rest.
+                let word = self.words[(slot[1] as u32 - 1) as usize].as_bytes();
+                if word.len() == len
+                    && (1..len.div_ceil(8)).all(|c| {
+                        let valid = (len - 8 * c).min(8);
+                        chunk(word, 0, len, c)
+                            == chunk(bytes, start, end, c) | (fold & byte_mask(valid))
+                    })
+                {
+                    return (i, tag, first);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The id of `bytes[start..end]` (lower-cased by `fold` if it is [`LOWER`]), inserting
+    /// `make()` with the next id if it is new.
+    #[inline(always)]
+    fn find_or_insert(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        make: impl FnOnce() -> String,
+    ) -> u32 {
+        let (h, first) = word_hash(bytes, start, end, fold);
+        self.find_or_insert_hashed(bytes, start, end, fold, h, first, make)
+    }
+
+    /// [`Vocabulary::find_or_insert`] with the word's hash and first chunk already known.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn find_or_insert_hashed(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        fold: u64,
+        h: u64,
+        first: u64,
+        make: impl FnOnce() -> String,
+    ) -> u32 {
+        if self.slots.is_empty() {
+            self.slots = vec![[0; 2]; 64];
+        }
+        let (i, tag, first) = self.probe_hashed(bytes, start, end, fold, h, first);
+        if self.slots[i][1] != 0 {
+            return (self.slots[i][1] as u32) - 1;
         }
         let id = u32::try_from(self.words.len())
             .ok()
-            .filter(|&id| id < u32::MAX)
-            .expect("Vocabulary: more than u32::MAX - 1 distinct words");
-        self.words.push(word.to_string());
-        self.ids.insert(word.to_string(), id);
+            .filter(|&id| id < u32::MAX - 1)
+            .expect("Vocabulary: more than u32::MAX - 2 distinct words");
+        self.words.push(make());
+        self.slots[i] = [first, (tag << 32) | u64::from(id + 1)];
+        if 2 * self.words.len() > self.slots.len() {
+            self.rebuild(2 * self.slots.len());
+        }
         id
+    }
+
+    /// Re-inserts every word into a table of `size` slots (a power of two), dropping the
+    /// slots of ids `self.words.len()` and above. Up to [`Vocabulary::HOME_BITS`] bits of
+    /// slot index, a word's home slot follows from its tag, so the words themselves are
+    /// not read (nor hashed) again.
+    fn rebuild(&mut self, size: usize) {
+        let mut slots = vec![[0u64; 2]; size];
+        let mask = size - 1;
+        let mut place = |slot: [u64; 2], h: u64| {
+            let mut i = Self::home(h, mask);
+            while slots[i][1] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = slot;
+        };
+        if size <= 1 << Self::HOME_BITS {
+            let live = self.words.len() as u64;
+            for &slot in &self.slots {
+                let id_plus_one = slot[1] & 0xFFFF_FFFF;
+                if id_plus_one != 0 && id_plus_one <= live {
+                    // The tag keeps the hash's bits 8..32, where `home` reads the index.
+                    place(slot, slot[1] >> 32);
+                }
+            }
+        } else {
+            for (id, word) in self.words.iter().enumerate() {
+                let bytes = word.as_bytes();
+                let (h, first) = word_hash(bytes, 0, bytes.len(), 0);
+                place(
+                    [first, (Self::tag(h, bytes.len()) << 32) | (id as u64 + 1)],
+                    h,
+                );
+            }
+        }
+        self.slots = slots;
+    }
+
+    /// Makes room for `additional` more words without growing the table.
+    ///
+    /// ```
+    /// use ferrograd_lm::text::Vocabulary;
+    /// let mut v = Vocabulary::new();
+    /// v.reserve(1000);
+    /// assert_eq!((v.insert("a"), v.len()), (0, 1));
+    /// ```
+    pub fn reserve(&mut self, additional: usize) {
+        let want = 2 * (self.words.len() + additional);
+        if want > self.slots.len() {
+            self.words.reserve(additional);
+            self.rebuild(want.next_power_of_two().max(64));
+        }
+    }
+
+    /// Asks the CPU to fetch the table slot where a word of hash `h` starts its search.
+    #[inline(always)]
+    fn prefetch(&self, h: u64) {
+        if !self.slots.is_empty() {
+            let i = Self::home(h, self.slots.len() - 1);
+            prefetch(self.slots.as_ptr().wrapping_add(i));
+        }
+    }
+
+    /// The id of `word`, inserting it with the next id if it is new.
+    ///
+    /// # Panics
+    /// When the vocabulary already holds `u32::MAX - 2` words (4 billion distinct tokens).
+    pub fn insert(&mut self, word: &str) -> u32 {
+        self.find_or_insert(word.as_bytes(), 0, word.len(), 0, || word.to_string())
     }
 
     /// The id of `word`, if it is known.
     pub fn id(&self, word: &str) -> Option<u32> {
-        self.ids.get(word).copied()
+        if self.slots.is_empty() {
+            return None;
+        }
+        let (i, _, _) = self.probe(word.as_bytes(), 0, word.len(), 0);
+        let slot = self.slots[i][1];
+        (slot != 0).then(|| slot as u32 - 1)
     }
 
     /// The word with id `id`, if there is one.
@@ -282,6 +810,26 @@ impl Vocabulary {
     /// Whether no word was inserted.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+
+    /// Keeps the first `len` words (ids `0..len`) and forgets the others, as for the
+    /// vocabulary of a training split whose ids all come before the test split's new ones.
+    ///
+    /// ```
+    /// use ferrograd_lm::text::Vocabulary;
+    /// let mut v = Vocabulary::new();
+    /// for w in ["a", "b", "c"] {
+    ///     v.insert(w);
+    /// }
+    /// v.truncate(2);
+    /// assert_eq!((v.id("b"), v.id("c"), v.len()), (Some(1), None, 2));
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.words.len() {
+            self.words.truncate(len);
+            let size = (2 * len).next_power_of_two().max(64);
+            self.rebuild(size);
+        }
     }
 }
 
@@ -326,6 +874,62 @@ mod tests {
         assert_eq!(a, b);
         a.clear();
         assert!(a.is_empty());
+    }
+
+    /// The general path alone, for any text: the reference for the fast paths.
+    fn general_path_tokens(text: &str) -> Vec<String> {
+        let mut tokens = Vec::new();
+        unicode_segment_tokens(text, |t| tokens.push(t.to_string()));
+        tokens
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// The 64-byte block scanner, the byte scanner and the vocabulary's lower-casing
+        /// give the general path's tokens and first-seen ids on text mixing long and short
+        /// words, periods, underscores and non-ASCII letters across block edges.
+        #[test]
+        fn fast_paths_equal_the_general_path(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-zA-Z0-9]{1,3}", "[a-zA-Z0-9]{60,70}", "[ .,\n]{1,2}",
+                    "[_\u{e9}\u{212a}\u{130}]", "[a-z]{1,4}[_\u{e9}][a-z]{0,3}"
+                ],
+                0..120,
+            )
+        ) {
+            let text = pieces.concat();
+            let expected = general_path_tokens(&text);
+            proptest::prop_assert_eq!(count_lm_tokens(&text), expected.clone());
+            let mut vocab = Vocabulary::new();
+            let ids = count_lm_token_ids(&text, &mut vocab);
+            let words: Vec<&str> = ids.iter().map(|&id| vocab.word(id).unwrap()).collect();
+            proptest::prop_assert_eq!(words, expected.iter().map(String::as_str).collect::<Vec<_>>());
+            let mut reference = Vocabulary::new();
+            let expected_ids: Vec<u32> = expected.iter().map(|t| reference.insert(t)).collect();
+            proptest::prop_assert_eq!(ids, expected_ids);
+        }
+    }
+
+    #[test]
+    fn vocabulary_grows_reserves_and_truncates_without_losing_words() {
+        let mut v = Vocabulary::new();
+        let words: Vec<String> = (0..5000)
+            .map(|i| format!("w{i}{}", "x".repeat(i % 13)))
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.insert(w), i as u32);
+        }
+        v.reserve(100_000);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.id(w), Some(i as u32));
+        }
+        v.truncate(1234);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.id(w), (i < 1234).then_some(i as u32), "{w}");
+        }
+        assert_eq!(v.insert(&words[4000]), 1234);
     }
 
     #[test]
