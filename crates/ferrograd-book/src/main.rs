@@ -7,6 +7,7 @@
 //! ferrograd-book chapter2 [SECTION] [--corpus FILE] ...
 //! ferrograd-book chapter3 [SECTION] [--corpus FILE] [--full] [--steps N] ...
 //! ferrograd-book chapter4 [SECTION] [--corpus FILE] [--full] [--steps N] ...
+//! ferrograd-book chapter5 [SECTION] [--model DIR] [--data DIR] [--epochs N] ...
 //! ```
 //!
 //! Run `ferrograd-book --help` (or `ferrograd-book chapter2 --help`) for the sections and
@@ -20,6 +21,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use ferrograd_book::chapter2::{self, bag_of_words, embeddings};
 use ferrograd_book::chapter3::{self, TokenizerChoice, training};
 use ferrograd_book::chapter4;
+use ferrograd_book::chapter5;
 use ferrograd_book::{Figures, Progress, Section, run_section};
 
 const AFTER_HELP: &str = "\
@@ -71,6 +73,80 @@ enum Command {
     /// Chapter 4: causal self-attention, RoPE, the decoder language model, generation
     /// with the KV cache, training (every section if none is named)
     Chapter4(Box<chapter4::Args>),
+    /// Chapter 5: GPT-2 checkpoints, sampling, finetuning, LoRA, an LM as a classifier
+    /// (every section if none is named)
+    Chapter5(Chapter5Args),
+}
+
+#[derive(Debug, Args)]
+struct Chapter5Args {
+    /// A Hugging Face GPT-2 checkpoint directory (default: the built-in tiny random GPT-2)
+    #[arg(long, global = true, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// The emotion data directory (train.txt, val.txt, test.txt as `text;label`; default:
+    /// a synthetic look-alike)
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Passes over the training examples
+    #[arg(long, global = true, default_value_t = 4)]
+    epochs: usize,
+    /// Use at most this many training examples (0: all)
+    #[arg(long, global = true, default_value_t = 0)]
+    max_train: usize,
+    /// Use at most this many test examples (0: all)
+    #[arg(long, global = true, default_value_t = 0)]
+    max_test: usize,
+    /// The prompt the `gpt2` section continues
+    #[arg(long, global = true, default_value = "Hello, my name is")]
+    prompt: String,
+    /// Seed of initial weights and draws
+    #[arg(long, global = true, default_value_t = 1)]
+    seed: u64,
+    #[command(subcommand)]
+    section: Option<Chapter5>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Chapter5 {
+    /// §5.1 load a checkpoint, count parameters, greedy generation with/without the cache
+    Gpt2,
+    /// §5.4 the book's temperature values, top-k, top-p, seeded draws
+    Sampling,
+    /// §5.2–5.3 emotion as text generation (exact match), ChatML with <|im_end|>
+    Finetune,
+    /// §5.5 LoRA counts, adapter training, merging, PEFT's adapter files
+    Lora,
+    /// §5.3.1, §5.6 bag-of-words baseline, GPT-2 as a classifier, with LoRA
+    Classifier,
+}
+
+impl Chapter5 {
+    fn section(self) -> chapter5::Section {
+        match self {
+            Chapter5::Gpt2 => chapter5::Section::Gpt2,
+            Chapter5::Sampling => chapter5::Section::Sampling,
+            Chapter5::Finetune => chapter5::Section::Finetune,
+            Chapter5::Lora => chapter5::Section::Lora,
+            Chapter5::Classifier => chapter5::Section::Classifier,
+        }
+    }
+}
+
+fn chapter5(
+    section: chapter5::Section,
+    options: &chapter5::Options,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Report, String> {
+    let o = chapter5::run(section, options, figures, progress)
+        .map_err(|e| format!("{}: {e}", section.name()))?;
+    Ok(Report {
+        name: section.name(),
+        title: section.title(),
+        text: o.text,
+        json: o.json,
+        files: o.files,
+    })
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]
@@ -481,6 +557,33 @@ fn run(
             chapters.push(("chapter2", all_chapter2(&chapter2::Options::default())?));
             chapters.push(("chapter3", all_chapter3(&chapter3::Options::default())?));
             chapters.push(("chapter4", all_chapter4(&chapter4::Options::default())?));
+            let small = chapter5::Options::small();
+            let reports = chapter5::Section::ALL
+                .iter()
+                .map(|&s| chapter5(s, &small, figures, progress))
+                .collect::<Result<Vec<_>, _>>()?;
+            chapters.push(("chapter5", reports));
+        }
+        Command::Chapter5(args) => {
+            let options = chapter5::Options {
+                model: args.model.clone(),
+                data: args.data.clone(),
+                epochs: args.epochs,
+                max_train: args.max_train,
+                max_test: args.max_test,
+                prompt: args.prompt.clone(),
+                seed: args.seed,
+                ..chapter5::Options::default()
+            };
+            let sections: Vec<chapter5::Section> = match args.section {
+                None => chapter5::Section::ALL.to_vec(),
+                Some(s) => vec![s.section()],
+            };
+            let reports = sections
+                .into_iter()
+                .map(|s| chapter5(s, &options, figures, progress))
+                .collect::<Result<Vec<_>, _>>()?;
+            chapters.push(("chapter5", reports));
         }
         Command::Chapter1 { section: None } => chapters.push(("chapter1", all_chapter1()?)),
         Command::Chapter1 { section: Some(s) } => {

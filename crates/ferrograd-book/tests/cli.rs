@@ -22,7 +22,7 @@ fn help(args: &[&str]) -> String {
 #[test]
 fn help_lists_every_chapter_and_section() {
     let text = help(&["--help"]);
-    for command in ["all", "chapter1", "chapter2"] {
+    for command in ["all", "chapter1", "chapter2", "chapter5"] {
         assert!(text.contains(command), "{command}: {text}");
     }
     assert!(text.contains("--out") && text.contains("--json"));
@@ -285,6 +285,13 @@ fn all_runs_every_chapter_on_built_in_data() {
     for s in ferrograd_book::chapter2::Section::ALL {
         assert!(
             v["chapter2"][s.name()]["results"].is_object(),
+            "{}",
+            s.name()
+        );
+    }
+    for s in ferrograd_book::chapter5::Section::ALL {
+        assert!(
+            v["chapter5"][s.name()]["results"].is_object(),
             "{}",
             s.name()
         );

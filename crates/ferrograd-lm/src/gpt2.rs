@@ -842,6 +842,10 @@ impl<T: Scalar> LoraHost<T> for Gpt2LmHeadModel<T> {
     fn default_lora_targets(&self) -> Vec<String> {
         vec!["c_attn".into()]
     }
+
+    fn lora_fan_in_fan_out(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Scalar> Gpt2LmHeadModel<T> {

@@ -26,14 +26,19 @@
 //! ```
 
 pub mod bow;
+pub mod classifier;
+pub mod classifier_bow;
+pub mod classifier_data;
 pub mod decoder;
 pub mod error;
 pub mod eval;
+pub mod finetune;
 pub mod generate;
 pub mod gpt2;
 pub mod gpt2_generate;
 pub mod gpt2_load;
 pub mod ngram;
+pub mod peft;
 pub mod rnn;
 pub mod sampling;
 pub mod text;

@@ -180,3 +180,45 @@ fn fused_f32_kernels_agree_with_tensor_primitives_at_scale() {
         2e-5,
     );
 }
+
+/// Issue 18: a norm layer built with `new(&[])` said "expected [..., ]" at its first
+/// forward pass, and `Embedding::forward` dropped which id was out of range. The errors
+/// now name the call and what the user passed.
+#[test]
+fn errors_name_the_layer_call_and_the_values_passed() {
+    let x = Tensor::<f32>::zeros(&[2, 3]);
+    let hint = |layer: &str| {
+        format!(
+            "normalized_shape is [] (built by {layer}::new(&[])); it must name at least one \
+             trailing axis to normalise over, e.g. {layer}::new(&[d]) for rows of d features"
+        )
+    };
+    let err = LayerNorm::<f32>::new(&[]).forward(&x).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("LayerNorm::forward: {}", hint("LayerNorm"))
+    );
+    let err = RmsNorm::<f32>::new(&[], None).forward(&x).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("RmsNorm::forward: {}", hint("RmsNorm"))
+    );
+    let err = LayerNorm::<f32>::try_new(&[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("LayerNorm::try_new: {}", hint("LayerNorm"))
+    );
+    let table = Embedding::<f32>::new(5, 2, None, &mut Rng::new(0));
+    let err = table
+        .forward(&IdTensor::from([[0, 4], [7, 1]]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Embedding::forward: id 7 at position 2 is out of range 0..5"
+    );
+    let err = table.forward(&IdTensor::from([-1])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Embedding::forward: id -1 at position 0 is out of range 0..5"
+    );
+}

@@ -22,6 +22,7 @@ use crate::OptimError;
 use crate::error::{Result, check};
 use crate::optimizer::grad_data;
 use crate::state::optim_tensor;
+use ferrograd_linalg::cpu::lanes;
 use ferrograd_tensor::{Gradients, Parameter, Scalar, TensorId};
 
 /// Clipping by global norm, with PyTorch's options (`torch.nn.utils.clip_grad_norm_`).
@@ -264,11 +265,11 @@ fn total_norm<T: Scalar>(grads: &Gradients<T>, ids: &[TensorId], p: f64) -> f64 
     for g in all {
         let data = grad_data(g);
         sum += if p == 2.0 {
-            lane_sum(&data, |x| x * x)
+            lanes::sum_f64(&data, |x| x * x)
         } else if p == 1.0 {
-            lane_sum(&data, f64::abs)
+            lanes::sum_f64(&data, f64::abs)
         } else {
-            lane_sum(&data, |x| x.abs().powf(p))
+            lanes::sum_f64(&data, |x| x.abs().powf(p))
         };
     }
     if p == 1.0 {
@@ -278,24 +279,4 @@ fn total_norm<T: Scalar>(grads: &Gradients<T>, ids: &[TensorId], p: f64) -> f64 
     } else {
         sum.powf(1.0 / p)
     }
-}
-
-/// `Σ f(xᵢ)` in `f64` over eight interleaved partial sums (which vectorise), combined in a
-/// fixed order: deterministic for a given slice.
-#[inline(always)]
-fn lane_sum<T: Scalar>(data: &[T], f: impl Fn(f64) -> f64) -> f64 {
-    const LANES: usize = 8;
-    let mut acc = [0.0f64; LANES];
-    let chunks = data.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (a, &x) in acc.iter_mut().zip(chunk) {
-            *a += f(x.to_f64());
-        }
-    }
-    let mut total = acc.iter().sum::<f64>();
-    for &x in tail {
-        total += f(x.to_f64());
-    }
-    total
 }

@@ -120,7 +120,8 @@ fn write_tensor(
     values: &[String],
     suffix: &str,
 ) -> fmt::Result {
-    let numel: usize = shape.iter().product();
+    // Zero-aware: an empty [4, 2^64 − 1, 0] holds nothing, and its count must not wrap.
+    let numel = crate::layout::checked_numel(shape).unwrap_or(usize::MAX);
     let width = values.iter().map(String::len).max().unwrap_or(0);
     let printer = Printer {
         values,

@@ -436,7 +436,9 @@ impl Layout {
         Self {
             shape,
             strides: self.strides.clone(),
-            offset: if len == 0 {
+            // An empty view addresses nothing; its strides may be saturated (a huge size
+            // beside a zero), so its offset is not computed from them.
+            offset: if len == 0 || self.shape.contains(&0) {
                 self.offset
             } else {
                 self.offset + start * self.strides[axis]

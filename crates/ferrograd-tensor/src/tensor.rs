@@ -245,8 +245,15 @@ impl<T: Scalar> Tensor<T> {
     /// # Errors
     /// [`TensorError::TooLarge`] naming the shape.
     pub fn try_full(shape: &[usize], value: T) -> Result<Self> {
-        let n = checked_len("full", shape, size_of::<T>())?;
-        let mut data = storage::try_take_buffer("full", shape, n)?;
+        Self::filled("full", shape, value)
+    }
+
+    /// `shape` filled with `value`, or [`TensorError::TooLarge`] naming `op` (the
+    /// constructor the caller used) when the element count overflows or cannot be
+    /// allocated.
+    fn filled(op: &'static str, shape: &[usize], value: T) -> Result<Self> {
+        let n = checked_len(op, shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer(op, shape, n)?;
         data.fill(value);
         Ok(Self::from_vec_unchecked(data, shape))
     }
@@ -264,10 +271,7 @@ impl<T: Scalar> Tensor<T> {
     /// # Errors
     /// [`TensorError::TooLarge`] naming the shape.
     pub fn try_zeros(shape: &[usize]) -> Result<Self> {
-        let n = checked_len("zeros", shape, size_of::<T>())?;
-        let mut data = storage::try_take_buffer("zeros", shape, n)?;
-        data.fill(T::ZERO);
-        Ok(Self::from_vec_unchecked(data, shape))
+        Self::filled("zeros", shape, T::ZERO)
     }
 
     /// A tensor of ones.
@@ -275,7 +279,7 @@ impl<T: Scalar> Tensor<T> {
     /// # Panics
     /// As [`Tensor::full`]; see [`Tensor::try_ones`].
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::ONE)
+        Self::try_ones(shape).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A tensor of ones, or an error for a shape too large to count or allocate.
@@ -283,7 +287,7 @@ impl<T: Scalar> Tensor<T> {
     /// # Errors
     /// [`TensorError::TooLarge`] naming the shape.
     pub fn try_ones(shape: &[usize]) -> Result<Self> {
-        Self::try_full(shape, T::ONE)
+        Self::filled("ones", shape, T::ONE)
     }
 
     /// Zeros with this tensor's shape.
@@ -339,7 +343,7 @@ impl<T: Scalar> Tensor<T> {
     /// # Errors
     /// [`TensorError::TooLarge`] naming the shape.
     pub fn try_eye(n: usize) -> Result<Self> {
-        let mut t = Self::try_zeros(&[n, n])?;
+        let mut t = Self::filled("eye", &[n, n], T::ZERO)?;
         let inner = Arc::get_mut(&mut t.inner).expect("a fresh tensor is not shared");
         let data = &mut Arc::get_mut(&mut inner.storage)
             .expect("a fresh buffer is not shared")

@@ -1,6 +1,8 @@
 //! Behaviour of the tensor API: errors and their messages, views, autograd semantics.
 
-use ferrograd_tensor::{IdTensor, NoGradGuard, Parameter, Tensor, TensorError, no_grad};
+use ferrograd_tensor::{
+    Gradients, IdTensor, NoGradGuard, Parameter, Rng, Tensor, TensorError, no_grad,
+};
 
 #[test]
 fn shape_mismatch_errors_name_op_and_shapes() {
@@ -106,6 +108,120 @@ fn out_of_range_index_errors() {
     assert_eq!(
         err.to_string(),
         "index_select: id -1 at position 1 is out of range 0..4"
+    );
+}
+
+/// Issue 18: an error names the call the user made and the values they passed. Before,
+/// `select(1, 3)` reported "narrow: index 4 …", `stack(…, 3)` and `unsqueeze(4)` named an
+/// internal shape, and `Gradients::accumulate` said "add: shape mismatch" without naming
+/// the tensor whose gradients disagreed.
+#[test]
+fn errors_name_the_call_made_and_the_values_passed() {
+    let a = Tensor::<f32>::zeros(&[2, 3]);
+    assert_eq!(
+        a.select(1, 3).unwrap_err().to_string(),
+        "select: index 3 is out of range for axis 1 of size 3"
+    );
+    assert_eq!(
+        a.select(-1, 7).unwrap_err().to_string(),
+        "select: index 7 is out of range for axis 1 of size 3"
+    );
+    assert_eq!(
+        a.unsqueeze(4).unwrap_err().to_string(),
+        "unsqueeze: cannot insert an axis at position 4 into shape [2, 3] (valid: -3..=2)"
+    );
+    assert_eq!(
+        a.unsqueeze(-4).unwrap_err().to_string(),
+        "unsqueeze: cannot insert an axis at position -4 into shape [2, 3] (valid: -3..=2)"
+    );
+    assert_eq!(
+        Tensor::stack(&[&a, &a], 3).unwrap_err().to_string(),
+        "stack: cannot insert an axis at position 3 into shape [2, 3] (valid: -3..=2)"
+    );
+    assert_eq!(
+        Tensor::stack(&[&a, &Tensor::zeros(&[3, 2])], 0)
+            .unwrap_err()
+            .to_string(),
+        "stack: shape mismatch between [2, 3] and [3, 2]"
+    );
+    // The id tensor's views say the same, naming the id type.
+    let ids = IdTensor::from([[1, 2, 3], [4, 5, 6]]);
+    assert_eq!(
+        ids.select(1, 3).unwrap_err().to_string(),
+        "IdTensor::select: index 3 is out of range for axis 1 of size 3"
+    );
+    assert_eq!(
+        ids.unsqueeze(4).unwrap_err().to_string(),
+        "IdTensor::unsqueeze: cannot insert an axis at position 4 into shape [2, 3] (valid: -3..=2)"
+    );
+    assert_eq!(
+        IdTensor::stack(&[&ids, &ids], -4).unwrap_err().to_string(),
+        "IdTensor::stack: cannot insert an axis at position -4 into shape [2, 3] (valid: -3..=2)"
+    );
+    // Two gradients of different shapes for one tensor: the error names the call, the
+    // tensor and both shapes.
+    let w = Tensor::<f32>::zeros(&[2]).set_requires_grad(true);
+    let mut held = Gradients::<f32>::new();
+    held.insert(&w, Tensor::zeros(&[2]));
+    let mut other = Gradients::new();
+    other.insert(&w, Tensor::zeros(&[3]));
+    let err = held.accumulate(&other).unwrap_err();
+    assert!(
+        matches!(&err, TensorError::GradientShape { op: "Gradients::accumulate", id, .. } if *id == w.id()),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Gradients::accumulate: gradients of different shapes for tensor {}: [2] already held, [3] added",
+            w.id()
+        )
+    );
+}
+
+/// Issue 18: constructors that take a size count their elements with checked
+/// arithmetic. Before, `arange(0.0, 1e30, 1.0)` panicked with "capacity overflow",
+/// `eye(1 << 32)` wrapped `n * n` (index out of bounds in release) and
+/// `zeros(&[usize::MAX, 2])` wrapped its element count. The fallible forms return
+/// [`TensorError::TooLarge`] naming the call; the panicking forms panic with that text.
+#[test]
+fn constructors_report_sizes_that_overflow() {
+    fn too_large<T>(result: Result<T, TensorError>, op: &str) {
+        match result {
+            Err(TensorError::TooLarge { op: got, .. }) => assert_eq!(got, op),
+            Err(other) => panic!("{op}: expected TooLarge, got {other:?}"),
+            Ok(_) => panic!("{op}: expected TooLarge, got a tensor"),
+        }
+    }
+    let huge = [usize::MAX, 2];
+    let mut rng = Rng::new(0);
+    too_large(Tensor::<f64>::arange(0.0, 1e30, 1.0), "arange");
+    too_large(Tensor::<f32>::arange(0.0, 3e38, 1.0), "arange");
+    too_large(Tensor::<f32>::try_eye(1 << 32), "eye");
+    too_large(Tensor::<f64>::try_eye(1 << 31), "eye");
+    too_large(Tensor::<f32>::try_full(&huge, 1.0), "full");
+    too_large(Tensor::<f32>::try_zeros(&huge), "zeros");
+    too_large(Tensor::<f32>::try_ones(&huge), "ones");
+    too_large(
+        Tensor::<f32>::try_rand_uniform(&huge, 0.0, 1.0, &mut rng),
+        "rand_uniform",
+    );
+    too_large(Tensor::<f64>::try_randn(&huge, 0.0, 1.0, &mut rng), "randn");
+    // The panicking forms say what was asked for, not "capacity overflow".
+    let panic = std::panic::catch_unwind(|| Tensor::<f32>::eye(1 << 32)).unwrap_err();
+    let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        text.starts_with("eye: shape [4294967296, 4294967296] is too large"),
+        "{text}"
+    );
+    // Small sizes still work.
+    assert_eq!(
+        Tensor::<f64>::arange(0.0, 3.0, 1.0).unwrap().to_vec(),
+        [0.0, 1.0, 2.0]
+    );
+    assert_eq!(
+        Tensor::<f32>::try_eye(2).unwrap().to_vec(),
+        [1.0, 0.0, 0.0, 1.0]
     );
 }
 
@@ -275,7 +391,7 @@ fn gradient_through_a_transposed_weight_is_exact_and_contiguous() {
     // y = x·Wᵀ as in a Linear layer: dW = dyᵀ·x must come back in W's own (row-major)
     // layout, and dx = dy·W, whatever order the backward forms the products in.
     let (batch, inp, out) = (5, 4, 3);
-    let mut rng = ferrograd_tensor::Rng::new(7);
+    let mut rng = Rng::new(7);
     let x = Tensor::<f64>::randn(&[batch, inp], 0.0, 1.0, &mut rng).set_requires_grad(true);
     let w = Tensor::<f64>::randn(&[out, inp], 0.0, 1.0, &mut rng).set_requires_grad(true);
     let dy = Tensor::<f64>::randn(&[batch, out], 0.0, 1.0, &mut rng);
@@ -319,7 +435,7 @@ fn gradient_through_a_transposed_weight_is_exact_and_contiguous() {
 fn batched_products_split_across_threads_match_the_sequential_ones() {
     // 64 products of 32×64×32: each below faer's parallel threshold, together above the
     // one for splitting the batch across threads.
-    let mut rng = ferrograd_tensor::Rng::new(11);
+    let mut rng = Rng::new(11);
     let a = Tensor::<f32>::randn(&[4, 16, 32, 64], 0.0, 1.0, &mut rng);
     let b = Tensor::<f32>::randn(&[4, 16, 64, 32], 0.0, 1.0, &mut rng);
     ferrograd_tensor::set_num_threads(1);
@@ -366,4 +482,42 @@ fn strided_and_broadcast_views_gather_in_row_major_order() {
         broadcast.contiguous_data().to_vec(),
         vec![1., 2., 1., 2., 1., 2.]
     );
+}
+
+/// Issue 18, "no wrapped arithmetic anywhere on shapes": a file may hold an empty tensor
+/// with a huge size beside a zero (`[4, 2^64 − 1, 0]`). Ops on it either give the empty
+/// result or report a result too large to count — before, the products of its sizes
+/// overflowed (a panic in debug builds, a wrapped count in release) in printing, sums,
+/// logsumexp, flatten, element-wise ops, concat and index_select.
+#[test]
+fn ops_on_empty_tensors_with_huge_sizes_never_wrap() {
+    fn too_large<T: std::fmt::Debug>(result: Result<T, TensorError>, op: &str) {
+        assert!(
+            matches!(&result, Err(TensorError::TooLarge { op: got, .. }) if *got == op),
+            "{op}: {result:?}"
+        );
+    }
+    let huge = usize::MAX;
+    let t = Tensor::<f32>::from_vec(Vec::new(), &[4, huge, 0]).unwrap();
+    assert_eq!(t.to_string(), format!("tensor([], size=(4, {huge}, 0))"));
+    assert_eq!(t.sum(&[0], false).unwrap().shape(), &[huge, 0]);
+    too_large(t.sum(&[-1], false), "sum");
+    too_large(t.logsumexp(-1, false), "logsumexp");
+    assert_eq!(t.flatten(0, -1).unwrap().shape(), &[0]);
+    too_large(t.flatten(0, 1), "flatten");
+    assert_eq!(t.add(&t).unwrap().shape(), &[4, huge, 0]);
+    assert_eq!(Tensor::concat(&[&t, &t], 0).unwrap().shape(), &[8, huge, 0]);
+    let picked = t.index_select(0, &IdTensor::from(vec![3])).unwrap();
+    assert_eq!(picked.shape(), &[1, huge, 0]);
+
+    let wide = Tensor::<f32>::from_vec(Vec::new(), &[0, 1 << 40, 1 << 40]).unwrap();
+    too_large(wide.sum(&[0], false), "sum");
+    assert!(matches!(
+        wide.index_select(0, &IdTensor::from(vec![0])),
+        Err(TensorError::IdOutOfRange { size: 0, .. })
+    ));
+    let rows = Tensor::<f32>::from_vec(Vec::new(), &[huge, 0]).unwrap();
+    too_large(rows.sum(&[-1], false), "sum");
+    too_large(rows.logsumexp(-1, false), "logsumexp");
+    assert_eq!(rows.sum(&[0], false).unwrap().shape(), &[0]);
 }

@@ -263,6 +263,78 @@ fn log_softmax_keeps_the_log_sum_at_large_magnitudes() {
     assert_eq!(w[2], -2e300);
 }
 
+/// Gradients at large magnitudes, against hand-computed values: with equal logits every
+/// probability is exactly 1/3, and `[1e300, 1e300, −1e300]` gives 1/2, 1/2, 0. The
+/// upstream gradient picks the first output (`g = [1, 0, 0]`) for softmax and
+/// log-softmax, so softmax's is `p·(g − Σ g·p)` = `[2/9, −1/9, −1/9]` and log-softmax's
+/// `g − p·Σ g` = `[2/3, −1/3, −1/3]`; logsumexp's is `p`, cross-entropy's (target 1)
+/// `p − onehot`. Before, logsumexp's backward used `exp(x − lse)` with `lse` rounded at
+/// its own magnitude: `[1e4; 3]` in f32 gave 0.333327 (20 ulps off) and the f64 row gave
+/// `[1, 1, 0]`.
+#[test]
+fn gradients_of_the_softmax_family_keep_their_precision_at_large_magnitudes() {
+    fn grad_of<T: Scalar>(values: &[f64], f: impl Fn(&Tensor<T>) -> Tensor<T>) -> Vec<f64> {
+        let x = row::<T>(values).set_requires_grad(true);
+        let grads = f(&x).backward().unwrap();
+        f64s(grads.get(&x).expect("a gradient for x"))
+    }
+    fn check<T: Scalar>(values: &[f64], p: [f64; 3], rel: f64) {
+        let name = |op: &str| format!("{op} backward at {values:?} in {}", T::DTYPE);
+        let first = |y: Tensor<T>| y.narrow(-1, 0, 1).unwrap().sum_all();
+        let target = IdTensor::from(vec![1]);
+        let dot = p[0];
+        let softmax = [p[0] * (1.0 - dot), -p[1] * dot, -p[2] * dot];
+        assert_values(
+            &name("softmax"),
+            &grad_of::<T>(values, |x| first(x.softmax(-1).unwrap())),
+            &softmax,
+            rel,
+        );
+        let log_softmax = [1.0 - p[0], -p[1], -p[2]];
+        assert_values(
+            &name("log_softmax"),
+            &grad_of::<T>(values, |x| first(x.log_softmax(-1).unwrap())),
+            &log_softmax,
+            rel,
+        );
+        assert_values(
+            &name("logsumexp"),
+            &grad_of::<T>(values, |x| x.logsumexp(-1, false).unwrap().sum_all()),
+            &p,
+            rel,
+        );
+        let ce = [p[0], p[1] - 1.0, p[2]];
+        assert_values(
+            &name("cross_entropy"),
+            &grad_of::<T>(values, |x| {
+                x.cross_entropy(&target, Reduction::Mean, -100, 0.0)
+                    .unwrap()
+            }),
+            &ce,
+            rel,
+        );
+        assert_values(
+            &name("nll_loss(log_softmax)"),
+            &grad_of::<T>(values, |x| {
+                x.log_softmax(-1)
+                    .unwrap()
+                    .nll_loss(&target, Reduction::Mean, -100)
+                    .unwrap()
+            }),
+            &ce,
+            rel,
+        );
+    }
+    let third = [1.0 / 3.0; 3];
+    // f32: within 8 ulps (1e-6 relative: 1/3 rounded, a sum, a product or two).
+    check::<f32>(&[1e4, 1e4, 1e4], third, 1e-6);
+    check::<f32>(&[-1e30, -1e30, -1e30], third, 1e-6);
+    check::<f32>(&[3e38, 3e38, 3e38], third, 1e-6);
+    // f64: within a few ulps.
+    check::<f64>(&[1e4, 1e4, 1e4], third, 1e-15);
+    check::<f64>(&[1e300, 1e300, -1e300], [0.5, 0.5, 0.0], 1e-15);
+}
+
 #[test]
 fn norms_match_pytorch_at_the_edges() {
     type NormCase = ([f64; 3], [f64; 3], [f64; 3]);

@@ -71,6 +71,34 @@ pub fn sum<T: Scalar>(row: &[T], f: impl Fn(T) -> T) -> T {
     total
 }
 
+/// `Σ f(x)` over a row with each term and the sum in `f64`, whatever `T` is (gradient
+/// norms of `f32` tensors: the accumulator loses no precision). Eight `f64` lanes (one
+/// AVX-512 register), added in order at the end: a fixed order, so the same bits on
+/// every run and vector width.
+///
+/// ```
+/// use ferrograd_linalg::cpu::lanes;
+/// let row = [3.0f32, 4.0];
+/// assert_eq!(lanes::sum_f64(&row, |v| v * v), 25.0);
+/// ```
+#[inline(always)]
+pub fn sum_f64<T: Scalar>(row: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    const WIDE: usize = 8;
+    let mut lanes = [0.0f64; WIDE];
+    let chunks = row.chunks_exact(WIDE);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += f(v.to_f64());
+        }
+    }
+    let mut total = lanes.iter().sum::<f64>();
+    for &v in tail {
+        total += f(v.to_f64());
+    }
+    total
+}
+
 /// `Σ f(a, b)` over two rows of equal length.
 #[inline(always)]
 pub fn sum2<T: Scalar>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {

@@ -575,6 +575,12 @@ pub trait LoraHost<T: Scalar = f32> {
     fn default_lora_targets(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// True when the adaptable layers store their weights `[in, out]` ([`Conv1d`], as
+    /// GPT-2's): PEFT's `fan_in_fan_out`, written into adapter configs. Default false.
+    fn lora_fan_in_fan_out(&self) -> bool {
+        false
+    }
 }
 
 /// Attaches a fresh adapter (PEFT's initialisation, `A` drawn from `rng` in layer order)

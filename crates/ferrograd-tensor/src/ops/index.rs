@@ -56,6 +56,11 @@ impl<T: Scalar> BackwardOp<T> for IndexSelectBackward {
     ) -> Result<Vec<Option<Tensor<T>>>> {
         // Scatter-add: rows picked several times (a repeated token) sum their gradients.
         let shape = inputs[0].shape();
+        if inputs[0].numel() == 0 || grad.numel() == 0 {
+            // Nothing picked or nothing to pick from: a zero gradient, without forming
+            // the products of a shape that may hold a huge size beside a zero.
+            return Ok(vec![Some(Tensor::zeros(shape))]);
+        }
         let (outer, size, inner) = split_at_axis(shape, self.axis);
         let g = grad.contiguous_data();
         let mut gx = storage::zeroed_buffer::<T>(outer * size * inner);
@@ -191,20 +196,26 @@ impl<T: Scalar> Tensor<T> {
     /// id outside `0..shape[axis]` and its position.
     pub fn index_select(&self, axis: isize, ids: &IdTensor) -> Result<Tensor<T>> {
         let a = normalize_axis("index_select", axis, self.shape())?;
-        let (outer, size, inner) = split_at_axis(self.shape(), a);
+        let size = self.shape()[a];
         let picks = Positions::new("index_select", ids, size)?;
-        let src = self.contiguous_data();
-        let n = picks.values.len();
-        let mut out = storage::take_buffer::<T>(outer * n * inner);
-        for o in 0..outer {
-            for (j, &idx) in picks.values.iter().enumerate() {
-                out[(o * n + j) * inner..][..inner]
-                    .copy_from_slice(&src[(o * size + idx) * inner..][..inner]);
-            }
-        }
         let mut shape = self.shape()[..a].to_vec();
         shape.extend_from_slice(ids.shape());
         shape.extend_from_slice(&self.shape()[a + 1..]);
+        let len = crate::tensor::checked_len("index_select", &shape, size_of::<T>())?;
+        let mut out = storage::try_take_buffer::<T>("index_select", &shape, len)?;
+        if len > 0 {
+            // Every size around the axis is non-zero and the output's count fits, so the
+            // input's products fit too (an empty input with huge sizes never gets here).
+            let (outer, _, inner) = split_at_axis(self.shape(), a);
+            let n = picks.values.len();
+            let src = self.contiguous_data();
+            for o in 0..outer {
+                for (j, &idx) in picks.values.iter().enumerate() {
+                    out[(o * n + j) * inner..][..inner]
+                        .copy_from_slice(&src[(o * size + idx) * inner..][..inner]);
+                }
+            }
+        }
         let op = IndexSelectBackward { axis: a, picks };
         Ok(Tensor::op_result(out, &shape, &[self], op))
     }

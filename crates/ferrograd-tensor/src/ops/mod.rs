@@ -97,7 +97,9 @@ pub(crate) fn map2<T: Scalar>(
     out_shape: &[usize],
     f: impl Fn(T, T) -> T + Sync,
 ) -> Vec<T> {
-    let n: usize = out_shape.iter().product();
+    // Validated by broadcast_shapes: a non-empty count fits; an empty one is 0 whatever
+    // its other sizes.
+    let n = crate::layout::checked_numel(out_shape).unwrap_or(usize::MAX);
     let mut out = storage::take_buffer::<T>(n);
     if a.shape() == out_shape
         && b.shape() == out_shape
@@ -154,7 +156,9 @@ pub(crate) fn map3<T: Scalar>(
     out_shape: &[usize],
     f: impl Fn(T, T, T) -> T + Sync,
 ) -> Vec<T> {
-    let n: usize = out_shape.iter().product();
+    // Validated by broadcast_shapes: a non-empty count fits; an empty one is 0 whatever
+    // its other sizes.
+    let n = crate::layout::checked_numel(out_shape).unwrap_or(usize::MAX);
     let mut out = storage::take_buffer::<T>(n);
     if a.shape() == out_shape
         && b.shape() == out_shape

@@ -78,10 +78,17 @@ fn squeezed_shape(shape: &[usize], reduced: &[bool]) -> Vec<usize> {
 }
 
 /// Folds `x` over the reduced axes; the result has the keepdim shape.
-fn fold_axes<T: Scalar>(x: &Tensor<T>, reduced: &[bool], fold: Fold) -> Vec<T> {
+/// [`TensorError::TooLarge`] naming `op` when the result cannot be counted or allocated
+/// (an empty `[2^64 − 1, 0]` summed over its last axis has 2^64 − 1 elements).
+fn fold_axes<T: Scalar>(
+    op: &'static str,
+    x: &Tensor<T>,
+    reduced: &[bool],
+    fold: Fold,
+) -> Result<Vec<T>> {
     let kept = keepdim_shape(x.shape(), reduced);
-    let n_out: usize = kept.iter().product();
-    let mut out = storage::take_buffer::<T>(n_out);
+    let n_out = crate::tensor::checked_len(op, &kept, size_of::<T>())?;
+    let mut out = storage::try_take_buffer::<T>(op, &kept, n_out)?;
     out.fill(fold.init());
     // Output strides, zero along reduced axes: every input element maps to its slot.
     let mut out_strides = contiguous_strides(&kept);
@@ -120,7 +127,7 @@ fn fold_axes<T: Scalar>(x: &Tensor<T>, reduced: &[bool], fold: Fold) -> Vec<T> {
             }
         },
     );
-    out
+    Ok(out)
 }
 
 struct SumBackward {
@@ -199,7 +206,7 @@ impl<T: Scalar> Tensor<T> {
                 ),
             });
         }
-        let data = fold_axes(self, &reduced, fold);
+        let data = fold_axes(op, self, &reduced, fold)?;
         let shape = if keepdim {
             kept.clone()
         } else {

@@ -207,7 +207,14 @@ impl<T: Scalar> Tensor<T> {
             });
         }
         let mut shape: Vec<usize> = self.shape()[..s].to_vec();
-        shape.push(self.shape()[s..=e].iter().product());
+        // Zero-aware and checked: [4, 2^64 − 1, 0] flattens to [0], but its first two
+        // axes cannot be merged into one size.
+        let merged = checked_numel(&self.shape()[s..=e]).ok_or_else(|| TensorError::TooLarge {
+            op: "flatten",
+            shape: shape_of(self.shape()),
+            reason: format!("axes {s}..={e} hold more elements than usize holds"),
+        })?;
+        shape.push(merged);
         shape.extend_from_slice(&self.shape()[e + 1..]);
         self.reshape(&shape)
     }

@@ -88,11 +88,24 @@ simd_kernel! {
 }
 
 simd_kernel! {
-    /// Backward of logsumexp for rows of length `n`: `gx = g_row·exp(x − lse_row)`.
+    /// Backward of logsumexp for rows of length `n`: `gx = g_row·softmax(x_row)`.
+    ///
+    /// For a row with a finite maximum the weights are `exp(x − max) / Σ exp(x − max)`,
+    /// not `exp(x − lse)`: `lse` is rounded at its own magnitude, and `x − lse` carries
+    /// that rounding into every weight (the error log-softmax had: `[1e4; 3]` in f32 gave
+    /// 0.333327 instead of 1/3, and f64 `[1e300, 1e300, −1e300]` gave weights 1, 1, 0
+    /// instead of 0.5, 0.5, 0 — as PyTorch's own formula still does). Rows with a NaN,
+    /// `+inf` or only `−inf` keep `g·exp(x − lse)`, PyTorch's values for them.
     fn logsumexp_backward_rows<T: Scalar>(x: &[T], lse: &[T], g: &[T], gx: &mut [T], n: usize) {
         for (((gx, x), &l), &g) in gx.chunks_exact_mut(n).zip(x.chunks_exact(n)).zip(lse).zip(g) {
-            for (o, &v) in gx.iter_mut().zip(x) {
-                *o = g * (v - l).exp_fast();
+            let max = lanes::max(x);
+            if max.is_finite() {
+                let scale = g / lanes::exp_sum(x, gx, max);
+                gx.iter_mut().for_each(|o| *o *= scale);
+            } else {
+                for (o, &v) in gx.iter_mut().zip(x) {
+                    *o = g * (v - l).exp_fast();
+                }
             }
         }
     }
@@ -265,8 +278,8 @@ impl<T: Scalar> Tensor<T> {
         let n = rows.shape()[last];
         let out_shape = rows.shape()[..last].to_vec();
         let x = rows.contiguous_data();
-        let count = out_shape.iter().product::<usize>();
-        let mut out = storage::take_buffer::<T>(count);
+        let count = crate::tensor::checked_len("logsumexp", &out_shape, size_of::<T>())?;
+        let mut out = storage::try_take_buffer::<T>("logsumexp", &out_shape, count)?;
         if n == 0 {
             out.fill(T::NEG_INFINITY); // the sum of no exponentials is 0
         } else {
