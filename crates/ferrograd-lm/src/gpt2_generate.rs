@@ -50,7 +50,7 @@ impl<T: Scalar> KvCache<T> {
     /// An empty cache for `batch` rows of up to `capacity` positions of `model`.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] when `capacity` exceeds the model's context
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when `capacity` exceeds the model's context
     /// (`n_positions`) or is zero.
     pub fn new(model: &Gpt2LmHeadModel<T>, batch: usize, capacity: usize) -> Result<Self> {
         let c = model.config();
@@ -103,7 +103,7 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// Nothing is recorded for gradients.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] when the cache would overflow, its batch differs, or the
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when the cache would overflow, its batch differs, or the
     /// shapes do not fit.
     pub fn forward_cached(
         &self,
@@ -371,7 +371,7 @@ pub struct Generation {
 /// padding); positions then count real tokens only, as in transformers.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`] for a mask of another shape, a right-padded row, a prompt
+/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask of another shape, a right-padded row, a prompt
 /// that leaves no room in the context, or an empty prompt; the chooser's errors.
 pub fn generate<T: Scalar>(
     model: &Gpt2LmHeadModel<T>,
