@@ -11,6 +11,7 @@ after a warm-up; the median is reported. Page faults are counted over the timed 
 restricts PyTorch's kernels to AVX2.
 """
 import argparse
+import math
 import json
 import os
 import resource
@@ -327,6 +328,158 @@ def rnn_lm_step(fused=False):
     return run, "step"
 
 
+def book_rope(x, start=0):
+    """The book's RoPE (interleaved pairs, theta_p = 10000^(-2(p-1)/d)) on x [..., T, d]
+    at positions start..start+T, the angles computed at every call as the notebook does."""
+    t, d = x.shape[-2], x.shape[-1]
+    pos = torch.arange(start, start + t, dtype=torch.float32).unsqueeze(-1)
+    theta = 1.0 / (10000.0 ** (2 * torch.arange(d // 2, dtype=torch.float32) / d))
+    angle = pos * theta
+    sin, cos = torch.sin(angle), torch.cos(angle)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).reshape(x.shape)
+
+
+class BookAttention(nn.Module):
+    """Chapter 4's causal multi-head attention with RoPE. sdpa=False: as the book writes it
+    (a loop over heads, each with its own W_Q/W_K/W_V, scores, masked_fill, softmax);
+    sdpa=True: the same parameters stacked, all heads at once through
+    F.scaled_dot_product_attention(is_causal=True). `cache`: a list [k, v] per layer
+    grown with torch.cat (the straightforward KV cache)."""
+
+    def __init__(self, d, heads, sdpa):
+        super().__init__()
+        self.heads, self.dh, self.sdpa = heads, d // heads, sdpa
+        self.W_Q = nn.Parameter(torch.empty(heads, d, self.dh))
+        self.W_K = nn.Parameter(torch.empty(heads, d, self.dh))
+        self.W_V = nn.Parameter(torch.empty(heads, d, self.dh))
+        self.W_O = nn.Parameter(torch.empty(d, d))
+        for w in (self.W_Q, self.W_K, self.W_V):
+            for h in range(heads):
+                nn.init.xavier_uniform_(w.data[h])
+        nn.init.xavier_uniform_(self.W_O)
+
+    def forward(self, x, cache=None, start=0):
+        b, t, d = x.shape
+        if self.sdpa and cache is None:
+            q = book_rope(torch.einsum("btd,hde->bhte", x, self.W_Q), start)
+            k = book_rope(torch.einsum("btd,hde->bhte", x, self.W_K), start)
+            v = torch.einsum("btd,hde->bhte", x, self.W_V)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return out.transpose(1, 2).reshape(b, t, d) @ self.W_O
+        outs = []
+        for h in range(self.heads):
+            q = book_rope(x @ self.W_Q[h], start)
+            k = book_rope(x @ self.W_K[h], start)
+            v = x @ self.W_V[h]
+            if cache is not None:
+                if cache[h] is not None:
+                    k = torch.cat((cache[h][0], k), dim=1)
+                    v = torch.cat((cache[h][1], v), dim=1)
+                cache[h] = (k, v)
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)
+            n = k.shape[1]
+            mask = torch.tril(torch.ones(t, n), diagonal=n - t)
+            weights = torch.softmax(scores.masked_fill(mask == 0, float("-inf")), dim=-1)
+            outs.append(weights @ v)
+        return torch.cat(outs, dim=-1) @ self.W_O
+
+
+class BookRmsNorm(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x / torch.sqrt(torch.mean(x**2, dim=-1, keepdim=True) + 1e-8) * self.scale
+
+
+class BookBlock(nn.Module):
+    def __init__(self, d, heads, sdpa):
+        super().__init__()
+        self.norm1, self.norm2 = BookRmsNorm(d), BookRmsNorm(d)
+        self.attn = BookAttention(d, heads, sdpa)
+        self.W_1 = nn.Parameter(nn.init.xavier_uniform_(torch.empty(d, 4 * d)))
+        self.B_1 = nn.Parameter(torch.zeros(4 * d))
+        self.W_2 = nn.Parameter(nn.init.xavier_uniform_(torch.empty(4 * d, d)))
+        self.B_2 = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x, cache=None, start=0):
+        x = x + self.attn(self.norm1(x), cache, start)
+        return x + (torch.relu(self.norm2(x) @ self.W_1 + self.B_1) @ self.W_2 + self.B_2)
+
+
+class BookDecoder(nn.Module):
+    """Chapter 4's decoder LM: Embedding(V, 128, pad 0) -> 2 pre-norm blocks (8 heads, RoPE,
+    MLP 512) -> x @ output (128 x V, no bias)."""
+
+    def __init__(self, vocab, sdpa=False, d=128, heads=8, blocks=2):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, d, padding_idx=0)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+        self.layers = nn.ModuleList([BookBlock(d, heads, sdpa) for _ in range(blocks)])
+        self.output = nn.Parameter(nn.init.xavier_uniform_(torch.empty(d, vocab)))
+        self.heads = heads
+
+    def forward(self, ids, caches=None, start=0):
+        x = self.embedding(ids)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, None if caches is None else caches[i], start)
+        return x @ self.output
+
+
+def decoder_step(context, sdpa=False):
+    """One training step of the chapter-4 decoder LM, V = 8192: batch 32 of `context` input
+    tokens (full length), cross-entropy ignoring pad 0, AdamW lr 1e-3."""
+    vocab, batch = 8192, 32
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, vocab, (batch, context + 1), generator=g)
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    model = BookDecoder(vocab, sdpa=sdpa)
+    criterion = nn.CrossEntropyLoss(ignore_index=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def run():
+        optimizer.zero_grad()
+        logits = model(inputs)
+        loss = criterion(logits.reshape(-1, vocab), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return run, "step"
+
+
+def decoder_generate():
+    """Greedy generation of 256 tokens after a 64-token prompt, batch 1, by the chapter-4
+    decoder (V = 8192, random weights), with a per-head KV cache grown by torch.cat."""
+    vocab = 8192
+    torch.manual_seed(0)
+    model = BookDecoder(vocab)
+    g = torch.Generator().manual_seed(0)
+    prompt = torch.randint(1, vocab, (1, 64), generator=g)
+
+    def run():
+        with torch.no_grad():
+            caches = [[None] * model.heads for _ in model.layers]
+            logits = model(prompt, caches, 0)
+            pos = prompt.shape[1]
+            out = []
+            for _ in range(256):
+                nxt = torch.argmax(logits[0, -1]).view(1, 1)
+                out.append(int(nxt))
+                if len(out) == 256:
+                    break
+                logits = model(nxt, caches, pos)
+                pos += 1
+        return out
+
+    return run, "256 tokens"
+
+
 WORKLOADS = {
     "logreg_loop": logreg_loop,
     "mlp_step": mlp_step,
@@ -337,11 +490,16 @@ WORKLOADS = {
     "matmul_1024": lambda: matmul(1024),
     "add_1m": add_1m,
     "softmax_64x32000": softmax_64x32000,
+    "rnn_lm_step": rnn_lm_step,
+    "rnn_lm_step_torch_rnn": lambda: rnn_lm_step(fused=True),
     "linear_backward_trainable": lambda: linear_backward(False),
     "linear_backward_frozen": lambda: linear_backward(True),
     "mlp_step_graph_kept": mlp_step_graph_kept,
-    "rnn_lm_step": rnn_lm_step,
-    "rnn_lm_step_torch_rnn": lambda: rnn_lm_step(fused=True),
+    "decoder_step_30": lambda: decoder_step(30),
+    "decoder_step_30_sdpa": lambda: decoder_step(30, sdpa=True),
+    "decoder_step_128": lambda: decoder_step(128),
+    "decoder_step_128_sdpa": lambda: decoder_step(128, sdpa=True),
+    "decoder_generate": decoder_generate,
     "gpt2_124m_step": lambda: gpt2_step(False),
     "gpt2_124m_lora_step": lambda: gpt2_step(True),
     "gpt2_tiny_generate": lambda: gpt2_generate(True),

@@ -22,11 +22,16 @@ pub const NAMES: &[&str] = &[
     "matmul_1024",
     "add_1m",
     "softmax_64x32000",
+    "rnn_lm_step",
+    "rnn_lm_step_torch_rnn",
     "linear_backward_trainable",
     "linear_backward_frozen",
     "mlp_step_graph_kept",
-    "rnn_lm_step",
-    "rnn_lm_step_torch_rnn",
+    "decoder_step_30",
+    "decoder_step_30_sdpa",
+    "decoder_step_128",
+    "decoder_step_128_sdpa",
+    "decoder_generate",
 ];
 
 /// The GPT-2 workloads (issue 17): heavy (a 124M-parameter model takes seconds per step on
@@ -56,12 +61,18 @@ pub fn build(name: &str) -> Option<Workload> {
         "matmul_1024" => matmul(1024),
         "add_1m" => add_1m(),
         "softmax_64x32000" => softmax(),
-        "linear_backward_trainable" => linear_backward(false),
-        "linear_backward_frozen" => linear_backward(true),
-        "mlp_step_graph_kept" => mlp_step_graph_kept(),
         // One ferrograd model; PyTorch runs the notebook's loop over time steps for the
         // first name and `torch.nn.RNN` for the second.
         "rnn_lm_step" | "rnn_lm_step_torch_rnn" => rnn_lm_step(),
+        "linear_backward_trainable" => linear_backward(false),
+        "linear_backward_frozen" => linear_backward(true),
+        "mlp_step_graph_kept" => mlp_step_graph_kept(),
+        // One ferrograd model (the fused attention op); PyTorch writes attention as the
+        // book does for the first name of each pair, with F.scaled_dot_product_attention
+        // for the `_sdpa` one.
+        "decoder_step_30" | "decoder_step_30_sdpa" => decoder_step(30),
+        "decoder_step_128" | "decoder_step_128_sdpa" => decoder_step(128),
+        "decoder_generate" => decoder_generate(),
         "gpt2_124m_step" => gpt2_step(false),
         "gpt2_124m_lora_step" => gpt2_step(true),
         "gpt2_tiny_generate" => gpt2_generate(true),
@@ -76,13 +87,15 @@ pub fn unit(name: &str) -> &'static str {
         "logreg_loop" => "500 steps",
         "mlp_step"
         | "lm_step"
-        | "mlp_step_graph_kept"
         | "rnn_lm_step"
         | "rnn_lm_step_torch_rnn"
+        | "mlp_step_graph_kept"
         | "gpt2_124m_step"
         | "gpt2_124m_lora_step" => "step",
         "gpt2_tiny_generate" | "gpt2_124m_generate" => "32 tokens",
         n if n.starts_with("linear_backward") => "backward",
+        n if n.starts_with("decoder_step") => "step",
+        "decoder_generate" => "256 tokens",
         n if n.starts_with("matmul") => "product",
         "add_1m" => "add",
         _ => "softmax",
@@ -369,6 +382,60 @@ fn rnn_lm_step() -> Workload {
     let mut trainer = Trainer::new(model, config).expect("valid config");
     Box::new(move || {
         trainer.step(&lm_batch).expect("step");
+    })
+}
+
+/// One training step of the book's decoder language model (chapter 4) with V = 8,192:
+/// d = 128, 8 heads, 2 blocks, MLP 512, batch 32 of `context` input tokens (full length),
+/// cross-entropy with the pad id 0 ignored, AdamW lr 1e-3.
+fn decoder_step(context: usize) -> Workload {
+    use ferrograd::data::text::LmBatch;
+    use ferrograd::lm::train::{TrainConfig, Trainer};
+    use ferrograd::lm::{DecoderConfig, DecoderLanguageModel};
+    let (vocab, batch) = (8192, 32);
+    let mut rng = Rng::new(0);
+    let model: &'static DecoderLanguageModel = Box::leak(Box::new(
+        DecoderLanguageModel::new(&DecoderConfig::book(vocab, Some(0)), &mut rng).expect("valid"),
+    ));
+    let ids: Vec<i64> = (0..batch * (context + 1))
+        .map(|_| 1 + rng.below(vocab - 1) as i64)
+        .collect();
+    let rows = |offset: usize| -> Vec<i64> {
+        (0..batch)
+            .flat_map(|r| {
+                ids[r * (context + 1) + offset..r * (context + 1) + offset + context].to_vec()
+            })
+            .collect()
+    };
+    let lm_batch = LmBatch {
+        inputs: IdTensor::new(rows(0), &[batch, context]).expect("sizes agree"),
+        targets: IdTensor::new(rows(1), &[batch, context]).expect("sizes agree"),
+        lengths: vec![context; batch],
+    };
+    let config = TrainConfig {
+        lr: 1e-3,
+        ignore_index: 0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(model, config).expect("valid config");
+    Box::new(move || {
+        trainer.step(&lm_batch).expect("step");
+    })
+}
+
+/// Greedy generation of 256 tokens after a 64-token prompt, batch 1, with the KV cache,
+/// by the book's decoder (V = 8,192, random weights).
+fn decoder_generate() -> Workload {
+    use ferrograd::lm::{DecoderConfig, DecoderLanguageModel, GenerateOptions, Greedy, generate};
+    let vocab = 8192;
+    let mut rng = Rng::new(0);
+    let model = DecoderLanguageModel::<f32>::new(&DecoderConfig::book(vocab, Some(0)), &mut rng)
+        .expect("valid");
+    let prompt: Vec<i64> = (0..64).map(|_| 1 + rng.below(vocab - 1) as i64).collect();
+    let options = GenerateOptions::new(256);
+    Box::new(move || {
+        let out = generate(&model, &prompt, &mut Greedy, &options).expect("generate");
+        assert_eq!(out.tokens.len(), 256);
     })
 }
 

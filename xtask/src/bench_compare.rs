@@ -27,6 +27,16 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "mlp_step_graph_kept",
 ];
 
+/// Workloads measured only when named with `--workloads` (each takes minutes on a
+/// loaded machine): chapter 4's decoder.
+const EXTRA_WORKLOADS: &[&str] = &[
+    "decoder_step_30",
+    "decoder_step_30_sdpa",
+    "decoder_step_128",
+    "decoder_step_128_sdpa",
+    "decoder_generate",
+];
+
 /// Heavy workloads (GPT-2, issue 17) measured only when `--workloads` names them.
 const GPT2_WORKLOADS: &[&str] = &[
     "gpt2_124m_step",
@@ -59,6 +69,11 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
                      rnn_lm_step_torch_rnn (the same ferrograd step; PyTorch: nn.RNN);
                      not by default (seconds per call): gpt2_124m_step, gpt2_124m_lora_step,
                      gpt2_tiny_generate, gpt2_124m_generate (`gpt2` names all four)
+                     only when named: decoder_step_30, decoder_step_128 (chapter 4's model,
+                     PyTorch's attention as the book writes it), decoder_step_30_sdpa,
+                     decoder_step_128_sdpa (the same ferrograd step; PyTorch:
+                     F.scaled_dot_product_attention), decoder_generate (256 tokens after
+                     a 64-token prompt with the KV cache)
   --simd LIST        vector-instruction levels to measure at, in the same run (default best):
                      best, avx512, avx2, baseline. A level caps ferrograd with
                      FERROGRAD_SIMD and PyTorch with ATEN_CPU_CAPABILITY (baseline: default)
@@ -111,6 +126,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 if let Some(bad) = options.workloads.iter().find(|w| {
                     !DEFAULT_WORKLOADS.contains(&w.as_str())
                         && !GPT2_WORKLOADS.contains(&w.as_str())
+                        && !EXTRA_WORKLOADS.contains(&w.as_str())
                 }) {
                     return Err(format!("unknown workload {bad}\n\n{USAGE}"));
                 }

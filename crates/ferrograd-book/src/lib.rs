@@ -52,6 +52,7 @@
 
 pub mod chapter2;
 pub mod chapter3;
+pub mod chapter4;
 pub mod chapter5;
 pub mod data;
 pub mod error;
@@ -79,6 +80,9 @@ pub mod guide_chapter2 {}
 /// it is compiled and run as a doc-test.
 #[doc = include_str!("../../../docs/chapter3.md")]
 pub mod guide_chapter3 {}
+
+#[doc = include_str!("../../../docs/chapter4.md")]
+pub mod guide_chapter4 {}
 /// The guide to chapter 5 (`docs/chapter5.md`), included here so that every Rust block in
 /// it is compiled and run as a doc-test.
 #[doc = include_str!("../../../docs/chapter5.md")]

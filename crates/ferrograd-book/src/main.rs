@@ -6,6 +6,7 @@
 //! ferrograd-book chapter1 [SECTION] [--out DIR] [--json] [--quiet]
 //! ferrograd-book chapter2 [SECTION] [--corpus FILE] ...
 //! ferrograd-book chapter3 [SECTION] [--corpus FILE] [--full] [--steps N] ...
+//! ferrograd-book chapter4 [SECTION] [--corpus FILE] [--full] [--steps N] ...
 //! ferrograd-book chapter5 [SECTION] [--model DIR] [--data DIR] [--epochs N] ...
 //! ```
 //!
@@ -19,6 +20,7 @@ use std::time::Instant;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use ferrograd_book::chapter2::{self, bag_of_words, embeddings};
 use ferrograd_book::chapter3::{self, TokenizerChoice, training};
+use ferrograd_book::chapter4;
 use ferrograd_book::chapter5;
 use ferrograd_book::{Figures, Progress, Section, run_section};
 
@@ -68,6 +70,9 @@ enum Command {
     /// Chapter 3: the Elman RNN, the RNN language model, the text pipeline, training
     /// with held-out perplexity and generation (every section if none is named)
     Chapter3(Box<Chapter3Args>),
+    /// Chapter 4: causal self-attention, RoPE, the decoder language model, generation
+    /// with the KV cache, training (every section if none is named)
+    Chapter4(Box<chapter4::Args>),
     /// Chapter 5: GPT-2 checkpoints, sampling, finetuning, LoRA, an LM as a classifier
     /// (every section if none is named)
     Chapter5(Chapter5Args),
@@ -498,6 +503,23 @@ fn chapter2_options(args: &Chapter2Args) -> chapter2::Options {
     options
 }
 
+fn chapter4(
+    section: chapter4::Section,
+    options: &chapter4::Options,
+    figures: &Figures,
+    progress: &Progress,
+) -> Result<Report, String> {
+    let o = chapter4::run(section, options, figures, progress)
+        .map_err(|e| format!("{}: {e}", section.name()))?;
+    Ok(Report {
+        name: section.name(),
+        title: section.title(),
+        text: o.text,
+        json: o.json,
+        files: o.files,
+    })
+}
+
 /// Runs the chosen sections: `(chapter, reports)` in order.
 fn run(
     cli: &Cli,
@@ -523,11 +545,18 @@ fn run(
             .map(|&s| chapter3(s, options, figures, progress))
             .collect()
     };
+    let all_chapter4 = |options: &chapter4::Options| -> Result<Vec<Report>, String> {
+        chapter4::Section::ALL
+            .iter()
+            .map(|&s| chapter4(s, options, figures, progress))
+            .collect()
+    };
     match &cli.command {
         Command::All => {
             chapters.push(("chapter1", all_chapter1()?));
             chapters.push(("chapter2", all_chapter2(&chapter2::Options::default())?));
             chapters.push(("chapter3", all_chapter3(&chapter3::Options::default())?));
+            chapters.push(("chapter4", all_chapter4(&chapter4::Options::default())?));
             let small = chapter5::Options::small();
             let reports = chapter5::Section::ALL
                 .iter()
@@ -591,6 +620,14 @@ fn run(
                 }
             };
             chapters.push(("chapter3", reports));
+        }
+        Command::Chapter4(args) => {
+            let options = args.options().map_err(|e| format!("chapter4: {e}"))?;
+            let reports = match args.section {
+                None => all_chapter4(&options)?,
+                Some(s) => vec![chapter4(s, &options, figures, progress)?],
+            };
+            chapters.push(("chapter4", reports));
         }
     }
     Ok(chapters)

@@ -63,6 +63,24 @@ pub enum LmError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A sequence longer than the model's context.
+    #[error("{op}: {positions} positions exceed the model's context of {max_positions}")]
+    ContextExceeded {
+        /// The call.
+        op: &'static str,
+        /// Positions asked for (prompt, cached and new tokens).
+        positions: usize,
+        /// The model's context.
+        max_positions: usize,
+    },
+    /// Logits from which no next token can be chosen.
+    #[error("{op}: {reason}")]
+    BadLogits {
+        /// The call.
+        op: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// A tensor operation failed (the tensor-stack word2vec step, the classifier).
     #[error(transparent)]
     Tensor(#[from] ferrograd_tensor::TensorError),

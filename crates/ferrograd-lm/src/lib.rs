@@ -10,6 +10,8 @@
 //! | §2.4–2.5 | count-based n-gram language model, backoff, greedy generation | [`ngram`] ([`CountLanguageModel`]) |
 //! | §2.6 | perplexity, ROUGE-1/2/L | [`eval`] |
 //! | — | the book's tokenisers for these sections, a vocabulary | [`text`] |
+//! | §4.1–4.7, §4.9 | the decoder-only Transformer language model | [`decoder`] ([`DecoderLanguageModel`]) |
+//! | §4.8 | generation with a KV cache, greedy decoding | [`generate`] |
 //!
 //! ```
 //! use ferrograd_lm::{CountLanguageModel, text::count_lm_tokens};
@@ -27,9 +29,11 @@ pub mod bow;
 pub mod classifier;
 pub mod classifier_bow;
 pub mod classifier_data;
+pub mod decoder;
 pub mod error;
 pub mod eval;
 pub mod finetune;
+pub mod generate;
 pub mod gpt2;
 pub mod gpt2_generate;
 pub mod gpt2_load;
@@ -43,5 +47,9 @@ mod train_checkpoint;
 pub mod train_loss;
 pub mod word2vec;
 
+pub use decoder::{DecoderConfig, DecoderLanguageModel};
 pub use error::{LmError, Result};
+pub use generate::{
+    CachedLm, GenerateOptions, Generation, Greedy, NextToken, StopReason, generate,
+};
 pub use ngram::{CountLanguageModel, NgramRow, split_train_test};

@@ -27,6 +27,21 @@ pub enum NnError {
         /// What is wrong.
         reason: String,
     },
+    /// A KV cache asked to hold more positions than it was allocated for.
+    #[error(
+        "{op}: the cache holds {stored} of {capacity} positions; {adding} more do not fit \
+         (allocate a larger cache or start a new one)"
+    )]
+    CacheFull {
+        /// The call.
+        op: &'static str,
+        /// Positions already stored.
+        stored: usize,
+        /// Positions being added.
+        adding: usize,
+        /// Positions allocated.
+        capacity: usize,
+    },
     /// A checkpoint that does not match the model: nothing was loaded.
     #[error("load_checkpoint: {path} does not match the model ({} problem(s)): {}", problems.len(), problems.join("; "))]
     CheckpointMismatch {
@@ -55,12 +70,12 @@ impl From<NnError> for TensorError {
     fn from(e: NnError) -> Self {
         match e {
             NnError::Tensor(inner) => inner,
-            NnError::BadInput { op, .. } | NnError::InvalidArgument { op, .. } => {
-                TensorError::InvalidArgument {
-                    op,
-                    reason: e.to_string(),
-                }
-            }
+            NnError::BadInput { op, .. }
+            | NnError::InvalidArgument { op, .. }
+            | NnError::CacheFull { op, .. } => TensorError::InvalidArgument {
+                op,
+                reason: e.to_string(),
+            },
             NnError::CheckpointMismatch { .. } => TensorError::InvalidArgument {
                 op: "load_checkpoint",
                 reason: e.to_string(),

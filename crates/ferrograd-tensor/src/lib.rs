@@ -54,6 +54,7 @@ pub use ferrograd_linalg::{Scalar, num_threads, pool, set_num_threads, simd, sim
 pub use gradcheck::{GradcheckMismatch, GradcheckOptions, GradcheckReport, gradcheck};
 pub use ids::IdTensor;
 pub use layout::Layout;
+pub use ops::attention::AttentionOptions;
 pub use ops::cross_entropy::DEFAULT_IGNORE_INDEX;
 pub use ops::loss::Reduction;
 pub use param::Parameter;

@@ -560,6 +560,37 @@ impl<T: Scalar> Tensor<T> {
         Some(&self.inner.storage.data[start..start + self.numel()])
     }
 
+    /// The elements as a mutable slice, for writing in place, when nothing else can see
+    /// them: this handle is the only one to its storage (no clone, no view, no graph
+    /// holds it), the tensor is a constant (not part of a graph), and it is contiguous
+    /// and spans its whole buffer. `None` otherwise, and nothing is changed.
+    ///
+    /// This is how a preallocated buffer (a KV cache) is written without a copy:
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let mut cache = Tensor::<f32>::zeros(&[4]);
+    /// cache.try_data_mut().unwrap()[1] = 7.0;
+    /// let view = cache.narrow(0, 0, 2)?;           // a view shares the buffer …
+    /// assert_eq!(view.to_vec(), [0.0, 7.0]);
+    /// assert!(cache.try_data_mut().is_none());     // … so it cannot change under it
+    /// drop(view);
+    /// assert!(cache.try_data_mut().is_some());
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    pub fn try_data_mut(&mut self) -> Option<&mut [T]> {
+        let numel = self.numel();
+        let inner = Arc::get_mut(&mut self.inner)?;
+        if !matches!(inner.grad, GradState::None)
+            || !inner.layout.is_contiguous()
+            || inner.layout.offset() != 0
+        {
+            return None;
+        }
+        let storage = Arc::get_mut(&mut inner.storage)?;
+        (storage.data.len() == numel).then_some(storage.data.as_mut_slice())
+    }
+
     /// The elements in row-major order: borrowed when contiguous, gathered otherwise.
     pub fn contiguous_data(&self) -> Cow<'_, [T]> {
         if let Some(slice) = self.as_slice() {
@@ -687,7 +718,7 @@ impl<T: Scalar> Tensor<T> {
         Self::with_layout(Arc::clone(&self.inner.storage), layout, &[self], op)
     }
 
-    fn with_layout<O: BackwardOp<T>>(
+    pub(crate) fn with_layout<O: BackwardOp<T>>(
         storage: Arc<Storage<T>>,
         layout: Layout,
         inputs: &[&Tensor<T>],

@@ -7,6 +7,7 @@
 //! runs on the kernel floor of `ferrograd_linalg::cpu` (SIMD dispatch, partitioner,
 //! lane reductions, thresholds).
 
+pub mod attention;
 pub mod binary;
 pub mod compare;
 pub mod cross_entropy;

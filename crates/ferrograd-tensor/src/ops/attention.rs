@@ -1,0 +1,827 @@
+//! Fused scaled dot-product attention, `softmax(Q Kᵀ · scale + mask) V`, with its own
+//! backward: the fast path of every attention layer (the book's §4.2 and §4.5, GPT-2's).
+//!
+//! Per batch item and head, the queries are taken in blocks of [`BLOCK_Q`] rows: the block's
+//! scores against the keys it may see (`[BLOCK_Q, T_k]`, one matrix product), the causal
+//! and padding masks, the softmax and the product with the values are done before the
+//! next block starts. The full `[T_q, T_k]` matrix of scores or weights is never held,
+//! so memory stays linear in the context length; with a causal mask, a block stops at the
+//! last key its last query may see, which skips about half the work of the full product.
+//! Only the log-sum-exp of each query row (one number) is kept for backward, which
+//! recomputes the weights block by block (as FlashAttention does).
+//!
+//! Layout: `q [B, H, T_q, D]`, `k [B, H, T_k, D]`, `v [B, H, T_k, D_v]`, any strides (views
+//! of a `[B, T, H·D]` projection or of a KV cache need no copy; a last axis that is not
+//! contiguous is copied once). The output has shape `[B, H, T_q, D_v]` and is stored as
+//! `[B, T_q, H, D_v]`, so `output.transpose(1, 2)?.reshape(&[B, T_q, H * D_v])` is a view:
+//! the heads come out concatenated for the output projection without a copy. The
+//! gradients of `q`, `k` and `v` come out in that same `[B, T, H, D]` order, so the views
+//! that produced them from `[B, T, H·D]` tensors pass them on without copying either.
+//!
+//! Masks: with [`AttentionOptions::causal`], query `i` sees key `j` when
+//! `j <= query_offset + i`; the offset defaults to `T_k - T_q` (the queries are the last
+//! `T_q` positions, as when a KV cache holds the earlier ones). A key padding mask
+//! `[B, T_k]` (non-zero = a real token) hides padded keys. A query that sees no key at
+//! all (a pad at the front of a left-padded row) gets an output of zero and no gradient,
+//! where the composed ops would give NaN.
+
+use crate::autograd::BackwardOp;
+use crate::error::{Result, TensorError, shape_of};
+use crate::ids::IdTensor;
+use crate::layout::Layout;
+use crate::storage::{self, Storage};
+use crate::tensor::{GradState, Tensor};
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_linalg::{Scalar, num_threads, pool, simd_kernel};
+use std::sync::{Arc, Mutex};
+
+/// Query rows per block: the scores of one block against its keys are one
+/// `[BLOCK_Q, T_k]` buffer. 32 rows keep a block's causal trimming fine (a causal
+/// attention over 128 positions does 5/8 of the full product's work) while each block's
+/// products stay large enough for the matrix kernel.
+pub const BLOCK_Q: usize = 32;
+
+/// Work (`B·H·T_q·T_k·(D + D_v)` multiply-adds) from which the heads are spread over the
+/// worker pool; below it one thread is faster than waking another.
+const PARALLEL_MIN_WORK: usize = 1 << 17;
+
+/// How [`Tensor::scaled_dot_product_attention`] masks and scales.
+///
+/// ```
+/// use ferrograd_tensor::{AttentionOptions, IdTensor};
+/// let causal = AttentionOptions::causal();
+/// let padded = AttentionOptions::causal().with_key_padding_mask(&IdTensor::from([[1, 1, 0]]));
+/// assert!(causal.is_causal() && padded.key_padding_mask().is_some());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AttentionOptions {
+    causal: bool,
+    scale: Option<f64>,
+    key_padding_mask: Option<IdTensor>,
+    query_offset: Option<usize>,
+}
+
+impl AttentionOptions {
+    /// Every query sees every key; scale `1/√D`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Query `i` sees keys `0..=query_offset + i` (the book's causal mask when `T_q = T_k`).
+    pub fn causal() -> Self {
+        Self {
+            causal: true,
+            ..Self::default()
+        }
+    }
+
+    /// Turns the causal mask on or off.
+    pub fn with_causal(mut self, causal: bool) -> Self {
+        self.causal = causal;
+        self
+    }
+
+    /// The factor applied to the scores (default `1/√D`, the book's `1/√d_h`).
+    pub fn with_scale(mut self, scale: f64) -> Self {
+        self.scale = Some(scale);
+        self
+    }
+
+    /// Hides padded keys: `mask [B, T_k]`, non-zero for a real token, zero for padding.
+    pub fn with_key_padding_mask(mut self, mask: &IdTensor) -> Self {
+        self.key_padding_mask = Some(mask.clone());
+        self
+    }
+
+    /// The position of the first query among the keys for the causal mask (default
+    /// `T_k - T_q`: the queries are the last positions).
+    pub fn with_query_offset(mut self, offset: usize) -> Self {
+        self.query_offset = Some(offset);
+        self
+    }
+
+    /// Whether the causal mask is on.
+    pub fn is_causal(&self) -> bool {
+        self.causal
+    }
+
+    /// The scale, if one was set.
+    pub fn scale(&self) -> Option<f64> {
+        self.scale
+    }
+
+    /// The key padding mask, if one was set.
+    pub fn key_padding_mask(&self) -> Option<&IdTensor> {
+        self.key_padding_mask.as_ref()
+    }
+
+    /// The query offset, if one was set.
+    pub fn query_offset(&self) -> Option<usize> {
+        self.query_offset
+    }
+}
+
+/// Sizes of one attention call.
+#[derive(Debug, Clone, Copy)]
+struct Geom {
+    batch: usize,
+    heads: usize,
+    tq: usize,
+    tk: usize,
+    dk: usize,
+    dv: usize,
+    causal: bool,
+    offset: usize,
+}
+
+impl Geom {
+    /// Number of keys query `i` may see (before padding): keys `0..visible(i)`.
+    fn visible(&self, i: usize) -> usize {
+        if self.causal {
+            (self.offset + i + 1).min(self.tk)
+        } else {
+            self.tk
+        }
+    }
+}
+
+/// Where the rows of one `[B, H, T, D]` operand live: element `(b, h, t, d)` is at
+/// `offset + b·batch + h·head + t·time + d`.
+#[derive(Debug, Clone, Copy)]
+struct Rows {
+    offset: usize,
+    batch: usize,
+    head: usize,
+    time: usize,
+}
+
+impl Rows {
+    /// The row geometry of a rank-4 tensor whose last axis is contiguous.
+    fn of<T: Scalar>(t: &Tensor<T>) -> Self {
+        let s = t.strides();
+        Rows {
+            offset: t.layout().offset(),
+            batch: s[0],
+            head: s[1],
+            time: s[2],
+        }
+    }
+
+    /// The `[B, T, H, D]` storage order of a `[B, H, T, D]` result.
+    fn heads_inner(heads: usize, time: usize, dim: usize) -> Self {
+        Rows {
+            offset: 0,
+            batch: time * heads * dim,
+            head: dim,
+            time: heads * dim,
+        }
+    }
+
+    fn base(&self, b: usize, h: usize) -> usize {
+        self.offset + b * self.batch + h * self.head
+    }
+}
+
+/// A tensor of shape `[B, H, T, D]` stored as `[B, T, H, D]`.
+fn heads_inner_tensor<T: Scalar>(
+    data: Vec<T>,
+    b: usize,
+    h: usize,
+    t: usize,
+    d: usize,
+) -> Tensor<T> {
+    let layout = Layout::from_parts(&[b, h, t, d], &[t * h * d, d, h * d, 1], 0);
+    Tensor::from_storage(Arc::new(Storage::new(data)), layout, GradState::None)
+}
+
+/// A mutable buffer shared by the tasks of one job, each writing elements no other task
+/// touches.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+
+// SAFETY: tasks write disjoint elements (documented at each use); the buffer outlives the
+// job because `pool::run` returns only when every task is done.
+unsafe impl<T: Send> Send for Shared<T> {}
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(data: &mut [T]) -> Self {
+        Shared(data.as_mut_ptr())
+    }
+
+    /// # Safety
+    /// `start..start + len` must lie in the buffer and no other live slice may overlap it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// The padding flags of batch row `b` (true = a real key), or `None` without a mask.
+fn pad_row(pad: &[bool], b: usize, tk: usize) -> Option<&[bool]> {
+    (!pad.is_empty()).then(|| &pad[b * tk..(b + 1) * tk])
+}
+
+/// Runs `body(item, scratch)` for every `(batch, head)` item, on the worker pool when the
+/// work is large enough; returns the first error.
+fn for_items<S: Send>(
+    g: &Geom,
+    make_scratch: impl Fn() -> S + Sync,
+    body: impl Fn(usize, &mut S) -> Result<()> + Sync,
+) -> Result<()> {
+    let items = g.batch * g.heads;
+    let work = items
+        .saturating_mul(g.tq)
+        .saturating_mul(g.tk)
+        .saturating_mul(g.dk + g.dv);
+    let threads = num_threads();
+    if threads <= 1 || items <= 1 || work < PARALLEL_MIN_WORK {
+        let mut scratch = make_scratch();
+        return (0..items).try_for_each(|item| body(item, &mut scratch));
+    }
+    let tasks = items.min(threads * 4);
+    let per = items.div_ceil(tasks);
+    let first_error = Mutex::new(None);
+    pool::run(items.div_ceil(per), &|task| {
+        let mut scratch = make_scratch();
+        for item in task * per..((task + 1) * per).min(items) {
+            if let Err(e) = body(item, &mut scratch) {
+                first_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+                return;
+            }
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `dst = alpha · lhs · rhs` (or `+=`). With an empty inner dimension nothing is written:
+/// callers that overwrite fill `dst` with zeros themselves.
+fn product<T: Scalar>(
+    dst: MatViewMut<'_, T>,
+    lhs: MatView<'_, T>,
+    rhs: MatView<'_, T>,
+    alpha: T,
+    accumulate: bool,
+) -> Result<()> {
+    if lhs.cols() == 0 {
+        return Ok(());
+    }
+    gemm(dst, lhs, rhs, alpha, accumulate)?;
+    Ok(())
+}
+
+simd_kernel! {
+    /// Turns each score row of a block into attention weights in place: keys at or past
+    /// `visible(i)` and padded keys get weight 0, the rest `exp(s - max) / Σ`. Writes each
+    /// row's log-sum-exp (`-inf` for a row that sees no key, whose weights are all 0).
+    fn softmax_block<T: Scalar>(
+        scores: &mut [T],
+        width: usize,
+        first: usize,
+        causal: bool,
+        offset: usize,
+        pad: Option<&[bool]>,
+        lse: &mut [T],
+    ) {
+        for (r, row) in scores.chunks_mut(width).enumerate() {
+            let lim = if causal { (offset + first + r + 1).min(width) } else { width };
+            row[lim..].fill(T::ZERO);
+            let row = &mut row[..lim];
+            if let Some(pad) = pad {
+                for (s, &real) in row.iter_mut().zip(pad) {
+                    if !real {
+                        *s = T::NEG_INFINITY;
+                    }
+                }
+            }
+            let max = row.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+            if max == T::NEG_INFINITY || lim == 0 {
+                row.fill(T::ZERO);
+                lse[r] = T::NEG_INFINITY;
+                continue;
+            }
+            let mut sum = T::ZERO;
+            for s in row.iter_mut() {
+                *s = (*s - max).exp_fast();
+                sum += *s;
+            }
+            let inv = T::ONE / sum;
+            for s in row.iter_mut() {
+                *s *= inv;
+            }
+            lse[r] = max + sum.ln();
+        }
+    }
+}
+
+simd_kernel! {
+    /// Backward's weights from recomputed scores: `p = exp(s - lse)` for visible, real keys,
+    /// 0 elsewhere (and for rows that see no key).
+    fn weights_from_lse<T: Scalar>(
+        scores: &mut [T],
+        width: usize,
+        first: usize,
+        causal: bool,
+        offset: usize,
+        pad: Option<&[bool]>,
+        lse: &[T],
+    ) {
+        for (r, row) in scores.chunks_mut(width).enumerate() {
+            let lim = if causal { (offset + first + r + 1).min(width) } else { width };
+            let l = lse[r];
+            if l == T::NEG_INFINITY {
+                row.fill(T::ZERO);
+                continue;
+            }
+            row[lim..].fill(T::ZERO);
+            for s in row[..lim].iter_mut() {
+                *s = (*s - l).exp_fast();
+            }
+            if let Some(pad) = pad {
+                for (s, &real) in row[..lim].iter_mut().zip(pad) {
+                    if !real {
+                        *s = T::ZERO;
+                    }
+                }
+            }
+        }
+    }
+}
+
+simd_kernel! {
+    /// `ds = p ∘ (dp - D_r)` in place in `dp`, with `D_r = dO_r · O_r` per row.
+    fn score_grads<T: Scalar>(p: &[T], dp: &mut [T], width: usize, delta: &[T]) {
+        for ((dp, p), &d) in dp.chunks_mut(width).zip(p.chunks(width)).zip(delta) {
+            for (g, &p) in dp.iter_mut().zip(p) {
+                *g = p * (*g - d);
+            }
+        }
+    }
+}
+
+/// `Σ a·b` (rows of length `D_v`: short, so a plain loop).
+fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y)
+}
+
+/// Forward of one `(batch, head)` item.
+struct ForwardJob<'a, T: Scalar> {
+    g: Geom,
+    scale: T,
+    q: (&'a [T], Rows),
+    k: (&'a [T], Rows),
+    v: (&'a [T], Rows),
+    pad: &'a [bool],
+    out: Shared<T>,
+    lse: Shared<T>,
+}
+
+impl<T: Scalar> ForwardJob<'_, T> {
+    fn item(&self, item: usize, scratch: &mut (Vec<T>, Vec<T>)) -> Result<()> {
+        let g = &self.g;
+        let (b, h) = (item / g.heads, item % g.heads);
+        let (q, qr) = self.q;
+        let (k, kr) = self.k;
+        let (v, vr) = self.v;
+        let (qo, ko, vo) = (qr.base(b, h), kr.base(b, h), vr.base(b, h));
+        let out_rows = Rows::heads_inner(g.heads, g.tq, g.dv);
+        let pad = pad_row(self.pad, b, g.tk);
+        // SAFETY: item `item` owns the log-sum-exps `item·T_q..(item + 1)·T_q`.
+        let lse = unsafe { self.lse.slice(item * g.tq, g.tq) };
+        let (scores, block_out) = scratch;
+        let mut i0 = 0;
+        while i0 < g.tq {
+            let bq = BLOCK_Q.min(g.tq - i0);
+            let width = g.visible(i0 + bq - 1);
+            let s = &mut scores[..bq * width];
+            if width > 0 {
+                product(
+                    MatViewMut::row_major(s, bq, width)?,
+                    MatView::new(q, qo + i0 * qr.time, bq, g.dk, qr.time as isize, 1)?,
+                    MatView::new(k, ko, width, g.dk, kr.time as isize, 1)?.transpose(),
+                    self.scale,
+                    false,
+                )?;
+                if g.dk == 0 {
+                    s.fill(T::ZERO);
+                }
+            }
+            let lse_block = &mut lse[i0..i0 + bq];
+            if width == 0 {
+                lse_block.fill(T::NEG_INFINITY);
+            } else {
+                softmax_block(s, width, i0, g.causal, g.offset, pad, lse_block);
+            }
+            let o = &mut block_out[..bq * g.dv];
+            if width == 0 {
+                o.fill(T::ZERO);
+            } else {
+                product(
+                    MatViewMut::row_major(o, bq, g.dv)?,
+                    MatView::row_major(s, bq, width)?,
+                    MatView::new(v, vo, width, g.dv, vr.time as isize, 1)?,
+                    T::ONE,
+                    false,
+                )?;
+            }
+            for r in 0..bq {
+                let start = out_rows.base(b, h) + (i0 + r) * out_rows.time;
+                // SAFETY: output row (b, i0 + r, h) belongs to this item alone.
+                let dst = unsafe { self.out.slice(start, g.dv) };
+                dst.copy_from_slice(&o[r * g.dv..(r + 1) * g.dv]);
+            }
+            i0 += bq;
+        }
+        Ok(())
+    }
+}
+
+/// Scratch buffers of one backward task.
+struct BackScratch<T> {
+    p: Vec<T>,
+    dp: Vec<T>,
+    dq: Vec<T>,
+    dk: Vec<T>,
+    dv: Vec<T>,
+    delta: Vec<T>,
+}
+
+/// Backward of one `(batch, head)` item.
+struct BackwardJob<'a, T: Scalar> {
+    g: Geom,
+    scale: T,
+    q: (&'a [T], Rows),
+    k: (&'a [T], Rows),
+    v: (&'a [T], Rows),
+    o: (&'a [T], Rows),
+    go: (&'a [T], Rows),
+    lse: &'a [T],
+    pad: &'a [bool],
+    want: [bool; 3],
+    gq: Shared<T>,
+    gk: Shared<T>,
+    gv: Shared<T>,
+}
+
+impl<T: Scalar> BackwardJob<'_, T> {
+    fn item(&self, item: usize, sc: &mut BackScratch<T>) -> Result<()> {
+        let g = &self.g;
+        let (b, h) = (item / g.heads, item % g.heads);
+        let (q, qr) = self.q;
+        let (k, kr) = self.k;
+        let (v, vr) = self.v;
+        let (o, or) = self.o;
+        let (go, gr) = self.go;
+        let (qo, ko, vo, oo, goo) = (
+            qr.base(b, h),
+            kr.base(b, h),
+            vr.base(b, h),
+            or.base(b, h),
+            gr.base(b, h),
+        );
+        let pad = pad_row(self.pad, b, g.tk);
+        let lse = &self.lse[item * g.tq..(item + 1) * g.tq];
+        let kmax = if g.tq == 0 { 0 } else { g.visible(g.tq - 1) };
+        sc.dk[..kmax * g.dk].fill(T::ZERO);
+        sc.dv[..kmax * g.dv].fill(T::ZERO);
+        let mut i0 = 0;
+        while i0 < g.tq {
+            let bq = BLOCK_Q.min(g.tq - i0);
+            let width = g.visible(i0 + bq - 1);
+            let q_blk = MatView::new(q, qo + i0 * qr.time, bq, g.dk, qr.time as isize, 1)?;
+            let go_blk = MatView::new(go, goo + i0 * gr.time, bq, g.dv, gr.time as isize, 1)?;
+            let dq = &mut sc.dq[..bq * g.dk];
+            if width == 0 {
+                dq.fill(T::ZERO);
+            } else {
+                let keys = MatView::new(k, ko, width, g.dk, kr.time as isize, 1)?;
+                let values = MatView::new(v, vo, width, g.dv, vr.time as isize, 1)?;
+                let p = &mut sc.p[..bq * width];
+                product(
+                    MatViewMut::row_major(p, bq, width)?,
+                    q_blk,
+                    keys.transpose(),
+                    self.scale,
+                    false,
+                )?;
+                if g.dk == 0 {
+                    p.fill(T::ZERO);
+                }
+                weights_from_lse(p, width, i0, g.causal, g.offset, pad, &lse[i0..i0 + bq]);
+                if self.want[2] {
+                    // dV += Pᵀ dO
+                    product(
+                        MatViewMut::row_major(&mut sc.dv[..width * g.dv], width, g.dv)?,
+                        MatView::row_major(p, bq, width)?.transpose(),
+                        go_blk,
+                        T::ONE,
+                        true,
+                    )?;
+                }
+                if self.want[0] || self.want[1] {
+                    // dP = dO Vᵀ, then dS = P ∘ (dP - D)
+                    let dp = &mut sc.dp[..bq * width];
+                    product(
+                        MatViewMut::row_major(dp, bq, width)?,
+                        go_blk,
+                        values.transpose(),
+                        T::ONE,
+                        false,
+                    )?;
+                    if g.dv == 0 {
+                        dp.fill(T::ZERO);
+                    }
+                    let delta = &mut sc.delta[..bq];
+                    for (r, d) in delta.iter_mut().enumerate() {
+                        let i = i0 + r;
+                        let orow = &o[oo + i * or.time..oo + i * or.time + g.dv];
+                        let grow = &go[goo + i * gr.time..goo + i * gr.time + g.dv];
+                        *d = dot(orow, grow);
+                    }
+                    score_grads(p, dp, width, delta);
+                    if self.want[0] {
+                        // dQ = scale · dS K
+                        product(
+                            MatViewMut::row_major(dq, bq, g.dk)?,
+                            MatView::row_major(dp, bq, width)?,
+                            keys,
+                            self.scale,
+                            false,
+                        )?;
+                    }
+                    if self.want[1] {
+                        // dK += scale · dSᵀ Q
+                        product(
+                            MatViewMut::row_major(&mut sc.dk[..width * g.dk], width, g.dk)?,
+                            MatView::row_major(dp, bq, width)?.transpose(),
+                            q_blk,
+                            self.scale,
+                            true,
+                        )?;
+                    }
+                }
+            }
+            if self.want[0] {
+                let rows = Rows::heads_inner(g.heads, g.tq, g.dk);
+                for r in 0..bq {
+                    let start = rows.base(b, h) + (i0 + r) * rows.time;
+                    // SAFETY: gradient row (b, i0 + r, h) of q belongs to this item alone.
+                    let dst = unsafe { self.gq.slice(start, g.dk) };
+                    if width == 0 {
+                        dst.fill(T::ZERO);
+                    } else {
+                        dst.copy_from_slice(&dq[r * g.dk..(r + 1) * g.dk]);
+                    }
+                }
+            }
+            i0 += bq;
+        }
+        for (want, dim, acc, out) in [
+            (self.want[1], g.dk, &sc.dk, self.gk),
+            (self.want[2], g.dv, &sc.dv, self.gv),
+        ] {
+            if !want {
+                continue;
+            }
+            let rows = Rows::heads_inner(g.heads, g.tk, dim);
+            for j in 0..g.tk {
+                let start = rows.base(b, h) + j * rows.time;
+                // SAFETY: gradient row (b, j, h) of k / v belongs to this item alone.
+                let dst = unsafe { out.slice(start, dim) };
+                if j < kmax {
+                    dst.copy_from_slice(&acc[j * dim..(j + 1) * dim]);
+                } else {
+                    dst.fill(T::ZERO);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct AttentionBackward<T: Scalar> {
+    g: Geom,
+    scale: T,
+    pad: Vec<bool>,
+    lse: Vec<T>,
+}
+
+impl<T: Scalar> BackwardOp<T> for AttentionBackward<T> {
+    fn name(&self) -> &'static str {
+        "scaled_dot_product_attention"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let g = self.g;
+        let want = [
+            inputs[0].requires_grad(),
+            inputs[1].requires_grad(),
+            inputs[2].requires_grad(),
+        ];
+        let grad = last_axis_contiguous(grad);
+        let mut gq = storage::take_buffer::<T>(if want[0] {
+            g.batch * g.heads * g.tq * g.dk
+        } else {
+            0
+        });
+        let mut gk = storage::take_buffer::<T>(if want[1] {
+            g.batch * g.heads * g.tk * g.dk
+        } else {
+            0
+        });
+        let mut gv = storage::take_buffer::<T>(if want[2] {
+            g.batch * g.heads * g.tk * g.dv
+        } else {
+            0
+        });
+        let job = BackwardJob {
+            g,
+            scale: self.scale,
+            q: (inputs[0].storage_data(), Rows::of(&inputs[0])),
+            k: (inputs[1].storage_data(), Rows::of(&inputs[1])),
+            v: (inputs[2].storage_data(), Rows::of(&inputs[2])),
+            o: (output.storage_data(), Rows::of(output)),
+            go: (grad.storage_data(), Rows::of(&grad)),
+            lse: &self.lse,
+            pad: &self.pad,
+            want,
+            gq: Shared::new(&mut gq),
+            gk: Shared::new(&mut gk),
+            gv: Shared::new(&mut gv),
+        };
+        let width = g.tk.max(1);
+        for_items(
+            &g,
+            || BackScratch {
+                p: vec![T::ZERO; BLOCK_Q * width],
+                dp: vec![T::ZERO; BLOCK_Q * width],
+                dq: vec![T::ZERO; BLOCK_Q * g.dk],
+                dk: vec![T::ZERO; g.tk * g.dk],
+                dv: vec![T::ZERO; g.tk * g.dv],
+                delta: vec![T::ZERO; BLOCK_Q],
+            },
+            |item, scratch| job.item(item, scratch),
+        )?;
+        let wrap = |want: bool, data: Vec<T>, t: usize, d: usize| {
+            want.then(|| heads_inner_tensor(data, g.batch, g.heads, t, d))
+        };
+        Ok(vec![
+            wrap(want[0], gq, g.tq, g.dk),
+            wrap(want[1], gk, g.tk, g.dk),
+            wrap(want[2], gv, g.tk, g.dv),
+        ])
+    }
+}
+
+/// The tensor itself when its last axis has unit stride (or size ≤ 1), else a contiguous
+/// copy (recorded in the graph like any copy).
+fn last_axis_contiguous<T: Scalar>(t: &Tensor<T>) -> Tensor<T> {
+    let r = t.rank();
+    if r == 0 || t.shape()[r - 1] <= 1 || t.strides()[r - 1] == 1 {
+        t.clone()
+    } else {
+        t.contiguous()
+    }
+}
+
+const OP: &str = "scaled_dot_product_attention";
+
+fn bad(reason: String) -> TensorError {
+    TensorError::InvalidArgument { op: OP, reason }
+}
+
+impl<T: Scalar> Tensor<T> {
+    /// Scaled dot-product attention, fused: `softmax(self · kᵀ · scale + mask) · v` with
+    /// `self` the queries `[B, H, T_q, D]`, `k` `[B, H, T_k, D]`, `v` `[B, H, T_k, D_v]`;
+    /// PyTorch's `F.scaled_dot_product_attention`, with the causal mask aligned to the last
+    /// keys (see [`AttentionOptions`]). The result `[B, H, T_q, D_v]` is stored as
+    /// `[B, T_q, H, D_v]` (see the [module docs](crate::ops::attention)).
+    ///
+    /// The book's example (§4.2): scores `[2, 7, 4, 5]` of the second query, the causal
+    /// mask hiding the last two keys, give weights `[0.0067, 0.9933, 0, 0]`:
+    ///
+    /// ```
+    /// use ferrograd_tensor::{AttentionOptions, Tensor};
+    /// // One-dimensional keys and a query of 1 reproduce the scores; values pick them out.
+    /// let k = Tensor::<f64>::from_vec(vec![2.0, 7.0, 4.0, 5.0], &[1, 1, 4, 1])?;
+    /// let v = Tensor::<f64>::eye(4).reshape(&[1, 1, 4, 4])?;
+    /// let q = Tensor::<f64>::ones(&[1, 1, 2, 1]); // queries at positions 0 and 1
+    /// let opts = AttentionOptions::causal().with_scale(1.0).with_query_offset(0);
+    /// let w = q.scaled_dot_product_attention(&k, &v, &opts)?;
+    /// let second = w.select(2, 1)?.to_vec();
+    /// assert!((second[0] - 0.0067).abs() < 1e-4 && (second[1] - 0.9933).abs() < 1e-4);
+    /// assert_eq!(&second[2..], &[0.0, 0.0]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::InvalidArgument`] for operands that are not rank 4 or whose batch,
+    /// head, length or feature axes disagree, a padding mask that is not `[B, T_k]`, and a
+    /// causal mask with more queries than keys and no explicit offset.
+    pub fn scaled_dot_product_attention(
+        &self,
+        k: &Tensor<T>,
+        v: &Tensor<T>,
+        options: &AttentionOptions,
+    ) -> Result<Tensor<T>> {
+        for (name, t) in [("q", self), ("k", k), ("v", v)] {
+            if t.rank() != 4 {
+                return Err(bad(format!(
+                    "{name} must have rank 4 [batch, heads, time, dim], got shape {}",
+                    shape_of(t.shape())
+                )));
+            }
+        }
+        let (qs, ks, vs) = (self.shape(), k.shape(), v.shape());
+        if qs[..2] != ks[..2] || ks[..3] != vs[..3] || qs[3] != ks[3] {
+            return Err(bad(format!(
+                "q {}, k {} and v {} must be [B, H, T_q, D], [B, H, T_k, D] and [B, H, T_k, D_v]",
+                shape_of(qs),
+                shape_of(ks),
+                shape_of(vs)
+            )));
+        }
+        let (batch, heads, tq, tk, dk, dv) = (qs[0], qs[1], qs[2], ks[2], qs[3], vs[3]);
+        let offset = match options.query_offset {
+            Some(o) => o,
+            None if !options.causal || tq <= tk => tk.saturating_sub(tq),
+            None => {
+                return Err(bad(format!(
+                    "a causal mask with {tq} queries and {tk} keys needs an explicit query offset"
+                )));
+            }
+        };
+        let pad: Vec<bool> = match &options.key_padding_mask {
+            None => Vec::new(),
+            Some(m) => {
+                if m.shape() != [batch, tk] {
+                    return Err(bad(format!(
+                        "the key padding mask must have shape [{batch}, {tk}] (batch, keys), got {}",
+                        shape_of(m.shape())
+                    )));
+                }
+                m.contiguous_data().iter().map(|&x| x != 0).collect()
+            }
+        };
+        let g = Geom {
+            batch,
+            heads,
+            tq,
+            tk,
+            dk,
+            dv,
+            causal: options.causal,
+            offset,
+        };
+        let scale = T::from_f64(options.scale.unwrap_or(1.0 / (dk.max(1) as f64).sqrt()));
+        let (q, k, v) = (
+            last_axis_contiguous(self),
+            last_axis_contiguous(k),
+            last_axis_contiguous(v),
+        );
+        let mut out = storage::take_buffer::<T>(batch * heads * tq * dv);
+        let mut lse = vec![T::ZERO; batch * heads * tq];
+        {
+            let job = ForwardJob {
+                g,
+                scale,
+                q: (q.storage_data(), Rows::of(&q)),
+                k: (k.storage_data(), Rows::of(&k)),
+                v: (v.storage_data(), Rows::of(&v)),
+                pad: &pad,
+                out: Shared::new(&mut out),
+                lse: Shared::new(&mut lse),
+            };
+            let width = tk.max(1);
+            for_items(
+                &g,
+                || (vec![T::ZERO; BLOCK_Q * width], vec![T::ZERO; BLOCK_Q * dv]),
+                |item, scratch| job.item(item, scratch),
+            )?;
+        }
+        let layout = Layout::from_parts(
+            &[batch, heads, tq, dv],
+            &[tq * heads * dv, dv, heads * dv, 1],
+            0,
+        );
+        let op = AttentionBackward { g, scale, pad, lse };
+        Ok(Tensor::with_layout(
+            Arc::new(Storage::new(out)),
+            layout,
+            &[&q, &k, &v],
+            op,
+        ))
+    }
+}
