@@ -119,8 +119,8 @@ impl Gpt2Config {
     ///
     /// ```
     /// use ferrograd_lm::gpt2::Gpt2Config;
-    /// let config = Gpt2Config::from_json(r#"{"model_type": "gpt2", "n_layer": 2, "n_embd": 64}"#, "inline")?;
-    /// assert_eq!((config.n_layer, config.n_embd, config.n_head), (2, 64, 12));
+    /// let config = Gpt2Config::from_json(r#"{"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4}"#, "inline")?;
+    /// assert_eq!((config.n_layer, config.n_embd, config.n_head), (2, 64, 4));
     /// let bad = Gpt2Config::from_json(r#"{"model_type": "llama", "n_experts": 8}"#, "inline");
     /// let message = bad.unwrap_err().to_string();
     /// assert!(message.contains("model_type") && message.contains("n_experts"), "{message}");

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use ferrograd::data::text::{LineOptions, Padding, TokenizedLines, collate_lines, replace_digits};
 use serde::Serialize;
 
-use super::training::Settings;
+use super::settings::Settings;
 use super::{Tokenizer, TokenizerChoice};
 use crate::chapter2::Corpus;
 use crate::error::{BookError, Result};

@@ -12,6 +12,7 @@
 
 pub mod data;
 pub mod rnn;
+pub mod settings;
 pub mod training;
 
 use std::fmt::Write as _;
