@@ -11,7 +11,7 @@
 //! | §2.6 | perplexity, ROUGE-1/2/L | [`eval`] |
 //! | — | the book's tokenisers for these sections, a vocabulary | [`text`] |
 //! | §4.1–4.7, §4.9 | the decoder-only Transformer language model | [`decoder`] ([`DecoderLanguageModel`]) |
-//! | §4.8 | generation with a KV cache, greedy decoding | [`generate`] |
+//! | §4.8 | generation with a KV cache, greedy decoding | [`generate`](mod@generate) |
 //!
 //! ```
 //! use ferrograd_lm::{CountLanguageModel, text::count_lm_tokens};
