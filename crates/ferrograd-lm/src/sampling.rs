@@ -278,17 +278,9 @@ pub fn argmax(scores: &[f64]) -> usize {
     best
 }
 
-/// Picks the next token of one sequence from its logits: what a generation loop asks at
-/// every step. [`Sampler`] implements it (greedy or sampling); implement it for other
-/// strategies.
-pub trait NextToken: std::fmt::Debug {
-    /// The next id given the last position's logits and the ids seen so far (prompt and
-    /// generated).
-    ///
-    /// # Errors
-    /// Invalid settings, logits that do not fit the vocabulary, an id outside it.
-    fn next_token(&mut self, logits: &[f64], previous: &[i64]) -> Result<i64>;
-}
+/// The one next-token trait of the crate (defined beside the generation loop), re-exported
+/// here because [`Sampler`] implements it.
+pub use crate::generate::NextToken;
 
 /// Greedy decoding or sampling with the processors of [`SamplingConfig`], from its own
 /// seeded generator: the same seed gives the same tokens on every machine.
