@@ -24,9 +24,10 @@
 use crate::error::{LmError, Result, invalid};
 use crate::generate::CachedLm;
 use crate::train::CausalLm;
+use crate::train_loss::matmul_cross_entropy;
 use ferrograd_nn::init::{normal, xavier_uniform};
 use ferrograd_nn::{
-    CrossEntropyLoss, DecoderBlock, Embedding, Forward, KvCache, Module, Rope, RopeStyle, Visitor,
+    DecoderBlock, Embedding, Forward, KvCache, Module, Rope, RopeStyle, Visitor,
 };
 use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor, no_grad};
 
@@ -264,17 +265,44 @@ impl<T: Scalar> DecoderLanguageModel<T> {
     /// The notebook's training loss: cross-entropy of the logits of `inputs [B, T]`
     /// against `targets [B, T]`, averaged over the targets that are not padding.
     ///
+    /// The output product and the loss are fused ([`matmul_cross_entropy`]): the
+    /// `[B·T, V]` logits and their gradient are never stored, and the logits of padded
+    /// positions are never computed; the value and gradients are those of
+    /// [`DecoderLanguageModel::forward_ids`] followed by `CrossEntropyLoss`.
+    ///
     /// # Errors
     /// As [`DecoderLanguageModel::hidden_states`]; targets outside the vocabulary.
     pub fn loss(&self, inputs: &IdTensor, targets: &IdTensor) -> Result<Tensor<T>> {
-        let logits = self.forward_ids(inputs)?;
-        let v = self.config.vocab_size;
-        let rows = logits.numel() / v.max(1);
-        let mut criterion = CrossEntropyLoss::new();
-        if let Some(p) = self.config.pad_idx {
-            criterion = criterion.with_ignore_index(p as i64);
+        let ignore = self.config.pad_idx.map_or(-100, |p| p as i64);
+        self.fused_loss(inputs, targets, ignore)
+    }
+
+    /// Hidden states, then the fused output product and cross-entropy ignoring
+    /// `ignore_index`.
+    fn fused_loss(
+        &self,
+        inputs: &IdTensor,
+        targets: &IdTensor,
+        ignore_index: i64,
+    ) -> Result<Tensor<T>> {
+        let hidden = self.hidden_states(inputs, None, None)?;
+        let rows = targets.len();
+        if rows != inputs.len() {
+            return Err(invalid(
+                "DecoderLanguageModel::loss",
+                "targets",
+                format!("shape {:?}", targets.shape()),
+                format!("must have one target per input {:?}", inputs.shape()),
+            ));
         }
-        Ok(criterion.forward(&logits.reshape(&[rows, v])?, &targets.reshape(&[rows])?)?)
+        let d = self.config.emb_dim;
+        matmul_cross_entropy(
+            &hidden.reshape(&[rows, d])?,
+            &self.output.tensor(),
+            None,
+            &targets.reshape(&[rows])?,
+            ignore_index,
+        )
     }
 
     /// A KV cache for `batch` sequences of up to `capacity` positions.
@@ -355,6 +383,13 @@ impl<T: Scalar> CausalLm<T> for DecoderLanguageModel<T> {
 
     fn max_context(&self) -> Option<usize> {
         Some(self.config.max_positions)
+    }
+
+    /// Cross-entropy of the next-token predictions, the output product fused with the loss
+    /// ([`matmul_cross_entropy`]: the `[B·T, V]` logits are never stored); the same value
+    /// and gradients as the logits followed by `CrossEntropyLoss`.
+    fn loss(&self, inputs: &IdTensor, targets: &IdTensor, ignore_index: i64) -> Result<Tensor<T>> {
+        self.fused_loss(inputs, targets, ignore_index)
     }
 
     /// Greedy decoding with the KV cache (the notebook's `generate_text`, same tokens):

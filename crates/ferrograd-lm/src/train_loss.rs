@@ -2,7 +2,8 @@
 //! [`linear_cross_entropy`] computes `mean cross_entropy(hidden·Wᵀ + b, targets)` without
 //! ever holding the `[rows, V]` logits — the largest tensor of a training step (with the
 //! notebook's batch of 128×29 tokens and V = 8,192 they take 122 MB, and their gradient as
-//! much again).
+//! much again). [`matmul_cross_entropy`] is the same for an output matrix stored `[E, V]`
+//! (the book's decoder).
 //!
 //! # How
 //!
@@ -67,22 +68,101 @@ pub fn linear_cross_entropy<T: Scalar>(
     targets: &IdTensor,
     ignore_index: i64,
 ) -> Result<Tensor<T>> {
-    let op = "linear_cross_entropy";
+    fused_head_loss(
+        "linear_cross_entropy",
+        hidden,
+        weight,
+        WeightLayout::OutIn,
+        bias,
+        targets,
+        ignore_index,
+    )
+}
+
+/// `mean over rows with target ≠ ignore_index of cross_entropy(hidden·weight + bias,
+/// target)` for an output matrix stored `[E, V]` (logits are `hidden · weight`, as the
+/// book's decoder writes its `output` parameter): [`linear_cross_entropy`] with the weight
+/// transposed, without copying it — the same fused kernel, the same value and gradients
+/// as `hidden.matmul(weight)` followed by `CrossEntropyLoss(ignore_index)`; the `[rows, V]`
+/// logits are never stored. The gradient of `weight` has its shape `[E, V]`.
+///
+/// ```
+/// use ferrograd_lm::train_loss::matmul_cross_entropy;
+/// use ferrograd_nn::{CrossEntropyLoss, Forward};
+/// use ferrograd_tensor::{IdTensor, Rng, Tensor};
+/// let mut rng = Rng::new(0);
+/// let w = Tensor::<f64>::randn(&[4, 10], 0.0, 1.0, &mut rng);
+/// let h = Tensor::<f64>::randn(&[6, 4], 0.0, 1.0, &mut rng);
+/// let targets = IdTensor::from(vec![1, 9, -100, 3, 3, 0]);
+/// let fused = matmul_cross_entropy(&h, &w, None, &targets, -100)?;
+/// let composed = CrossEntropyLoss::new().forward(&h.matmul(&w)?, &targets)?;
+/// assert!((fused.item()? - composed.item()?).abs() < 1e-12);
+/// # Ok::<(), ferrograd_lm::LmError>(())
+/// ```
+///
+/// # Errors
+/// [`LmError::InvalidConfig`] for shapes that do not fit or a target outside `0..V` that
+/// is not `ignore_index`.
+pub fn matmul_cross_entropy<T: Scalar>(
+    hidden: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    targets: &IdTensor,
+    ignore_index: i64,
+) -> Result<Tensor<T>> {
+    fused_head_loss(
+        "matmul_cross_entropy",
+        hidden,
+        weight,
+        WeightLayout::InOut,
+        bias,
+        targets,
+        ignore_index,
+    )
+}
+
+/// How the head's weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WeightLayout {
+    /// `[V, E]` (`nn.Linear`'s weight): logits are `h·Wᵀ`.
+    OutIn,
+    /// `[E, V]`: logits are `h·W`.
+    InOut,
+}
+
+fn fused_head_loss<T: Scalar>(
+    op: &'static str,
+    hidden: &Tensor<T>,
+    weight: &Tensor<T>,
+    layout: WeightLayout,
+    bias: Option<&Tensor<T>>,
+    targets: &IdTensor,
+    ignore_index: i64,
+) -> Result<Tensor<T>> {
     if weight.rank() != 2 {
         return Err(invalid(
             op,
             "weight",
             format!("shape {:?}", weight.shape()),
-            "must be [V, E]",
+            match layout {
+                WeightLayout::OutIn => "must be [V, E]",
+                WeightLayout::InOut => "must be [E, V]",
+            },
         ));
     }
-    let (v, e) = (weight.shape()[0], weight.shape()[1]);
+    let (v, e) = match layout {
+        WeightLayout::OutIn => (weight.shape()[0], weight.shape()[1]),
+        WeightLayout::InOut => (weight.shape()[1], weight.shape()[0]),
+    };
     if hidden.rank() != 2 || hidden.shape()[1] != e {
         return Err(invalid(
             op,
             "hidden",
             format!("shape {:?}", hidden.shape()),
-            format!("must be [rows, {e}] to fit a weight of shape [{v}, {e}]"),
+            format!(
+                "must be [rows, {e}] to fit a weight of shape {:?}",
+                weight.shape()
+            ),
         ));
     }
     if let Some(b) = bias
@@ -133,7 +213,7 @@ pub fn linear_cross_entropy<T: Scalar>(
     let h = hidden.contiguous_data();
     let w = weight.contiguous_data();
     let b = bias.map(Tensor::contiguous_data);
-    let out = head_kernel(&h, &w, b.as_deref(), &kept, rows, v, e, grad)?;
+    let out = head_kernel(&h, &w, layout, b.as_deref(), &kept, rows, v, e, grad)?;
     let mean = if kept.is_empty() {
         f64::NAN
     } else {
@@ -147,6 +227,7 @@ pub fn linear_cross_entropy<T: Scalar>(
         v,
         e,
         has_bias: bias.is_some(),
+        layout,
     });
     Ok(match backward {
         Some(op) => Tensor::from_op(vec![T::from_f64(mean)], &[], &inputs, op)?,
@@ -180,6 +261,7 @@ fn linalg(e: ferrograd_linalg::LinalgError) -> LmError {
 fn head_kernel<T: Scalar>(
     h: &[T],
     w: &[T],
+    layout: WeightLayout,
     b: Option<&[T]>,
     kept: &[(usize, usize)],
     rows: usize,
@@ -215,7 +297,12 @@ fn head_kernel<T: Scalar>(
     };
     let slots: Vec<Mutex<Option<Result<Partial<T>>>>> =
         (0..tasks).map(|_| Mutex::new(None)).collect();
-    let wv = MatView::row_major(w, v, e).map_err(linalg)?;
+    // `wv` is the weight as `[V, E]` whatever its storage (a transposed view of an
+    // `[E, V]` matrix costs nothing: the products read it with its strides).
+    let wv = match layout {
+        WeightLayout::OutIn => MatView::row_major(w, v, e).map_err(linalg)?,
+        WeightLayout::InOut => MatView::row_major(w, e, v).map_err(linalg)?.transpose(),
+    };
     pool::run(tasks, &|task| {
         let result = (|| -> Result<Partial<T>> {
             let first = task * per_task * block_rows;
@@ -270,14 +357,24 @@ fn head_kernel<T: Scalar>(
                 }
                 if grad {
                     let gv = MatView::row_major(&logits[..r * v], r, v).map_err(linalg)?;
-                    // ∂W += gᵀ·h_blk
-                    gemm(
-                        MatViewMut::row_major(&mut partial.dw, v, e).map_err(linalg)?,
-                        gv.transpose(),
-                        hv,
-                        T::ONE,
-                        true,
-                    )
+                    match layout {
+                        // ∂W += gᵀ·h_blk
+                        WeightLayout::OutIn => gemm(
+                            MatViewMut::row_major(&mut partial.dw, v, e).map_err(linalg)?,
+                            gv.transpose(),
+                            hv,
+                            T::ONE,
+                            true,
+                        ),
+                        // ∂W += h_blkᵀ·g
+                        WeightLayout::InOut => gemm(
+                            MatViewMut::row_major(&mut partial.dw, e, v).map_err(linalg)?,
+                            hv.transpose(),
+                            gv,
+                            T::ONE,
+                            true,
+                        ),
+                    }
                     .map_err(linalg)?;
                     // ∂h_blk = g·W
                     gemm(
@@ -423,6 +520,7 @@ struct LinearCeBackward<T> {
     v: usize,
     e: usize,
     has_bias: bool,
+    layout: WeightLayout,
 }
 
 impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
@@ -456,7 +554,14 @@ impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
         };
         let mut grads = vec![
             scaled(&self.dh, &[self.rows, self.e], inputs[0].requires_grad())?,
-            scaled(&self.dw, &[self.v, self.e], inputs[1].requires_grad())?,
+            scaled(
+                &self.dw,
+                &match self.layout {
+                    WeightLayout::OutIn => [self.v, self.e],
+                    WeightLayout::InOut => [self.e, self.v],
+                },
+                inputs[1].requires_grad(),
+            )?,
         ];
         if self.has_bias {
             grads.push(scaled(&self.db, &[self.v], inputs[2].requires_grad())?);

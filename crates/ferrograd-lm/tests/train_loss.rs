@@ -1,8 +1,9 @@
 //! The fused output head + cross-entropy (`linear_cross_entropy`) against the composed
 //! `Linear` → `CrossEntropyLoss` (values and every gradient, f64), against finite
-//! differences, and its errors.
+//! differences, and its errors; `matmul_cross_entropy` (the weight stored `[E, V]`, as the
+//! book's decoder) against `matmul` → `CrossEntropyLoss` the same way.
 
-use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy};
+use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy, matmul_cross_entropy};
 use ferrograd_nn::CrossEntropyLoss;
 use ferrograd_tensor::{GradcheckOptions, IdTensor, Rng, Tensor, TensorError, gradcheck, no_grad};
 
@@ -160,4 +161,79 @@ fn bad_input_is_an_error_and_all_ignored_is_nan() {
     let t = IdTensor::from(vec![-100i64; 6]);
     let loss = linear_cross_entropy(&c.h, &c.w, Some(&c.b), &t, -100).unwrap();
     assert!(loss.item().unwrap().is_nan());
+}
+
+/// The `[E, V]` case: an output matrix `wt` (the transpose of `c.w`, a leaf of its own).
+fn transposed_weight(c: &Case) -> Tensor<f64> {
+    let t = c.w.detach().transpose(0, 1).unwrap();
+    Tensor::from_vec(t.to_vec(), t.shape())
+        .unwrap()
+        .set_requires_grad(true)
+}
+
+#[test]
+fn matmul_form_equals_matmul_then_cross_entropy() {
+    for (rows, e, v, seed) in [(7, 5, 11, 6), (2 * BLOCK_ROWS + 37, 16, 53, 7)] {
+        let c = case(rows, e, v, seed);
+        let wt = transposed_weight(&c);
+        for bias in [true, false] {
+            let b = bias.then_some(&c.b);
+            let fused = matmul_cross_entropy(&c.h, &wt, b, &c.targets, -100).unwrap();
+            let fv = fused.item().unwrap();
+            let fg = fused.mul_scalar(2.5).backward().unwrap();
+            let mut logits = c.h.matmul(&wt).unwrap();
+            if bias {
+                logits = logits.add(&c.b).unwrap();
+            }
+            let composed = CrossEntropyLoss::new()
+                .forward(&logits, &c.targets)
+                .unwrap();
+            let cv = composed.item().unwrap();
+            let cg = composed.mul_scalar(2.5).backward().unwrap();
+            // f64, the same bound and reason as for `linear_cross_entropy` above.
+            assert!((fv - cv).abs() < 1e-12, "rows {rows} bias {bias}: {fv} vs {cv}");
+            let mut pairs = vec![(&c.h, "h"), (&wt, "w")];
+            if bias {
+                pairs.push((&c.b, "b"));
+            }
+            for (t, name) in pairs {
+                let (a, r) = (fg.get(t).unwrap(), cg.get(t).unwrap());
+                assert_eq!(a.shape(), t.shape(), "gradient of {name} has the input's shape");
+                let d = max_diff(a, r);
+                assert!(d < 1e-12, "rows {rows} bias {bias} gradient of {name}: {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_form_gradients_match_finite_differences() {
+    let c = case(9, 4, 7, 8);
+    let wt = transposed_weight(&c);
+    let targets = c.targets.clone();
+    let report = gradcheck(
+        |xs| {
+            matmul_cross_entropy(&xs[0], &xs[1], Some(&xs[2]), &targets, -100).map_err(|e| {
+                TensorError::InvalidArgument {
+                    op: "matmul_cross_entropy",
+                    reason: e.to_string(),
+                }
+            })
+        },
+        &[c.h.detach(), wt.detach(), c.b.detach()],
+        &GradcheckOptions::default(),
+    )
+    .unwrap();
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn matmul_form_rejects_a_weight_stored_the_other_way() {
+    // h is [6, 4]: an [E, V] weight must have 4 rows; c.w is [5, 4].
+    let c = case(6, 4, 5, 9);
+    let err = matmul_cross_entropy(&c.h, &c.w, None, &c.targets, -100)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[5, 4]"), "{err}");
+    assert!(matmul_cross_entropy(&c.h, &transposed_weight(&c), None, &c.targets, -100).is_ok());
 }
