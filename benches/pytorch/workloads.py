@@ -69,9 +69,12 @@ def mlp_step():
 
 
 class Block(nn.Module):
-    def __init__(self, d, heads):
+    """sdpa=False: attention written with matmul, masked_fill and softmax (eager);
+    sdpa=True: F.scaled_dot_product_attention(is_causal=True)."""
+
+    def __init__(self, d, heads, sdpa=False):
         super().__init__()
-        self.heads = heads
+        self.heads, self.sdpa = heads, sdpa
         self.norm1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
@@ -86,20 +89,24 @@ class Block(nn.Module):
         q = q.reshape(b, t, h, d // h).transpose(1, 2)
         k = k.reshape(b, t, h, d // h).transpose(1, 2)
         v = v.reshape(b, t, h, d // h).transpose(1, 2)
-        scores = q @ k.transpose(-2, -1) / (d // h) ** 0.5
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        att = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
-        out = (att @ v).transpose(1, 2).reshape(b, t, d)
+        if self.sdpa:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            scores = q @ k.transpose(-2, -1) / (d // h) ** 0.5
+            mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+            att = scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
+            out = att @ v
+        out = out.transpose(1, 2).reshape(b, t, d)
         x = x + self.proj(out)
         return x + self.fc2(F.relu(self.fc1(self.norm2(x))))
 
 
 class TinyLm(nn.Module):
-    def __init__(self, vocab=256, d=128, heads=4, blocks=2, context=64):
+    def __init__(self, vocab=256, d=128, heads=4, blocks=2, context=64, sdpa=False):
         super().__init__()
         self.embed = nn.Embedding(vocab, d)
         self.pos = nn.Embedding(context, d)
-        self.blocks = nn.ModuleList([Block(d, heads) for _ in range(blocks)])
+        self.blocks = nn.ModuleList([Block(d, heads, sdpa) for _ in range(blocks)])
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab)
 
@@ -111,13 +118,14 @@ class TinyLm(nn.Module):
         return self.head(self.norm(x))
 
 
-def lm_step():
+def lm_step(sdpa=False):
     """One training step of a small decoder-only LM: vocab 256, d 128, 2 pre-norm blocks
-    (4-head causal self-attention, 4·d ReLU MLP), context 64, batch 16, AdamW."""
+    (4-head causal self-attention, 4·d ReLU MLP), context 64, batch 16, AdamW. sdpa: the
+    attention through F.scaled_dot_product_attention(is_causal=True) (lm_step_sdpa)."""
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 256, (16, 65), generator=g)
     inputs, targets = ids[:, :-1], ids[:, 1:]
-    model = TinyLm()
+    model = TinyLm(sdpa=sdpa)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
 
     def run():
@@ -484,6 +492,7 @@ WORKLOADS = {
     "logreg_loop": logreg_loop,
     "mlp_step": mlp_step,
     "lm_step": lm_step,
+    "lm_step_sdpa": lambda: lm_step(sdpa=True),
     "matmul_64": lambda: matmul(64),
     "matmul_256": lambda: matmul(256),
     "matmul_512": lambda: matmul(512),

@@ -7,6 +7,7 @@ use ferrograd::nn::{
 };
 use ferrograd::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
 use ferrograd::prelude::*;
+use ferrograd::tensor::AttentionOptions;
 
 /// A prepared workload: call it to run one unit of work.
 pub type Workload = Box<dyn FnMut()>;
@@ -16,6 +17,7 @@ pub const NAMES: &[&str] = &[
     "logreg_loop",
     "mlp_step",
     "lm_step",
+    "lm_step_sdpa",
     "matmul_64",
     "matmul_256",
     "matmul_512",
@@ -54,7 +56,10 @@ pub fn build(name: &str) -> Option<Workload> {
     Some(match name {
         "logreg_loop" => logreg_loop(),
         "mlp_step" => mlp_step(),
-        "lm_step" => lm_step(),
+        // One ferrograd model (fused attention, fused head + loss); PyTorch writes
+        // attention with composed ops for `lm_step`, with F.scaled_dot_product_attention
+        // for `lm_step_sdpa`.
+        "lm_step" | "lm_step_sdpa" => lm_step(),
         "matmul_64" => matmul(64),
         "matmul_256" => matmul(256),
         "matmul_512" => matmul(512),
@@ -87,6 +92,7 @@ pub fn unit(name: &str) -> &'static str {
         "logreg_loop" => "500 steps",
         "mlp_step"
         | "lm_step"
+        | "lm_step_sdpa"
         | "rnn_lm_step"
         | "rnn_lm_step_torch_rnn"
         | "mlp_step_graph_kept"
@@ -247,7 +253,11 @@ impl Block {
         }
     }
 
-    fn forward(&self, x: &Tensor, causal: &Tensor) -> ferrograd::nn::Result<Tensor> {
+    /// `x + proj(attention(norm1(x)))`, then `x + fc2(relu(fc1(norm2(x))))`; the causal
+    /// attention is the library's fused op (`softmax(q·kᵀ/√d_h + causal mask)·v` over all
+    /// heads at once): q, k, v are views of the qkv projection and the heads come out
+    /// concatenated, so no copy is made either way.
+    fn forward(&self, x: &Tensor) -> ferrograd::nn::Result<Tensor> {
         let (b, t, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let (h, dh) = (self.heads, d / self.heads);
         let qkv = self.qkv.forward(&self.norm1.forward(x)?)?;
@@ -258,11 +268,10 @@ impl Block {
                 .transpose(1, 2)?)
         };
         let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-        let scores = q
-            .matmul(&k.transpose(-2, -1)?)?
-            .div_scalar((dh as f32).sqrt());
-        let attention = scores.masked_fill(causal, f32::NEG_INFINITY)?.softmax(-1)?;
-        let out = attention.matmul(&v)?.transpose(1, 2)?.reshape(&[b, t, d])?;
+        let out = q
+            .scaled_dot_product_attention(&k, &v, &AttentionOptions::causal())?
+            .transpose(1, 2)?
+            .reshape(&[b, t, d])?;
         let x = x.add(&self.proj.forward(&out)?)?;
         let hidden = Relu.forward(&self.fc1.forward(&self.norm2.forward(&x)?)?)?;
         Ok(x.add(&self.fc2.forward(&hidden)?)?)
@@ -283,9 +292,19 @@ impl Block {
     }
 }
 
-/// One step of a small decoder-only LM: vocabulary 256, d = 128, 2 pre-norm blocks,
-/// context 64, batch 16, AdamW.
+/// One step of a small decoder-only LM: vocabulary 256, d = 128, 2 pre-norm blocks
+/// (LayerNorm, 4-head causal self-attention, LayerNorm, 4·d ReLU MLP), learned positions,
+/// a final LayerNorm and a head with bias, context 64, batch 16, AdamW lr 3e-4.
+///
+/// The ferrograd side is written as a ferrograd user would: the attention is the fused
+/// `scaled_dot_product_attention` (causal) and the head and the loss are the fused
+/// `linear_cross_entropy` (the `[1024, 256]` logits are never stored). Until 2026-12-06
+/// it composed `matmul`, `div_scalar`, `masked_fill`, `softmax`, `matmul` and
+/// `Linear` → `CrossEntropyLoss`; the model and the arithmetic are the same. PyTorch:
+/// `lm_step` writes attention with those composed ops (eager), `lm_step_sdpa` with
+/// `F.scaled_dot_product_attention(is_causal=True)`.
 fn lm_step() -> Workload {
+    use ferrograd::lm::train_loss::linear_cross_entropy;
     let (vocab, d, context, batch) = (256, 128, 64, 16);
     let mut rng = Rng::new(0);
     let embed = Embedding::new(vocab, d, None, &mut rng);
@@ -311,9 +330,6 @@ fn lm_step() -> Workload {
     )
     .expect("sizes agree");
     let positions = IdTensor::arange(0, context as i64).expect("small range");
-    let causal = Tensor::<f32>::ones(&[context, context])
-        .triu(1)
-        .expect("2-D");
     let mut params = embed.parameters();
     params.extend(pos.parameters());
     for block in &blocks {
@@ -322,7 +338,6 @@ fn lm_step() -> Workload {
     params.extend(norm.parameters());
     params.extend(head.parameters());
     let mut optimizer = AdamW::new(params, AdamWConfig::new(3e-4)).expect("valid config");
-    let criterion = CrossEntropyLoss::default();
     Box::new(move || {
         let grads = {
             let mut x = embed
@@ -331,17 +346,22 @@ fn lm_step() -> Workload {
                 .add(&pos.lookup(&positions).expect("fit"))
                 .expect("broadcast");
             for block in &blocks {
-                x = block.forward(&x, &causal).expect("shapes fit");
+                x = block.forward(&x).expect("shapes fit");
             }
-            let logits = head
-                .forward(&norm.forward(&x).expect("fits"))
+            let hidden = norm
+                .forward(&x)
+                .expect("fits")
+                .reshape(&[batch * context, d])
                 .expect("fits");
-            let loss = criterion
-                .forward(
-                    &logits.reshape(&[batch * context, vocab]).expect("fits"),
-                    &targets,
-                )
-                .expect("fits");
+            let bias = head.bias.as_ref().map(|b| b.tensor());
+            let loss = linear_cross_entropy(
+                &hidden,
+                &head.weight.tensor(),
+                bias.as_ref(),
+                &targets,
+                -100,
+            )
+            .expect("fits");
             loss.backward_free().expect("graph")
         };
         optimizer.step(&grads).expect("step");

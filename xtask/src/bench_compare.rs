@@ -14,6 +14,7 @@ const DEFAULT_WORKLOADS: &[&str] = &[
     "logreg_loop",
     "mlp_step",
     "lm_step",
+    "lm_step_sdpa",
     "matmul_64",
     "matmul_256",
     "matmul_512",
@@ -62,7 +63,9 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
   --repeats N        rounds of alternating ferrograd / PyTorch runs (default 3)
   --samples N        timed samples per process; each process reports their median (default 10)
   --threads LIST     thread counts to measure at (default 1,2)
-  --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step, matmul_64,
+  --workloads LIST   comma-separated subset of: logreg_loop, mlp_step, lm_step (PyTorch's
+                     attention written with matmul/masked_fill/softmax), lm_step_sdpa (the
+                     same ferrograd step; PyTorch: F.scaled_dot_product_attention), matmul_64,
                      matmul_256, matmul_512, matmul_1024, add_1m, softmax_64x32000,
                      linear_backward_trainable, linear_backward_frozen, mlp_step_graph_kept,
                      rnn_lm_step (PyTorch: the notebook's loop over time steps),
