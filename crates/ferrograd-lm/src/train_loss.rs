@@ -28,8 +28,12 @@
 use crate::error::{LmError, Result, invalid};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use ferrograd_tensor::{
-    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, num_threads, pool, simd_kernel,
+    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, no_grad, num_threads, pool,
+    simd_kernel,
 };
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Rows per block: a block's logits (`BLOCK_ROWS × V` values, 8 MB for V = 8,192 in f32)
@@ -222,12 +226,7 @@ fn fused_head_loss<T: Scalar>(
     let backward = out.grads.map(|g| LinearCeBackward {
         dh: g.dh,
         dw: g.dw,
-        db: g.db,
-        rows,
-        v,
-        e,
-        has_bias: bias.is_some(),
-        layout,
+        db: bias.is_some().then_some(g.db),
     });
     Ok(match backward {
         Some(op) => Tensor::from_op(vec![T::from_f64(mean)], &[], &inputs, op)?,
@@ -235,26 +234,103 @@ fn fused_head_loss<T: Scalar>(
     })
 }
 
-struct Grads<T> {
-    dh: Vec<T>,
-    dw: Vec<T>,
-    db: Vec<T>,
+/// The gradients, as tensors (their buffers come from ferrograd's per-thread pool of
+/// large buffers, so a training step reuses the previous step's memory).
+struct Grads<T: Scalar> {
+    dh: Tensor<T>,
+    dw: Tensor<T>,
+    db: Tensor<T>,
 }
 
-struct HeadOutput<T> {
+struct HeadOutput<T: Scalar> {
     loss_sum: f64,
     grads: Option<Grads<T>>,
 }
 
-/// What one thread's share of the blocks produced.
-struct Partial<T> {
+/// What one thread's share of the blocks produced; its `∂W` and `∂b` are added to the
+/// totals under a lock.
+struct Partial {
     loss_sum: f64,
-    dw: Vec<T>,
-    db: Vec<T>,
 }
 
 fn linalg(e: ferrograd_linalg::LinalgError) -> LmError {
     invalid("linear_cross_entropy", "shapes", "", e.to_string())
+}
+
+thread_local! {
+    /// Per-thread scratch of the kernel (the block's logits, rows and their gradient, the
+    /// partial ∂W and ∂b), kept between calls: the logits block alone is 8 MB for
+    /// V = 8,192, and allocating it afresh every step faults its pages in every step.
+    static SCRATCH: RefCell<HashMap<TypeId, Box<dyn Any>>> = RefCell::new(HashMap::new());
+}
+
+/// Scratch buffers of one task.
+struct Scratch<T> {
+    hb: Vec<T>,
+    logits: Vec<T>,
+    dhb: Vec<T>,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+/// Runs `body` with this thread's scratch for `T`, each buffer resized to the lengths
+/// asked (contents unspecified except `dw` and `db`, zeroed when `zero_partials`).
+fn with_scratch<T: Scalar, R>(
+    lens: [usize; 5],
+    zero_partials: bool,
+    body: impl FnOnce(&mut Scratch<T>) -> R,
+) -> R {
+    let taken: Option<Box<Scratch<T>>> = SCRATCH
+        .try_with(|s| {
+            s.borrow_mut()
+                .remove(&TypeId::of::<T>())
+                .and_then(|b| b.downcast::<Scratch<T>>().ok())
+        })
+        .ok()
+        .flatten();
+    let mut sc = taken.map_or_else(
+        || Scratch {
+            hb: Vec::new(),
+            logits: Vec::new(),
+            dhb: Vec::new(),
+            dw: Vec::new(),
+            db: Vec::new(),
+        },
+        |b| *b,
+    );
+    for (buf, len) in [
+        &mut sc.hb,
+        &mut sc.logits,
+        &mut sc.dhb,
+        &mut sc.dw,
+        &mut sc.db,
+    ]
+    .into_iter()
+    .zip(lens)
+    {
+        buf.resize(len, T::ZERO);
+    }
+    if zero_partials {
+        sc.dw.fill(T::ZERO);
+        sc.db.fill(T::ZERO);
+    }
+    let out = body(&mut sc);
+    let _ = SCRATCH.try_with(|s| {
+        s.borrow_mut().insert(TypeId::of::<T>(), Box::new(sc));
+    });
+    out
+}
+
+/// A buffer shared by the tasks, each writing elements no other task touches (or
+/// writing under a lock).
+struct Shared<T>(*mut T);
+// SAFETY: tasks write disjoint rows of `dh`, and `∂W`/`∂b` only while holding the
+// kernel's lock; the buffers outlive `pool::run`.
+unsafe impl<T: Send> Sync for Shared<T> {}
+impl<T> Shared<T> {
+    fn get(&self) -> *mut T {
+        self.0
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -274,28 +350,34 @@ fn head_kernel<T: Scalar>(
     let blocks = n.div_ceil(block_rows);
     let tasks = num_threads().min(blocks).max(1);
     let per_task = blocks.div_ceil(tasks).max(1);
-    // Each row of ∂h is written by exactly one task (rows are distinct), so tasks share
-    // the output through a raw pointer to disjoint rows.
-    let mut dh = if grad {
-        vec![T::ZERO; rows * e]
-    } else {
-        Vec::new()
+    let w_shape = match layout {
+        WeightLayout::OutIn => [v, e],
+        WeightLayout::InOut => [e, v],
     };
-    struct Shared<T>(*mut T);
-    // SAFETY: tasks write disjoint rows of `dh` (see above); `dh` outlives `pool::run`.
-    unsafe impl<T: Send> Sync for Shared<T> {}
-    impl<T> Shared<T> {
-        fn get(&self) -> *mut T {
-            self.0
-        }
-    }
-    let dh_ptr = Shared(dh.as_mut_ptr());
+    // The outputs: zeros (rows whose target is ignored keep a zero gradient), from the
+    // tensor pool. Each row of ∂h is written by exactly one task (rows are distinct), so
+    // tasks share it through a raw pointer to disjoint rows; ∂W and ∂b are summed into
+    // under `total_lock`.
+    let (mut dh_t, mut dw_t, mut db_t) = if grad {
+        (
+            Tensor::<T>::try_zeros(&[rows, e])?,
+            Tensor::<T>::try_zeros(&w_shape)?,
+            Tensor::<T>::try_zeros(&[v])?,
+        )
+    } else {
+        (Tensor::scalar(T::ZERO), Tensor::scalar(T::ZERO), Tensor::scalar(T::ZERO))
+    };
+    let fresh = "a fresh tensor is not shared";
+    let dh_ptr = Shared(dh_t.try_data_mut().expect(fresh).as_mut_ptr());
+    let dw_ptr = Shared(dw_t.try_data_mut().expect(fresh).as_mut_ptr());
+    let db_ptr = Shared(db_t.try_data_mut().expect(fresh).as_mut_ptr());
+    let total_lock = Mutex::new(());
     let scale = if n > 0 {
         T::ONE / T::from_usize(n)
     } else {
         T::ZERO
     };
-    let slots: Vec<Mutex<Option<Result<Partial<T>>>>> =
+    let slots: Vec<Mutex<Option<Result<Partial>>>> =
         (0..tasks).map(|_| Mutex::new(None)).collect();
     // `wv` is the weight as `[V, E]` whatever its storage (a transposed view of an
     // `[E, V]` matrix costs nothing: the products read it with its strides).
@@ -303,22 +385,37 @@ fn head_kernel<T: Scalar>(
         WeightLayout::OutIn => MatView::row_major(w, v, e).map_err(linalg)?,
         WeightLayout::InOut => MatView::row_major(w, e, v).map_err(linalg)?.transpose(),
     };
+    // With one task, ∂W and ∂b accumulate straight into the outputs.
+    let direct = tasks == 1;
     pool::run(tasks, &|task| {
-        let result = (|| -> Result<Partial<T>> {
-            let first = task * per_task * block_rows;
-            let last = ((task + 1) * per_task * block_rows).min(n);
-            let mut partial = Partial {
-                loss_sum: 0.0,
-                dw: if grad {
-                    vec![T::ZERO; v * e]
-                } else {
-                    Vec::new()
-                },
-                db: if grad { vec![T::ZERO; v] } else { Vec::new() },
+        let first = task * per_task * block_rows;
+        let last = ((task + 1) * per_task * block_rows).min(n);
+        let partial_lens = if grad && !direct { v * e } else { 0 };
+        let lens = [
+            block_rows * e,
+            block_rows * v,
+            if grad { block_rows * e } else { 0 },
+            partial_lens,
+            if grad && !direct { v } else { 0 },
+        ];
+        let result = with_scratch::<T, _>(lens, true, |sc| -> Result<Partial> {
+            let mut partial = Partial { loss_sum: 0.0 };
+            // SAFETY: with one task nothing else touches the totals; with several, each
+            // task writes only its own scratch here and adds it to the totals under the
+            // lock below.
+            let (dw_acc, db_acc): (&mut [T], &mut [T]) = if !grad {
+                (&mut [], &mut [])
+            } else if direct {
+                unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
+                        std::slice::from_raw_parts_mut(db_ptr.get(), v),
+                    )
+                }
+            } else {
+                (&mut sc.dw[..], &mut sc.db[..])
             };
-            let mut hb = vec![T::ZERO; block_rows * e];
-            let mut logits = vec![T::ZERO; block_rows * v];
-            let mut dhb = vec![T::ZERO; block_rows * e];
+            let (hb, logits, dhb) = (&mut sc.hb, &mut sc.logits, &mut sc.dhb);
             let mut start = first;
             while start < last {
                 let end = (start + block_rows).min(last);
@@ -350,9 +447,9 @@ fn head_kernel<T: Scalar>(
                     partial.loss_sum += lse - target.to_f64();
                     if grad {
                         // g = softmax·scale − scale·one_hot; ∂b += g
-                        scale_accumulate(row, scale / sum, &mut partial.db);
+                        scale_accumulate(row, scale / sum, db_acc);
                         row[class] -= scale;
-                        partial.db[class] -= scale;
+                        db_acc[class] -= scale;
                     }
                 }
                 if grad {
@@ -360,7 +457,7 @@ fn head_kernel<T: Scalar>(
                     match layout {
                         // ∂W += gᵀ·h_blk
                         WeightLayout::OutIn => gemm(
-                            MatViewMut::row_major(&mut partial.dw, v, e).map_err(linalg)?,
+                            MatViewMut::row_major(dw_acc, v, e).map_err(linalg)?,
                             gv.transpose(),
                             hv,
                             T::ONE,
@@ -368,7 +465,7 @@ fn head_kernel<T: Scalar>(
                         ),
                         // ∂W += h_blkᵀ·g
                         WeightLayout::InOut => gemm(
-                            MatViewMut::row_major(&mut partial.dw, e, v).map_err(linalg)?,
+                            MatViewMut::row_major(dw_acc, e, v).map_err(linalg)?,
                             hv.transpose(),
                             gv,
                             T::ONE,
@@ -394,36 +491,30 @@ fn head_kernel<T: Scalar>(
                 }
                 start = end;
             }
+            if grad && !direct {
+                let _guard = total_lock.lock().unwrap_or_else(|p| p.into_inner());
+                // SAFETY: the totals are written only under `total_lock`.
+                unsafe {
+                    add_in_place(std::slice::from_raw_parts_mut(dw_ptr.get(), v * e), dw_acc);
+                    add_in_place(std::slice::from_raw_parts_mut(db_ptr.get(), v), db_acc);
+                }
+            }
             Ok(partial)
-        })();
+        });
         *slots[task].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
     });
     let mut loss_sum = 0.0;
-    let mut dw: Option<Vec<T>> = None;
-    let mut db: Option<Vec<T>> = None;
     for slot in slots {
         let partial = slot
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
             .expect("every task ran")?;
         loss_sum += partial.loss_sum;
-        if grad {
-            match (&mut dw, &mut db) {
-                (Some(w), Some(b)) => {
-                    add_in_place(w, &partial.dw);
-                    add_in_place(b, &partial.db);
-                }
-                _ => {
-                    dw = Some(partial.dw);
-                    db = Some(partial.db);
-                }
-            }
-        }
     }
-    let grads = grad.then(|| Grads {
-        dh,
-        dw: dw.unwrap_or_else(|| vec![T::ZERO; v * e]),
-        db: db.unwrap_or_else(|| vec![T::ZERO; v]),
+    let grads = grad.then_some(Grads {
+        dh: dh_t,
+        dw: dw_t,
+        db: db_t,
     });
     Ok(HeadOutput { loss_sum, grads })
 }
@@ -512,15 +603,10 @@ simd_kernel! {
 }
 
 /// The gradients computed in the forward pass, scaled by the incoming gradient.
-struct LinearCeBackward<T> {
-    dh: Vec<T>,
-    dw: Vec<T>,
-    db: Vec<T>,
-    rows: usize,
-    v: usize,
-    e: usize,
-    has_bias: bool,
-    layout: WeightLayout,
+struct LinearCeBackward<T: Scalar> {
+    dh: Tensor<T>,
+    dw: Tensor<T>,
+    db: Option<Tensor<T>>,
 }
 
 impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
@@ -535,36 +621,23 @@ impl<T: Scalar> BackwardOp<T> for LinearCeBackward<T> {
         grad: &Tensor<T>,
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         let g = grad.item()?;
-        let scaled = |data: &[T],
-                      shape: &[usize],
-                      wanted: bool|
-         -> ferrograd_tensor::Result<Option<Tensor<T>>> {
-            if !wanted {
-                return Ok(None);
-            }
-            let mut out = vec![T::ZERO; data.len()];
-            if g == T::ONE {
-                out.copy_from_slice(data);
-            } else {
-                for (o, &d) in out.iter_mut().zip(data) {
-                    *o = d * g;
+        // The usual incoming gradient is 1 (the loss is the end of the graph): the stored
+        // tensors are handed out as they are (shared, copied on write), not copied.
+        let scaled = |t: &Tensor<T>, wanted: bool| -> Option<Tensor<T>> {
+            wanted.then(|| {
+                if g == T::ONE {
+                    t.clone()
+                } else {
+                    no_grad(|| t.mul_scalar(g))
                 }
-            }
-            Ok(Some(Tensor::from_vec(out, shape)?))
+            })
         };
         let mut grads = vec![
-            scaled(&self.dh, &[self.rows, self.e], inputs[0].requires_grad())?,
-            scaled(
-                &self.dw,
-                &match self.layout {
-                    WeightLayout::OutIn => [self.v, self.e],
-                    WeightLayout::InOut => [self.e, self.v],
-                },
-                inputs[1].requires_grad(),
-            )?,
+            scaled(&self.dh, inputs[0].requires_grad()),
+            scaled(&self.dw, inputs[1].requires_grad()),
         ];
-        if self.has_bias {
-            grads.push(scaled(&self.db, &[self.v], inputs[2].requires_grad())?);
+        if let Some(db) = &self.db {
+            grads.push(scaled(db, inputs[2].requires_grad()));
         }
         Ok(grads)
     }

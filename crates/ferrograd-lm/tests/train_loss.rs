@@ -237,3 +237,21 @@ fn matmul_form_rejects_a_weight_stored_the_other_way() {
     assert!(err.contains("[5, 4]"), "{err}");
     assert!(matmul_cross_entropy(&c.h, &transposed_weight(&c), None, &c.targets, -100).is_ok());
 }
+
+#[test]
+fn a_kept_graph_gives_the_same_gradients_twice_and_they_can_be_changed_safely() {
+    // The op hands out its stored gradients without copying when the incoming gradient
+    // is 1: changing one returned gradient must not change the next backward's.
+    let c = case(2 * BLOCK_ROWS + 5, 6, 13, 10);
+    let loss = linear_cross_entropy(&c.h, &c.w, Some(&c.b), &c.targets, -100).unwrap();
+    let first = loss.backward().unwrap();
+    let dw1 = first.get(&c.w).unwrap().to_vec();
+    let mut taken = first.get(&c.w).unwrap().clone();
+    drop(first);
+    // Either the write is refused (the buffer is shared) or it lands in a private copy.
+    if let Some(data) = taken.try_data_mut() {
+        data.fill(0.0);
+    }
+    let second = loss.backward().unwrap();
+    assert_eq!(second.get(&c.w).unwrap().to_vec(), dw1);
+}
