@@ -379,3 +379,31 @@ fn bad_shapes_and_masks_are_errors() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_nan_or_infinite_score_gives_nan_weights_for_its_row_only_as_the_composed_ops() {
+    // One query row holds a NaN, another +inf (its scores are ±inf or NaN): those rows'
+    // outputs are NaN, as `softmax` of the composed ops makes them; the others are finite
+    // and equal the composed ones. 40 keys: rows longer than one block of lanes.
+    let mut rng = Rng::new(11);
+    let (b, h, t, d) = (1, 2, 40, 4);
+    let mut qv = random(&[b, h, t, d], &mut rng).to_vec();
+    qv[5 * d + 1] = f64::NAN; // head 0, query 5
+    qv[(t + 33) * d] = f64::INFINITY; // head 1, query 33
+    let q = Tensor::from_vec(qv, &[b, h, t, d]).unwrap();
+    let k = random(&[b, h, t, d], &mut rng);
+    let v = random(&[b, h, t, d], &mut rng);
+    let fused = q
+        .scaled_dot_product_attention(&k, &v, &AttentionOptions::causal())
+        .unwrap();
+    let reference = composed(&q, &k, &v, Some(0), None, 0.5);
+    let (f, r) = (fused.to_vec(), reference.to_vec());
+    for (i, (a, c)) in f.iter().zip(&r).enumerate() {
+        let row = i / d; // (head, query)
+        if row == 5 || row == t + 33 {
+            assert!(a.is_nan() && c.is_nan(), "row {row}: {a} vs {c}");
+        } else {
+            assert!((a - c).abs() < 1e-10, "row {row}: {a} vs {c}");
+        }
+    }
+}

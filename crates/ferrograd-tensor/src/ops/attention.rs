@@ -32,6 +32,7 @@ use crate::layout::Layout;
 use crate::storage::{self, Storage};
 use crate::tensor::{GradState, Tensor};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_linalg::cpu::lanes;
 use ferrograd_linalg::{Scalar, num_threads, pool, simd_kernel};
 use std::sync::{Arc, Mutex};
 
@@ -277,6 +278,53 @@ fn product<T: Scalar>(
     Ok(())
 }
 
+/// Lanes of the row reductions of [`softmax_block`]: attention rows are short (one per
+/// visible key, 30 to a few hundred), so one AVX-512 register of `f32` rather than the
+/// kernel floor's 64 lanes, which would leave most rows to the scalar tail.
+const ROW_LANES: usize = 16;
+
+/// The largest score of a row, NaN if any is NaN (`ROW_LANES` independent lanes, so the
+/// loop vectorises; a plain fold is one dependent comparison per element).
+#[inline(always)]
+fn short_row_max<T: Scalar>(row: &[T]) -> T {
+    let mut lanes = [T::NEG_INFINITY; ROW_LANES];
+    let chunks = row.chunks_exact(ROW_LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = lanes::nan_max(*lane, v);
+        }
+    }
+    let mut max = T::NEG_INFINITY;
+    for &v in lanes.iter().chain(tail) {
+        max = lanes::nan_max(max, v);
+    }
+    max
+}
+
+/// `row = exp(row − max)` in place, returning the sum; `max` is the row's finite maximum
+/// (so every argument is ≤ 0 or −inf, what [`Scalar::exp_fast_nonpositive`] takes). Each
+/// block of `ROW_LANES` exponentials is written, then added to the lanes.
+#[inline(always)]
+fn short_row_exp_sum<T: Scalar>(row: &mut [T], max: T) -> T {
+    let mut lanes = [T::ZERO; ROW_LANES];
+    let mut chunks = row.chunks_exact_mut(ROW_LANES);
+    for chunk in &mut chunks {
+        for v in chunk.iter_mut() {
+            *v = (*v - max).exp_fast_nonpositive();
+        }
+        for (lane, &v) in lanes.iter_mut().zip(chunk.iter()) {
+            *lane += v;
+        }
+    }
+    let mut sum = T::ZERO;
+    for v in chunks.into_remainder() {
+        *v = (*v - max).exp_fast_nonpositive();
+        sum += *v;
+    }
+    lanes.iter().fold(sum, |a, &l| a + l)
+}
+
 simd_kernel! {
     /// Turns each score row of a block into attention weights in place: keys at or past
     /// `visible(i)` and padded keys get weight 0, the rest `exp(s - max) / Σ`. Writes each
@@ -301,17 +349,19 @@ simd_kernel! {
                     }
                 }
             }
-            let max = row.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+            let max = short_row_max(row);
             if max == T::NEG_INFINITY || lim == 0 {
                 row.fill(T::ZERO);
                 lse[r] = T::NEG_INFINITY;
                 continue;
             }
-            let mut sum = T::ZERO;
-            for s in row.iter_mut() {
-                *s = (*s - max).exp_fast();
-                sum += *s;
+            if !max.is_finite() {
+                // A NaN or +inf score: the row's weights are NaN, as the composed ops'.
+                row.fill(T::from_f64(f64::NAN));
+                lse[r] = T::from_f64(f64::NAN);
+                continue;
             }
+            let sum = short_row_exp_sum(row, max);
             let inv = T::ONE / sum;
             for s in row.iter_mut() {
                 *s *= inv;
