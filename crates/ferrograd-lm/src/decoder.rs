@@ -26,9 +26,7 @@ use crate::generate::CachedLm;
 use crate::train::CausalLm;
 use crate::train_loss::matmul_cross_entropy;
 use ferrograd_nn::init::{normal, xavier_uniform};
-use ferrograd_nn::{
-    DecoderBlock, Embedding, Forward, KvCache, Module, Rope, RopeStyle, Visitor,
-};
+use ferrograd_nn::{DecoderBlock, Embedding, Forward, KvCache, Module, Rope, RopeStyle, Visitor};
 use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor, no_grad};
 
 /// Sizes and settings of a [`DecoderLanguageModel`].

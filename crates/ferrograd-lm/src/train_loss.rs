@@ -26,10 +26,10 @@
 //! the two (f64, to 1e-12) and check the gradients against finite differences.
 
 use crate::error::{LmError, Result, invalid};
+use ferrograd_linalg::cpu::lanes;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use ferrograd_tensor::{
-    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, no_grad, num_threads, pool,
-    simd_kernel,
+    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, no_grad, num_threads, pool, simd_kernel,
 };
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -365,7 +365,11 @@ fn head_kernel<T: Scalar>(
             Tensor::<T>::try_zeros(&[v])?,
         )
     } else {
-        (Tensor::scalar(T::ZERO), Tensor::scalar(T::ZERO), Tensor::scalar(T::ZERO))
+        (
+            Tensor::scalar(T::ZERO),
+            Tensor::scalar(T::ZERO),
+            Tensor::scalar(T::ZERO),
+        )
     };
     let fresh = "a fresh tensor is not shared";
     let dh_ptr = Shared(dh_t.try_data_mut().expect(fresh).as_mut_ptr());
@@ -377,8 +381,7 @@ fn head_kernel<T: Scalar>(
     } else {
         T::ZERO
     };
-    let slots: Vec<Mutex<Option<Result<Partial>>>> =
-        (0..tasks).map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Result<Partial>>>> = (0..tasks).map(|_| Mutex::new(None)).collect();
     // `wv` is the weight as `[V, E]` whatever its storage (a transposed view of an
     // `[E, V]` matrix costs nothing: the products read it with its strides).
     let wv = match layout {
@@ -563,42 +566,47 @@ simd_kernel! {
 }
 
 simd_kernel! {
-    /// The largest value of a row (eight independent lanes so the loop vectorises; NaN
-    /// propagates).
+    /// The largest value of a row (the kernel floor's independent lanes, so the loop
+    /// vectorises; NaN propagates).
     fn row_max<T: Scalar>(x: &[T]) -> T {
-        let mut lanes = [T::NEG_INFINITY; 8];
-        let chunks = x.chunks_exact(8);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for (l, &v) in lanes.iter_mut().zip(c) {
-                *l = if v > *l || v.is_nan() { v } else { *l };
-            }
-        }
-        let mut m = T::NEG_INFINITY;
-        for &v in lanes.iter().chain(rest) {
-            m = if v > m || v.is_nan() { v } else { m };
-        }
-        m
+        lanes::max(x)
     }
 }
 
+/// Independent accumulators of [`exp_shift_sum`] (a row of logits is `V` long: four
+/// AVX-512 registers of `f32`, as the kernel floor's softmax).
+const SUM_LANES: usize = lanes::LANES;
+
 simd_kernel! {
-    /// `x = exp(x − max)` in place, returning the sum (eight lanes).
+    /// `x = exp(x − max)` in place, returning the sum. With a finite maximum every
+    /// argument is ≤ 0 (or −inf), so the cheaper `exp_fast_nonpositive` serves; each
+    /// block of lanes is written, then added. A NaN or infinite maximum keeps `exp_fast`
+    /// (the sum, and so the loss, comes out NaN or infinite, as the composed ops').
     fn exp_shift_sum<T: Scalar>(x: &mut [T], max: T) -> T {
-        let mut lanes = [T::ZERO; 8];
-        let mut chunks = x.chunks_exact_mut(8);
-        for c in &mut chunks {
-            for (l, v) in lanes.iter_mut().zip(c.iter_mut()) {
+        if !max.is_finite() {
+            let mut s = T::ZERO;
+            for v in x.iter_mut() {
                 *v = (*v - max).exp_fast();
-                *l += *v;
+                s += *v;
+            }
+            return s;
+        }
+        let mut acc = [T::ZERO; SUM_LANES];
+        let mut chunks = x.chunks_exact_mut(SUM_LANES);
+        for c in &mut chunks {
+            for v in c.iter_mut() {
+                *v = (*v - max).exp_fast_nonpositive();
+            }
+            for (a, &v) in acc.iter_mut().zip(c.iter()) {
+                *a += v;
             }
         }
         let mut s = T::ZERO;
         for v in chunks.into_remainder() {
-            *v = (*v - max).exp_fast();
+            *v = (*v - max).exp_fast_nonpositive();
             s += *v;
         }
-        lanes.iter().fold(T::ZERO, |a, &l| a + l) + s
+        acc.iter().fold(s, |a, &l| a + l)
     }
 }
 

@@ -191,14 +191,21 @@ fn matmul_form_equals_matmul_then_cross_entropy() {
             let cv = composed.item().unwrap();
             let cg = composed.mul_scalar(2.5).backward().unwrap();
             // f64, the same bound and reason as for `linear_cross_entropy` above.
-            assert!((fv - cv).abs() < 1e-12, "rows {rows} bias {bias}: {fv} vs {cv}");
+            assert!(
+                (fv - cv).abs() < 1e-12,
+                "rows {rows} bias {bias}: {fv} vs {cv}"
+            );
             let mut pairs = vec![(&c.h, "h"), (&wt, "w")];
             if bias {
                 pairs.push((&c.b, "b"));
             }
             for (t, name) in pairs {
                 let (a, r) = (fg.get(t).unwrap(), cg.get(t).unwrap());
-                assert_eq!(a.shape(), t.shape(), "gradient of {name} has the input's shape");
+                assert_eq!(
+                    a.shape(),
+                    t.shape(),
+                    "gradient of {name} has the input's shape"
+                );
                 let d = max_diff(a, r);
                 assert!(d < 1e-12, "rows {rows} bias {bias} gradient of {name}: {d}");
             }

@@ -31,8 +31,8 @@ use crate::ids::IdTensor;
 use crate::layout::Layout;
 use crate::storage::{self, Storage};
 use crate::tensor::{GradState, Tensor};
-use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use ferrograd_linalg::cpu::lanes;
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use ferrograd_linalg::{Scalar, num_threads, pool, simd_kernel};
 use std::sync::{Arc, Mutex};
 
