@@ -395,7 +395,12 @@ impl CountLanguageModel {
             ));
         }
         let v = vocab.len();
-        if let Some((at, &bad)) = ids.iter().enumerate().find(|&(_, &id)| id as usize >= v) {
+        // One vectorised pass finds whether any id is too large; only then, where.
+        let bad = ids.iter().copied().max().is_some_and(|m| m as usize >= v);
+        if let Some((at, &bad)) = bad
+            .then(|| ids.iter().enumerate().find(|&(_, &id)| id as usize >= v))
+            .flatten()
+        {
             return Err(invalid(
                 OP,
                 "token id",
