@@ -977,6 +977,37 @@ mod tests {
     }
 
     #[test]
+    fn vocabulary_tells_apart_words_that_share_a_long_prefix() {
+        // Equal first 8 or 16 bytes (what a table slot keeps), different after; and equal
+        // past the 16th byte but different inside it.
+        let words = [
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghij",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "abcdefghijklmnopqrstuvwxyz0",
+            "abcdefghijklmnopqrstuvwxyz1",
+            "abcdefghxjklmnopqrstuvwxyz1",
+        ];
+        let mut v = Vocabulary::new();
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.insert(w), i as u32);
+        }
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(v.id(w), Some(i as u32), "{w}");
+        }
+        assert_eq!(v.id("abcdefghijklmnopz"), None);
+        assert_eq!(v.id("abcdefghijklmnopqrstuvwxyz2"), None);
+        // The tokeniser's path (upper case folded while hashing) finds the same ids.
+        let text = words.map(str::to_uppercase).join(" ");
+        let ids = count_lm_token_ids(&text, &mut v);
+        assert_eq!(ids, (0..words.len() as u32).collect::<Vec<_>>());
+        assert_eq!(v.len(), words.len());
+    }
+
+    #[test]
     fn vocabulary_ids_are_dense_and_first_seen() {
         let mut v = Vocabulary::new();
         assert!(v.is_empty());
