@@ -454,7 +454,12 @@ impl CountLanguageModel {
                 *slot += 1;
             };
             place(len as u32 - 1);
-            for &pos in by_next.iter() {
+            // Each position's token is a read anywhere in the corpus: prefetched ahead.
+            const AHEAD: usize = 16;
+            for (i, &pos) in by_next.iter().enumerate() {
+                if let Some(&ahead) = by_next.get(i + AHEAD) {
+                    prefetch(ids.as_ptr().wrapping_add((ahead as usize).wrapping_sub(1)));
+                }
                 if pos > 0 {
                     place(pos - 1);
                 }
@@ -754,6 +759,15 @@ impl CountLanguageModel {
         let mut next = vec![NONE; n + 1];
         next[0] = 0;
         for (i, &token) in ids.iter().enumerate() {
+            // Every context's children range and count is read below, but one order after
+            // the other, behind the previous order's search: ask for them all now, so the
+            // memory reads overlap.
+            for (k, &c) in ctx.iter().enumerate().skip(1) {
+                if c != NONE {
+                    prefetch(self.levels[k].children.as_ptr().wrapping_add(c as usize));
+                    prefetch(self.levels[k].counts.as_ptr().wrapping_add(c as usize));
+                }
+            }
             // The k-gram ending at i extends the (k−1)-gram before it; once one is unseen,
             // every longer one is too.
             let mut seen = 0;
