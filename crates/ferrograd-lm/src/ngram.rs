@@ -142,6 +142,10 @@ fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, token_bits: u32) {
 /// Counts orders 2..=`n` of the corpus `ids` for the first tokens whose unigram counts are
 /// `first` (in token order), whose positions are `perm` (sorted by first token, ascending
 /// within each). `perm` is reused as scratch, and `next` (as long as `perm`) is scratch.
+///
+/// `room` more n-grams and parents fit in every array of the part (the first of several
+/// parts gets room for the others', which are then appended instead of copying them all:
+/// room that is never written costs address space only).
 fn build_part(
     ids: &[u32],
     n: usize,
@@ -149,6 +153,7 @@ fn build_part(
     perm: &mut [u32],
     next: &mut [u32],
     token_bits: u32,
+    room: usize,
 ) -> Part {
     let mut part = Part::default();
     let mut active = perm.len();
@@ -158,10 +163,10 @@ fn build_part(
         let parents: &[u32] = if k == 2 { first } else { &part.nodes[k - 3].1 };
         // Each k-gram is at least one position: `active` bounds their number. Reserved,
         // not touched (pages are faulted in as they are written).
-        let mut tokens = PageVec::with_capacity(active);
-        let mut counts = PageVec::with_capacity(active);
-        let mut children = PageVec::with_capacity(parents.len() + 1);
-        let mut best = PageVec::with_capacity(parents.len());
+        let mut tokens = PageVec::with_capacity(active + room);
+        let mut counts = PageVec::with_capacity(active + room);
+        let mut children = PageVec::with_capacity(parents.len() + 1 + room);
+        let mut best = PageVec::with_capacity(parents.len() + room);
         // The token that follows a (k−1)-gram starting at `pos` is `ids[pos + k - 1]`.
         // Gathered in one pass: the loads are independent, so they overlap, and each is
         // prefetched a few dozen positions ahead (they land anywhere in the corpus).
@@ -478,37 +483,42 @@ impl CountLanguageModel {
         }
         bounds.truncate(threads);
         bounds.push(v);
-        let parts: Vec<Part> = if bounds.len() == 2 {
-            vec![build_part(
-                ids,
-                n,
-                &unigram,
-                &mut perm,
-                &mut by_next,
-                token_bits,
-            )]
-        } else {
-            std::thread::scope(|scope| {
-                let mut rest: &mut [u32] = &mut perm;
-                let mut rest_next: &mut [u32] = &mut by_next;
-                let mut handles = Vec::new();
-                for w in bounds.windows(2) {
-                    let first = &unigram[w[0]..w[1]];
-                    let size: usize = first.iter().map(|&c| c as usize).sum();
-                    let (mine, tail) = rest.split_at_mut(size);
-                    rest = tail;
-                    let (my_next, tail) = rest_next.split_at_mut(size);
-                    rest_next = tail;
-                    handles.push(
-                        scope.spawn(move || build_part(ids, n, first, mine, my_next, token_bits)),
-                    );
-                }
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a counting thread panicked"))
-                    .collect()
-            })
-        };
+        let parts: Vec<Part> =
+            if bounds.len() == 2 {
+                vec![build_part(
+                    ids,
+                    n,
+                    &unigram,
+                    &mut perm,
+                    &mut by_next,
+                    token_bits,
+                    0,
+                )]
+            } else {
+                std::thread::scope(|scope| {
+                    let mut rest: &mut [u32] = &mut perm;
+                    let mut rest_next: &mut [u32] = &mut by_next;
+                    let mut handles = Vec::new();
+                    for w in bounds.windows(2) {
+                        // Every n-gram is at least a position and every parent a node or a
+                        // token, so `len + v` bounds what the other parts add.
+                        let room = if w[0] == 0 { len + v } else { 0 };
+                        let first = &unigram[w[0]..w[1]];
+                        let size: usize = first.iter().map(|&c| c as usize).sum();
+                        let (mine, tail) = rest.split_at_mut(size);
+                        rest = tail;
+                        let (my_next, tail) = rest_next.split_at_mut(size);
+                        rest_next = tail;
+                        handles.push(scope.spawn(move || {
+                            build_part(ids, n, first, mine, my_next, token_bits, room)
+                        }));
+                    }
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a counting thread panicked"))
+                        .collect()
+                })
+            };
         drop((perm, by_next));
         levels.push(Level {
             tokens: PageVec::default(),
@@ -518,33 +528,21 @@ impl CountLanguageModel {
         });
         let mut parts = parts;
         for k in 2..=n {
-            // Order k's nodes: the parts' in order (their first tokens ascend). A single
-            // part's arrays are moved (its `children` has room for the closing entry), or
-            // else the parts' arrays are joined.
-            let (tokens, counts, mut children, best) = if parts.len() == 1 {
-                let (tokens, counts) = std::mem::take(&mut parts[0].nodes[k - 2]);
-                let (children, best) = std::mem::take(&mut parts[0].up[k - 2]);
-                (tokens, counts, children, best)
-            } else {
-                let nodes: usize = parts.iter().map(|p| p.nodes[k - 2].0.len()).sum();
-                let parents: usize = parts.iter().map(|p| p.up[k - 2].0.len()).sum();
-                let mut tokens = PageVec::with_capacity(nodes);
-                let mut counts = PageVec::with_capacity(nodes);
-                let mut children = PageVec::with_capacity(parents + 1);
-                let mut best = PageVec::with_capacity(parents);
-                for part in &parts {
-                    let base = tokens.len() as u32;
-                    let (t, c) = &part.nodes[k - 2];
-                    let (ch, b) = &part.up[k - 2];
-                    for &x in ch.iter() {
-                        children.push(x + base);
-                    }
-                    best.extend_from_slice(b);
-                    tokens.extend_from_slice(t);
-                    counts.extend_from_slice(c);
+            // Order k's nodes: the parts' in order (their first tokens ascend). The first
+            // part's arrays are moved and have room for the others', appended.
+            let (mut tokens, mut counts) = std::mem::take(&mut parts[0].nodes[k - 2]);
+            let (mut children, mut best) = std::mem::take(&mut parts[0].up[k - 2]);
+            for part in &parts[1..] {
+                let base = tokens.len() as u32;
+                let (t, c) = &part.nodes[k - 2];
+                let (ch, b) = &part.up[k - 2];
+                for &x in ch.iter() {
+                    children.push(x + base);
                 }
-                (tokens, counts, children, best)
-            };
+                best.extend_from_slice(b);
+                tokens.extend_from_slice(t);
+                counts.extend_from_slice(c);
+            }
             children.push(tokens.len() as u32);
             let below = &mut levels[k - 1];
             below.children = children;

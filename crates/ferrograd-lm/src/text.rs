@@ -131,10 +131,10 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
 
 /// `bytes` (ASCII letters and digits) lower-cased, as a string.
 fn lower_ascii(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| char::from(b.to_ascii_lowercase()))
-        .collect()
+    // ASCII is UTF-8; one copy, lower-cased a machine word at a time.
+    std::str::from_utf8(bytes)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default()
 }
 
 /// One token found by [`scan_count_lm_tokens`].
