@@ -152,3 +152,40 @@ impl<T: Scalar> Drop for Storage<T> {
         give_back(std::mem::take(&mut self.data));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle<T: Scalar>(len: usize) -> usize {
+        POOL.with(|pool| {
+            pool.borrow()
+                .buffers
+                .get(&(std::any::TypeId::of::<T>(), len))
+                .map_or(0, Vec::len)
+        })
+    }
+
+    /// A GPT-2 124M step holds ~170 buffers of one length at its peak: all of them must
+    /// go back to the pool for the next step, not only the first 64 (the old limit), and
+    /// the next step must take them from there.
+    #[test]
+    fn the_pool_keeps_every_buffer_of_a_transformer_step() {
+        clear_buffer_pool();
+        let len = POOL_MIN_BYTES / size_of::<f32>() + 3;
+        let count = 200;
+        let step: Vec<Storage<f32>> = (0..count)
+            .map(|_| Storage::new(take_buffer::<f32>(len)))
+            .collect();
+        assert_eq!(idle::<f32>(len), 0);
+        drop(step);
+        assert_eq!(idle::<f32>(len), count, "every buffer is kept");
+        let next: Vec<Vec<f32>> = (0..count).map(|_| take_buffer::<f32>(len)).collect();
+        assert_eq!(idle::<f32>(len), 0, "and every one is reused");
+        assert!(next.iter().all(|b| b.len() == len));
+        // Below the pooling size nothing is kept.
+        drop(Storage::new(take_buffer::<f32>(len / 2)));
+        assert_eq!(idle::<f32>(len / 2), 0);
+        clear_buffer_pool();
+    }
+}
