@@ -56,6 +56,7 @@ pub mod chapter4;
 pub mod chapter5;
 pub mod data;
 pub mod error;
+mod lm_loop;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -36,6 +36,20 @@ fn cpu_seconds() -> f64 {
     f64::NAN
 }
 
+/// Minor page faults of this process so far (first touches of fresh memory), if known.
+fn page_faults() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `usage` is a valid, writable rusage.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; RUSAGE_SELF is always a valid target.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+            return usage.ru_minflt as f64;
+        }
+    }
+    f64::NAN
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
@@ -44,6 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().map_or(Ok(5), |s| s.parse())?;
     let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let text = std::fs::read_to_string(&path)?;
+    let faults_start = page_faults();
     let start = Instant::now();
     let cpu_start = cpu_seconds();
     // Ids straight from the tokeniser: no string per token.
@@ -51,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ids = count_lm_token_ids(&text, &mut vocab);
     let tokenized = start.elapsed().as_secs_f64();
     let cpu_tokenized = cpu_seconds();
+    let faults_tokenized = page_faults();
     let tokens = ids.len();
     let split = split_train_test(&ids, 0.9)?.0.len();
     let test = ids.split_off(split);
@@ -62,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = CountLanguageModel::train_owned_ids(n, ids, vocab, threads)?;
     let trained = start.elapsed().as_secs_f64();
     let cpu_trained = cpu_seconds();
+    let faults_trained = page_faults();
     let test: Vec<Option<u32>> = test
         .iter()
         .map(|&i| ((i as usize) < train_vocab_len).then_some(i))
@@ -70,13 +87,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = start.elapsed().as_secs_f64();
     let cpu_end = cpu_seconds();
     let cpu = cpu_end - cpu_start;
+    let faults_end = page_faults();
     println!(
-        "{{\"seconds\": {seconds:.6}, \"cpu_seconds\": {cpu:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokenize_cpu_seconds\": {:.6}, \"train_cpu_seconds\": {:.6}, \"perplexity_cpu_seconds\": {:.6}, \"tokens\": {}, \"threads\": {threads}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
+        "{{\"seconds\": {seconds:.6}, \"cpu_seconds\": {cpu:.6}, \"tokenize_seconds\": {tokenized:.6}, \"train_seconds\": {:.6}, \"perplexity_seconds\": {:.6}, \"tokenize_cpu_seconds\": {:.6}, \"train_cpu_seconds\": {:.6}, \"perplexity_cpu_seconds\": {:.6}, \"page_faults\": [{}, {}, {}], \"tokens\": {}, \"threads\": {threads}, \"perplexity\": {perplexity}, \"model_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
         trained - tokenized,
         seconds - trained,
         cpu_tokenized - cpu_start,
         cpu_trained - cpu_tokenized,
         cpu_end - cpu_trained,
+        faults_tokenized - faults_start,
+        faults_trained - faults_tokenized,
+        faults_end - faults_trained,
         tokens,
         model.memory_bytes() as f64 / (1024.0 * 1024.0),
         peak_rss_mib().unwrap_or(f64::NAN)

@@ -21,8 +21,10 @@
 //! it starts) begin in the next level and its most frequent follower — 16 bytes per
 //! distinct n-gram below the top order, 8 at the top, plus the training ids (4 bytes a
 //! token) that [`CountLanguageModel::table`] replays for the notebook's first-seen order. A
-//! million-token corpus with `n = 5` takes about 45 MB. A look-up is a binary search among
-//! the children of the context.
+//! million-token corpus with `n = 5` takes about 40 MB. The large arrays are made of whole
+//! 2 MiB pages, advised to the kernel as huge pages: written once in order, they would
+//! otherwise cost a page fault per 4 KiB. A look-up is a binary search among the children
+//! of the context.
 //!
 //! **Counting** sorts instead of hashing: the positions of the corpus are put in order of
 //! their first token (a counting sort), then, one order at a time, each group of positions
@@ -46,8 +48,11 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
+mod pages;
+
 use crate::error::{LmError, Result, invalid};
 use crate::text::Vocabulary;
+use pages::PageVec;
 
 /// "No node" / "no token".
 const NONE: u32 = u32::MAX;
@@ -57,16 +62,16 @@ const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone, Default)]
 struct Level {
     /// The last token of each k-gram. Empty for orders 0 and 1, where node `t` is token `t`.
-    tokens: Vec<u32>,
+    tokens: PageVec,
     /// How often each k-gram occurs (order 0: one node, the empty context, counted `W`
     /// times).
-    counts: Vec<u32>,
+    counts: PageVec,
     /// Node `j`'s children are nodes `children[j]..children[j + 1]` of the next order
     /// (`nodes + 1` entries); empty at the top order.
-    children: Vec<u32>,
+    children: PageVec,
     /// Node `j`'s most frequent follower (the first seen on ties), `NONE` if it was never
     /// followed; empty at the top order.
-    best: Vec<u32>,
+    best: PageVec,
     /// The k-gram that ends the corpus (its last occurrence has no follower), or `NONE`.
     last: u32,
 }
@@ -77,11 +82,7 @@ impl Level {
     }
 
     fn bytes(&self) -> usize {
-        (self.tokens.capacity()
-            + self.counts.capacity()
-            + self.children.capacity()
-            + self.best.capacity())
-            * size_of::<u32>()
+        self.tokens.bytes() + self.counts.bytes() + self.children.bytes() + self.best.bytes()
     }
 }
 
@@ -89,10 +90,10 @@ impl Level {
 #[derive(Debug, Default)]
 struct Part {
     /// `[k - 2]`: the part's k-grams, `(tokens, counts)`.
-    nodes: Vec<(Vec<u32>, Vec<u32>)>,
+    nodes: Vec<(PageVec, PageVec)>,
     /// `[k - 1]`, for k in 1..n: where each of the part's k-grams' children begin (relative
     /// to the part's first (k+1)-gram) and its most frequent follower.
-    up: Vec<(Vec<u32>, Vec<u32>)>,
+    up: Vec<(PageVec, PageVec)>,
 }
 
 /// Sorts `keys` (each `token << 32 | position`, positions ascending on entry) by token,
@@ -142,23 +143,32 @@ fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, token_bits: u32) {
 
 /// Counts orders 2..=`n` of the corpus `ids` for the first tokens whose unigram counts are
 /// `first` (in token order), whose positions are `perm` (sorted by first token, ascending
-/// within each). `perm` is reused as scratch.
-fn build_part(ids: &[u32], n: usize, first: &[u32], perm: &mut [u32], token_bits: u32) -> Part {
+/// within each). `perm` is reused as scratch, and `next` (as long as `perm`) is scratch.
+///
+/// `room` more n-grams and parents fit in every array of the part (the first of several
+/// parts gets room for the others', which are then appended instead of copying them all:
+/// room that is never written costs address space only).
+fn build_part(
+    ids: &[u32],
+    n: usize,
+    first: &[u32],
+    perm: &mut [u32],
+    next: &mut [u32],
+    token_bits: u32,
+    room: usize,
+) -> Part {
     let mut part = Part::default();
     let mut active = perm.len();
     let (mut keys, mut scratch) = (Vec::new(), Vec::new());
     // `next[i]`: the token after the (k−1)-gram at `perm[i]`, or NONE at the corpus' end.
-    let mut next = vec![0u32; active];
     for k in 2..=n {
         let parents: &[u32] = if k == 2 { first } else { &part.nodes[k - 3].1 };
         // Each k-gram is at least one position: `active` bounds their number. Reserved,
-        // not touched: trimmed below.
-        let mut tokens = Vec::with_capacity(active);
-        let mut counts = Vec::with_capacity(active);
-        advise_huge_pages(&tokens);
-        advise_huge_pages(&counts);
-        let mut children = Vec::with_capacity(parents.len());
-        let mut best = Vec::with_capacity(parents.len());
+        // not touched (pages are faulted in as they are written).
+        let mut tokens = PageVec::with_capacity(active + room);
+        let mut counts = PageVec::with_capacity(active + room);
+        let mut children = PageVec::with_capacity(parents.len() + 1 + room);
+        let mut best = PageVec::with_capacity(parents.len() + room);
         // The token that follows a (k−1)-gram starting at `pos` is `ids[pos + k - 1]`.
         // Gathered in one pass: the loads are independent, so they overlap, and each is
         // prefetched a few dozen positions ahead (they land anywhere in the corpus).
@@ -244,8 +254,6 @@ fn build_part(ids: &[u32], n: usize, first: &[u32], perm: &mut [u32], token_bits
         }
         debug_assert_eq!(read, active);
         active = write;
-        tokens.shrink_to_fit();
-        counts.shrink_to_fit();
         part.nodes.push((tokens, counts));
         part.up.push((children, best));
     }
@@ -263,30 +271,6 @@ fn prefetch<T>(p: *const T) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-/// Asks the kernel to back `v`'s allocation (capacity included) with 2 MiB pages where it
-/// can: a fresh array of megabytes otherwise costs a page fault per 4 KiB as it is first
-/// written. Only advice: nothing changes if the kernel declines. Call it before the memory
-/// is first touched.
-fn advise_huge_pages<T>(v: &Vec<T>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = v.as_ptr() as usize;
-        let end = start + v.capacity() * size_of::<T>();
-        let aligned = start.next_multiple_of(HUGE);
-        if end >= aligned + HUGE {
-            let len = (end - aligned) / HUGE * HUGE;
-            // SAFETY: the range lies inside `v`'s own allocation, and MADV_HUGEPAGE only
-            // changes how the kernel backs it, never its contents.
-            unsafe {
-                libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
 }
 
 /// The count-based language model of the book's §2.4–2.5: counts of every n-gram of order
@@ -418,7 +402,12 @@ impl CountLanguageModel {
             ));
         }
         let v = vocab.len();
-        if let Some((at, &bad)) = ids.iter().enumerate().find(|&(_, &id)| id as usize >= v) {
+        // One vectorised pass finds whether any id is too large; only then, where.
+        let bad = ids.iter().copied().max().is_some_and(|m| m as usize >= v);
+        if let Some((at, &bad)) = bad
+            .then(|| ids.iter().enumerate().find(|&(_, &id)| id as usize >= v))
+            .flatten()
+        {
             return Err(invalid(
                 OP,
                 "token id",
@@ -440,18 +429,19 @@ impl CountLanguageModel {
             }
         }
         let mut levels = vec![Level {
-            tokens: Vec::new(),
-            counts: vec![len as u32],
-            children: vec![0, v as u32],
-            best: vec![root_best],
+            tokens: PageVec::default(),
+            counts: PageVec::from_slice(&[len as u32]),
+            children: PageVec::from_slice(&[0, v as u32]),
+            best: PageVec::from_slice(&[root_best]),
             last: NONE,
         }];
         // Positions in order of their first two tokens, ascending among equals: two
         // stable counting sorts, by the second token, then by the first (the position
         // without a second token goes first among its first token's).
-        let mut perm = vec![0u32; len];
+        let mut perm = PageVec::zeros(len);
+        // Positions by their own token; afterwards the counting's scratch.
+        let mut by_next = PageVec::zeros(len);
         {
-            let mut by_next = vec![0u32; len];
             let mut starts = Vec::with_capacity(v);
             let mut at = 0u32;
             for &c in &unigram {
@@ -471,7 +461,12 @@ impl CountLanguageModel {
                 *slot += 1;
             };
             place(len as u32 - 1);
-            for &pos in &by_next {
+            // Each position's token is a read anywhere in the corpus: prefetched ahead.
+            const AHEAD: usize = 16;
+            for (i, &pos) in by_next.iter().enumerate() {
+                if let Some(&ahead) = by_next.get(i + AHEAD) {
+                    prefetch(ids.as_ptr().wrapping_add((ahead as usize).wrapping_sub(1)));
+                }
                 if pos > 0 {
                     place(pos - 1);
                 }
@@ -490,43 +485,62 @@ impl CountLanguageModel {
         }
         bounds.truncate(threads);
         bounds.push(v);
-        let parts: Vec<Part> = if bounds.len() == 2 {
-            vec![build_part(ids, n, &unigram, &mut perm, token_bits)]
-        } else {
-            std::thread::scope(|scope| {
-                let mut rest: &mut [u32] = &mut perm;
-                let mut handles = Vec::new();
-                for w in bounds.windows(2) {
-                    let first = &unigram[w[0]..w[1]];
-                    let size: usize = first.iter().map(|&c| c as usize).sum();
-                    let (mine, tail) = rest.split_at_mut(size);
-                    rest = tail;
-                    handles.push(scope.spawn(move || build_part(ids, n, first, mine, token_bits)));
-                }
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a counting thread panicked"))
-                    .collect()
-            })
-        };
-        drop(perm);
+        let parts: Vec<Part> =
+            if bounds.len() == 2 {
+                vec![build_part(
+                    ids,
+                    n,
+                    &unigram,
+                    &mut perm,
+                    &mut by_next,
+                    token_bits,
+                    0,
+                )]
+            } else {
+                std::thread::scope(|scope| {
+                    let mut rest: &mut [u32] = &mut perm;
+                    let mut rest_next: &mut [u32] = &mut by_next;
+                    let mut handles = Vec::new();
+                    for w in bounds.windows(2) {
+                        // Every n-gram is at least a position and every parent a node or a
+                        // token, so `len + v` bounds what the other parts add.
+                        let room = if w[0] == 0 { len + v } else { 0 };
+                        let first = &unigram[w[0]..w[1]];
+                        let size: usize = first.iter().map(|&c| c as usize).sum();
+                        let (mine, tail) = rest.split_at_mut(size);
+                        rest = tail;
+                        let (my_next, tail) = rest_next.split_at_mut(size);
+                        rest_next = tail;
+                        handles.push(scope.spawn(move || {
+                            build_part(ids, n, first, mine, my_next, token_bits, room)
+                        }));
+                    }
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a counting thread panicked"))
+                        .collect()
+                })
+            };
+        drop((perm, by_next));
         levels.push(Level {
-            tokens: Vec::new(),
-            counts: unigram,
+            tokens: PageVec::default(),
+            counts: PageVec::from_slice(&unigram),
             last: NONE,
             ..Level::default()
         });
         let mut parts = parts;
         for k in 2..=n {
             // Order k's nodes: the parts' in order (their first tokens ascend). The first
-            // part's arrays are moved, the others' appended.
+            // part's arrays are moved and have room for the others', appended.
             let (mut tokens, mut counts) = std::mem::take(&mut parts[0].nodes[k - 2]);
             let (mut children, mut best) = std::mem::take(&mut parts[0].up[k - 2]);
             for part in &parts[1..] {
                 let base = tokens.len() as u32;
                 let (t, c) = &part.nodes[k - 2];
                 let (ch, b) = &part.up[k - 2];
-                children.extend(ch.iter().map(|&x| x + base));
+                for &x in ch.iter() {
+                    children.push(x + base);
+                }
                 best.extend_from_slice(b);
                 tokens.extend_from_slice(t);
                 counts.extend_from_slice(c);
@@ -745,6 +759,15 @@ impl CountLanguageModel {
         let mut next = vec![NONE; n + 1];
         next[0] = 0;
         for (i, &token) in ids.iter().enumerate() {
+            // Every context's children range and count is read below, but one order after
+            // the other, behind the previous order's search: ask for them all now, so the
+            // memory reads overlap.
+            for (k, &c) in ctx.iter().enumerate().skip(1) {
+                if c != NONE {
+                    prefetch(self.levels[k].children.as_ptr().wrapping_add(c as usize));
+                    prefetch(self.levels[k].counts.as_ptr().wrapping_add(c as usize));
+                }
+            }
             // The k-gram ending at i extends the (k−1)-gram before it; once one is unseen,
             // every longer one is too.
             let mut seen = 0;

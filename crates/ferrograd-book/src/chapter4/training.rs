@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ferrograd::data::text::{LineBatches, LineOptions, Padding, TokenizedLines};
-use ferrograd::lm::train::{Control, Event, Sampling, TrainConfig, Trainer, evaluate};
+use ferrograd::lm::train::{Sampling, TrainConfig, Trainer, evaluate};
 use ferrograd::lm::{DecoderConfig, DecoderLanguageModel};
 use ferrograd::nn::Module;
 use ferrograd::tensor::{IdTensor, Rng, Tensor, io};
@@ -21,6 +21,7 @@ use crate::chapter3::data::train_text;
 use crate::chapter3::training::EvalPoint;
 use crate::chapter3::{Tokenizer, TokenizerChoice};
 use crate::error::{BookError, Result};
+use crate::lm_loop::{LoopOutcome, train_with_progress};
 use crate::plot::{self, Figures, palette, size};
 use crate::progress::Progress;
 
@@ -216,56 +217,25 @@ pub fn training(corpus: &Corpus, settings: &Settings, progress: &Progress) -> Re
         None => None,
     };
     let mut trainer = Trainer::new(&model, train_config)?;
-    let mut resumed_from = None;
-    if settings.resume
-        && let Some(path) = settings.checkpoint.as_deref().filter(|p| p.exists())
-    {
-        trainer.resume(path, &mut batches)?;
-        resumed_from = Some(trainer.steps());
-    }
-    let total = settings
-        .max_steps
-        .unwrap_or(settings.epochs * batches.num_batches() as u64)
-        .min(settings.epochs * batches.num_batches() as u64);
-    let bar = progress.bar(total, "training");
-    bar.set_position(trainer.steps());
     let sampling = Sampling {
         encoder: tokenizer.encoder(),
         prompts: &settings.prompts,
         max_new_tokens: settings.max_new_tokens,
         eos: Some(tokenizer.eos),
     };
-    let (mut tokens, mut seconds) = (0usize, 0f64);
-    let summary = trainer.run(
+    let LoopOutcome {
+        summary,
+        resumed_from,
+    } = train_with_progress(
+        &mut trainer,
         &mut batches,
         &valid_batches,
-        Some(&sampling),
-        &mut |event| {
-            match event {
-                Event::Step {
-                    record, seconds: s, ..
-                } => {
-                    tokens += record.tokens;
-                    seconds += s;
-                    bar.set_position(record.step);
-                    bar.set_message(format!(
-                        "loss {:.3} | {:.0} tok/s",
-                        record.loss,
-                        tokens as f64 / seconds.max(1e-9)
-                    ));
-                }
-                Event::Eval(e) => {
-                    bar.println(format!(
-                        "step {}: held-out perplexity {:.2}",
-                        e.step, e.perplexity
-                    ));
-                }
-                _ => {}
-            }
-            Control::Continue
-        },
+        settings.checkpoint.as_deref().filter(|_| settings.resume),
+        settings.epochs,
+        settings.max_steps,
+        &sampling,
+        progress,
     )?;
-    bar.finish_and_clear();
     let last = evaluate(
         &model,
         &valid_batches,
