@@ -13,6 +13,7 @@
 //! assert_eq!(vocab.word(5), Some("useful"));
 //! ```
 
+use ferrograd_linalg::cpu::partition;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -59,6 +60,96 @@ pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
 /// assert_eq!(vocab.words(), ["the", "cat", "."]);
 /// ```
 pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
+    let mut ids = Vec::new();
+    token_ids_into(text, vocab, &mut ids);
+    ids
+}
+
+/// Fewest bytes of text a tokenising thread takes: below this, starting a thread and
+/// merging its vocabulary costs more than it saves.
+const TOKENIZE_MIN_PART: usize = 1 << 16;
+
+/// [`count_lm_token_ids`] on up to `threads` threads of the worker pool
+/// ([`ferrograd_linalg::cpu`], itself limited by its thread setting), with exactly the
+/// same ids and vocabulary as one thread.
+///
+/// The text is cut into parts at ASCII whitespace (a word boundary, so no token spans a
+/// cut); the first part is tokenised into `vocab`, every other part into a vocabulary of
+/// its own, and these are then merged in order: each part's words not seen before get the
+/// next ids in the part's first-seen order — the order one pass over the whole text gives —
+/// and the part's ids are remapped in one pass. Texts under 64 KiB a part stay on one
+/// thread.
+///
+/// ```
+/// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids, count_lm_token_ids_with_threads};
+///
+/// let text = "The cat sat. A dog ran!\n".repeat(10_000);
+/// let (mut one, mut two) = (Vocabulary::new(), Vocabulary::new());
+/// assert_eq!(
+///     count_lm_token_ids(&text, &mut one),
+///     count_lm_token_ids_with_threads(&text, &mut two, 2),
+/// );
+/// assert_eq!(one.words(), two.words());
+/// ```
+pub fn count_lm_token_ids_with_threads(
+    text: &str,
+    vocab: &mut Vocabulary,
+    threads: usize,
+) -> Vec<u32> {
+    token_ids_in_parts(text, vocab, threads, TOKENIZE_MIN_PART)
+}
+
+/// [`count_lm_token_ids_with_threads`] with parts of at least `min_part` bytes.
+fn token_ids_in_parts(
+    text: &str,
+    vocab: &mut Vocabulary,
+    threads: usize,
+    min_part: usize,
+) -> Vec<u32> {
+    let bytes = text.as_bytes();
+    let parts = threads.min(text.len() / min_part.max(1)).max(1);
+    // Cuts at the first ASCII whitespace byte at or after each `k · len / parts` (a char
+    // boundary: UTF-8 continuation bytes are never ASCII).
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let from = (k * text.len() / parts).max(*cuts.last().unwrap_or(&0));
+        let cut = bytes[from..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(text.len(), |p| from + p);
+        cuts.push(cut);
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    if cuts.len() <= 2 {
+        return count_lm_token_ids(text, vocab);
+    }
+    // Part 0 into `vocab` and one output sized for the whole text; the others into their
+    // own vocabularies and outputs.
+    // (Reserved, not touched: the first part's thread fills it.)
+    let mut first_ids = Vec::with_capacity(text.len() / 4 + 1);
+    let mut others: Vec<(Vocabulary, Vec<u32>)> = (2..cuts.len())
+        .map(|_| (Vocabulary::new(), Vec::new()))
+        .collect();
+    {
+        let mut items: Vec<(&str, &mut Vocabulary, &mut Vec<u32>)> =
+            vec![(&text[..cuts[1]], &mut *vocab, &mut first_ids)];
+        for (w, (v, ids)) in cuts[1..].windows(2).zip(others.iter_mut()) {
+            items.push((&text[w[0]..w[1]], v, ids));
+        }
+        partition::items(items, |(part, v, ids)| token_ids_into(part, v, ids));
+    }
+    let mut ids = first_ids;
+    for (part_vocab, part_ids) in &others {
+        let map: Vec<u32> = part_vocab.words().iter().map(|w| vocab.insert(w)).collect();
+        ids.extend(part_ids.iter().map(|&i| map[i as usize]));
+    }
+    ids
+}
+
+/// [`count_lm_token_ids`] appending to `ids` (reserving about a token per four bytes of
+/// `text` if it has less room).
+fn token_ids_into(text: &str, vocab: &mut Vocabulary, ids: &mut Vec<u32>) {
     /// Tokens hashed and their table slots prefetched before they are looked up in order:
     /// a look-up is mostly a cache miss into the table, and this lets several overlap.
     const AHEAD: usize = 8;
@@ -73,7 +164,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
     }
     let bytes = text.as_bytes();
     // About one token per six bytes of English text; reserved, not touched.
-    let mut ids: Vec<u32> = Vec::with_capacity(text.len() / 4 + 1);
+    ids.reserve(text.len() / 4 + 1);
     advise_huge_pages(ids.as_ptr(), ids.capacity() * size_of::<u32>());
     // Room for the words of a typical text of this size without growing the table.
     vocab.reserve(text.len() / 128);
@@ -107,7 +198,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
             Piece::Word(word) => {
                 // Rare (a token made by the general path): everything before it first.
                 for j in 0..pending {
-                    resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+                    resolve(vocab, ring[(head + j) % AHEAD], ids);
                 }
                 (head, pending) = (0, 0);
                 ids.push(vocab.insert(word));
@@ -115,7 +206,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
             }
         };
         if pending == AHEAD {
-            resolve(vocab, ring[head], &mut ids);
+            resolve(vocab, ring[head], ids);
             ring[head] = p;
             head = (head + 1) % AHEAD;
         } else {
@@ -124,9 +215,8 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
         }
     });
     for j in 0..pending {
-        resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+        resolve(vocab, ring[(head + j) % AHEAD], ids);
     }
-    ids
 }
 
 /// `bytes` (ASCII letters and digits) lower-cased, as a string.
@@ -954,6 +1044,66 @@ mod tests {
             let expected_ids: Vec<u32> = expected.iter().map(|t| reference.insert(t)).collect();
             proptest::prop_assert_eq!(ids, expected_ids);
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Tokenising in 2, 3 or 5 parts (cut at whatever whitespace comes first, however
+        /// short the parts) gives the one-pass ids and vocabulary, also into a vocabulary
+        /// that already holds words.
+        #[test]
+        fn parts_on_threads_equal_one_pass(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-cA-C0-9]{1,3}", "[a-zA-Z]{60,70}", "[ .,\n\t]{1,2}",
+                    "[_\u{e9}\u{212a}\u{130}\u{a0}\u{3000}]",
+                    "[a-z]{1,4}[_\u{e9}\u{df}][a-z]{0,3}"
+                ],
+                0..150,
+            ),
+            preset in proptest::collection::vec("[a-c.]{1,2}", 0..4),
+        ) {
+            let text = pieces.concat();
+            let mut one = Vocabulary::new();
+            for w in &preset {
+                one.insert(w);
+            }
+            let mut many = one.clone();
+            let expected = count_lm_token_ids(&text, &mut one);
+            for threads in [2, 3, 5] {
+                let mut vocab = many.clone();
+                let ids = token_ids_in_parts(&text, &mut vocab, threads, 1);
+                proptest::prop_assert_eq!(&ids, &expected, "threads {}", threads);
+                proptest::prop_assert_eq!(vocab.words(), one.words());
+                for (i, w) in one.words().iter().enumerate() {
+                    proptest::prop_assert_eq!(vocab.id(w), Some(i as u32));
+                }
+            }
+            // The public entry point (one part for short texts).
+            let ids = count_lm_token_ids_with_threads(&text, &mut many, 2);
+            proptest::prop_assert_eq!(&ids, &expected);
+        }
+    }
+
+    #[test]
+    fn a_long_text_on_two_threads_equals_one_pass() {
+        // 300 KiB (past the 64 KiB a part), words first seen in the second half.
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text.push_str(&format!("W{} caf\u{e9} x{}. ", i % 997, i / 7));
+            if i % 13 == 0 {
+                text.push('\n');
+            }
+        }
+        let mut one = Vocabulary::new();
+        let expected = count_lm_token_ids(&text, &mut one);
+        let mut two = Vocabulary::new();
+        assert_eq!(
+            count_lm_token_ids_with_threads(&text, &mut two, 2),
+            expected
+        );
+        assert_eq!(two.words(), one.words());
     }
 
     #[test]
