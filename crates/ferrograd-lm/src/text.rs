@@ -126,6 +126,8 @@ fn token_ids_in_parts(
     }
     // Part 0 into `vocab` and one output sized for the whole text; the others into their
     // own vocabularies and outputs.
+    // Room for the whole text's words, as one pass reserves (the merge adds the others').
+    vocab.reserve(text.len() / 128);
     // (Reserved, not touched: the first part's thread fills it.)
     let mut first_ids = Vec::with_capacity(text.len() / 4 + 1);
     let mut others: Vec<(Vocabulary, Vec<u32>)> = (2..cuts.len())
@@ -140,8 +142,8 @@ fn token_ids_in_parts(
         partition::items(items, |(part, v, ids)| token_ids_into(part, v, ids));
     }
     let mut ids = first_ids;
-    for (part_vocab, part_ids) in &others {
-        let map: Vec<u32> = part_vocab.words().iter().map(|w| vocab.insert(w)).collect();
+    for (part_vocab, part_ids) in others {
+        let map = vocab.merge_words(part_vocab.words);
         ids.extend(part_ids.iter().map(|&i| map[i as usize]));
     }
     ids
@@ -897,6 +899,48 @@ impl Vocabulary {
             self.words.reserve(additional);
             self.rebuild(want.next_power_of_two().max(64));
         }
+    }
+
+    /// Inserts `words` in order (as [`Vocabulary::insert`] one by one would) and returns
+    /// their ids: the look-ups' table slots are fetched a few words ahead, so that their
+    /// cache misses overlap, and new words are moved in, not copied.
+    fn merge_words(&mut self, words: Vec<String>) -> Vec<u32> {
+        /// Words hashed and prefetched ahead of the one looked up.
+        const AHEAD: usize = 8;
+        let hashes: Vec<(u64, u64)> = words
+            .iter()
+            .map(|w| word_hash(w.as_bytes(), 0, w.len(), 0))
+            .collect();
+        if self.slots.is_empty() {
+            self.slots = vec![[0; 4]; 64];
+        }
+        let mut ids = Vec::with_capacity(words.len());
+        for (j, word) in words.into_iter().enumerate() {
+            if let Some(&(h, _)) = hashes.get(j + AHEAD) {
+                self.prefetch(h);
+            }
+            let (h, first) = hashes[j];
+            let bytes = word.as_bytes();
+            let (i, tag, first) = self.probe_hashed(bytes, 0, bytes.len(), 0, h, first);
+            let id = if self.slots[i][2] != 0 {
+                (self.slots[i][2] as u32) - 1
+            } else {
+                let second = second_chunk(bytes, 0, bytes.len(), 0);
+                let id = u32::try_from(self.words.len())
+                    .ok()
+                    .filter(|&id| id < u32::MAX - 1)
+                    .expect("Vocabulary: more than u32::MAX - 2 distinct words");
+                self.slots[i] = [first, second, (tag << 32) | u64::from(id + 1), 0];
+                self.words.push(word);
+                if 2 * self.words.len() > self.slots.len() {
+                    // (Slots prefetched from the old table are wasted, not wrong.)
+                    self.rebuild(2 * self.slots.len());
+                }
+                id
+            };
+            ids.push(id);
+        }
+        ids
     }
 
     /// Asks the CPU to fetch the table slot where a word of hash `h` starts its search.
