@@ -1131,6 +1131,25 @@ mod tests {
     }
 
     #[test]
+    fn merging_words_equals_inserting_them_one_by_one() {
+        // Grows the table several times mid-merge; long and short words, repeats.
+        let words: Vec<String> = (0..3000)
+            .map(|i| format!("m{}{}", i % 1700, "y".repeat(i % 19)))
+            .collect();
+        let mut merged = Vocabulary::new();
+        for w in ["m5", "m1", "zz"] {
+            merged.insert(w);
+        }
+        let mut reference = merged.clone();
+        let expected: Vec<u32> = words.iter().map(|w| reference.insert(w)).collect();
+        assert_eq!(merged.merge_words(words), expected);
+        assert_eq!(merged.words(), reference.words());
+        for (i, w) in reference.words().iter().enumerate() {
+            assert_eq!(merged.id(w), Some(i as u32), "{w}");
+        }
+    }
+
+    #[test]
     fn a_long_text_on_two_threads_equals_one_pass() {
         // 300 KiB (past the 64 KiB a part), words first seen in the second half.
         let mut text = String::new();
