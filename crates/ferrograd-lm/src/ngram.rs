@@ -34,6 +34,12 @@
 //! miss per position and order. Groups under different first tokens are independent, so
 //! [`CountLanguageModel::train_with_threads`] splits them between threads.
 //!
+//! **Perplexity** walks the text once, keeping the nodes of the contexts that end at each
+//! position; as a context is at most `n − 1` tokens, a walk started `n − 1` tokens early
+//! reaches any position in the same state, so
+//! [`CountLanguageModel::perplexity_ids_with_threads`] gives each thread a chunk and sums
+//! the log-probabilities afterwards in text order: the same number, bit for bit.
+//!
 //! ```
 //! use ferrograd_lm::CountLanguageModel;
 //! use ferrograd_lm::text::count_lm_tokens;
