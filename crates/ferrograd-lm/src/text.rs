@@ -130,8 +130,14 @@ fn token_ids_in_parts(
     vocab.reserve(text.len() / 128);
     // (Reserved, not touched: the first part's thread fills it.)
     let mut first_ids = Vec::with_capacity(text.len() / 4 + 1);
+    // Each part's vocabulary sized as the whole text's: a part holds well over its share
+    // of the distinct words, and a table rebuilt mid-part costs more than room left empty.
     let mut others: Vec<(Vocabulary, Vec<u32>)> = (2..cuts.len())
-        .map(|_| (Vocabulary::new(), Vec::new()))
+        .map(|_| {
+            let mut v = Vocabulary::new();
+            v.reserve(text.len() / 128);
+            (v, Vec::new())
+        })
         .collect();
     {
         let mut items: Vec<(&str, &mut Vocabulary, &mut Vec<u32>)> =
