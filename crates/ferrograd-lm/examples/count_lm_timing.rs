@@ -1,6 +1,8 @@
 //! Times the book notebook's count-model pipeline on a text file: tokenise, split 90/10,
 //! count the n-grams of the first 90 %, perplexity of the rest — the same work that
 //! `scripts/count_lm_reference.py --time` times in Python. Prints one JSON line.
+//! THREADS (default 1) is used by all three phases: tokenising, counting and perplexity
+//! (each gives the one-thread result exactly).
 //!
 //! ```text
 //! cargo run --release -p ferrograd-lm --example count_lm_timing -- FILE [N [THREADS]]
@@ -8,7 +10,7 @@
 
 use std::time::Instant;
 
-use ferrograd_lm::text::{Vocabulary, count_lm_token_ids};
+use ferrograd_lm::text::{Vocabulary, count_lm_token_ids_with_threads};
 use ferrograd_lm::{CountLanguageModel, split_train_test};
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -57,13 +59,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: count_lm_timing FILE [N [THREADS]]")?;
     let n: usize = args.next().map_or(Ok(5), |s| s.parse())?;
     let threads: usize = args.next().map_or(Ok(1), |s| s.parse())?;
+    // The worker pool (tokenising, perplexity) takes part with the same number of threads
+    // as the counting split.
+    ferrograd_linalg::cpu::set_num_threads(threads.max(1));
     let text = std::fs::read_to_string(&path)?;
     let faults_start = page_faults();
     let start = Instant::now();
     let cpu_start = cpu_seconds();
     // Ids straight from the tokeniser: no string per token.
     let mut vocab = Vocabulary::new();
-    let mut ids = count_lm_token_ids(&text, &mut vocab);
+    let mut ids = count_lm_token_ids_with_threads(&text, &mut vocab, threads);
     let tokenized = start.elapsed().as_secs_f64();
     let cpu_tokenized = cpu_seconds();
     let faults_tokenized = page_faults();
@@ -83,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|&i| ((i as usize) < train_vocab_len).then_some(i))
         .collect();
-    let perplexity = model.perplexity_ids(&test, n)?;
+    let perplexity = model.perplexity_ids_with_threads(&test, n, threads)?;
     let seconds = start.elapsed().as_secs_f64();
     let cpu_end = cpu_seconds();
     let cpu = cpu_end - cpu_start;

@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
-                        help="threads for ferrograd's counting (Python uses one)")
+                        help="threads for ferrograd (tokenising, counting, perplexity; Python uses one)")
     parser.add_argument("--binary", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "release", "examples", "count_lm_timing"))
     args = parser.parse_args()

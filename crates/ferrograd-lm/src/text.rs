@@ -13,6 +13,7 @@
 //! assert_eq!(vocab.word(5), Some("useful"));
 //! ```
 
+use ferrograd_linalg::cpu::partition;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -59,6 +60,104 @@ pub fn for_each_count_lm_token(text: &str, mut f: impl FnMut(&str)) {
 /// assert_eq!(vocab.words(), ["the", "cat", "."]);
 /// ```
 pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
+    let mut ids = Vec::new();
+    token_ids_into(text, vocab, &mut ids);
+    ids
+}
+
+/// Fewest bytes of text a tokenising thread takes: below this, starting a thread and
+/// merging its vocabulary costs more than it saves.
+const TOKENIZE_MIN_PART: usize = 1 << 16;
+
+/// [`count_lm_token_ids`] on up to `threads` threads of the worker pool
+/// ([`ferrograd_linalg::cpu`], itself limited by its thread setting), with exactly the
+/// same ids and vocabulary as one thread.
+///
+/// The text is cut into parts at ASCII whitespace (a word boundary, so no token spans a
+/// cut); the first part is tokenised into `vocab`, every other part into a vocabulary of
+/// its own, and these are then merged in order: each part's words not seen before get the
+/// next ids in the part's first-seen order — the order one pass over the whole text gives —
+/// and the part's ids are remapped in one pass. Texts under 64 KiB a part stay on one
+/// thread.
+///
+/// ```
+/// use ferrograd_lm::text::{Vocabulary, count_lm_token_ids, count_lm_token_ids_with_threads};
+///
+/// let text = "The cat sat. A dog ran!\n".repeat(10_000);
+/// let (mut one, mut two) = (Vocabulary::new(), Vocabulary::new());
+/// assert_eq!(
+///     count_lm_token_ids(&text, &mut one),
+///     count_lm_token_ids_with_threads(&text, &mut two, 2),
+/// );
+/// assert_eq!(one.words(), two.words());
+/// ```
+pub fn count_lm_token_ids_with_threads(
+    text: &str,
+    vocab: &mut Vocabulary,
+    threads: usize,
+) -> Vec<u32> {
+    token_ids_in_parts(text, vocab, threads, TOKENIZE_MIN_PART)
+}
+
+/// [`count_lm_token_ids_with_threads`] with parts of at least `min_part` bytes.
+fn token_ids_in_parts(
+    text: &str,
+    vocab: &mut Vocabulary,
+    threads: usize,
+    min_part: usize,
+) -> Vec<u32> {
+    let bytes = text.as_bytes();
+    let parts = threads.min(text.len() / min_part.max(1)).max(1);
+    // Cuts at the first ASCII whitespace byte at or after each `k · len / parts` (a char
+    // boundary: UTF-8 continuation bytes are never ASCII).
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let from = (k * text.len() / parts).max(*cuts.last().unwrap_or(&0));
+        let cut = bytes[from..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .map_or(text.len(), |p| from + p);
+        cuts.push(cut);
+    }
+    cuts.push(text.len());
+    cuts.dedup();
+    if cuts.len() <= 2 {
+        return count_lm_token_ids(text, vocab);
+    }
+    // Part 0 into `vocab` and one output sized for the whole text; the others into their
+    // own vocabularies and outputs.
+    // Room for the whole text's words, as one pass reserves (the merge adds the others').
+    vocab.reserve(text.len() / 128);
+    // (Reserved, not touched: the first part's thread fills it.)
+    let mut first_ids = Vec::with_capacity(text.len() / 4 + 1);
+    // Each part's vocabulary sized as the whole text's: a part holds well over its share
+    // of the distinct words, and a table rebuilt mid-part costs more than room left empty.
+    let mut others: Vec<(Vocabulary, Vec<u32>)> = (2..cuts.len())
+        .map(|_| {
+            let mut v = Vocabulary::new();
+            v.reserve(text.len() / 128);
+            (v, Vec::new())
+        })
+        .collect();
+    {
+        let mut items: Vec<(&str, &mut Vocabulary, &mut Vec<u32>)> =
+            vec![(&text[..cuts[1]], &mut *vocab, &mut first_ids)];
+        for (w, (v, ids)) in cuts[1..].windows(2).zip(others.iter_mut()) {
+            items.push((&text[w[0]..w[1]], v, ids));
+        }
+        partition::items(items, |(part, v, ids)| token_ids_into(part, v, ids));
+    }
+    let mut ids = first_ids;
+    for (part_vocab, part_ids) in others {
+        let map = vocab.merge_words(part_vocab.words);
+        ids.extend(part_ids.iter().map(|&i| map[i as usize]));
+    }
+    ids
+}
+
+/// [`count_lm_token_ids`] appending to `ids` (reserving about a token per four bytes of
+/// `text` if it has less room).
+fn token_ids_into(text: &str, vocab: &mut Vocabulary, ids: &mut Vec<u32>) {
     /// Tokens hashed and their table slots prefetched before they are looked up in order:
     /// a look-up is mostly a cache miss into the table, and this lets several overlap.
     const AHEAD: usize = 8;
@@ -73,7 +172,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
     }
     let bytes = text.as_bytes();
     // About one token per six bytes of English text; reserved, not touched.
-    let mut ids: Vec<u32> = Vec::with_capacity(text.len() / 4 + 1);
+    ids.reserve(text.len() / 4 + 1);
     advise_huge_pages(ids.as_ptr(), ids.capacity() * size_of::<u32>());
     // Room for the words of a typical text of this size without growing the table.
     vocab.reserve(text.len() / 128);
@@ -107,7 +206,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
             Piece::Word(word) => {
                 // Rare (a token made by the general path): everything before it first.
                 for j in 0..pending {
-                    resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+                    resolve(vocab, ring[(head + j) % AHEAD], ids);
                 }
                 (head, pending) = (0, 0);
                 ids.push(vocab.insert(word));
@@ -115,7 +214,7 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
             }
         };
         if pending == AHEAD {
-            resolve(vocab, ring[head], &mut ids);
+            resolve(vocab, ring[head], ids);
             ring[head] = p;
             head = (head + 1) % AHEAD;
         } else {
@@ -124,9 +223,8 @@ pub fn count_lm_token_ids(text: &str, vocab: &mut Vocabulary) -> Vec<u32> {
         }
     });
     for j in 0..pending {
-        resolve(vocab, ring[(head + j) % AHEAD], &mut ids);
+        resolve(vocab, ring[(head + j) % AHEAD], ids);
     }
-    ids
 }
 
 /// `bytes` (ASCII letters and digits) lower-cased, as a string.
@@ -809,6 +907,48 @@ impl Vocabulary {
         }
     }
 
+    /// Inserts `words` in order (as [`Vocabulary::insert`] one by one would) and returns
+    /// their ids: the look-ups' table slots are fetched a few words ahead, so that their
+    /// cache misses overlap, and new words are moved in, not copied.
+    fn merge_words(&mut self, words: Vec<String>) -> Vec<u32> {
+        /// Words hashed and prefetched ahead of the one looked up.
+        const AHEAD: usize = 8;
+        let hashes: Vec<(u64, u64)> = words
+            .iter()
+            .map(|w| word_hash(w.as_bytes(), 0, w.len(), 0))
+            .collect();
+        if self.slots.is_empty() {
+            self.slots = vec![[0; 4]; 64];
+        }
+        let mut ids = Vec::with_capacity(words.len());
+        for (j, word) in words.into_iter().enumerate() {
+            if let Some(&(h, _)) = hashes.get(j + AHEAD) {
+                self.prefetch(h);
+            }
+            let (h, first) = hashes[j];
+            let bytes = word.as_bytes();
+            let (i, tag, first) = self.probe_hashed(bytes, 0, bytes.len(), 0, h, first);
+            let id = if self.slots[i][2] != 0 {
+                (self.slots[i][2] as u32) - 1
+            } else {
+                let second = second_chunk(bytes, 0, bytes.len(), 0);
+                let id = u32::try_from(self.words.len())
+                    .ok()
+                    .filter(|&id| id < u32::MAX - 1)
+                    .expect("Vocabulary: more than u32::MAX - 2 distinct words");
+                self.slots[i] = [first, second, (tag << 32) | u64::from(id + 1), 0];
+                self.words.push(word);
+                if 2 * self.words.len() > self.slots.len() {
+                    // (Slots prefetched from the old table are wasted, not wrong.)
+                    self.rebuild(2 * self.slots.len());
+                }
+                id
+            };
+            ids.push(id);
+        }
+        ids
+    }
+
     /// Asks the CPU to fetch the table slot where a word of hash `h` starts its search.
     #[inline(always)]
     fn prefetch(&self, h: u64) {
@@ -954,6 +1094,85 @@ mod tests {
             let expected_ids: Vec<u32> = expected.iter().map(|t| reference.insert(t)).collect();
             proptest::prop_assert_eq!(ids, expected_ids);
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Tokenising in 2, 3 or 5 parts (cut at whatever whitespace comes first, however
+        /// short the parts) gives the one-pass ids and vocabulary, also into a vocabulary
+        /// that already holds words.
+        #[test]
+        fn parts_on_threads_equal_one_pass(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-cA-C0-9]{1,3}", "[a-zA-Z]{60,70}", "[ .,\n\t]{1,2}",
+                    "[_\u{e9}\u{212a}\u{130}\u{a0}\u{3000}]",
+                    "[a-z]{1,4}[_\u{e9}\u{df}][a-z]{0,3}"
+                ],
+                0..150,
+            ),
+            preset in proptest::collection::vec("[a-c.]{1,2}", 0..4),
+        ) {
+            let text = pieces.concat();
+            let mut one = Vocabulary::new();
+            for w in &preset {
+                one.insert(w);
+            }
+            let mut many = one.clone();
+            let expected = count_lm_token_ids(&text, &mut one);
+            for threads in [2, 3, 5] {
+                let mut vocab = many.clone();
+                let ids = token_ids_in_parts(&text, &mut vocab, threads, 1);
+                proptest::prop_assert_eq!(&ids, &expected, "threads {}", threads);
+                proptest::prop_assert_eq!(vocab.words(), one.words());
+                for (i, w) in one.words().iter().enumerate() {
+                    proptest::prop_assert_eq!(vocab.id(w), Some(i as u32));
+                }
+            }
+            // The public entry point (one part for short texts).
+            let ids = count_lm_token_ids_with_threads(&text, &mut many, 2);
+            proptest::prop_assert_eq!(&ids, &expected);
+        }
+    }
+
+    #[test]
+    fn merging_words_equals_inserting_them_one_by_one() {
+        // Grows the table several times mid-merge; long and short words, repeats.
+        let words: Vec<String> = (0..3000)
+            .map(|i| format!("m{}{}", i % 1700, "y".repeat(i % 19)))
+            .collect();
+        let mut merged = Vocabulary::new();
+        for w in ["m5", "m1", "zz"] {
+            merged.insert(w);
+        }
+        let mut reference = merged.clone();
+        let expected: Vec<u32> = words.iter().map(|w| reference.insert(w)).collect();
+        assert_eq!(merged.merge_words(words), expected);
+        assert_eq!(merged.words(), reference.words());
+        for (i, w) in reference.words().iter().enumerate() {
+            assert_eq!(merged.id(w), Some(i as u32), "{w}");
+        }
+    }
+
+    #[test]
+    fn a_long_text_on_two_threads_equals_one_pass() {
+        // 300 KiB (past the 64 KiB a part), words first seen in the second half.
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text.push_str(&format!("W{} caf\u{e9} x{}. ", i % 997, i / 7));
+            if i % 13 == 0 {
+                text.push('\n');
+            }
+        }
+        let mut one = Vocabulary::new();
+        let expected = count_lm_token_ids(&text, &mut one);
+        let mut two = Vocabulary::new();
+        assert_eq!(
+            count_lm_token_ids_with_threads(&text, &mut two, 2),
+            expected
+        );
+        assert_eq!(two.words(), one.words());
     }
 
     #[test]
