@@ -21,9 +21,9 @@
 //! it starts) begin in the next level and its most frequent follower — 16 bytes per
 //! distinct n-gram below the top order, 8 at the top, plus the training ids (4 bytes a
 //! token) that [`CountLanguageModel::table`] replays for the notebook's first-seen order. A
-//! million-token corpus with `n = 5` takes about 40 MB. The large arrays are made of whole
-//! 2 MiB pages, advised to the kernel as huge pages: written once in order, they would
-//! otherwise cost a page fault per 4 KiB. A look-up is a binary search among the children
+//! million-token corpus with `n = 5` takes about 40 MB. The large arrays are made of whole,
+//! aligned 2 MiB pages (huge pages where the kernel always uses them; see `PageVec` for
+//! why they are not advised). A look-up is a binary search among the children
 //! of the context.
 //!
 //! **Counting** sorts instead of hashing: the positions of the corpus are put in order of

@@ -173,7 +173,6 @@ fn token_ids_into(text: &str, vocab: &mut Vocabulary, ids: &mut Vec<u32>) {
     let bytes = text.as_bytes();
     // About one token per six bytes of English text; reserved, not touched.
     ids.reserve(text.len() / 4 + 1);
-    advise_huge_pages(ids.as_ptr(), ids.capacity() * size_of::<u32>());
     // Room for the words of a typical text of this size without growing the table.
     vocab.reserve(text.len() / 128);
     let mut period = vocab.id(".");
@@ -695,33 +694,6 @@ fn word_hash(bytes: &[u8], start: usize, end: usize, fold: u64) -> (u64, u64) {
     (h, first)
 }
 
-/// Asks the kernel to back the whole 2 MiB pages inside `bytes` bytes from `start` (an
-/// allocation of this process) with huge pages where it can: the token ids of a large text
-/// and a large vocabulary's table are megabytes, and each 4 KiB page costs a page fault on
-/// its first write. Only advice: nothing changes if the kernel declines (or if the memory
-/// was already written).
-fn advise_huge_pages<T>(start: *const T, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let (start, end) = (start as usize, start as usize + bytes);
-        let aligned = start.next_multiple_of(HUGE);
-        if end >= aligned + HUGE {
-            // SAFETY: the range lies inside the caller's allocation, and MADV_HUGEPAGE
-            // only changes how the kernel backs it, never its contents.
-            unsafe {
-                libc::madvise(
-                    aligned as *mut libc::c_void,
-                    (end - aligned) / HUGE * HUGE,
-                    libc::MADV_HUGEPAGE,
-                );
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (start, bytes);
-}
-
 /// A hint to the CPU to bring `p`'s cache line in; does nothing elsewhere.
 #[inline(always)]
 fn prefetch<T>(p: *const T) {
@@ -860,8 +832,6 @@ impl Vocabulary {
     /// not read (nor hashed) again.
     fn rebuild(&mut self, size: usize) {
         let mut slots = vec![[0u64; 4]; size];
-        // Zeroed by the kernel as it is touched, not yet written: huge pages where possible.
-        advise_huge_pages(slots.as_ptr(), size * size_of::<[u64; 4]>());
         let mask = size - 1;
         let mut place = |slot: [u64; 4], h: u64| {
             let mut i = Self::home(h, mask);

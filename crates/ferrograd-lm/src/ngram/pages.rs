@@ -1,12 +1,16 @@
 //! [`PageVec`]: the count model's arrays, in memory the kernel can back with 2 MiB pages.
 //!
 //! A count model of a million tokens is about 40 MB of arrays written once, in order.
-//! Backed by ordinary 4 KiB pages, every page costs a page fault on its first write — some
-//! 10,000 faults, a fifth of the counting time. An array of 512 KiB or more is therefore
-//! allocated as whole 2 MiB pages on a 2 MiB boundary and advised as a huge-page candidate
-//! (`MADV_HUGEPAGE`), so the kernel can fault it in 2 MiB at a time; the price is up to
-//! one partly used 2 MiB page per array in resident memory. (A `Vec` cannot be given that
-//! alignment: it frees its memory with the element type's alignment.) Everything else is
+//! Backed by ordinary 4 KiB pages, every page costs a page fault on its first write. An
+//! array of 512 KiB or more is therefore allocated as whole 2 MiB pages on a 2 MiB
+//! boundary, so that where transparent huge pages are always on the kernel can back it
+//! 2 MiB at a time; the price is up to one partly used 2 MiB page of address space per
+//! array. It is deliberately *not* advised with `MADV_HUGEPAGE`: under the kernel's
+//! default defrag policy ("madvise") that makes the first touch compact memory
+//! synchronously, which stalled counting by 0.04–0.12 s (on 0.05 s of work) whenever
+//! another process had just fragmented memory — every time, when the runs alternated
+//! with the notebook's Python. (A `Vec` cannot be given that alignment: it frees its
+//! memory with the element type's alignment.) Everything else is
 //! an ordinary vector of `u32` with a capacity fixed when it is made.
 
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
@@ -20,7 +24,7 @@ const HUGE: usize = 2 << 20;
 const LARGE: usize = HUGE / 4;
 
 /// A vector of `u32` with a fixed capacity whose memory, when it is at least 512 KiB, is
-/// whole 2 MiB pages on a 2 MiB boundary, advised for huge pages. Dereferences to its `len` elements.
+/// whole 2 MiB pages on a 2 MiB boundary (see the module docs). Dereferences to its `len` elements.
 pub(super) struct PageVec {
     ptr: NonNull<u32>,
     len: usize,
@@ -60,9 +64,6 @@ impl PageVec {
         let Some(ptr) = NonNull::new(raw.cast::<u32>()) else {
             handle_alloc_error(layout)
         };
-        if layout.align() == HUGE {
-            advise_huge_pages(raw, layout.size());
-        }
         Self { ptr, len: 0, cap }
     }
 
@@ -174,19 +175,6 @@ impl From<&[u32]> for PageVec {
     fn from(values: &[u32]) -> Self {
         Self::from_slice(values)
     }
-}
-
-/// Asks the kernel to back `bytes` bytes from `start` (2 MiB aligned) with huge pages where
-/// it can. Only advice: nothing changes if the kernel declines.
-fn advise_huge_pages(start: *mut u8, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: the range is this process's own fresh allocation, and MADV_HUGEPAGE only
-    // changes how the kernel backs it, never its contents.
-    unsafe {
-        libc::madvise(start.cast(), bytes, libc::MADV_HUGEPAGE);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (start, bytes);
 }
 
 #[cfg(test)]
