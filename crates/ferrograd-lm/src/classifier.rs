@@ -25,9 +25,9 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use crate::error::{LmError, Result, invalid};
+use crate::error::{Result, invalid};
 use crate::gpt2::{Gpt2Config, Gpt2Input, Gpt2Model, position_ids_from_mask};
-use crate::gpt2_load::{load_into, normalized_state_dict, write_json};
+use crate::gpt2_load::{load_into, normalized_state_dict, save_weights, write_json};
 use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     CrossEntropyLoss, Forward, Linear, LoraHost, LoraSlot, Module, StateDict, Visitor,
@@ -197,18 +197,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
                 format!("one name per class ({})", self.num_labels()),
             ));
         }
-        std::fs::create_dir_all(dir).map_err(|source| LmError::Io {
-            op: "save_pretrained",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let dict = StateDict::from_module(self).filtered(|name| !name.contains(".lora_"));
-        dict.save(dir.join("model.safetensors"))?;
-        let dtype = if size_of::<T>() == 4 {
-            "float32"
-        } else {
-            "float64"
-        };
+        let dtype = save_weights(self, dir)?;
         let mut config = self
             .transformer
             .config()

@@ -421,23 +421,30 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// [`LmError::Io`] / a tensor error when a file cannot be written.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|source| LmError::Io {
-            op: "save_pretrained",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let dict = StateDict::from_module(self).filtered(|name| !name.contains(".lora_"));
-        dict.save(dir.join("model.safetensors"))?;
-        let dtype = if size_of::<T>() == 4 {
-            "float32"
-        } else {
-            "float64"
-        };
+        let dtype = save_weights(self, dir)?;
         write_json(
             &dir.join("config.json"),
             &self.config().to_json_as("GPT2LMHeadModel", dtype),
         )
     }
+}
+
+/// Creates `dir` and writes `model`'s weights to `dir/model.safetensors` by their Hugging
+/// Face names, leaving attached LoRA adapters out; returns the float type's name for
+/// `config.json` (`float32` or `float64`). The weights half of every `save_pretrained`.
+pub(crate) fn save_weights<T: Scalar>(model: &dyn Module<T>, dir: &Path) -> Result<&'static str> {
+    std::fs::create_dir_all(dir).map_err(|source| LmError::Io {
+        op: "save_pretrained",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let dict = StateDict::from_module(model).filtered(|name| !name.contains(".lora_"));
+    dict.save(dir.join("model.safetensors"))?;
+    Ok(if size_of::<T>() == 4 {
+        "float32"
+    } else {
+        "float64"
+    })
 }
 
 /// Loads `dict` into `model` strictly; the error names the file and every problem.
@@ -463,35 +470,7 @@ pub(crate) fn load_into<T: Scalar>(
 /// Writes pretty JSON atomically (temporary file, then rename).
 pub(crate) fn write_json(path: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("a JSON value serialises");
-    write_atomically(path, text.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| LmError::Io {
-        op: "write",
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(io(e));
-    }
-    std::fs::rename(&temporary, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        io(e)
-    })
+    crate::train_checkpoint::write_atomically(path, text.as_bytes(), "write_json")
 }
 
 /// GPT-2's tokenizer from a checkpoint directory: `tokenizer.json` when present, else

@@ -746,7 +746,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
             ("history", history.into_bytes()),
             ("data", position.into_bytes()),
         ]);
-        ckpt::write_atomically(path, &bytes)
+        ckpt::write_atomically(path, &bytes, "save_checkpoint")
     }
 
     /// Restores a checkpoint written by [`Trainer::save_checkpoint`] (or by

@@ -117,15 +117,16 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Vec<(String, Vec<u8>)>
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed
-/// to disk, then renamed over the target (a crash leaves the previous file intact).
+/// to disk, then renamed over the target (a crash leaves the previous file intact). The
+/// crate's one way of writing a file (checkpoints, `config.json`, adapter configs).
 ///
 /// # Errors
-/// [`LmError::Io`] naming the file.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// [`LmError::Io`] naming `op` and the file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], op: &'static str) -> Result<()> {
     use std::io::Write;
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let io = |source| LmError::Io {
-        op: "save_checkpoint",
+        op,
         path: path.to_path_buf(),
         source,
     };
