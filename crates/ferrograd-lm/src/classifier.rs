@@ -56,7 +56,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// transformers initialises it).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for an invalid config or `num_labels = 0`.
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for an invalid config or `num_labels = 0`.
     pub fn new(config: &Gpt2Config, num_labels: usize, rng: &mut Rng) -> Result<Self> {
         let transformer = Gpt2Model::new(config, rng)?;
         Self::with_body(transformer, num_labels, rng)
@@ -66,7 +66,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// head.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for `num_labels = 0`.
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for `num_labels = 0`.
     pub fn with_body(transformer: Gpt2Model<T>, num_labels: usize, rng: &mut Rng) -> Result<Self> {
         if num_labels == 0 {
             return Err(invalid(
@@ -91,7 +91,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// (1 = token, 0 = padding, either side). Positions count real tokens only.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for a row that is all padding or shapes that do not fit.
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a row that is all padding or shapes that do not fit.
     pub fn logits(
         &self,
         input_ids: &IdTensor,
@@ -185,7 +185,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// classes in order (or `LABEL_i` when empty).
     ///
     /// # Errors
-    /// [`LmError::Io`] when a file cannot be written; [`LmError::InvalidConfig`] when
+    /// [`LmError::Io`](crate::LmError::Io) when a file cannot be written; [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when
     /// `labels` is neither empty nor one name per class.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>, labels: &[&str]) -> Result<()> {
         let dir = dir.as_ref();
@@ -243,7 +243,7 @@ fn strip<T: Scalar>(dict: &StateDict<T>, prefix: &str) -> Result<StateDict<T>> {
 /// ```
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`] for a mask that is not 2-D or a row with no token.
+/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask that is not 2-D or a row with no token.
 pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
     let &[b, t] = mask.shape() else {
         return Err(invalid(
@@ -274,7 +274,7 @@ pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
 /// The fraction of rows whose largest score is the label.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`] when the shapes differ.
+/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when the shapes differ.
 pub fn accuracy<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<f64> {
     let predicted = logits.argmax(-1, false)?;
     if predicted.shape() != labels.shape() {
