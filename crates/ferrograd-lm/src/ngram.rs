@@ -19,17 +19,22 @@
 //! order: the distinct k-grams in lexicographic order of their token ids, each with its
 //! last token and its count, and for orders below `n` where its children (the (k+1)-grams
 //! it starts) begin in the next level and its most frequent follower — 16 bytes per
-//! distinct n-gram below the top order, 8 at the top, plus the training ids (4 bytes a
-//! token) that [`CountLanguageModel::table`] replays for the notebook's first-seen order. A
-//! million-token corpus with `n = 5` takes about 40 MB. The large arrays are made of whole,
-//! aligned 2 MiB pages (huge pages where the kernel always uses them; see `PageVec` for
+//! stored n-gram below the top order, 8 at the top, plus the training ids (4 bytes a
+//! token). An n-gram of order 2 or more seen only once stores no children: it occurred at
+//! one place, so its extensions are read off the training ids (its follower slot keeps
+//! where it starts). In real text most long n-grams are seen once (of the 782,173 5-grams
+//! of the 885,632-token Wikipedia text in `docs/PERFORMANCE.md`, 744,880), so only about 1
+//! million of its 2.5 million n-grams of orders 2–5 are stored, in 21 MiB with the ids
+//! (39 MiB when every n-gram was stored). The large arrays are made of whole, aligned 2 MiB
+//! pages (huge pages where the kernel always uses them; see `PageVec` for
 //! why they are not advised). A look-up is a binary search among the children
 //! of the context.
 //!
 //! **Counting** sorts instead of hashing: the positions of the corpus are put in order of
 //! their first token (a counting sort), then, one order at a time, each group of positions
 //! that share a (k−1)-gram is sorted by the token that follows it; equal neighbours are one
-//! k-gram, and the groups of the next order. Every step reads the corpus and writes the
+//! k-gram, and the groups of the next order (only the positions of k-grams seen more than
+//! once go on: the others store no children). Every step reads the corpus and writes the
 //! levels in order, so the work is a few passes over a few megabytes rather than one cache
 //! miss per position and order. Groups under different first tokens are independent, so
 //! [`CountLanguageModel::train_with_threads`] splits them between threads.
@@ -60,9 +65,14 @@ use crate::error::{LmError, Result, invalid};
 use crate::text::Vocabulary;
 use ferrograd_linalg::cpu::partition;
 use pages::PageVec;
+use std::collections::{HashMap, HashSet};
 
 /// "No node" / "no token".
 const NONE: u32 = u32::MAX;
+
+/// Marks a node that is not stored: an n-gram of an n-gram seen once (see
+/// [`CountLanguageModel::child`]); the other 31 bits are where it starts in the corpus.
+const UNSTORED: u32 = 1 << 31;
 
 /// Fewest positions a perplexity thread takes: below this, the pool's hand-off costs more
 /// than the look-ups it shares.
@@ -171,6 +181,10 @@ fn build_part(
     let mut part = Part::default();
     let mut active = perm.len();
     let (mut keys, mut scratch) = (Vec::new(), Vec::new());
+    // The start positions of the previous order's n-grams seen once, in node order: their
+    // children are not stored (see `CountLanguageModel::child`), and their `best` slot
+    // holds that position instead of a token.
+    let mut singles: Vec<u32> = Vec::new();
     // `next[i]`: the token after the (k−1)-gram at `perm[i]`, or NONE at the corpus' end.
     for k in 2..=n {
         let parents: &[u32] = if k == 2 { first } else { &part.nodes[k - 3].1 };
@@ -192,17 +206,25 @@ fn build_part(
             *t = ids.get(pos as usize + follow).copied().unwrap_or(NONE);
         }
         let (mut read, mut write) = (0usize, 0usize);
+        let mut new_singles = Vec::new();
+        let mut single = singles.iter();
         for &count in parents {
             children.push(tokens.len() as u32);
+            if k >= 3 && count == 1 {
+                // A (k−1)-gram seen once: its positions were not passed on, it has no
+                // stored children, and `best` keeps where it starts.
+                best.push(*single.next().expect("one position per single"));
+                continue;
+            }
             let run = read..read + count as usize;
             read = run.end;
             if run.len() == 1 {
+                // Only a unigram seen once (larger orders were handled above).
                 let t = next[run.start];
                 if t != NONE {
                     tokens.push(t);
                     counts.push(1);
-                    perm[write] = perm[run.start];
-                    write += 1;
+                    new_singles.push(perm[run.start]);
                 }
                 best.push(t);
                 continue;
@@ -211,6 +233,9 @@ fn build_part(
             let mut group = |t: u32, c: u32, first: u32| {
                 tokens.push(t);
                 counts.push(c);
+                if c == 1 {
+                    new_singles.push(first);
+                }
                 if c > best_count || (c == best_count && first < best_first) {
                     (best_token, best_count, best_first) = (t, c, first);
                 }
@@ -228,6 +253,8 @@ fn build_part(
                     if t != t0 {
                         if c0 > 0 {
                             group(t0, c0, first0);
+                            // A bigram seen once is not passed on to the next order.
+                            write -= usize::from(c0 == 1);
                         }
                         (t0, c0, first0) = (t, 0, pos);
                     }
@@ -237,6 +264,7 @@ fn build_part(
                 }
                 if c0 > 0 {
                     group(t0, c0, first0);
+                    write -= usize::from(c0 == 1);
                 }
             } else {
                 keys.clear();
@@ -254,9 +282,14 @@ fn build_part(
                     let first_pos = keys[i] as u32;
                     let start = i;
                     while i < keys.len() && (keys[i] >> 32) as u32 == t {
-                        perm[write] = keys[i] as u32;
-                        write += 1;
                         i += 1;
+                    }
+                    // Only k-grams seen more than once are passed on to the next order.
+                    if i - start > 1 {
+                        for key in &keys[start..i] {
+                            perm[write] = *key as u32;
+                            write += 1;
+                        }
                     }
                     group(t, (i - start) as u32, first_pos);
                 }
@@ -264,7 +297,9 @@ fn build_part(
             best.push(best_token);
         }
         debug_assert_eq!(read, active);
+        debug_assert!(single.next().is_none());
         active = write;
+        singles = new_singles;
         part.nodes.push((tokens, counts));
         part.up.push((children, best));
     }
@@ -570,14 +605,13 @@ impl CountLanguageModel {
         let mut model = Self {
             n,
             vocab,
-            corpus: Vec::new(),
+            corpus,
             levels,
         };
         for k in 1..=n.min(len) {
-            let last = model.node_of_known(&ids[len - k..]);
+            let last = model.node_of_known(&model.corpus[len - k..]);
             model.levels[k].last = last;
         }
-        model.corpus = corpus;
         Ok(model)
     }
 
@@ -607,7 +641,23 @@ impl CountLanguageModel {
             0 => 0,
             1 => self.levels[1].counts.iter().filter(|&&c| c > 0).count(),
             _ if k > self.n => 0,
-            _ => self.levels[k].len(),
+            _ => {
+                // The stored k-grams, and one unstored k-gram for each n-gram of order
+                // 2..k seen once that has k tokens from its start (see `child`).
+                let len = self.corpus.len();
+                let unstored: usize = (2..k)
+                    .map(|m| {
+                        let level = &self.levels[m];
+                        level
+                            .counts
+                            .iter()
+                            .zip(level.best.iter())
+                            .filter(|&(&c, &start)| c == 1 && start as usize + k <= len)
+                            .count()
+                    })
+                    .sum();
+                self.levels[k].len() + unstored
+            }
         }
     }
 
@@ -618,23 +668,57 @@ impl CountLanguageModel {
     }
 
     /// The child of `node` (an n-gram of order `k − 1`) by `token`: its node at order `k`.
+    ///
+    /// An n-gram of order 2 or more seen once has one occurrence, so each of its
+    /// extensions is read off the corpus: it stores no children, its `best` slot holds its
+    /// start position, and its extensions are the unstored nodes `UNSTORED | start` (the
+    /// same id at every order, since an extension starts where the n-gram does). Most
+    /// long n-grams of a real text are seen once, so this keeps a fraction of them.
     #[inline(always)]
     fn child(&self, k: usize, node: u32, token: u32) -> Option<u32> {
         if k == 1 {
             return Some(token);
         }
-        let below = &self.levels[k - 1].children;
-        let (start, end) = (below[node as usize], below[node as usize + 1]);
-        let tokens = &self.levels[k].tokens[start as usize..end as usize];
-        tokens.binary_search(&token).ok().map(|i| start + i as u32)
+        let start = if node & UNSTORED != 0 {
+            node & !UNSTORED
+        } else if k >= 3 && self.levels[k - 1].counts[node as usize] == 1 {
+            self.levels[k - 1].best[node as usize]
+        } else {
+            let below = &self.levels[k - 1].children;
+            let (start, end) = (below[node as usize], below[node as usize + 1]);
+            let tokens = &self.levels[k].tokens[start as usize..end as usize];
+            return tokens.binary_search(&token).ok().map(|i| start + i as u32);
+        };
+        (self.corpus.get(start as usize + k - 1) == Some(&token)).then_some(UNSTORED | start)
+    }
+
+    /// How often the n-gram `node` of order `k` occurs.
+    #[inline(always)]
+    fn count(&self, k: usize, node: u32) -> u32 {
+        if node & UNSTORED != 0 {
+            1
+        } else {
+            self.levels[k].counts[node as usize]
+        }
     }
 
     /// How often the context `node` of order `k` was followed by some token (the
     /// notebook's `sum(counts[context].values())`).
     #[inline(always)]
     fn followers(&self, k: usize, node: u32) -> u32 {
-        let level = &self.levels[k];
-        level.counts[node as usize] - u32::from(node == level.last)
+        self.count(k, node) - u32::from(node == self.levels[k].last)
+    }
+
+    /// The most frequent follower of the context `node` of order `k` (which has one).
+    fn best(&self, k: usize, node: u32) -> u32 {
+        let start = if node & UNSTORED != 0 {
+            node & !UNSTORED
+        } else if k >= 2 && self.levels[k].counts[node as usize] == 1 {
+            self.levels[k].best[node as usize]
+        } else {
+            return self.levels[k].best[node as usize];
+        };
+        self.corpus.get(start as usize + k).copied().unwrap_or(NONE)
     }
 
     /// The node of a context of known ids, or `NONE`.
@@ -689,7 +773,7 @@ impl CountLanguageModel {
                     continue;
                 }
                 if let Some(child) = self.child(k, c, t) {
-                    return f64::from(self.levels[k].counts[child as usize]) / f64::from(followers);
+                    return f64::from(self.count(k, child)) / f64::from(followers);
                 }
             }
         }
@@ -710,7 +794,7 @@ impl CountLanguageModel {
             }
             let c = self.node_of(&context[context.len() - (k - 1)..]);
             if c != NONE && self.followers(k - 1, c) > 0 {
-                return self.levels[k - 1].best[c as usize];
+                return self.best(k - 1, c);
             }
         }
         // The corpus is never empty, so the empty context has a most frequent follower.
@@ -789,9 +873,16 @@ impl CountLanguageModel {
             // the other, behind the previous order's search: ask for them all now, so the
             // memory reads overlap.
             for (k, &c) in ctx.iter().enumerate().skip(1) {
-                if c != NONE {
+                if c == NONE {
+                } else if c & UNSTORED == 0 {
                     prefetch(self.levels[k].children.as_ptr().wrapping_add(c as usize));
                     prefetch(self.levels[k].counts.as_ptr().wrapping_add(c as usize));
+                } else {
+                    prefetch(
+                        self.corpus
+                            .as_ptr()
+                            .wrapping_add((c & !UNSTORED) as usize + k),
+                    );
                 }
             }
             // The k-gram ending at i extends the (k−1)-gram before it; once one is unseen,
@@ -828,7 +919,7 @@ impl CountLanguageModel {
                     continue;
                 }
                 if next[k] != NONE {
-                    let count = self.levels[k].counts[next[k] as usize];
+                    let count = self.count(k, next[k]);
                     p = Some(f64::from(count) / f64::from(followers));
                     break;
                 }
@@ -926,8 +1017,9 @@ impl CountLanguageModel {
             return Vec::new();
         }
         let word = |t: u32| self.vocab.word(t).unwrap_or_default().to_string();
-        let mut row_of = vec![usize::MAX; self.levels[k - 1].len()];
-        let mut listed = vec![false; self.levels[k].len()];
+        // Keyed by node id: stored and unstored nodes (`UNSTORED | start`) never collide.
+        let mut row_of: HashMap<u32, usize> = HashMap::new();
+        let mut listed: HashSet<u32> = HashSet::new();
         let mut rows: Vec<NgramRow> = Vec::new();
         for gram in self.corpus.windows(k) {
             let context = self.node_of_known(&gram[..k - 1]);
@@ -935,17 +1027,17 @@ impl CountLanguageModel {
             let Some(node) = self.child(k, context, token) else {
                 continue;
             };
-            let row = &mut row_of[context as usize];
-            if *row == usize::MAX {
-                *row = rows.len();
+            let row = *row_of.entry(context).or_insert_with(|| {
                 rows.push(NgramRow {
                     context: gram[..k - 1].iter().map(|&t| word(t)).collect(),
                     next: Vec::new(),
                 });
-            }
-            if !std::mem::replace(&mut listed[node as usize], true) {
-                let count = self.levels[k].counts[node as usize];
-                rows[*row].next.push((word(token), u64::from(count)));
+                rows.len() - 1
+            });
+            if listed.insert(node) {
+                rows[row]
+                    .next
+                    .push((word(token), u64::from(self.count(k, node))));
             }
         }
         rows
