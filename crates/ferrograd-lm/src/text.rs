@@ -979,10 +979,51 @@ impl Vocabulary {
     /// assert_eq!((v.id("b"), v.id("c"), v.len()), (Some(1), None, 2));
     /// ```
     pub fn truncate(&mut self, len: usize) {
-        if len < self.words.len() {
-            self.words.truncate(len);
+        if len >= self.words.len() {
+            return;
+        }
+        self.words.truncate(len);
+        if self.slots.len() > 1 << Self::HOME_BITS {
             let size = (2 * len).next_power_of_two().max(64);
             self.rebuild(size);
+            return;
+        }
+        // In place, in the table the words already occupy (a new table would be as large
+        // and fault in its pages afresh): each forgotten word's slot is emptied and the
+        // run of slots after it shifted back, so that every remaining word stays reachable
+        // from its home slot without tombstones.
+        let mask = self.slots.len() - 1;
+        let live = len as u64;
+        let mut i = 0;
+        while i < self.slots.len() {
+            let id_plus_one = self.slots[i][2] & 0xFFFF_FFFF;
+            if id_plus_one == 0 || id_plus_one <= live {
+                i += 1;
+                continue;
+            }
+            // Empty slot `hole`, then move back each later slot of the run whose home
+            // does not lie cyclically in (hole, j].
+            let mut hole = i;
+            let mut j = i;
+            loop {
+                j = (j + 1) & mask;
+                let slot = self.slots[j];
+                if slot[2] == 0 {
+                    break;
+                }
+                let home = Self::home(slot[2] >> 32, mask);
+                let stays = if hole <= j {
+                    hole < home && home <= j
+                } else {
+                    hole < home || home <= j
+                };
+                if !stays {
+                    self.slots[hole] = slot;
+                    hole = j;
+                }
+            }
+            self.slots[hole] = [0; 4];
+            // Slot `i` may now hold a word moved back into it: look at it again.
         }
     }
 }
@@ -1163,6 +1204,35 @@ mod tests {
             assert_eq!(v.id(w), (i < 1234).then_some(i as u32), "{w}");
         }
         assert_eq!(v.insert(&words[4000]), 1234);
+    }
+
+    #[test]
+    fn truncating_a_full_table_in_place_keeps_exactly_the_first_words() {
+        // Tables at their fullest (just under half full, long probe runs, some wrapping
+        // past the end): every remaining word must still be found by its id, every
+        // forgotten one gone, and new words must get the next ids.
+        for total in [40, 2047, 4095] {
+            let words: Vec<String> = (0..total).map(|i| format!("{i:x}.{}", i % 7)).collect();
+            for keep in [0, 1, 17, total / 2, total - 1] {
+                let mut v = Vocabulary::new();
+                for w in &words {
+                    v.insert(w);
+                }
+                let slots = v.slots.len();
+                v.truncate(keep);
+                assert_eq!((v.len(), v.slots.len()), (keep, slots));
+                for (i, w) in words.iter().enumerate() {
+                    assert_eq!(
+                        v.id(w),
+                        (i < keep).then_some(i as u32),
+                        "{total} {keep} {w}"
+                    );
+                }
+                let occupied = v.slots.iter().filter(|s| s[2] != 0).count();
+                assert_eq!(occupied, keep, "no stale slots");
+                assert_eq!(v.insert(&words[total - 1]), keep as u32);
+            }
+        }
     }
 
     #[test]
