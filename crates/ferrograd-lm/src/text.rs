@@ -707,6 +707,16 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// A table of `size` empty slots, written (not just allocated) with zeros. A zeroed
+/// allocation would be mapped to the kernel's shared zero page, so a look-up's read
+/// followed by an insert's write costs two page faults per page, the second a copy on
+/// write that flushes the page from every core running this process's other threads.
+fn empty_slots(size: usize) -> Vec<[u64; 4]> {
+    let mut slots = Vec::with_capacity(size);
+    slots.resize(size, [0u64; 4]);
+    slots
+}
+
 impl Vocabulary {
     /// An empty vocabulary.
     pub fn new() -> Self {
@@ -831,7 +841,7 @@ impl Vocabulary {
     /// slot index, a word's home slot follows from its tag, so the words themselves are
     /// not read (nor hashed) again.
     fn rebuild(&mut self, size: usize) {
-        let mut slots = vec![[0u64; 4]; size];
+        let mut slots = empty_slots(size);
         let mask = size - 1;
         let mut place = |slot: [u64; 4], h: u64| {
             let mut i = Self::home(h, mask);
