@@ -126,18 +126,10 @@ fn token_ids_in_parts(
     }
     // Part 0 into `vocab` and one output sized for the whole text; the others into their
     // own vocabularies and outputs.
-    // Room for the whole text's words, as one pass reserves (the merge adds the others').
-    vocab.reserve(text.len() / 128);
     // (Reserved, not touched: the first part's thread fills it.)
     let mut first_ids = Vec::with_capacity(text.len() / 4 + 1);
-    // Each part's vocabulary sized as the whole text's: a part holds well over its share
-    // of the distinct words, and a table rebuilt mid-part costs more than room left empty.
     let mut others: Vec<(Vocabulary, Vec<u32>)> = (2..cuts.len())
-        .map(|_| {
-            let mut v = Vocabulary::new();
-            v.reserve(text.len() / 128);
-            (v, Vec::new())
-        })
+        .map(|_| (Vocabulary::new(), Vec::new()))
         .collect();
     {
         let mut items: Vec<(&str, &mut Vocabulary, &mut Vec<u32>)> =
@@ -145,7 +137,14 @@ fn token_ids_in_parts(
         for (w, (v, ids)) in cuts[1..].windows(2).zip(others.iter_mut()) {
             items.push((&text[w[0]..w[1]], v, ids));
         }
-        partition::items(items, |(part, v, ids)| token_ids_into(part, v, ids));
+        partition::items(items, |(part, v, ids)| {
+            // Every table sized for the whole text's words, each by its own thread (the
+            // tables are written through when made): part 0's takes the others' in the
+            // merge, and a part holds well over its share of the distinct words — a table
+            // rebuilt mid-part costs more than room left empty.
+            v.reserve(text.len() / 128);
+            token_ids_into(part, v, ids);
+        });
     }
     let mut ids = first_ids;
     for (part_vocab, part_ids) in others {
