@@ -206,7 +206,8 @@ fn build_part(
             *t = ids.get(pos as usize + follow).copied().unwrap_or(NONE);
         }
         let (mut read, mut write) = (0usize, 0usize);
-        let mut new_singles = Vec::new();
+        // At most one per position; reserved, not touched.
+        let mut new_singles = Vec::with_capacity(if k < n { active } else { 0 });
         let mut single = singles.iter();
         for &count in parents {
             children.push(tokens.len() as u32);
@@ -224,7 +225,9 @@ fn build_part(
                 if t != NONE {
                     tokens.push(t);
                     counts.push(1);
-                    new_singles.push(perm[run.start]);
+                    if k < n {
+                        new_singles.push(perm[run.start]);
+                    }
                 }
                 best.push(t);
                 continue;
@@ -233,7 +236,7 @@ fn build_part(
             let mut group = |t: u32, c: u32, first: u32| {
                 tokens.push(t);
                 counts.push(c);
-                if c == 1 {
+                if c == 1 && k < n {
                     new_singles.push(first);
                 }
                 if c > best_count || (c == best_count && first < best_first) {
