@@ -117,6 +117,65 @@ struct Part {
     up: Vec<(PageVec, PageVec)>,
 }
 
+impl Part {
+    /// For each order k from 2: the k-grams `(tokens, counts)` and their parents'
+    /// `(children, best)`.
+    #[allow(clippy::type_complexity)]
+    fn nodes_and_up(self) -> impl Iterator<Item = ((PageVec, PageVec), (PageVec, PageVec))> {
+        self.nodes.into_iter().zip(self.up)
+    }
+}
+
+/// Appends the later parts' arrays to the first part's (which have room for them), in
+/// part order: the nodes of every order, their parents' most frequent followers, and
+/// where their children start, moved past the nodes before them. One array per task on
+/// the worker pool: on the threads that counted the parts, the copying is shared too.
+fn append_parts(first: &mut Part, rest: &[Part]) {
+    /// Appends `sources` to `dst`, each value plus its offset.
+    type Job<'a> = (&'a mut PageVec, Vec<(&'a PageVec, u32)>);
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    // Where each later part's k-grams start among all parts' (children of a parent are
+    // k-gram indices, so they move by that much).
+    let mut bases: Vec<u32> = first.nodes.iter().map(|(t, _)| t.len() as u32).collect();
+    let mut shifted: Vec<Vec<u32>> = Vec::with_capacity(rest.len());
+    for part in rest {
+        shifted.push(bases.clone());
+        for (base, (t, _)) in bases.iter_mut().zip(&part.nodes) {
+            *base += t.len() as u32;
+        }
+    }
+    let (nodes, up) = (&mut first.nodes, &mut first.up);
+    for (k2, ((tokens, counts), (children, best))) in
+        nodes.iter_mut().zip(up.iter_mut()).enumerate()
+    {
+        jobs.push((tokens, rest.iter().map(|p| (&p.nodes[k2].0, 0)).collect()));
+        jobs.push((counts, rest.iter().map(|p| (&p.nodes[k2].1, 0)).collect()));
+        jobs.push((best, rest.iter().map(|p| (&p.up[k2].1, 0)).collect()));
+        jobs.push((
+            children,
+            rest.iter()
+                .zip(&shifted)
+                .map(|(p, base)| (&p.up[k2].0, base[k2]))
+                .collect(),
+        ));
+    }
+    // The largest arrays first, so that the tasks end together.
+    jobs.sort_by_key(|(_, sources)| {
+        std::cmp::Reverse(sources.iter().map(|(s, _)| s.len()).sum::<usize>())
+    });
+    partition::items(jobs, |(dst, sources)| {
+        for (src, offset) in sources {
+            if offset == 0 {
+                dst.extend_from_slice(src);
+            } else {
+                for &x in src.iter() {
+                    dst.push(x + offset);
+                }
+            }
+        }
+    });
+}
+
 /// Sorts `keys` (each `token << 32 | position`, positions ascending on entry) by token,
 /// positions staying ascending among equal tokens; tokens are below `2^token_bits`.
 /// Insertion sort for a few keys, a comparison sort for some, and for many a least
@@ -578,22 +637,11 @@ impl CountLanguageModel {
             ..Level::default()
         });
         let mut parts = parts;
-        for k in 2..=n {
-            // Order k's nodes: the parts' in order (their first tokens ascend). The first
-            // part's arrays are moved and have room for the others', appended.
-            let (mut tokens, mut counts) = std::mem::take(&mut parts[0].nodes[k - 2]);
-            let (mut children, mut best) = std::mem::take(&mut parts[0].up[k - 2]);
-            for part in &parts[1..] {
-                let base = tokens.len() as u32;
-                let (t, c) = &part.nodes[k - 2];
-                let (ch, b) = &part.up[k - 2];
-                for &x in ch.iter() {
-                    children.push(x + base);
-                }
-                best.extend_from_slice(b);
-                tokens.extend_from_slice(t);
-                counts.extend_from_slice(c);
-            }
+        if let Some((first, rest)) = parts.split_first_mut().filter(|(_, rest)| !rest.is_empty()) {
+            append_parts(first, rest);
+        }
+        for (k, part) in (2..=n).zip(parts.swap_remove(0).nodes_and_up()) {
+            let ((tokens, counts), (mut children, best)) = part;
             children.push(tokens.len() as u32);
             let below = &mut levels[k - 1];
             below.children = children;
