@@ -668,6 +668,25 @@ impl<T: Scalar> Tensor<T> {
         self.set_requires_grad(false)
     }
 
+    /// A buffer of `len` elements for a new tensor's data, to be filled and handed to
+    /// [`Tensor::from_op`] or [`Tensor::from_vec`]: an idle buffer of that length from
+    /// this thread's pool of large buffers when there is one (the buffers of dropped
+    /// tensors go back to it), else a fresh one. The contents are unspecified (but
+    /// initialised): write every element. A custom op that takes its outputs from here
+    /// reuses the previous training step's memory instead of faulting fresh pages in.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let mut data = Tensor::<f32>::output_buffer(6);
+    /// data.iter_mut().enumerate().for_each(|(i, x)| *x = i as f32);
+    /// let t = Tensor::from_vec(data, &[2, 3])?;
+    /// assert_eq!(t.to_vec(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    pub fn output_buffer(len: usize) -> Vec<T> {
+        storage::take_buffer::<T>(len)
+    }
+
     /// The result of an operation on `inputs`: records `op` for backward when gradients
     /// are enabled and any input requires them.
     ///

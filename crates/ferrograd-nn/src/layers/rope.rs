@@ -155,7 +155,8 @@ impl Rope {
         }
         let (cos, sin) = self.tables::<T>(positions);
         let data = x.contiguous_data();
-        let mut out = vec![T::ZERO; data.len()];
+        // (Every element is written below; a pooled buffer is last step's memory.)
+        let mut out = Tensor::<T>::output_buffer(data.len());
         rotate_all(
             &data,
             &mut out,
@@ -305,7 +306,7 @@ impl<T: Scalar> BackwardOp<T> for RopeBackward<T> {
     ) -> ferrograd_tensor::Result<Vec<Option<Tensor<T>>>> {
         // A rotation's transpose is the rotation by the opposite angle.
         let g = grad.contiguous_data();
-        let mut gx = vec![T::ZERO; g.len()];
+        let mut gx = Tensor::<T>::output_buffer(g.len());
         rotate_all(
             &g, &mut gx, self.width, self.time, &self.rope, &self.cos, &self.sin, true,
         );
