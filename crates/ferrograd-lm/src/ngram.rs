@@ -223,7 +223,8 @@ fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, token_bits: u32) {
 
 /// Counts orders 2..=`n` of the corpus `ids` for the first tokens whose unigram counts are
 /// `first` (in token order), whose positions are `perm` (sorted by first token, ascending
-/// within each). `perm` is reused as scratch, and `next` (as long as `perm`) is scratch.
+/// within each — and by the second token before that when `bigrams_sorted`). `perm` is
+/// reused as scratch, and `next` (as long as `perm`) is scratch.
 ///
 /// `room` more n-grams and parents fit in every array of the part (the first of several
 /// parts gets room for the others', which are then appended instead of copying them all:
@@ -236,6 +237,7 @@ fn build_part(
     next: &mut [u32],
     token_bits: u32,
     room: usize,
+    bigrams_sorted: bool,
 ) -> Part {
     let mut part = Part::default();
     let mut active = perm.len();
@@ -302,9 +304,9 @@ fn build_part(
                     (best_token, best_count, best_first) = (t, c, first);
                 }
             };
-            if k == 2 {
-                // Already in order of the next token (see `train_ids_with_threads`): count
-                // runs of equal tokens; the first of each is its first occurrence.
+            if k == 2 && bigrams_sorted {
+                // Already in order of the next token: count runs of equal tokens; the
+                // first of each is its first occurrence.
                 let (mut t0, mut c0, mut first0) = (NONE, 0u32, 0u32);
                 for i in run {
                     let t = next[i];
@@ -543,44 +545,6 @@ impl CountLanguageModel {
             best: PageVec::from_slice(&[root_best]),
             last: NONE,
         }];
-        // Positions in order of their first two tokens, ascending among equals: two
-        // stable counting sorts, by the second token, then by the first (the position
-        // without a second token goes first among its first token's).
-        let mut perm = PageVec::zeros(len);
-        // Positions by their own token; afterwards the counting's scratch.
-        let mut by_next = PageVec::zeros(len);
-        {
-            let mut starts = Vec::with_capacity(v);
-            let mut at = 0u32;
-            for &c in &unigram {
-                starts.push(at);
-                at += c;
-            }
-            let mut next = starts.clone();
-            for (pos, &t) in ids.iter().enumerate() {
-                let slot = &mut next[t as usize];
-                by_next[*slot as usize] = pos as u32;
-                *slot += 1;
-            }
-            let mut next = starts;
-            let mut place = |pos: u32| {
-                let slot = &mut next[ids[pos as usize] as usize];
-                perm[*slot as usize] = pos;
-                *slot += 1;
-            };
-            place(len as u32 - 1);
-            // Each position's token is a read anywhere in the corpus: prefetched ahead.
-            const AHEAD: usize = 16;
-            for (i, &pos) in by_next.iter().enumerate() {
-                if let Some(&ahead) = by_next.get(i + AHEAD) {
-                    prefetch(ids.as_ptr().wrapping_add((ahead as usize).wrapping_sub(1)));
-                }
-                if pos > 0 {
-                    place(pos - 1);
-                }
-            }
-        }
-        let token_bits = u32::BITS - (v as u32).leading_zeros();
         // Split the first tokens into `threads` ranges of about equal numbers of positions.
         let threads = threads.min(v).max(1);
         let mut bounds = vec![0usize];
@@ -593,42 +557,100 @@ impl CountLanguageModel {
         }
         bounds.truncate(threads);
         bounds.push(v);
-        let parts: Vec<Part> =
-            if bounds.len() == 2 {
-                vec![build_part(
-                    ids,
-                    n,
-                    &unigram,
-                    &mut perm,
-                    &mut by_next,
-                    token_bits,
-                    0,
-                )]
+        // Positions in order of their first token, ascending among equals: a stable
+        // counting sort. On one thread, a first stable counting sort by the second token
+        // puts each group in order of its second tokens as well (two scatters over the
+        // corpus); on several, each thread sorts its own groups by the second token while
+        // it counts bigrams (measured: 3 ms less on two threads for the million-token
+        // text, 2 ms more on one, where the two global scatters are cheaper).
+        let bigrams_sorted = bounds.len() == 2;
+        let mut perm = PageVec::zeros(len);
+        // Positions by their own token; afterwards the counting's scratch.
+        let mut by_next = PageVec::zeros(len);
+        {
+            let mut starts = Vec::with_capacity(v);
+            let mut at = 0u32;
+            for &c in &unigram {
+                starts.push(at);
+                at += c;
+            }
+            let mut next = starts.clone();
+            let by_own = if bigrams_sorted {
+                &mut by_next
             } else {
-                std::thread::scope(|scope| {
-                    let mut rest: &mut [u32] = &mut perm;
-                    let mut rest_next: &mut [u32] = &mut by_next;
-                    let mut handles = Vec::new();
-                    for w in bounds.windows(2) {
-                        // Every n-gram is at least a position and every parent a node or a
-                        // token, so `len + v` bounds what the other parts add.
-                        let room = if w[0] == 0 { len + v } else { 0 };
-                        let first = &unigram[w[0]..w[1]];
-                        let size: usize = first.iter().map(|&c| c as usize).sum();
-                        let (mine, tail) = rest.split_at_mut(size);
-                        rest = tail;
-                        let (my_next, tail) = rest_next.split_at_mut(size);
-                        rest_next = tail;
-                        handles.push(scope.spawn(move || {
-                            build_part(ids, n, first, mine, my_next, token_bits, room)
-                        }));
-                    }
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("a counting thread panicked"))
-                        .collect()
-                })
+                &mut perm
             };
+            for (pos, &t) in ids.iter().enumerate() {
+                let slot = &mut next[t as usize];
+                by_own[*slot as usize] = pos as u32;
+                *slot += 1;
+            }
+            if bigrams_sorted {
+                let mut next = starts;
+                let mut place = |pos: u32| {
+                    let slot = &mut next[ids[pos as usize] as usize];
+                    perm[*slot as usize] = pos;
+                    *slot += 1;
+                };
+                place(len as u32 - 1);
+                // Each position's token is a read anywhere in the corpus: prefetched ahead.
+                const AHEAD: usize = 16;
+                for (i, &pos) in by_next.iter().enumerate() {
+                    if let Some(&ahead) = by_next.get(i + AHEAD) {
+                        prefetch(ids.as_ptr().wrapping_add((ahead as usize).wrapping_sub(1)));
+                    }
+                    if pos > 0 {
+                        place(pos - 1);
+                    }
+                }
+            }
+        }
+        let token_bits = u32::BITS - (v as u32).leading_zeros();
+        let parts: Vec<Part> = if bounds.len() == 2 {
+            vec![build_part(
+                ids,
+                n,
+                &unigram,
+                &mut perm,
+                &mut by_next,
+                token_bits,
+                0,
+                bigrams_sorted,
+            )]
+        } else {
+            std::thread::scope(|scope| {
+                let mut rest: &mut [u32] = &mut perm;
+                let mut rest_next: &mut [u32] = &mut by_next;
+                let mut handles = Vec::new();
+                for w in bounds.windows(2) {
+                    // Every n-gram is at least a position and every parent a node or a
+                    // token, so `len + v` bounds what the other parts add.
+                    let room = if w[0] == 0 { len + v } else { 0 };
+                    let first = &unigram[w[0]..w[1]];
+                    let size: usize = first.iter().map(|&c| c as usize).sum();
+                    let (mine, tail) = rest.split_at_mut(size);
+                    rest = tail;
+                    let (my_next, tail) = rest_next.split_at_mut(size);
+                    rest_next = tail;
+                    handles.push(scope.spawn(move || {
+                        build_part(
+                            ids,
+                            n,
+                            first,
+                            mine,
+                            my_next,
+                            token_bits,
+                            room,
+                            bigrams_sorted,
+                        )
+                    }));
+                }
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a counting thread panicked"))
+                    .collect()
+            })
+        };
         drop((perm, by_next));
         levels.push(Level {
             tokens: PageVec::default(),
