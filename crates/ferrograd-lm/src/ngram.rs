@@ -229,6 +229,7 @@ fn sort_keys(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, token_bits: u32) {
 /// `room` more n-grams and parents fit in every array of the part (the first of several
 /// parts gets room for the others', which are then appended instead of copying them all:
 /// room that is never written costs address space only).
+#[allow(clippy::too_many_arguments)]
 fn build_part(
     ids: &[u32],
     n: usize,
