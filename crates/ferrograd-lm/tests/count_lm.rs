@@ -157,3 +157,38 @@ fn unknown_words_at_evaluation_have_finite_perplexity() {
     // Every token unknown: each gets 1/13, so the perplexity is exactly 13.
     assert!((ppl - 13.0).abs() < 1e-12, "{ppl}");
 }
+
+#[test]
+fn threads_build_the_same_model_on_real_text() {
+    // Two and three threads split the first tokens into parts, sort each part's groups by
+    // the second token themselves and append the parts' arrays on the pool; on a real
+    // text (groups of every size, so every sorting path runs) the model must be the one
+    // thread's: the same n-gram counts, the same perplexity to the bit, and the Python
+    // port's probabilities and predictions.
+    let r = reference();
+    let tokens = corpus();
+    let (train, test) = split_train_test(&tokens, 0.9).unwrap();
+    let n = r["n"].as_u64().unwrap() as usize;
+    let one = CountLanguageModel::train(n, train).unwrap();
+    let ppl = one.perplexity(test, n).unwrap();
+    for threads in [2, 3] {
+        let m = CountLanguageModel::train_with_threads(n, train, threads).unwrap();
+        for k in 1..=n {
+            assert_eq!(m.num_ngrams(k), one.num_ngrams(k), "{threads} threads, order {k}");
+        }
+        assert_eq!(m.perplexity(test, n).unwrap().to_bits(), ppl.to_bits());
+        for p in r["probabilities"].as_array().unwrap() {
+            let ctx: Vec<&str> = p["context"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let token = p["token"].as_str().unwrap();
+            assert_eq!(m.probability(token, &ctx), one.probability(token, &ctx));
+        }
+        for (prompt, next) in r["predictions"].as_object().unwrap() {
+            assert_eq!(m.predict(&count_lm_tokens(prompt)), next.as_str().unwrap());
+        }
+    }
+}
