@@ -174,7 +174,11 @@ fn threads_build_the_same_model_on_real_text() {
     for threads in [2, 3] {
         let m = CountLanguageModel::train_with_threads(n, train, threads).unwrap();
         for k in 1..=n {
-            assert_eq!(m.num_ngrams(k), one.num_ngrams(k), "{threads} threads, order {k}");
+            assert_eq!(
+                m.num_ngrams(k),
+                one.num_ngrams(k),
+                "{threads} threads, order {k}"
+            );
         }
         assert_eq!(m.perplexity(test, n).unwrap().to_bits(), ppl.to_bits());
         for p in r["probabilities"].as_array().unwrap() {
