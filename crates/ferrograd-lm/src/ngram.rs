@@ -753,17 +753,31 @@ impl CountLanguageModel {
         if k == 1 {
             return Some(token);
         }
-        let start = if node & UNSTORED != 0 {
-            node & !UNSTORED
-        } else if k >= 3 && self.levels[k - 1].counts[node as usize] == 1 {
-            self.levels[k - 1].best[node as usize]
+        match self.seen_once_start(k - 1, node) {
+            Some(start) => (self.corpus.get(start as usize + k - 1) == Some(&token))
+                .then_some(UNSTORED | start),
+            None => {
+                let below = &self.levels[k - 1].children;
+                let (start, end) = (below[node as usize], below[node as usize + 1]);
+                let tokens = &self.levels[k].tokens[start as usize..end as usize];
+                tokens.binary_search(&token).ok().map(|i| start + i as u32)
+            }
+        }
+    }
+
+    /// Where the n-gram `node` of order `k` starts in the corpus if it was seen once (an
+    /// unstored node, or a stored one of order 2 or more with count 1, whose `best` slot
+    /// keeps the position): its extensions are read off the corpus from there. `None` for
+    /// a node whose children are stored.
+    #[inline(always)]
+    fn seen_once_start(&self, k: usize, node: u32) -> Option<u32> {
+        if node & UNSTORED != 0 {
+            Some(node & !UNSTORED)
+        } else if k >= 2 && self.levels[k].counts[node as usize] == 1 {
+            Some(self.levels[k].best[node as usize])
         } else {
-            let below = &self.levels[k - 1].children;
-            let (start, end) = (below[node as usize], below[node as usize + 1]);
-            let tokens = &self.levels[k].tokens[start as usize..end as usize];
-            return tokens.binary_search(&token).ok().map(|i| start + i as u32);
-        };
-        (self.corpus.get(start as usize + k - 1) == Some(&token)).then_some(UNSTORED | start)
+            None
+        }
     }
 
     /// How often the n-gram `node` of order `k` occurs.
@@ -785,14 +799,10 @@ impl CountLanguageModel {
 
     /// The most frequent follower of the context `node` of order `k` (which has one).
     fn best(&self, k: usize, node: u32) -> u32 {
-        let start = if node & UNSTORED != 0 {
-            node & !UNSTORED
-        } else if k >= 2 && self.levels[k].counts[node as usize] == 1 {
-            self.levels[k].best[node as usize]
-        } else {
-            return self.levels[k].best[node as usize];
-        };
-        self.corpus.get(start as usize + k).copied().unwrap_or(NONE)
+        match self.seen_once_start(k, node) {
+            Some(start) => self.corpus.get(start as usize + k).copied().unwrap_or(NONE),
+            None => self.levels[k].best[node as usize],
+        }
     }
 
     /// The node of a context of known ids, or `NONE`.

@@ -816,7 +816,7 @@ impl Vocabulary {
         make: impl FnOnce() -> String,
     ) -> u32 {
         if self.slots.is_empty() {
-            self.slots = vec![[0; 4]; 64];
+            self.slots = empty_slots(64);
         }
         let (i, tag, first) = self.probe_hashed(bytes, start, end, fold, h, first);
         if self.slots[i][2] != 0 {
@@ -897,7 +897,7 @@ impl Vocabulary {
             .map(|w| word_hash(w.as_bytes(), 0, w.len(), 0))
             .collect();
         if self.slots.is_empty() {
-            self.slots = vec![[0; 4]; 64];
+            self.slots = empty_slots(64);
         }
         let mut ids = Vec::with_capacity(words.len());
         for (j, word) in words.into_iter().enumerate() {

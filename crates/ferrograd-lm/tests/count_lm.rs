@@ -88,6 +88,15 @@ fn reference() -> serde_json::Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// A JSON array of strings, as `&str`s.
+fn strings(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
 fn corpus() -> Vec<String> {
     count_lm_tokens(include_str!("data/tinyshakespeare.txt"))
 }
@@ -101,12 +110,7 @@ fn tinyshakespeare_matches_the_python_port() {
     let r = reference();
     let tokens = corpus();
     assert_eq!(tokens.len() as u64, r["tokens"].as_u64().unwrap());
-    let first: Vec<&str> = r["first_tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let first = strings(&r["first_tokens"]);
     assert_eq!(&tokens[..first.len()], &first[..]);
     let (train, test) = split_train_test(&tokens, 0.9).unwrap();
     assert_eq!(train.len() as u64, r["train_tokens"].as_u64().unwrap());
@@ -123,12 +127,7 @@ fn tinyshakespeare_matches_the_python_port() {
     }
     let m = CountLanguageModel::train(n, train).unwrap();
     for p in r["probabilities"].as_array().unwrap() {
-        let ctx: Vec<&str> = p["context"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+        let ctx = strings(&p["context"]);
         let token = p["token"].as_str().unwrap();
         let expected = p["p"].as_f64().unwrap();
         assert!(
@@ -182,12 +181,7 @@ fn threads_build_the_same_model_on_real_text() {
         }
         assert_eq!(m.perplexity(test, n).unwrap().to_bits(), ppl.to_bits());
         for p in r["probabilities"].as_array().unwrap() {
-            let ctx: Vec<&str> = p["context"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
+            let ctx = strings(&p["context"]);
             let token = p["token"].as_str().unwrap();
             assert_eq!(m.probability(token, &ctx), one.probability(token, &ctx));
         }
