@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use ferrograd_book::chapter2::{self, bag_of_words, embeddings};
-use ferrograd_book::chapter3::{self, TokenizerChoice, training};
+use ferrograd_book::chapter3;
 use ferrograd_book::chapter4;
 use ferrograd_book::chapter5;
 use ferrograd_book::{Figures, Progress, Section, run_section};
@@ -69,7 +69,7 @@ enum Command {
     Chapter2(Chapter2Args),
     /// Chapter 3: the Elman RNN, the RNN language model, the text pipeline, training
     /// with held-out perplexity and generation (every section if none is named)
-    Chapter3(Box<Chapter3Args>),
+    Chapter3(Box<chapter3::Args>),
     /// Chapter 4: causal self-attention, RoPE, the decoder language model, generation
     /// with the KV cache, training (every section if none is named)
     Chapter4(Box<chapter4::Args>),
@@ -251,162 +251,6 @@ struct CountArgs {
     /// A prompt to continue (repeat for several)
     #[arg(long)]
     prompt: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct Chapter3Args {
-    /// A UTF-8 text file to learn from (one example per line) instead of the built-in
-    /// Shakespeare
-    #[arg(long, global = true, value_name = "FILE")]
-    corpus: Option<PathBuf>,
-    /// The notebook's sizes: GPT-2's tokenizer, E = 128, batches of 128, lr 1e-3
-    #[arg(long, global = true)]
-    full: bool,
-    /// Tokenizer: `gpt2`, or `bpe` (a byte-level BPE trained on the corpus, see --vocab)
-    #[arg(long, global = true, value_name = "NAME")]
-    tokenizer: Option<String>,
-    /// Size of the BPE trained on the corpus (implies --tokenizer bpe)
-    #[arg(long, global = true, value_name = "N")]
-    vocab: Option<usize>,
-    /// Embedding and hidden size
-    #[arg(long, global = true, value_name = "E")]
-    emb_dim: Option<usize>,
-    /// Elman layers
-    #[arg(long, global = true)]
-    layers: Option<usize>,
-    /// Examples per batch
-    #[arg(long, global = true)]
-    batch_size: Option<usize>,
-    /// Tokens kept per line (the notebook's context, 30)
-    #[arg(long, global = true)]
-    max_length: Option<usize>,
-    /// AdamW learning rate
-    #[arg(long, global = true)]
-    lr: Option<f64>,
-    /// Passes over the training lines
-    #[arg(long, global = true)]
-    epochs: Option<u64>,
-    /// Stop after this many steps
-    #[arg(long, global = true)]
-    steps: Option<u64>,
-    /// Evaluate and sample every N steps (0: only at the end)
-    #[arg(long, global = true, value_name = "N")]
-    eval_every: Option<u64>,
-    /// Seed of the weights and of the batch order
-    #[arg(long, global = true)]
-    seed: Option<u64>,
-    /// A prompt to continue (repeat for several)
-    #[arg(long, global = true)]
-    prompt: Vec<String>,
-    /// New tokens per prompt
-    #[arg(long, global = true, value_name = "N")]
-    max_new_tokens: Option<usize>,
-    /// Write a checkpoint to FILE (every --checkpoint-every steps and at the end)
-    #[arg(long, global = true, value_name = "FILE")]
-    checkpoint: Option<PathBuf>,
-    /// Steps between checkpoints
-    #[arg(long, global = true, value_name = "N")]
-    checkpoint_every: Option<u64>,
-    /// Continue from --checkpoint if it exists (exactly where it stopped)
-    #[arg(long, global = true)]
-    resume: bool,
-    /// Write what the run trains on to DIR for scripts/reference/rnn_compare.py
-    #[arg(long, global = true, value_name = "DIR")]
-    export: Option<PathBuf>,
-    /// Threads for the tensor kernels (default: all cores, or FERROGRAD_NUM_THREADS)
-    #[arg(long, global = true)]
-    threads: Option<usize>,
-    #[command(subcommand)]
-    section: Option<Chapter3>,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-enum Chapter3 {
-    /// §3.1–3.3 the Elman recurrence step by step; fused vs step-by-step gradients
-    ElmanRnn,
-    /// §3.4–3.6 the RNN language model: parameters (257·V + 65,792), shapes, initial loss
-    Model,
-    /// §3.7 one example per line, digits to ###, truncation, padded batches
-    Data,
-    /// §3.8 training with AdamW, held-out perplexity, generation, checkpoints, figure
-    Training,
-}
-
-fn chapter3_options(args: &Chapter3Args) -> Result<chapter3::Options, String> {
-    let mut t = if args.full {
-        training::Settings::full()
-    } else {
-        training::Settings::default()
-    };
-    match (args.tokenizer.as_deref(), args.vocab) {
-        (Some("gpt2"), None) => t.tokenizer = TokenizerChoice::Gpt2,
-        (Some("gpt2"), Some(_)) => {
-            return Err("--vocab applies to --tokenizer bpe, not gpt2".into());
-        }
-        (Some("bpe") | None, Some(n)) => t.tokenizer = TokenizerChoice::Trained(n),
-        (Some("bpe"), None) => t.tokenizer = TokenizerChoice::Trained(2000),
-        (None, None) => {}
-        (Some(other), _) => return Err(format!("unknown tokenizer {other:?}: use gpt2 or bpe")),
-    }
-    let positive = |name: &str, v: Option<usize>| -> Result<Option<usize>, String> {
-        match v {
-            Some(0) => Err(format!("--{name} must be at least 1")),
-            other => Ok(other),
-        }
-    };
-    if let Some(e) = positive("emb-dim", args.emb_dim)? {
-        t.emb_dim = e;
-    }
-    if let Some(l) = positive("layers", args.layers)? {
-        t.num_layers = l;
-    }
-    if let Some(b) = positive("batch-size", args.batch_size)? {
-        t.batch_size = b;
-    }
-    if let Some(m) = args.max_length {
-        if m < 2 {
-            return Err("--max-length must be at least 2 (an input and a target)".into());
-        }
-        t.max_length = m;
-    }
-    if let Some(lr) = args.lr {
-        t.lr = lr;
-    }
-    if let Some(e) = args.epochs {
-        t.epochs = e;
-    }
-    if args.steps.is_some() {
-        t.max_steps = args.steps;
-    }
-    if let Some(n) = args.eval_every {
-        t.eval_every = (n > 0).then_some(n);
-    }
-    if let Some(s) = args.seed {
-        t.seed = s;
-    }
-    if !args.prompt.is_empty() {
-        t.prompts = args.prompt.clone();
-    }
-    if let Some(n) = args.max_new_tokens {
-        t.max_new_tokens = n;
-    }
-    if args.checkpoint_every.is_some() && args.checkpoint.is_none() {
-        return Err("--checkpoint-every needs --checkpoint FILE".into());
-    }
-    if args.resume && args.checkpoint.is_none() {
-        return Err("--resume needs --checkpoint FILE".into());
-    }
-    t.checkpoint = args.checkpoint.clone();
-    t.checkpoint_every = args.checkpoint_every;
-    t.resume = args.resume;
-    t.export = args.export.clone();
-    if let Some(n) = args.threads {
-        ferrograd::tensor::set_num_threads(n);
-    }
-    Ok(chapter3::Options {
-        corpus: args.corpus.clone(),
-        training: t,
-    })
 }
 
 fn chapter3(
@@ -606,18 +450,10 @@ fn run(
             chapters.push(("chapter2", reports));
         }
         Command::Chapter3(args) => {
-            let options = chapter3_options(args).map_err(|e| format!("chapter3: {e}"))?;
+            let options = args.options().map_err(|e| format!("chapter3: {e}"))?;
             let reports = match args.section {
                 None => all_chapter3(&options)?,
-                Some(s) => {
-                    let section = match s {
-                        Chapter3::ElmanRnn => chapter3::Section::ElmanRnn,
-                        Chapter3::Model => chapter3::Section::Model,
-                        Chapter3::Data => chapter3::Section::Data,
-                        Chapter3::Training => chapter3::Section::Training,
-                    };
-                    vec![chapter3(section, &options, figures, progress)?]
-                }
+                Some(s) => vec![chapter3(s, &options, figures, progress)?],
             };
             chapters.push(("chapter3", reports));
         }

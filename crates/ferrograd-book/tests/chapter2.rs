@@ -1,17 +1,11 @@
 //! Chapter 2's numbers and figures through the library functions. Expected values come
 //! from the book (or its numbers worked out by hand), never from the code under test.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::scratch;
 use ferrograd_book::chapter2::{self, Corpus, count_lm, embeddings, evaluation};
 use ferrograd_book::{Figures, Progress};
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn small_corpus() -> Corpus {
     // The first 60,000 characters of the built-in Shakespeare: enough for every section,

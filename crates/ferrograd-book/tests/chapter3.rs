@@ -3,40 +3,12 @@
 //! checkpoint, a checkpoint of another model — each a clear error (exit status 1, a
 //! message naming the problem), never a panic (status 101).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn book() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrograd-book"))
-}
+use std::path::Path;
+use std::process::Output;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// 300 short lines of a few repeated sentences, with empty lines between some.
-fn corpus(dir: &Path) -> PathBuf {
-    let sentences = [
-        "the king is in the castle",
-        "the queen walks in the garden",
-        "a horse runs to the river",
-        "what is the hour of the night",
-    ];
-    let mut text = String::new();
-    for i in 0..300 {
-        text.push_str(sentences[i % 4]);
-        text.push('\n');
-        if i % 7 == 0 {
-            text.push('\n');
-        }
-    }
-    let path = dir.join("corpus.txt");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use common::{book, scratch, sentences_corpus, stderr};
 
 /// Small settings: a 300-id BPE, batches of 16 (and E = 8 unless told otherwise).
 const SMALL: [&str; 6] = ["--vocab", "300", "--batch-size", "16", "--eval-every", "0"];
@@ -58,14 +30,10 @@ fn training(corpus: &Path, out: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn training_on_a_corpus_file_and_resuming() {
     let dir = scratch("ch3-train");
-    let corpus = corpus(&dir);
+    let corpus = sentences_corpus(&dir, 300, Some(7));
     let ckpt = dir.join("run.ckpt");
     let ckpt_arg = ckpt.to_str().unwrap();
     let out = training(
@@ -131,7 +99,7 @@ fn bad_corpora_and_checkpoints_are_clear_errors() {
     );
 
     // A checkpoint to damage, and one of another model.
-    let corpus = corpus(&dir);
+    let corpus = sentences_corpus(&dir, 300, Some(7));
     let ckpt = dir.join("run.ckpt");
     let ckpt_arg = ckpt.to_str().unwrap();
     let out = training(&corpus, &dir, &["--steps", "2", "--checkpoint", ckpt_arg]);

@@ -1,18 +1,11 @@
 //! `ferrograd-book chapter5`: the book's sampling values and LoRA counts, the adapter files,
 //! the classifier section on the synthetic data, and a missing data directory.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-fn book() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrograd-book"))
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use common::{book, scratch};
 
 fn json(args: &[&str], dir: &Path) -> serde_json::Value {
     let out = book()

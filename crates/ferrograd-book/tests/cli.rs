@@ -1,17 +1,8 @@
 //! The command line: help, errors, one section, `chapter1 --json`, chapter 2 and `all`.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn book() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrograd-book"))
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use common::{book, scratch};
 
 fn help(args: &[&str]) -> String {
     let out = book().args(args).output().unwrap();

@@ -1,18 +1,13 @@
 //! The figures: every section writes its PNGs; each is a real PNG (signature, IHDR) of the
 //! expected pixel size and not trivially small. Also drawn without a font.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::scratch;
 use ferrograd_book::plot::size;
 use ferrograd_book::{Figures, Progress, Section, run_section};
-
-/// A fresh folder under Cargo's per-test scratch directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
 fn png_size(path: &Path) -> (u32, u32) {

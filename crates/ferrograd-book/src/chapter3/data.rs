@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use ferrograd::data::text::{LineOptions, Padding, TokenizedLines, collate_lines, replace_digits};
 use serde::Serialize;
 
+use super::Tokenizer;
 use super::settings::Settings;
-use super::{Tokenizer, TokenizerChoice};
 use crate::chapter2::Corpus;
 use crate::error::{BookError, Result};
 
@@ -48,11 +48,9 @@ pub struct DataNumbers {
 /// # Errors
 /// A tokenizer that cannot be trained, text that is not UTF-8.
 pub fn data(corpus: &Corpus, settings: &Settings) -> Result<DataNumbers> {
-    let tokenizer = Tokenizer::new(
-        settings.tokenizer,
-        &train_text(&corpus.text, settings.train_fraction),
-    )?;
-    let options = LineOptions::new(settings.max_length);
+    let run = &settings.run;
+    let tokenizer = Tokenizer::new(run.tokenizer, &train_text(&corpus.text, run.train_fraction))?;
+    let options = LineOptions::new(run.max_length);
     let lines =
         TokenizedLines::from_text(&corpus.text, tokenizer.encoder(), &options, &corpus.name)?;
     require_examples(&lines)?;
@@ -63,9 +61,9 @@ pub fn data(corpus: &Corpus, settings: &Settings) -> Result<DataNumbers> {
         &corpus.name,
     )?;
     let truncated = (0..whole.len())
-        .filter(|&i| whole.example(i).len() > settings.max_length)
+        .filter(|&i| whole.example(i).len() > run.max_length)
         .count();
-    let (train, valid) = lines.split_by_lines(settings.train_fraction)?;
+    let (train, valid) = lines.split_by_lines(run.train_fraction)?;
     let shown: Vec<&[u32]> = (0..lines.len().min(3)).map(|i| lines.example(i)).collect();
     let example_tokens = shown
         .iter()
@@ -84,10 +82,7 @@ pub fn data(corpus: &Corpus, settings: &Settings) -> Result<DataNumbers> {
     let digits = "In 1599, 12 players and 3 kings";
     Ok(DataNumbers {
         corpus: corpus.name.clone(),
-        tokenizer: match settings.tokenizer {
-            TokenizerChoice::Gpt2 => tokenizer.describe(),
-            TokenizerChoice::Trained(_) => tokenizer.describe(),
-        },
+        tokenizer: tokenizer.describe(),
         lines: lines.lines_read(),
         kept: lines.len(),
         dropped: lines.lines_dropped(),

@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::chapter2::Corpus;
 use crate::error::{BookError, Result};
+use crate::lm_run::{RunArgs, positive};
 use crate::plot::Figures;
 use crate::progress::Progress;
 use ferrograd::data::text::TextEncoder;
@@ -45,6 +46,17 @@ pub enum TokenizerChoice {
     /// A byte-level BPE of this many ids trained on the training part of the corpus, with
     /// `<|endoftext|>` added as its pad and end token.
     Trained(usize),
+}
+
+impl TokenizerChoice {
+    /// The number of ids this choice asks for: GPT-2's 50,257, or the size asked of the
+    /// trained BPE (which a corpus with too few distinct pairs may leave short).
+    pub fn vocab_size(self) -> usize {
+        match self {
+            TokenizerChoice::Gpt2 => GPT2_EOS as usize + 1,
+            TokenizerChoice::Trained(n) => n,
+        }
+    }
 }
 
 /// A tokenizer ready for the sections: the BPE, its size and its pad/end id.
@@ -112,15 +124,15 @@ impl Tokenizer {
 }
 
 /// The sections of chapter 3, in the book's order, as the program's subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::Subcommand)]
 pub enum Section {
-    /// §3.1–3.3 the Elman RNN.
+    /// §3.1–3.3 the Elman recurrence step by step; fused vs step-by-step gradients
     ElmanRnn,
-    /// §3.4–3.6 the RNN language model.
+    /// §3.4–3.6 the RNN language model: parameters (257·V + 65,792), shapes, initial loss
     Model,
-    /// §3.7 the text pipeline.
+    /// §3.7 one example per line, digits to ###, truncation, padded batches
     Data,
-    /// §3.8 training, evaluation, generation.
+    /// §3.8 training with AdamW, held-out perplexity, generation, checkpoints, figure
     Training,
 }
 
@@ -163,6 +175,49 @@ pub struct Options {
     pub corpus: Option<PathBuf>,
     /// Training (and data) settings.
     pub training: training::Settings,
+}
+
+/// Chapter 3's command-line options (shared by every section): the RNN's sizes and the
+/// run's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Embedding and hidden size
+    #[arg(long, global = true, value_name = "E", help_heading = "Model")]
+    pub emb_dim: Option<usize>,
+    /// Elman layers
+    #[arg(long, global = true, help_heading = "Model")]
+    pub layers: Option<usize>,
+    /// The corpus, tokenizer, batches, optimiser, evaluation, checkpoints and export.
+    #[command(flatten, next_help_heading = "Training run")]
+    pub run: RunArgs,
+    /// The section to run (every section if none is named)
+    #[command(subcommand)]
+    pub section: Option<Section>,
+}
+
+impl Args {
+    /// The options these arguments ask for.
+    ///
+    /// # Errors
+    /// A message for contradictory or out-of-range values.
+    pub fn options(&self) -> std::result::Result<Options, String> {
+        let mut t = if self.run.full {
+            training::Settings::full()
+        } else {
+            training::Settings::default()
+        };
+        t.run = self.run.apply(t.run)?;
+        if let Some(e) = positive("emb-dim", self.emb_dim)? {
+            t.emb_dim = e;
+        }
+        if let Some(l) = positive("layers", self.layers)? {
+            t.num_layers = l;
+        }
+        Ok(Options {
+            corpus: self.run.corpus.clone(),
+            training: t,
+        })
+    }
 }
 
 /// What running a section produced.

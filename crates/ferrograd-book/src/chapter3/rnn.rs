@@ -157,17 +157,14 @@ pub fn model(settings: &Settings) -> Result<ModelNumbers> {
         .iter()
         .map(|&v| (v, RnnConfig::new(v).num_parameters()))
         .collect();
-    let v = match settings.tokenizer {
-        super::TokenizerChoice::Gpt2 => 50_257,
-        super::TokenizerChoice::Trained(n) => n,
-    };
+    let v = settings.run.tokenizer.vocab_size();
     let config = RnnConfig {
         vocab_size: v,
         emb_dim: settings.emb_dim,
         num_layers: settings.num_layers,
         pad_index: Some(0),
     };
-    let model = RnnLanguageModel::<f32>::new(&config, &mut Rng::new(settings.seed))?;
+    let model = RnnLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
     let names = model
         .named_parameters()
         .into_iter()

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::chapter2::Corpus;
-use crate::chapter3::TokenizerChoice;
 use crate::error::Result;
+use crate::lm_run::{RunArgs, positive};
 use crate::plot::Figures;
 use crate::progress::Progress;
 
@@ -100,73 +100,22 @@ impl Default for Options {
     }
 }
 
-/// Chapter 4's command-line options (shared by every section).
+/// Chapter 4's command-line options (shared by every section): the decoder's sizes and
+/// the run's options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// A UTF-8 text file to learn from (one example per line) instead of the built-in
-    /// Shakespeare
-    #[arg(long, global = true, value_name = "FILE")]
-    pub corpus: Option<PathBuf>,
-    /// The notebook's sizes: GPT-2's tokenizer, d = 128, 8 heads, batches of 128, lr 1e-3
-    #[arg(long, global = true)]
-    pub full: bool,
-    /// Tokenizer: `gpt2`, or `bpe` (a byte-level BPE trained on the corpus, see --vocab)
-    #[arg(long, global = true, value_name = "NAME")]
-    pub tokenizer: Option<String>,
-    /// Size of the BPE trained on the corpus (implies --tokenizer bpe)
-    #[arg(long, global = true, value_name = "N")]
-    pub vocab: Option<usize>,
     /// Embedding size d
-    #[arg(long, global = true, value_name = "D")]
+    #[arg(long, global = true, value_name = "D", help_heading = "Model")]
     pub emb_dim: Option<usize>,
     /// Attention heads per block (must divide d)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Model")]
     pub heads: Option<usize>,
     /// Decoder blocks
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Model")]
     pub blocks: Option<usize>,
-    /// Examples per batch
-    #[arg(long, global = true)]
-    pub batch_size: Option<usize>,
-    /// Tokens kept per line (the notebook's context, 30)
-    #[arg(long, global = true)]
-    pub max_length: Option<usize>,
-    /// AdamW learning rate
-    #[arg(long, global = true)]
-    pub lr: Option<f64>,
-    /// Passes over the training lines
-    #[arg(long, global = true)]
-    pub epochs: Option<u64>,
-    /// Stop after this many steps
-    #[arg(long, global = true)]
-    pub steps: Option<u64>,
-    /// Evaluate and sample every N steps (0: only at the end)
-    #[arg(long, global = true, value_name = "N")]
-    pub eval_every: Option<u64>,
-    /// Seed of the weights and of the batch order
-    #[arg(long, global = true)]
-    pub seed: Option<u64>,
-    /// A prompt to continue (repeat for several)
-    #[arg(long, global = true)]
-    pub prompt: Vec<String>,
-    /// New tokens per prompt (training) or after the random prompt (generation)
-    #[arg(long, global = true, value_name = "N")]
-    pub max_new_tokens: Option<usize>,
-    /// Write a checkpoint to FILE (every --checkpoint-every steps and at the end)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub checkpoint: Option<PathBuf>,
-    /// Steps between checkpoints
-    #[arg(long, global = true, value_name = "N")]
-    pub checkpoint_every: Option<u64>,
-    /// Continue from --checkpoint if it exists (exactly where it stopped)
-    #[arg(long, global = true)]
-    pub resume: bool,
-    /// Write what the run trains on to DIR for scripts/reference/decoder_compare.py
-    #[arg(long, global = true, value_name = "DIR")]
-    pub export: Option<PathBuf>,
-    /// Threads for the tensor kernels (default: all cores, or FERROGRAD_NUM_THREADS)
-    #[arg(long, global = true)]
-    pub threads: Option<usize>,
+    /// The corpus, tokenizer, batches, optimiser, evaluation, checkpoints and export.
+    #[command(flatten, next_help_heading = "Training run")]
+    pub run: RunArgs,
     /// The section to run (every section if none is named)
     #[command(subcommand)]
     pub section: Option<Section>,
@@ -178,30 +127,12 @@ impl Args {
     /// # Errors
     /// A message for contradictory or out-of-range values.
     pub fn options(&self) -> std::result::Result<Options, String> {
-        let mut t = if self.full {
+        let mut t = if self.run.full {
             training::Settings::full()
         } else {
             training::Settings::default()
         };
-        match (self.tokenizer.as_deref(), self.vocab) {
-            (Some("gpt2"), None) => t.tokenizer = TokenizerChoice::Gpt2,
-            (Some("gpt2"), Some(_)) => {
-                return Err("--vocab applies to --tokenizer bpe, not gpt2".into());
-            }
-            (Some("bpe") | None, Some(n)) => t.tokenizer = TokenizerChoice::Trained(n),
-            (Some("bpe"), None) => t.tokenizer = TokenizerChoice::Trained(2000),
-            (None, None) => {}
-            (Some(other), _) => {
-                return Err(format!("unknown tokenizer {other:?}: use gpt2 or bpe"));
-            }
-        }
-        let positive =
-            |name: &str, v: Option<usize>| -> std::result::Result<Option<usize>, String> {
-                match v {
-                    Some(0) => Err(format!("--{name} must be at least 1")),
-                    other => Ok(other),
-                }
-            };
+        t.run = self.run.apply(t.run)?;
         if let Some(e) = positive("emb-dim", self.emb_dim)? {
             t.emb_dim = e;
         }
@@ -217,55 +148,14 @@ impl Args {
                 t.num_heads, t.emb_dim
             ));
         }
-        if let Some(b) = positive("batch-size", self.batch_size)? {
-            t.batch_size = b;
-        }
-        if let Some(m) = self.max_length {
-            if m < 2 {
-                return Err("--max-length must be at least 2 (an input and a target)".into());
-            }
-            t.max_length = m;
-        }
-        if let Some(lr) = self.lr {
-            t.lr = lr;
-        }
-        if let Some(e) = self.epochs {
-            t.epochs = e;
-        }
-        if self.steps.is_some() {
-            t.max_steps = self.steps;
-        }
-        if let Some(n) = self.eval_every {
-            t.eval_every = (n > 0).then_some(n);
-        }
-        if let Some(s) = self.seed {
-            t.seed = s;
-        }
-        if !self.prompt.is_empty() {
-            t.prompts = self.prompt.clone();
-        }
         let mut options = Options::default();
-        if let Some(n) = self.max_new_tokens {
-            t.max_new_tokens = n;
+        if let Some(n) = self.run.max_new_tokens {
             if n == 0 {
                 return Err("--max-new-tokens must be at least 1".into());
             }
             options.new_tokens = n;
         }
-        if self.checkpoint_every.is_some() && self.checkpoint.is_none() {
-            return Err("--checkpoint-every needs --checkpoint FILE".into());
-        }
-        if self.resume && self.checkpoint.is_none() {
-            return Err("--resume needs --checkpoint FILE".into());
-        }
-        t.checkpoint = self.checkpoint.clone();
-        t.checkpoint_every = self.checkpoint_every;
-        t.resume = self.resume;
-        t.export = self.export.clone();
-        if let Some(n) = self.threads {
-            ferrograd::tensor::set_num_threads(n);
-        }
-        options.corpus = self.corpus.clone();
+        options.corpus = self.run.corpus.clone();
         options.training = t;
         Ok(options)
     }

@@ -203,14 +203,6 @@ pub struct ModelNumbers {
     pub initial_loss: (f64, f64),
 }
 
-/// The vocabulary size the settings' tokenizer gives (without training it).
-fn vocab_of(settings: &Settings) -> usize {
-    match settings.tokenizer {
-        crate::chapter3::TokenizerChoice::Gpt2 => 50_257,
-        crate::chapter3::TokenizerChoice::Trained(n) => n,
-    }
-}
-
 /// Parameter counts of the book's model and one forward pass of this run's model.
 ///
 /// # Errors
@@ -226,9 +218,9 @@ pub fn model(settings: &Settings) -> Result<ModelNumbers> {
             )
         })
         .collect();
-    let v = vocab_of(settings);
+    let v = settings.run.tokenizer.vocab_size();
     let config = settings.decoder_config(v, Some(0));
-    let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.seed))?;
+    let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
     let names = model
         .named_parameters()
         .into_iter()
@@ -320,10 +312,10 @@ pub fn generation(
     prompt: usize,
     new_tokens: usize,
 ) -> Result<GenerationNumbers> {
-    let v = vocab_of(settings);
+    let v = settings.run.tokenizer.vocab_size();
     let mut config = settings.decoder_config(v, Some(0));
     config.max_positions = config.max_positions.max(prompt + new_tokens);
-    let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.seed))?;
+    let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
     let mut rng = Rng::new(7);
     let ids: Vec<i64> = (0..prompt).map(|_| 1 + rng.below(v - 1) as i64).collect();
     let argmax = |logits: &[f64]| ferrograd::lm::train::argmax_first(logits) as i64;

@@ -177,9 +177,7 @@ pub fn model_dir(options: &Options, figures: &Figures) -> Result<PathBuf> {
     for (name, bytes) in TINY {
         let path = dir.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(bytes) {
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
+            crate::files::write_atomically(&path, bytes)?;
         }
     }
     Ok(dir)
