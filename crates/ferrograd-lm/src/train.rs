@@ -188,7 +188,9 @@ pub struct TrainConfig {
     pub eval_max_sentences: Option<usize>,
     /// Write a checkpoint every this many steps (and at the end), if a path is set.
     pub checkpoint_every: Option<u64>,
-    /// Where checkpoints go (one file, replaced atomically each time).
+    /// Where checkpoints go (one file, replaced atomically each time). Its folder must
+    /// exist when the trainer is made: [`Trainer::new`] refuses a path it could never
+    /// write, rather than failing at the first checkpoint.
     pub checkpoint_path: Option<PathBuf>,
     /// Targets with this value are not scored (the batches' target padding).
     pub ignore_index: i64,
@@ -234,6 +236,29 @@ impl TrainConfig {
                 self.checkpoint_every.unwrap_or(0),
                 "needs a checkpoint_path",
             ));
+        }
+        if let Some(path) = &self.checkpoint_path {
+            // Found now, not after hours of training when the first checkpoint is written.
+            let folder = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if path.is_dir() {
+                return Err(invalid(
+                    op,
+                    "checkpoint_path",
+                    path.display(),
+                    "is a folder, not a file",
+                ));
+            }
+            if !folder.is_dir() {
+                return Err(invalid(
+                    op,
+                    "checkpoint_path",
+                    path.display(),
+                    format!("its folder {} does not exist", folder.display()),
+                ));
+            }
         }
         if let Some(c) = self.clip_grad_norm.filter(|c| !(c.is_finite() && *c > 0.0)) {
             return Err(invalid(
@@ -423,8 +448,9 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
     /// A trainer for `model` (its trainable parameters) with `config`.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for inconsistent settings, an optimizer error for
-    /// invalid hyper-parameters or a model without trainable parameters.
+    /// [`LmError::InvalidConfig`] for inconsistent settings or a checkpoint path whose
+    /// folder does not exist (or that is a folder), an optimizer error for invalid
+    /// hyper-parameters or a model without trainable parameters.
     pub fn new(model: &'m M, config: TrainConfig) -> Result<Self> {
         config.validate()?;
         let adamw = AdamWConfig {

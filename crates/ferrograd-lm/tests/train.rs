@@ -471,6 +471,44 @@ fn bad_batches_and_settings_are_errors() {
         )
         .is_err()
     );
+    // A checkpoint that could never be written: refused before any step, naming the path.
+    let nowhere = std::env::temp_dir()
+        .join("ferrograd-no-such-folder")
+        .join("run.ckpt");
+    let err = Trainer::new(
+        &m,
+        TrainConfig {
+            checkpoint_path: Some(nowhere),
+            ..config()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("ferrograd-no-such-folder") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = Trainer::new(
+        &m,
+        TrainConfig {
+            checkpoint_path: Some(std::env::temp_dir()),
+            ..config()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is a folder"), "{err}");
+    // A bare file name is in the current folder, which exists.
+    assert!(
+        Trainer::new(
+            &m,
+            TrainConfig {
+                checkpoint_path: Some(PathBuf::from("run.ckpt")),
+                ..config()
+            }
+        )
+        .is_ok()
+    );
     assert!(
         Trainer::new(
             &m,
@@ -481,22 +519,26 @@ fn bad_batches_and_settings_are_errors() {
         )
         .is_err()
     );
-    // An unwritable checkpoint path is an I/O error naming it.
+    // A checkpoint folder that disappears during the run: an I/O error naming the file.
     let m11 = model(11);
+    let folder = std::env::temp_dir().join(format!("ferrograd-vanishing-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("x.ckpt");
     let mut t = Trainer::new(
         &m11,
         TrainConfig {
             max_steps: Some(1),
-            checkpoint_path: Some("/nonexistent-dir/x.ckpt".into()),
+            checkpoint_path: Some(path.clone()),
             ..config()
         },
     )
     .unwrap();
+    std::fs::remove_dir_all(&folder).unwrap();
     let err = t
         .run(&mut batches(), &[], None, &mut quiet)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("/nonexistent-dir/x.ckpt"), "{err}");
+    assert!(err.contains(path.to_str().unwrap()), "{err}");
 }
 
 #[test]

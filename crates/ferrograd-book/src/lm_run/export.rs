@@ -31,7 +31,12 @@ pub fn export_run_data<M: Module<f32> + ?Sized>(
     model_config: serde_json::Value,
 ) -> Result<usize> {
     let batches = &data.batches;
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("creating the export folder {}: {e}", dir.display()),
+        )
+    })?;
     let flat = |lines: &TokenizedLines| -> Result<(IdTensor, IdTensor)> {
         let mut tokens = Vec::new();
         let mut offsets = vec![0i64];
