@@ -381,7 +381,8 @@ fn dense(vectors: &[Vec<u32>], rows: &[usize], v: usize) -> Result<Tensor<f32>> 
 ///
 /// # Errors
 /// [`LmError::Io`] when the file cannot be read; [`LmError::Parse`] naming the line for a
-/// line without a tab or with an empty label; [`LmError::Empty`] for no documents.
+/// line without a tab or with an empty label; [`LmError::EmptyFile`] naming the file for
+/// no documents.
 pub fn read_labelled_file(path: impl AsRef<Path>) -> Result<Vec<(String, String)>> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|source| LmError::Io {
@@ -409,9 +410,10 @@ pub fn read_labelled_file(path: impl AsRef<Path>) -> Result<Vec<(String, String)
         out.push((doc.to_string(), label.to_string()));
     }
     if out.is_empty() {
-        return Err(LmError::Empty {
+        return Err(LmError::EmptyFile {
             op: "read_labelled_file",
-            what: "the file (no labelled lines)",
+            path: path.to_path_buf(),
+            reason: "no labelled lines (one `text<TAB>label` per line)",
         });
     }
     Ok(out)
@@ -517,10 +519,9 @@ mod tests {
             Err(LmError::Parse { line: 1, .. })
         ));
         std::fs::write(&path, "\n").unwrap();
-        assert!(matches!(
-            read_labelled_file(&path),
-            Err(LmError::Empty { .. })
-        ));
+        let empty = read_labelled_file(&path).unwrap_err();
+        assert!(matches!(empty, LmError::EmptyFile { .. }));
+        assert!(empty.to_string().contains("data.tsv"), "{empty}");
         let (train, test) = shuffled_split(&(0..10).collect::<Vec<_>>(), 0.3, 1).unwrap();
         assert_eq!((train.len(), test.len()), (7, 3));
         let mut all: Vec<i32> = train.iter().chain(&test).copied().collect();

@@ -53,6 +53,16 @@ pub enum LmError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// A file that holds nothing the reader can use (every line empty, say).
+    #[error("{op}: {path}: {reason}")]
+    EmptyFile {
+        /// The call that read it.
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What it lacks.
+        reason: &'static str,
+    },
     /// A file whose contents are not what the reader expects.
     #[error("{path}:{line}: {reason}")]
     Parse {

@@ -236,7 +236,7 @@ impl RunArgs {
         run.checkpoint_every = self.checkpoint_every;
         run.resume = self.resume;
         run.export = self.export.clone();
-        if let Some(n) = self.threads {
+        if let Some(n) = positive("threads", self.threads)? {
             ferrograd::tensor::set_num_threads(n);
         }
         Ok(run)
@@ -329,5 +329,13 @@ mod tests {
             "--batch-size must be at least 1"
         );
         assert_eq!(positive("batch-size", Some(4)), Ok(Some(4)));
+        let no_threads = RunArgs {
+            threads: Some(0),
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            no_threads.apply(RunSettings::default()).unwrap_err(),
+            "--threads must be at least 1"
+        );
     }
 }
