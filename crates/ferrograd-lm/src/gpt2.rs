@@ -424,6 +424,34 @@ pub fn position_ids_from_mask(mask: &IdTensor) -> Result<IdTensor> {
     Ok(IdTensor::new(out, &[b, t])?)
 }
 
+/// Where a new model's weights come from.
+enum Init<'r> {
+    /// Hugging Face's initialisation: `N(0, std²)` from this generator.
+    Normal(&'r mut Rng),
+    /// Zeros, in memory left untouched until written (see [`Gpt2LmHeadModel::zeros`]).
+    Zeros,
+}
+
+impl Init<'_> {
+    /// A weight of `shape`: `N(0, std²)`, or zeros.
+    fn weight<T: Scalar>(&mut self, shape: &[usize], std: f64) -> Result<Tensor<T>> {
+        Ok(match self {
+            Init::Normal(rng) => normal(shape, 0.0, std, rng),
+            // `vec![0; n]` asks the allocator for zeroed memory, which the operating
+            // system maps lazily: nothing is written here.
+            Init::Zeros => Tensor::from_vec(vec![T::ZERO; shape.iter().product()], shape)?,
+        })
+    }
+
+    /// The seed of the dropout layers' generators.
+    fn seed(&mut self) -> u64 {
+        match self {
+            Init::Normal(rng) => rng.next_u64(),
+            Init::Zeros => 0,
+        }
+    }
+}
+
 impl<T: Scalar> Gpt2Model<T> {
     /// A randomly initialised body, as Hugging Face initialises GPT-2: every weight
     /// `N(0, initializer_range²)`, the blocks' output projections `N(0, (range/√(2·n_layer))²)`,
@@ -432,18 +460,30 @@ impl<T: Scalar> Gpt2Model<T> {
     /// # Errors
     /// [`LmError::InvalidConfig`] for an invalid config.
     pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
+        Self::build(config, &mut Init::Normal(rng))
+    }
+
+    /// The body with `init`'s weights (biases 0, norms 1 and 0 either way).
+    fn build(config: &Gpt2Config, init: &mut Init<'_>) -> Result<Self> {
         config.validate()?;
         let (d, std) = (config.n_embd, config.initializer_range);
         let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
-        let wte = Embedding::from_tensor(normal(&[config.vocab_size, d], 0.0, std, rng), None)?;
-        let wpe = Embedding::from_tensor(normal(&[config.n_positions, d], 0.0, std, rng), None)?;
-        let mut seed = rng.next_u64();
+        let wte = Embedding::from_tensor(init.weight(&[config.vocab_size, d], std)?, None)?;
+        let wpe = Embedding::from_tensor(init.weight(&[config.n_positions, d], std)?, None)?;
+        let mut seed = init.seed();
         let mut dropout = |p: f64| -> Result<Dropout> {
             seed = seed.wrapping_add(1);
             Ok(Dropout::new(p, seed)?)
         };
         let drop = dropout(config.embd_pdrop)?;
         let norm = || LayerNorm::with_options(&[d], config.layer_norm_epsilon, true);
+        let mut conv = |n_in: usize, n_out: usize, std: f64| -> Result<Lora<Conv1d<T>, T>> {
+            let weight = init.weight(&[n_in, n_out], std)?;
+            Ok(Lora::new(Conv1d::from_tensors(
+                weight,
+                Some(Tensor::zeros(&[n_out])),
+            )?))
+        };
         let mut h = Vec::with_capacity(config.n_layer);
         for layer in 0..config.n_layer {
             let mut scale = if config.scale_attn_weights {
@@ -454,10 +494,10 @@ impl<T: Scalar> Gpt2Model<T> {
             if config.scale_attn_by_inverse_layer_idx {
                 scale /= (layer + 1) as f64;
             }
-            let c_attn = Lora::new(Conv1d::new(d, 3 * d, std, rng));
-            let c_proj = Lora::new(Conv1d::new(d, d, proj_std, rng));
-            let c_fc = Lora::new(Conv1d::new(d, config.inner(), std, rng));
-            let mlp_proj = Lora::new(Conv1d::new(config.inner(), d, proj_std, rng));
+            let c_attn = conv(d, 3 * d, std)?;
+            let c_proj = conv(d, d, proj_std)?;
+            let c_fc = conv(d, config.inner(), std)?;
+            let mlp_proj = conv(config.inner(), d, proj_std)?;
             h.push(Gpt2Block {
                 ln_1: norm(),
                 attn: Gpt2Attention {
@@ -701,16 +741,39 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// # Errors
     /// [`LmError::InvalidConfig`] for an invalid config.
     pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
-        let transformer = Gpt2Model::new(config, rng)?;
+        Self::build(config, &mut Init::Normal(rng))
+    }
+
+    /// A model whose every weight is zero (biases 0, norms 1 and 0), built without drawing
+    /// a random number and without touching the weights' memory until they are written:
+    /// the skeleton [`Gpt2LmHeadModel::from_pretrained`] loads a checkpoint into, and a
+    /// cheap way to count a configuration's parameters (GPT-2 124M's in milliseconds,
+    /// while [`Gpt2LmHeadModel::new`] draws 124 million normal numbers).
+    ///
+    /// ```
+    /// use ferrograd_lm::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+    /// use ferrograd_nn::Module;
+    ///
+    /// let skeleton = Gpt2LmHeadModel::<f32>::zeros(&Gpt2Config::gpt2_124m())?;
+    /// assert_eq!(skeleton.num_parameters(), 124_439_808);
+    /// # Ok::<(), ferrograd_lm::LmError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for an invalid config.
+    pub fn zeros(config: &Gpt2Config) -> Result<Self> {
+        Self::build(config, &mut Init::Zeros)
+    }
+
+    fn build(config: &Gpt2Config, init: &mut Init<'_>) -> Result<Self> {
+        let transformer = Gpt2Model::build(config, init)?;
         let lm_head = if config.tie_word_embeddings {
             transformer.wte.weight.clone()
         } else {
-            Parameter::new(normal(
+            Parameter::new(init.weight(
                 &[config.vocab_size, config.n_embd],
-                0.0,
                 config.initializer_range,
-                rng,
-            ))
+            )?)
         };
         Ok(Self {
             transformer,
@@ -908,5 +971,47 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
             slot.merge_and_remove()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrograd_nn::Module;
+
+    #[test]
+    fn the_zero_skeleton_has_the_random_models_parameters_all_zero() {
+        for tie in [true, false] {
+            let config = Gpt2Config {
+                tie_word_embeddings: tie,
+                ..Gpt2Config::small(50, 16, 8, 2, 2)
+            };
+            let random = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(3)).unwrap();
+            let zeros = Gpt2LmHeadModel::<f32>::zeros(&config).unwrap();
+            let shapes = |m: &Gpt2LmHeadModel<f32>| -> Vec<(String, Vec<usize>)> {
+                m.named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (n, p.shape()))
+                    .collect()
+            };
+            assert_eq!(shapes(&zeros), shapes(&random));
+            assert_eq!(zeros.num_parameters(), random.num_parameters());
+            for (name, p) in zeros.named_parameters() {
+                let values = p.tensor().to_vec();
+                // LayerNorm weights start at 1 in both; everything else is zero.
+                let expected = if name.ends_with("ln_1.weight")
+                    || name.ends_with("ln_2.weight")
+                    || name.ends_with("ln_f.weight")
+                {
+                    1.0
+                } else {
+                    0.0
+                };
+                assert!(values.iter().all(|&v| v == expected), "{name}");
+            }
+            // The random model draws its weights: not all zero.
+            let wte = random.transformer.wte.weight.tensor().to_vec();
+            assert!(wte.iter().any(|&v| v != 0.0));
+        }
     }
 }

@@ -403,9 +403,9 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
         let dir = dir.as_ref();
         let config = Gpt2Config::from_file(dir.join("config.json"))?;
         let weights = weights_file(dir)?;
-        // The random initialisation is overwritten; a fixed seed keeps it cheap and
-        // deterministic.
-        let model = Self::new(&config, &mut ferrograd_tensor::Rng::new(0))?;
+        // Every weight is overwritten by the checkpoint (loading is strict): no random
+        // initialisation to draw first.
+        let model = Self::zeros(&config)?;
         let dict = normalized_state_dict::<T>(&weights)?;
         load_into(&model, &dict, &weights)?;
         model.eval();
