@@ -54,10 +54,12 @@ impl<T: Scalar> HasTensorId for Parameter<T> {
 }
 
 impl<T: Scalar> Parameter<T> {
-    /// A parameter holding a copy of `value`'s elements (contiguous, detached).
+    /// A parameter holding `value`'s elements (contiguous, detached): moved in when
+    /// nothing else shares them (a freshly made tensor), copied otherwise.
     pub fn new(value: Tensor<T>) -> Self {
         let id = TensorId::fresh();
-        let leaf = Self::leaf(id, value.to_vec(), value.shape());
+        let shape = value.shape().to_vec();
+        let leaf = Self::leaf(id, value.into_vec(), &shape);
         Self {
             value: Arc::new(RwLock::new(leaf)),
             id,
@@ -223,5 +225,30 @@ impl<T: Scalar> Parameter<T> {
             trainable,
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_tensor_is_moved_in_and_a_shared_one_copied() {
+        // Fresh: the parameter owns the very buffer (no copy, no second allocation).
+        let fresh = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap();
+        let address = fresh.as_slice().unwrap().as_ptr();
+        let p = Parameter::new(fresh);
+        assert_eq!(p.tensor().as_slice().unwrap().as_ptr(), address);
+        assert_eq!(p.tensor().to_vec(), [1.0, 2.0, 3.0]);
+        // Shared: a copy, so updating the parameter leaves the other handle as it was.
+        let shared = Tensor::<f32>::from_vec(vec![4.0, 5.0], &[2]).unwrap();
+        let q = Parameter::new(shared.clone());
+        q.update(|v| v[0] = 9.0).unwrap();
+        assert_eq!(q.tensor().to_vec(), [9.0, 5.0]);
+        assert_eq!(shared.to_vec(), [4.0, 5.0]);
+        // A view: copied, contiguous.
+        let base = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let r = Parameter::new(base.t().unwrap());
+        assert_eq!(r.tensor().to_vec(), [1.0, 3.0, 2.0, 4.0]);
     }
 }

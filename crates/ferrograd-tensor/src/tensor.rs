@@ -591,6 +591,20 @@ impl<T: Scalar> Tensor<T> {
         (storage.data.len() == numel).then_some(storage.data.as_mut_slice())
     }
 
+    /// The elements in row-major order, moved out without a copy when nothing else can
+    /// see them (the conditions of [`Tensor::try_data_mut`]), copied otherwise.
+    pub(crate) fn into_vec(mut self) -> Vec<T> {
+        if self.try_data_mut().is_some() {
+            // `try_data_mut` just checked that both `Arc`s are unique.
+            if let Some(storage) =
+                Arc::get_mut(&mut self.inner).and_then(|inner| Arc::get_mut(&mut inner.storage))
+            {
+                return std::mem::take(&mut storage.data);
+            }
+        }
+        self.to_vec()
+    }
+
     /// The elements in row-major order: borrowed when contiguous, gathered otherwise.
     pub fn contiguous_data(&self) -> Cow<'_, [T]> {
         if let Some(slice) = self.as_slice() {
