@@ -191,7 +191,7 @@ pub fn generate<M: CachedLm + ?Sized>(
             max_positions: context,
         });
     }
-    let total = prompt.len() + options.max_new_tokens;
+    let total = prompt.len().saturating_add(options.max_new_tokens);
     if total > context {
         return Err(LmError::ContextExceeded {
             op: OP,

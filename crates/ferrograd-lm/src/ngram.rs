@@ -751,7 +751,9 @@ impl CountLanguageModel {
     #[inline(always)]
     fn child(&self, k: usize, node: u32, token: u32) -> Option<u32> {
         if k == 1 {
-            return Some(token);
+            // An id past the model's vocabulary (from a larger shared one, say) is a word
+            // the model never saw.
+            return ((token as usize) < self.levels[1].counts.len()).then_some(token);
         }
         match self.seen_once_start(k - 1, node) {
             Some(start) => (self.corpus.get(start as usize + k - 1) == Some(&token))
@@ -836,12 +838,14 @@ impl CountLanguageModel {
     /// The unigram fallback `(count(w) + 1) / (W + V)`.
     #[inline]
     fn laplace_unigram(&self, token: Option<u32>) -> f64 {
-        let c = token.map_or(0, |t| self.levels[1].counts[t as usize]);
+        let c = token.map_or(0, |t| {
+            self.levels[1].counts.get(t as usize).copied().unwrap_or(0)
+        });
         (f64::from(c) + 1.0) / (self.corpus.len() as f64 + self.vocab.len() as f64)
     }
 
-    /// `Pr(token | context)` by the notebook's backoff rule, for ids (`None` = a word the
-    /// model never saw).
+    /// `Pr(token | context)` by the notebook's backoff rule, for ids (`None`, or an id
+    /// past the model's vocabulary, is a word the model never saw).
     pub fn probability_ids(&self, token: Option<u32>, context: &[Option<u32>]) -> f64 {
         if let Some(t) = token {
             for k in (2..=self.n).rev() {
@@ -1026,7 +1030,8 @@ impl CountLanguageModel {
         self.perplexity_ids(&ids, context_size)
     }
 
-    /// [`CountLanguageModel::perplexity`] for ids (`None` = unknown word).
+    /// [`CountLanguageModel::perplexity`] for ids (`None`, or an id past the model's
+    /// vocabulary, is an unknown word).
     ///
     /// # Errors
     /// [`LmError::Empty`] for no tokens.
@@ -1169,6 +1174,24 @@ mod tests {
         assert!(matches!(m.perplexity(&none, 2), Err(LmError::Empty { .. })));
         let bad = CountLanguageModel::train_ids(2, &[0, 3], Vocabulary::new());
         assert!(matches!(bad, Err(LmError::InvalidConfig { .. })));
+    }
+
+    #[test]
+    fn ids_past_the_vocabulary_are_unknown_words() {
+        let m = CountLanguageModel::train(3, &words("a b a b c")).unwrap();
+        let v = m.vocab_size() as u32;
+        // (0 + 1) / (W + V) = 1 / (5 + 3), as for `None`.
+        for id in [v, v + 7, u32::MAX] {
+            assert_eq!(m.probability_ids(Some(id), &[Some(0)]), 1.0 / 8.0);
+            assert_eq!(
+                m.probability_ids(Some(0), &[Some(id)]),
+                m.probability_ids(Some(0), &[None])
+            );
+            assert_eq!(m.predict_id(&[Some(id)]), m.predict_id(&[None]));
+            let with_id = m.perplexity_ids(&[Some(0), Some(id), Some(1)], 3).unwrap();
+            let with_none = m.perplexity_ids(&[Some(0), None, Some(1)], 3).unwrap();
+            assert_eq!(with_id.to_bits(), with_none.to_bits());
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use crate::error::{Result, invalid};
+use crate::error::{LmError, Result, invalid};
 use ferrograd_tensor::Rng;
 use std::collections::HashMap;
 
@@ -149,7 +149,6 @@ impl SamplingConfig {
     /// As [`SamplingConfig::validate`]; [`crate::LmError::InvalidConfig`] for empty logits
     /// or a previous id outside the vocabulary.
     pub fn process(&self, logits: &[f64], previous: &[i64]) -> Result<Vec<f64>> {
-        self.validate()?;
         let mut scores = logits.to_vec();
         self.process_in_place(&mut scores, previous)?;
         Ok(scores)
@@ -158,8 +157,11 @@ impl SamplingConfig {
     /// [`SamplingConfig::process`] on a buffer, in place.
     ///
     /// # Errors
-    /// As [`SamplingConfig::process`] (settings are assumed validated).
+    /// As [`SamplingConfig::process`].
     pub fn process_in_place(&self, scores: &mut [f64], previous: &[i64]) -> Result<()> {
+        // A handful of comparisons: cheap beside the pass over the vocabulary below, and
+        // it keeps a hand-made config (top_k 0, temperature 0) from a panic or NaNs.
+        self.validate()?;
         if scores.is_empty() {
             return Err(invalid(
                 "sampling",
@@ -395,17 +397,37 @@ impl NextToken for Sampler {
                 format!("one per token of the vocabulary ({v})"),
             ));
         }
+        let bad = |reason: String| LmError::BadLogits {
+            op: "Sampler::next_token",
+            reason,
+        };
+        if logits.is_empty() {
+            return Err(bad("no logits (empty vocabulary)".into()));
+        }
+        if let Some(i) = logits.iter().position(|v| v.is_nan()) {
+            return Err(bad(format!("logit {i} is NaN")));
+        }
         let mut scores = std::mem::take(&mut self.scratch);
         scores.clear();
         scores.extend_from_slice(logits);
         let result = self.config.process_in_place(&mut scores, previous);
-        let token = result.map(|()| {
-            if self.sample {
-                let probs = softmax(&scores);
-                self.draw(&probs)
-            } else {
-                argmax(&scores)
+        let token = result.and_then(|()| {
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if max == f64::NEG_INFINITY {
+                return Err(bad("every token is banned (all scores are -inf)".into()));
             }
+            if !self.sample {
+                return Ok(argmax(&scores));
+            }
+            let probs = softmax(&scores);
+            if probs.iter().any(|p| !p.is_finite()) {
+                // An infinite logit, or a temperature so small that it made one.
+                return Err(bad(format!(
+                    "the scores after the processors give no distribution (the largest is                      {max}; temperature {})",
+                    self.config.temperature
+                )));
+            }
+            Ok(self.draw(&probs))
         });
         self.scratch = scores;
         Ok(token? as i64)
@@ -446,4 +468,64 @@ pub fn sample_token<'v>(
     let mut sampler = Sampler::new(config.clone(), rng.next_u64())?;
     let id = sampler.next_token(logits, previous)?;
     Ok(vocabulary[id as usize])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logits_without_a_distribution_are_errors_not_token_0() {
+        let config = SamplingConfig::default();
+        let mut sampler = Sampler::new(config.clone(), 1).unwrap();
+        let mut greedy = Sampler::greedy();
+        let ninf = f64::NEG_INFINITY;
+        for logits in [
+            vec![f64::NAN, 1.0],
+            vec![1.0, f64::NAN],
+            vec![ninf, ninf],
+            vec![],
+        ] {
+            assert!(
+                matches!(
+                    sampler.next_token(&logits, &[]),
+                    Err(LmError::BadLogits { .. })
+                ),
+                "{logits:?}"
+            );
+            assert!(greedy.next_token(&logits, &[]).is_err(), "{logits:?}");
+        }
+        // +inf: greedy takes it; sampling has no distribution (inf − inf is NaN).
+        assert_eq!(greedy.next_token(&[0.0, f64::INFINITY], &[]).unwrap(), 1);
+        let err = sampler.next_token(&[0.0, f64::INFINITY], &[]).unwrap_err();
+        assert!(err.to_string().contains("no distribution"), "{err}");
+        // A temperature that passes validation but overflows finite logits.
+        let tiny = SamplingConfig {
+            temperature: 1e-310,
+            ..SamplingConfig::default()
+        };
+        let mut cold = Sampler::new(tiny, 1).unwrap();
+        assert!(cold.next_token(&[1.0, 2.0], &[]).is_err());
+        // Banned tokens are never drawn while any other is allowed.
+        for _ in 0..50 {
+            assert_eq!(sampler.next_token(&[ninf, 0.0, ninf], &[]).unwrap(), 1);
+        }
+    }
+
+    #[test]
+    fn a_hand_made_invalid_config_is_an_error_in_place_too() {
+        let zero_k = SamplingConfig {
+            top_k: Some(0),
+            min_tokens_to_keep: 0,
+            ..SamplingConfig::default()
+        };
+        let mut scores = vec![1.0, 2.0, 3.0];
+        assert!(zero_k.process_in_place(&mut scores, &[]).is_err());
+        let frozen = SamplingConfig {
+            temperature: 0.0,
+            ..SamplingConfig::default()
+        };
+        assert!(frozen.process_in_place(&mut scores, &[]).is_err());
+        assert_eq!(scores, [1.0, 2.0, 3.0], "nothing changed");
+    }
 }

@@ -152,6 +152,19 @@ fn bad_input_is_an_error_not_a_panic() {
         matches!(e, LmError::ContextExceeded { positions: 100, .. }),
         "{e}"
     );
+    // "Until the end", as usize::MAX: past the context, not an overflow.
+    let e = generate(&m, &[1, 2], &mut Greedy, &GenerateOptions::new(usize::MAX)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LmError::ContextExceeded {
+                positions: usize::MAX,
+                max_positions: 96,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(generate(&m, &[], &mut Greedy, &GenerateOptions::new(3)).is_err());
     // An id outside the vocabulary.
     let e = generate(&m, &[1, 50], &mut Greedy, &GenerateOptions::new(3)).unwrap_err();

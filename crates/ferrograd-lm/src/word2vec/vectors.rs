@@ -343,7 +343,8 @@ impl WordVectors {
                 ));
             }
         };
-        let mut words = Vec::with_capacity(count);
+        // The header is not trusted for the allocation: the vectors are counted as read.
+        let mut words = Vec::with_capacity(count.min(1 << 20));
         let mut vectors = Vec::with_capacity(count.saturating_mul(dim).min(1 << 28));
         let mut seen = Vocabulary::new();
         for (i, line) in lines.enumerate() {
@@ -537,6 +538,9 @@ mod tests {
             ("2 1\nking 1\nking 2\n", 3),
             ("3 1\na 1\nb 2\n", 4),
             ("1 1\na 1\nb 2\n", 3),
+            // A header announcing more words than memory holds: counted, not allocated.
+            ("18446744073709551615 1\na 1\n", 3),
+            ("3000000000000 300\n", 2),
         ] {
             std::fs::write(&path, text).unwrap();
             match WordVectors::load_word2vec_text(&path) {
