@@ -80,8 +80,11 @@ impl AdapterOptions {
 /// rank and scaling.
 ///
 /// # Errors
-/// [`LmError::Checkpoint`] when the model has no adapter or one that does not match
-/// `config`; [`LmError::Io`] / a tensor error when a file cannot be written.
+/// [`LmError::Checkpoint`] when the model has no adapter, one whose rank differs from
+/// `config`'s or whose layer is not among its targets, or a `modules_to_save` entry that
+/// names no module with parameters; [`LmError::Io`] / a tensor error when a file cannot be
+/// written. (The adapters' scaling is not stored in their weights: pass the config they
+/// were attached with, or the file's `lora_alpha` will scale them differently.)
 pub fn save_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
     model: &M,
     config: &LoraConfig,
@@ -120,6 +123,36 @@ pub fn save_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
             "`{name}` has rank {r} but the config says r = {}",
             config.r
         )));
+    }
+    // The file's config must load back onto the same layers: every adapted layer is one
+    // of its targets (or of the model's default targets when it names none).
+    let targets = if config.target_modules.is_empty() {
+        model.default_lora_targets()
+    } else {
+        config.target_modules.clone()
+    };
+    let target_config = LoraConfig {
+        target_modules: targets,
+        ..config.clone()
+    };
+    for (name, _) in &ranks {
+        let layer = name.split(".lora_A.").next().unwrap_or(name);
+        if !target_config.matches(layer) {
+            return Err(problem(format!(
+                "`{layer}` has an adapter but is not among the config's target modules {:?}",
+                target_config.target_modules
+            )));
+        }
+    }
+    // Every module to save names something: a misspelt one would save nothing and load
+    // back as a frozen, untrained layer.
+    for module in &options.modules_to_save {
+        let prefix = format!("{module}.");
+        if !params.iter().any(|(name, _)| name.starts_with(&prefix)) {
+            return Err(problem(format!(
+                "modules_to_save names `{module}`, which is not a module with parameters"
+            )));
+        }
     }
     std::fs::create_dir_all(dir).map_err(|source| LmError::Io {
         op: "save_adapter",
@@ -280,11 +313,13 @@ pub(crate) fn parse_adapter_config(
 /// layers that got one.
 ///
 /// Nothing changes on failure: adapters attached before a problem was found are removed.
+/// The model must have no adapter yet (one adapter set per model).
 ///
 /// # Errors
-/// [`LmError::Checkpoint`] listing every problem: settings not implemented (DoRA, bias
-/// training, rank patterns, regular-expression targets, …), targets that match no layer of
-/// the model, missing, unexpected or mis-shaped adapter tensors.
+/// [`LmError::Checkpoint`] listing every problem: a model that already has adapters,
+/// settings not implemented (DoRA, bias training, rank patterns, regular-expression
+/// targets, …), targets that match no layer of the model, missing, unexpected or
+/// mis-shaped adapter tensors.
 pub fn load_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
     model: &mut M,
     dir: impl AsRef<Path>,
@@ -315,6 +350,25 @@ pub fn load_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
         return Err(LmError::Checkpoint {
             path: dir.display().to_string(),
             problems,
+        });
+    }
+    // Attaching would replace adapters the model already has, and a failed load could not
+    // give them back: one adapter set per model (PEFT's named multi-adapter models are not
+    // supported).
+    let existing: Vec<String> = model
+        .lora_slots()
+        .into_iter()
+        .filter(|(_, slot)| slot.adapter().is_some())
+        .map(|(name, _)| name)
+        .collect();
+    if !existing.is_empty() {
+        return Err(LmError::Checkpoint {
+            path: dir.display().to_string(),
+            problems: vec![format!(
+                "the model already has LoRA adapters on {}; load into a model without \
+                 adapters (or merge them first)",
+                existing.join(", ")
+            )],
         });
     }
     let mut rng = ferrograd_tensor::Rng::new(0); // overwritten by the file's values

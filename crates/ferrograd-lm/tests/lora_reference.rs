@@ -157,6 +157,29 @@ fn our_saved_adapter_has_peft_keys_shapes_config_and_values() {
         again.logits(&x).unwrap().to_vec(),
         model.logits(&x).unwrap().to_vec()
     );
+    // A second load onto a model that has adapters is refused, and its adapters (with
+    // their values) stay as they were.
+    let before = again.logits(&x).unwrap().to_vec();
+    let err = problems_of(load_adapter(&mut again, &dir).unwrap_err());
+    assert!(err.contains("already has LoRA adapters"), "{err}");
+    assert_eq!(again.logits(&x).unwrap().to_vec(), before);
+
+    // A config that would not load back: a layer outside its targets, a module to save
+    // that does not exist. Nothing is written.
+    let elsewhere = std::env::temp_dir().join(format!("ferrograd-lora-bad-{}", std::process::id()));
+    let wrong_targets = LoraConfig::new(4, 8.0).targets(&["c_proj"]);
+    let err = problems_of(save_adapter(&model, &wrong_targets, &elsewhere, &options).unwrap_err());
+    assert!(
+        err.contains("not among the config's target modules"),
+        "{err}"
+    );
+    let misspelt = AdapterOptions {
+        modules_to_save: vec!["classifier".into()],
+        ..options.clone()
+    };
+    let err = problems_of(save_adapter(&model, &config, &elsewhere, &misspelt).unwrap_err());
+    assert!(err.contains("`classifier`"), "{err}");
+    assert!(!elsewhere.exists());
     std::fs::remove_dir_all(dir).ok();
 }
 
