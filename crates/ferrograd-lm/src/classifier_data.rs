@@ -48,8 +48,24 @@ pub struct EmotionData {
 ///
 /// # Errors
 /// [`LmError::Io`] when unreadable; [`LmError::Parse`] naming the file and line for a
-/// missing header, a row without `;`, or an empty text or label.
+/// missing header, a row without `;`, or an empty text or label; [`LmError::EmptyFile`]
+/// for a file with no row.
 pub fn read_labelled_file(path: &Path) -> Result<Vec<(String, String)>> {
+    Ok(read_rows(path)?
+        .into_iter()
+        .map(|row| (row.text, row.label))
+        .collect())
+}
+
+/// One row of a labelled file and the line it is on.
+struct Row {
+    line: usize,
+    text: String,
+    label: String,
+}
+
+/// [`read_labelled_file`], keeping each row's line number (for later errors).
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
     let text = std::fs::read_to_string(path).map_err(|source| LmError::Io {
         op: "read_labelled_file",
         path: path.to_path_buf(),
@@ -83,7 +99,18 @@ pub fn read_labelled_file(path: &Path) -> Result<Vec<(String, String)>> {
         if text.trim().is_empty() || label.trim().is_empty() {
             return Err(parse(i + 1, "empty text or label".into()));
         }
-        rows.push((text.to_string(), label.trim().to_string()));
+        rows.push(Row {
+            line: i + 1,
+            text: text.to_string(),
+            label: label.trim().to_string(),
+        });
+    }
+    if rows.is_empty() {
+        return Err(LmError::EmptyFile {
+            op: "read_labelled_file",
+            path: path.to_path_buf(),
+            reason: "a header and no `text;label` row",
+        });
     }
     Ok(rows)
 }
@@ -97,28 +124,41 @@ impl EmotionData {
     /// training.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let mut train = read_labelled_file(&dir.join("train.txt"))?;
-        train.extend(read_labelled_file(&dir.join("val.txt"))?);
-        let test = read_labelled_file(&dir.join("test.txt"))?;
-        let mut labels: Vec<String> = train.iter().map(|(_, l)| l.clone()).collect();
+        let files = ["train.txt", "val.txt", "test.txt"].map(|f| dir.join(f));
+        let (train, val, test) = (
+            read_rows(&files[0])?,
+            read_rows(&files[1])?,
+            read_rows(&files[2])?,
+        );
+        let mut labels: Vec<String> = train
+            .iter()
+            .chain(&val)
+            .map(|row| row.label.clone())
+            .collect();
         labels.sort();
         labels.dedup();
-        let index = |rows: Vec<(String, String)>, file: &str| -> Result<Vec<Example>> {
+        let index = |rows: Vec<Row>, file: &Path| -> Result<Vec<Example>> {
             rows.into_iter()
-                .enumerate()
-                .map(|(i, (text, label))| {
-                    let id = labels.binary_search(&label).map_err(|_| LmError::Parse {
-                        path: dir.join(file),
-                        line: i + 2,
-                        reason: format!("label {label:?} never appears in training"),
-                    })?;
-                    Ok(Example { text, label: id })
+                .map(|row| {
+                    let id = labels
+                        .binary_search(&row.label)
+                        .map_err(|_| LmError::Parse {
+                            path: file.to_path_buf(),
+                            line: row.line,
+                            reason: format!("label {:?} never appears in training", row.label),
+                        })?;
+                    Ok(Example {
+                        text: row.text,
+                        label: id,
+                    })
                 })
                 .collect()
         };
+        let mut examples = index(train, &files[0])?;
+        examples.extend(index(val, &files[1])?);
         Ok(Self {
-            train: index(train, "train.txt")?,
-            test: index(test, "test.txt")?,
+            train: examples,
+            test: index(test, &files[2])?,
             labels,
             source: dir.display().to_string(),
         })
@@ -150,9 +190,18 @@ impl EmotionData {
         }
     }
 
-    /// How many examples of each label `examples` holds.
+    /// How many examples of each label `examples` holds (one entry per label name, more
+    /// if an example's label is past them).
     pub fn counts(&self, examples: &[Example]) -> Vec<usize> {
-        let mut c = vec![0; self.labels.len()];
+        // An example's label past the names (the fields are public) widens the counts
+        // rather than panicking.
+        let len = examples
+            .iter()
+            .map(|e| e.label + 1)
+            .max()
+            .unwrap_or(0)
+            .max(self.labels.len());
+        let mut c = vec![0; len];
         for e in examples {
             c[e.label] += 1;
         }

@@ -3,6 +3,7 @@
 //! and not part of the project), and GPT-2 as a classifier (padding on either side, saving
 //! and loading, training on the synthetic look-alike, with LoRA).
 
+use ferrograd_lm::LmError;
 use ferrograd_lm::classifier::{Gpt2ForSequenceClassification, accuracy, last_token_indices};
 use ferrograd_lm::classifier_bow::{BowVectorizer, LogisticOptions, LogisticRegression};
 use ferrograd_lm::classifier_data::{EmotionData, Example, read_labelled_file};
@@ -114,6 +115,34 @@ fn the_real_files_parse_and_bad_rows_are_named() {
             .to_string()
             .contains("header")
     );
+    // A header and no row: an error naming the file, not an empty data set.
+    std::fs::write(&bad, "text;label_name\n\n").unwrap();
+    let e = read_labelled_file(&bad).unwrap_err();
+    assert!(matches!(e, LmError::EmptyFile { .. }), "{e}");
+    assert!(e.to_string().contains("bad.txt"), "{e}");
+
+    // A test label never seen in training is named by its file and real line (blank
+    // lines and val.txt's rows included).
+    let split = dir.join("split");
+    std::fs::create_dir_all(&split).unwrap();
+    std::fs::write(split.join("train.txt"), "text;label_name\na;joy\n").unwrap();
+    std::fs::write(split.join("val.txt"), "text;label_name\n\nb;sadness\n").unwrap();
+    std::fs::write(
+        split.join("test.txt"),
+        "text;label_name\nc;joy\n\n\nd;fear\n",
+    )
+    .unwrap();
+    let e = EmotionData::load(&split).unwrap_err().to_string();
+    assert!(e.contains("test.txt:5") && e.contains("\"fear\""), "{e}");
+    std::fs::write(
+        split.join("test.txt"),
+        "text;label_name\nc;joy\nd;sadness\n",
+    )
+    .unwrap();
+    let data = EmotionData::load(&split).unwrap();
+    assert_eq!(data.labels, ["joy", "sadness"]);
+    assert_eq!(data.train.len(), 2);
+    assert_eq!(data.counts(&data.test), [1, 1]);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -459,7 +459,9 @@ pub fn finetune(
         train.len(),
         test.len()
     );
-    let _ = writeln!(t, "prompt: {:?} → {:?}", train[0].0, train[0].1);
+    if let Some((prompt, completion)) = train.first() {
+        let _ = writeln!(t, "prompt: {prompt:?} → {completion:?}");
+    }
     let _ = writeln!(t, "exact match before finetuning: {before:.3}");
     let _ = writeln!(
         t,
