@@ -283,16 +283,18 @@ impl<T: Scalar> DecoderLanguageModel<T> {
         targets: &IdTensor,
         ignore_index: i64,
     ) -> Result<Tensor<T>> {
-        let hidden = self.hidden_states(inputs, None, None)?;
-        let rows = targets.len();
-        if rows != inputs.len() {
+        // The same shape, not just as many: `[T, B]` targets for `[B, T]` inputs would
+        // pair the wrong positions.
+        if targets.shape() != inputs.shape() {
             return Err(invalid(
                 "DecoderLanguageModel::loss",
                 "targets",
                 format!("shape {:?}", targets.shape()),
-                format!("must have one target per input {:?}", inputs.shape()),
+                format!("must be the inputs' shape {:?}", inputs.shape()),
             ));
         }
+        let hidden = self.hidden_states(inputs, None, None)?;
+        let rows = targets.len();
         let d = self.config.emb_dim;
         matmul_cross_entropy(
             &hidden.reshape(&[rows, d])?,

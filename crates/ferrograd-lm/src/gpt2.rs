@@ -814,8 +814,8 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// with −100 on padding (and, for supervised finetuning, on the prompt).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] when `labels` is not `[B, T]` like the logits; a label
-    /// past the vocabulary.
+    /// [`LmError::InvalidConfig`] when `labels` is not `[B, T]` like the logits;
+    /// [`LmError::Empty`] for T < 2; a label past the vocabulary.
     pub fn loss(&self, logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
         causal_lm_loss(logits, labels)
     }
@@ -826,7 +826,8 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
 /// labels (the last position gets −100), so the logits are read in place.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`] for mismatched shapes; a label past the vocabulary.
+/// [`LmError::InvalidConfig`] for mismatched shapes; [`LmError::Empty`] for sequences of
+/// fewer than 2 tokens (nothing to predict); a label past the vocabulary.
 pub fn causal_lm_loss<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
     let &[b, t, v] = logits.shape() else {
         return Err(invalid(
@@ -843,6 +844,13 @@ pub fn causal_lm_loss<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Resul
             format!("shape {:?}", labels.shape()),
             format!("[{b}, {t}] like the logits"),
         ));
+    }
+    if t < 2 {
+        // The shift leaves no target (HF's loss is NaN here): an error instead.
+        return Err(LmError::Empty {
+            op: "causal_lm_loss",
+            what: "a sequence of fewer than 2 tokens (no next token to predict)",
+        });
     }
     let l = labels.contiguous_data();
     let mut shifted = vec![-100i64; b * t];
@@ -978,6 +986,25 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
 mod tests {
     use super::*;
     use ferrograd_nn::Module;
+
+    #[test]
+    fn a_sequence_too_short_to_predict_is_an_error() {
+        for t in [0, 1] {
+            let logits = Tensor::<f32>::zeros(&[2, t, 5]);
+            let labels = IdTensor::new(vec![1; 2 * t], &[2, t]).unwrap();
+            assert!(matches!(
+                causal_lm_loss(&logits, &labels),
+                Err(LmError::Empty { .. })
+            ));
+        }
+        let logits = Tensor::<f32>::zeros(&[1, 2, 5]);
+        let labels = IdTensor::new(vec![1, 3], &[1, 2]).unwrap();
+        let loss = causal_lm_loss(&logits, &labels).unwrap().item().unwrap();
+        assert!(
+            (f64::from(loss) - 5f64.ln()).abs() < 1e-6,
+            "uniform over 5: ln 5"
+        );
+    }
 
     #[test]
     fn the_zero_skeleton_has_the_random_models_parameters_all_zero() {

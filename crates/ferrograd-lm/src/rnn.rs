@@ -215,9 +215,9 @@ impl<T: Scalar> CausalLm<T> for RnnLanguageModel<T> {
     /// the `[rows, V]` logits never stored; the same value and gradients as `fc` followed
     /// by `CrossEntropyLoss`.
     fn loss(&self, inputs: &IdTensor, targets: &IdTensor, ignore_index: i64) -> Result<Tensor<T>> {
-        let hidden = self.hidden_states(inputs)?;
-        let rows = targets.len();
-        if hidden.shape()[..2] != *inputs.shape() || rows != inputs.len() {
+        // The same shape, not just as many: `[T, B]` targets for `[B, T]` inputs would
+        // pair the wrong positions.
+        if targets.shape() != inputs.shape() {
             return Err(invalid(
                 "RnnLanguageModel::loss",
                 "targets",
@@ -225,6 +225,8 @@ impl<T: Scalar> CausalLm<T> for RnnLanguageModel<T> {
                 format!("must be the inputs' shape {:?}", inputs.shape()),
             ));
         }
+        let hidden = self.hidden_states(inputs)?;
+        let rows = targets.len();
         let e = self.config.emb_dim;
         let bias = self.fc.bias.as_ref().map(|b| b.tensor());
         linear_cross_entropy(

@@ -70,17 +70,26 @@ pub trait CausalLm<T: Scalar = f32>:
     /// its output head with the loss.
     ///
     /// # Errors
-    /// Shape errors, ids outside the vocabulary.
+    /// [`LmError::InvalidConfig`] when `targets` is not `inputs`' shape; ids outside the
+    /// vocabulary.
     fn loss(&self, inputs: &IdTensor, targets: &IdTensor, ignore_index: i64) -> Result<Tensor<T>> {
+        if targets.shape() != inputs.shape() {
+            return Err(invalid(
+                "CausalLm::loss",
+                "targets",
+                format!("shape {:?}", targets.shape()),
+                format!("must be the inputs' shape {:?}", inputs.shape()),
+            ));
+        }
         let logits = self.forward(inputs)?;
         let v = self.vocab_size();
         let rows = targets.len();
         if logits.numel() != rows * v {
             return Err(invalid(
                 "CausalLm::loss",
-                "targets",
-                format!("shape {:?}", targets.shape()),
-                format!("logits have shape {:?}", logits.shape()),
+                "logits",
+                format!("shape {:?}", logits.shape()),
+                format!("one row of {v} per input {:?}", inputs.shape()),
             ));
         }
         let loss = CrossEntropyLoss::new()

@@ -450,6 +450,12 @@ fn bad_batches_and_settings_are_errors() {
     )
     .unwrap();
     assert!(t4.step(&none).is_err());
+    // Targets of the inputs' size but not their shape ([3, 2] for [2, 3]): refused, not
+    // paired with the wrong positions.
+    let inputs = ferrograd_tensor::IdTensor::new(vec![1, 2, 3, 4, 5, 6], &[2, 3]).unwrap();
+    let transposed = ferrograd_tensor::IdTensor::new(vec![2, 5, 3, 6, 4, 7], &[3, 2]).unwrap();
+    let err = m.loss(&inputs, &transposed, -100).unwrap_err().to_string();
+    assert!(err.contains("must be the inputs' shape"), "{err}");
     // Settings.
     assert!(
         Trainer::new(
