@@ -107,7 +107,8 @@ impl BowClassifier {
     ///
     /// # Errors
     /// [`LmError::Empty`] for no documents or a vocabulary without words;
-    /// [`LmError::InvalidConfig`] for mismatched lengths or bad settings.
+    /// [`LmError::InvalidConfig`] for mismatched lengths or bad settings;
+    /// [`LmError::NonFiniteLoss`] when training diverges (a learning rate far too large).
     pub fn train<S: AsRef<str>, L: AsRef<str>>(
         docs: &[S],
         labels: &[L],
@@ -250,6 +251,14 @@ impl BowClassifier {
             // optimizer.zero_grad(); loss = criterion(model(x), y); loss.backward(); step()
             let loss = criterion.forward(&classifier.model.forward(&x)?, &y)?;
             let value = f64::from(loss.item()?);
+            if !value.is_finite() {
+                // Diverged (a learning rate far too large): stop, rather than return a
+                // model of NaNs that predicts class 0 for everything.
+                return Err(LmError::NonFiniteLoss {
+                    step: step as u64 + 1,
+                    loss: value,
+                });
+            }
             losses.push(value);
             // The graph is freed before the step, so the parameters update in place.
             optimizer.step(&loss.backward_free()?)?;
@@ -487,6 +496,18 @@ mod tests {
             ..BowConfig::default()
         };
         assert!(BowClassifier::train(&["a b"], &["x"], &bad, &mut |_, _| {}).is_err());
+        // A learning rate that makes the loss overflow: an error at the step it happened,
+        // not a model of NaNs.
+        let huge = BowConfig {
+            lr: 1e30,
+            steps: 50,
+            ..BowConfig::default()
+        };
+        let diverged = BowClassifier::train(&["a b", "c d"], &["x", "y"], &huge, &mut |_, _| {});
+        assert!(
+            matches!(diverged, Err(LmError::NonFiniteLoss { step, .. }) if step > 1),
+            "{diverged:?}"
+        );
         let small = BowConfig {
             steps: 5,
             ..BowConfig::default()

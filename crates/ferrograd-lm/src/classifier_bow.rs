@@ -143,7 +143,7 @@ impl LogisticRegression {
     ///
     /// # Errors
     /// [`crate::LmError::InvalidConfig`] for no rows, rows and labels of different counts,
-    /// a label or column out of range, or `c ≤ 0`.
+    /// a label or column out of range, `c ≤ 0`, or an L-BFGS memory of 0.
     pub fn fit(
         x: &[Vec<usize>],
         y: &[usize],
@@ -171,6 +171,14 @@ impl LogisticRegression {
         }
         if !(options.c > 0.0 && options.c.is_finite()) {
             return Err(invalid(op, "c", options.c, "must be > 0"));
+        }
+        if options.memory == 0 {
+            return Err(invalid(
+                op,
+                "memory",
+                0,
+                "L-BFGS keeps at least 1 correction pair",
+            ));
         }
         let k = classes;
         let n_params = features * k + k;

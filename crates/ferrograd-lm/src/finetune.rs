@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::error::{Result, invalid};
+use crate::error::{LmError, Result, invalid};
 use crate::gpt2::{Gpt2Input, Gpt2LmHeadModel, position_ids_from_mask};
 use crate::gpt2_generate::{GenerationConfig, generate};
 use crate::sampling::Sampler;
@@ -192,7 +192,8 @@ pub fn collate(examples: &[&SftExample], pad_id: i64, padding: Padding) -> Resul
 /// attached and the base frozen, only the adapters).
 ///
 /// # Errors
-/// Shapes that do not fit the model, or the optimizer's errors.
+/// Shapes that do not fit the model, [`LmError::Empty`] for a batch with no scored label,
+/// a non-finite loss, or the optimizer's errors.
 pub fn train_step<T: Scalar>(
     model: &Gpt2LmHeadModel<T>,
     batch: &SftBatch,
@@ -200,6 +201,13 @@ pub fn train_step<T: Scalar>(
 ) -> Result<f64> {
     let input = Gpt2Input::masked(&batch.input_ids, &batch.attention_mask)
         .with_positions(&batch.position_ids);
+    if batch.labels.contiguous_data().iter().all(|&l| l == -100) {
+        // Nothing to learn from (empty completions): said as such, not as a NaN loss.
+        return Err(LmError::Empty {
+            op: "train_step",
+            what: "the batch's labels (every one is -100: no completion token to score)",
+        });
+    }
     let loss = model.loss(&model.logits_of(&input)?, &batch.labels)?;
     let value = loss.item()?.to_f64();
     if !value.is_finite() {

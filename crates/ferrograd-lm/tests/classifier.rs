@@ -147,6 +147,18 @@ fn the_real_files_parse_and_bad_rows_are_named() {
 }
 
 #[test]
+fn an_lbfgs_without_memory_is_refused() {
+    let x = vec![vec![0], vec![1]];
+    let options = LogisticOptions {
+        memory: 0,
+        ..LogisticOptions::default()
+    };
+    let e = LogisticRegression::fit(&x, &[0, 1], 2, 2, &options).unwrap_err();
+    assert!(e.to_string().contains("memory"), "{e}");
+    assert!(LogisticRegression::fit(&x, &[0, 1], 2, 2, &LogisticOptions::default()).is_ok());
+}
+
+#[test]
 fn bag_of_words_on_the_synthetic_look_alike() {
     let data = EmotionData::synthetic(3000, 600, 11);
     let (train_acc, test_acc, _, _) = baseline(&data);

@@ -111,6 +111,27 @@ fn the_loss_counts_only_completion_tokens() {
     );
 }
 
+#[test]
+fn a_batch_with_nothing_to_score_is_an_error_not_a_nan_loss() {
+    let model = Gpt2LmHeadModel::<f32>::from_pretrained(tiny()).unwrap();
+    let eos = eos();
+    // Every label ignored (as an empty prompt and completion would leave them).
+    let example = SftExample {
+        input_ids: vec![5, 6],
+        labels: vec![-100, -100],
+    };
+    let batch = collate(&[&example], eos, Padding::Right).unwrap();
+    let mut opt = AdamW::new(model.parameters(), AdamWConfig::new(1e-3)).unwrap();
+    let before = model.parameters()[0].tensor().to_vec();
+    let err = train_step(&model, &batch, &mut opt).unwrap_err();
+    assert!(err.to_string().contains("no completion token"), "{err}");
+    assert_eq!(
+        model.parameters()[0].tensor().to_vec(),
+        before,
+        "nothing updated"
+    );
+}
+
 /// Trains every parameter on `examples` (one batch) until the loss is low; returns the
 /// first and last losses. Dropout (0.1 in the tiny checkpoint's config) is switched off so
 /// that a model this small (d = 32) can memorise.
