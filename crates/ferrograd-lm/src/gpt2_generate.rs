@@ -425,7 +425,16 @@ fn generate_with<T: Scalar>(
         None => vec![1; b * t],
     };
     for row in 0..b {
-        if mask[row * t + t - 1] == 0 {
+        let row_mask = &mask[row * t..(row + 1) * t];
+        if row_mask.iter().all(|&m| m == 0) {
+            return Err(invalid(
+                "generate",
+                "prompt",
+                format!("row {row}"),
+                "at least one token (the row is all padding: an empty prompt)",
+            ));
+        }
+        if row_mask[t - 1] == 0 {
             return Err(invalid(
                 "generate",
                 "attention_mask",

@@ -557,3 +557,33 @@ fn cached_step_logits_equal_the_full_forward() {
     let one = IdTensor::from([[5], [5], [5]]);
     assert!(model.forward_cached(&one, None, None, &mut cache).is_err());
 }
+
+#[test]
+fn an_all_padding_row_is_named_as_an_empty_prompt() {
+    use ferrograd_lm::gpt2_generate::{GenerationConfig, generate};
+    use ferrograd_lm::sampling::Sampler;
+    let model = Gpt2LmHeadModel::<f32>::from_pretrained(tiny()).unwrap();
+    let input_ids = IdTensor::new(vec![98, 98, 98, 5, 6, 7], &[2, 3]).unwrap();
+    let run = |mask: Vec<i64>| {
+        let mask = IdTensor::new(mask, &[2, 3]).unwrap();
+        generate(
+            &model,
+            &input_ids,
+            Some(&mask),
+            &mut Sampler::greedy(),
+            &GenerationConfig::new(2),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let empty = run(vec![0, 0, 0, 1, 1, 1]);
+    assert!(
+        empty.contains("row 0") && empty.contains("empty prompt"),
+        "{empty}"
+    );
+    let right_padded = run(vec![1, 1, 0, 1, 1, 1]);
+    assert!(
+        right_padded.contains("row 0 ends with padding"),
+        "{right_padded}"
+    );
+}
