@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::Tokenizer;
 use super::settings::Settings;
 use crate::chapter2::Corpus;
-use crate::error::{BookError, Result};
+use crate::error::Result;
+pub use crate::lm_run::{require_examples, train_text};
 
 /// §3.7's numbers.
 #[derive(Debug, Clone, Serialize)]
@@ -97,14 +98,6 @@ pub fn data(corpus: &Corpus, settings: &Settings) -> Result<DataNumbers> {
     })
 }
 
-/// The first `fraction` of the text's lines (what a tokenizer may be trained on: the
-/// held-out part stays unseen).
-pub fn train_text(text: &str, fraction: f64) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let keep = (fraction * lines.len() as f64).floor() as usize;
-    lines[..keep.min(lines.len())].join("\n")
-}
-
 /// Writes §3.7's report.
 pub fn report(d: &DataNumbers, t: &mut String) {
     let _ = writeln!(t, "{} with {}", d.corpus, d.tokenizer);
@@ -134,21 +127,4 @@ pub fn report(d: &DataNumbers, t: &mut String) {
         let _ = writeln!(t, "    row {i}: inputs {x:?}");
         let _ = writeln!(t, "           targets {y:?}");
     }
-}
-
-/// An error when no line of the corpus gave an example (every line empty or a single
-/// token): nothing to show or learn from.
-///
-/// # Errors
-/// [`BookError::Input`] naming the corpus and the number of lines read.
-pub fn require_examples(lines: &TokenizedLines) -> Result<()> {
-    if lines.is_empty() {
-        return Err(BookError::Input(format!(
-            "{}: none of its {} lines has 2 or more tokens (empty and one-token lines are \
-             dropped): nothing to learn from",
-            lines.source(),
-            lines.lines_read()
-        )));
-    }
-    Ok(())
 }

@@ -1,11 +1,10 @@
-//! [`RunData`]: the corpus through the text pipeline, ready to train on.
+//! [`RunData`]: the corpus through the text pipeline, ready to train on; the training
+//! part of a text and the check that a corpus gave examples.
 
 use ferrograd::data::text::{LineBatches, LineOptions, LmBatch, Padding, TokenizedLines};
 
-use super::RunSettings;
+use super::{RunSettings, Tokenizer};
 use crate::chapter2::Corpus;
-use crate::chapter3::Tokenizer;
-use crate::chapter3::data::{require_examples, train_text};
 use crate::error::{BookError, Result};
 
 /// A corpus ready to train on: its tokenizer (trained on the training lines only, or
@@ -61,4 +60,29 @@ impl RunData {
             examples,
         })
     }
+}
+
+/// The first `fraction` of the text's lines (what a tokenizer may be trained on: the
+/// held-out part stays unseen).
+pub fn train_text(text: &str, fraction: f64) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let keep = (fraction * lines.len() as f64).floor() as usize;
+    lines[..keep.min(lines.len())].join("\n")
+}
+
+/// An error when no line of the corpus gave an example (every line empty or a single
+/// token): nothing to show or learn from.
+///
+/// # Errors
+/// [`BookError::Input`] naming the corpus and the number of lines read.
+pub fn require_examples(lines: &TokenizedLines) -> Result<()> {
+    if lines.is_empty() {
+        return Err(BookError::Input(format!(
+            "{}: none of its {} lines has 2 or more tokens (empty and one-token lines are \
+             dropped): nothing to learn from",
+            lines.source(),
+            lines.lines_read()
+        )));
+    }
+    Ok(())
 }

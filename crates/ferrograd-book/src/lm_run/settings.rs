@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ferrograd::lm::train::TrainConfig;
 use serde::Serialize;
 
-use crate::chapter3::TokenizerChoice;
+use super::TokenizerChoice;
 
 /// The settings of a training run that do not depend on the model: the tokenizer, the
 /// batches, the optimiser, evaluation, checkpoints and the export.
