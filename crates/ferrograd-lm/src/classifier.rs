@@ -302,6 +302,10 @@ impl<T: Scalar> LoraHost<T> for Gpt2ForSequenceClassification<T> {
     fn lora_fan_in_fan_out(&self) -> bool {
         true
     }
+
+    fn lora_scalings(&self) -> Vec<(String, f64)> {
+        self.transformer.scalings("transformer.")
+    }
 }
 
 impl<T: Scalar> Gpt2ForSequenceClassification<T> {

@@ -892,6 +892,25 @@ pub(crate) fn into_nn(e: LmError) -> ferrograd_nn::NnError {
 
 impl<T: Scalar> Gpt2Model<T> {
     /// Every projection as a LoRA slot, with its full name under `prefix`.
+    /// The scaling of every attached adapter, named as [`Gpt2Model::slots`] names them.
+    pub(crate) fn scalings(&self, prefix: &str) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        for (i, block) in self.h.iter().enumerate() {
+            let p = format!("{prefix}h.{i}");
+            for (name, layer) in [
+                ("attn.c_attn", &block.attn.c_attn),
+                ("attn.c_proj", &block.attn.c_proj),
+                ("mlp.c_fc", &block.mlp.c_fc),
+                ("mlp.c_proj", &block.mlp.c_proj),
+            ] {
+                if let Some(adapter) = layer.adapter() {
+                    out.push((format!("{p}.{name}"), adapter.scaling()));
+                }
+            }
+        }
+        out
+    }
+
     pub(crate) fn slots<'s>(&'s mut self, prefix: &str) -> Vec<(String, &'s mut dyn LoraSlot<T>)> {
         let mut out: Vec<(String, &'s mut dyn LoraSlot<T>)> = Vec::new();
         for (i, block) in self.h.iter_mut().enumerate() {
@@ -916,6 +935,10 @@ impl<T: Scalar> LoraHost<T> for Gpt2LmHeadModel<T> {
 
     fn lora_fan_in_fan_out(&self) -> bool {
         true
+    }
+
+    fn lora_scalings(&self) -> Vec<(String, f64)> {
+        self.transformer.scalings("transformer.")
     }
 }
 

@@ -82,9 +82,9 @@ impl AdapterOptions {
 /// # Errors
 /// [`LmError::Checkpoint`] when the model has no adapter, one whose rank differs from
 /// `config`'s or whose layer is not among its targets, or a `modules_to_save` entry that
-/// names no module with parameters; [`LmError::Io`] / a tensor error when a file cannot be
-/// written. (The adapters' scaling is not stored in their weights: pass the config they
-/// were attached with, or the file's `lora_alpha` will scale them differently.)
+/// names no module with parameters, or an adapter whose scaling differs from the one
+/// `config`'s `lora_alpha` gives; [`LmError::Io`] / a tensor error when a file cannot be
+/// written.
 pub fn save_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
     model: &M,
     config: &LoraConfig,
@@ -141,6 +141,23 @@ pub fn save_adapter<T: Scalar, M: Module<T> + LoraHost<T>>(
             return Err(problem(format!(
                 "`{layer}` has an adapter but is not among the config's target modules {:?}",
                 target_config.target_modules
+            )));
+        }
+    }
+    // The file's `lora_alpha` must give each adapter the scaling it was trained with.
+    let scaling = config.scaling();
+    for (layer, s) in model.lora_scalings() {
+        if (s - scaling).abs() > 1e-12 * scaling.abs().max(1.0) {
+            return Err(problem(format!(
+                "`{layer}` was attached with scaling {s}, but the config gives {scaling} \
+                 (lora_alpha {} / r {}{}): pass the config it was attached with",
+                config.alpha,
+                config.r,
+                if config.use_rslora {
+                    ", rsLoRA: / √r"
+                } else {
+                    ""
+                }
             )));
         }
     }

@@ -173,6 +173,12 @@ fn our_saved_adapter_has_peft_keys_shapes_config_and_values() {
         err.contains("not among the config's target modules"),
         "{err}"
     );
+    let other_alpha = LoraConfig::new(4, 16.0).targets(&["c_attn"]);
+    let err = problems_of(save_adapter(&model, &other_alpha, &elsewhere, &options).unwrap_err());
+    assert!(
+        err.contains("scaling 2") && err.contains("config gives 4"),
+        "{err}"
+    );
     let misspelt = AdapterOptions {
         modules_to_save: vec!["classifier".into()],
         ..options.clone()

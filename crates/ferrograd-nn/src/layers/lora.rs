@@ -581,6 +581,13 @@ pub trait LoraHost<T: Scalar = f32> {
     fn lora_fan_in_fan_out(&self) -> bool {
         false
     }
+
+    /// The scaling of every attached adapter, with its layer's name: what an adapter file
+    /// must record (as `lora_alpha`) to load back with the same effect. The default lists
+    /// none, and then nothing can be checked.
+    fn lora_scalings(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 }
 
 /// Attaches a fresh adapter (PEFT's initialisation, `A` drawn from `rng` in layer order)
