@@ -2,25 +2,37 @@
 //! renamed over it, so a reader never sees a half-written file (and an interrupted run
 //! leaves the old one).
 
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Result;
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder (named after
+/// this process and a counter, so concurrent writers do not share one), flushed to disk,
+/// then renamed over `path`. The temporary file is removed if anything fails.
 ///
 /// # Errors
-/// [`crate::BookError::Io`] when the temporary file cannot be written or renamed (it is
-/// removed again if the rename fails).
+/// [`crate::BookError::Io`] naming the file when it cannot be written, flushed or renamed.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let temporary = path.with_file_name(format!(".{name}.{}.{serial}.tmp", std::process::id()));
     // The error names the file: an io::Error alone does not.
     let named = |e: std::io::Error, what: &str, file: &Path| {
         std::io::Error::new(e.kind(), format!("{what} {}: {e}", file.display()))
     };
-    std::fs::write(&temporary, bytes).map_err(|e| named(e, "writing", &temporary))?;
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(named(e, "writing", &temporary).into());
+    }
     if let Err(e) = std::fs::rename(&temporary, path) {
         let _ = std::fs::remove_file(&temporary);
         return Err(named(e, "renaming a temporary file to", path).into());
@@ -40,7 +52,12 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         write_atomically(&path, b"new contents").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
-        assert!(!dir.join(".config.json.tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "config.json")
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
         // A folder that does not exist: an error naming the file, nothing written.
         let missing = dir.join("no-such-folder").join("config.json");
         let message = write_atomically(&missing, b"x").unwrap_err().to_string();

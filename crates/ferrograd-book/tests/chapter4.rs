@@ -85,7 +85,11 @@ fn training_exporting_and_resuming() {
     assert_eq!(config["batch_size"], 16);
     assert!(export.join("data.safetensors").exists());
     assert!(export.join("init.safetensors").exists());
-    assert!(!export.join(".config.json.tmp").exists());
+    assert_eq!(
+        std::fs::read_dir(&export).unwrap().count(),
+        3,
+        "no temporary file left"
+    );
 
     // Resuming continues from step 3 to step 5.
     let out = training(
@@ -139,4 +143,32 @@ fn contradictory_options_are_usage_errors() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_run_that_could_not_checkpoint_writes_no_export() {
+    let dir = scratch("ch4-no-export");
+    let corpus = sentences_corpus(&dir, 200, None);
+    let export = dir.join("export");
+    let out = training(
+        &corpus,
+        &dir,
+        &[
+            "--steps",
+            "1",
+            "--checkpoint",
+            dir.join("no-such-folder")
+                .join("run.ckpt")
+                .to_str()
+                .unwrap(),
+            "--export",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(
+        !export.exists(),
+        "the export was written before the run was refused"
+    );
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{book, scratch};
+use common::{book, missing_folder};
 
 fn json(args: &[&str], dir: &Path) -> serde_json::Value {
     let out = book()
@@ -24,7 +24,7 @@ fn json(args: &[&str], dir: &Path) -> serde_json::Value {
 
 #[test]
 fn sampling_prints_the_books_temperature_values() {
-    let v = json(&["chapter5", "sampling"], &scratch("ch5-sampling"));
+    let v = json(&["chapter5", "sampling"], &missing_folder("ch5-sampling"));
     let r = &v["sampling"]["results"];
     // The book: T 0.5 ≈ .98/.02/.00, 1 ≈ .87/.12/.02, 2 ≈ .67/.24/.09 (two decimals).
     let book = [[0.98, 0.02, 0.00], [0.87, 0.12, 0.02], [0.67, 0.24, 0.09]];
@@ -56,7 +56,7 @@ fn sampling_prints_the_books_temperature_values() {
 
 #[test]
 fn lora_counts_merge_and_writes_peft_files() {
-    let dir = scratch("ch5-lora");
+    let dir = missing_folder("ch5-lora");
     let v = json(
         &[
             "chapter5",
@@ -104,7 +104,7 @@ fn classifier_runs_on_the_synthetic_data_and_a_missing_directory_is_an_error() {
             "--epochs",
             "1",
         ],
-        &scratch("ch5-classifier"),
+        &missing_folder("ch5-classifier"),
     );
     let r = &v["classifier"]["results"];
     assert_eq!(r["data"], "synthetic");
@@ -121,7 +121,7 @@ fn classifier_runs_on_the_synthetic_data_and_a_missing_directory_is_an_error() {
             "/nonexistent/emotion",
             "--out",
         ])
-        .arg(scratch("ch5-missing"))
+        .arg(missing_folder("ch5-missing"))
         .output()
         .unwrap();
     assert!(!out.status.success());

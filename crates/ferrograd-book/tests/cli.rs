@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{book, scratch};
+use common::{book, missing_folder};
 
 fn help(args: &[&str]) -> String {
     let out = book().args(args).output().unwrap();
@@ -57,7 +57,7 @@ fn unknown_commands_and_options_are_usage_errors() {
 
 #[test]
 fn the_old_top_level_section_names_still_work() {
-    let dir = scratch("cli-legacy");
+    let dir = missing_folder("cli-legacy");
     let out = book()
         .args(["vectors", "--out"])
         .arg(&dir)
@@ -73,7 +73,7 @@ fn the_old_top_level_section_names_still_work() {
 
 #[test]
 fn chapter2_count_lm_prints_the_books_numbers() {
-    let dir = scratch("cli-count-lm");
+    let dir = missing_folder("cli-count-lm");
     let out = book()
         .args([
             "chapter2", "count-lm", "-n", "3", "--prompt", "my lord", "--out",
@@ -106,7 +106,7 @@ fn chapter2_count_lm_prints_the_books_numbers() {
 
 #[test]
 fn chapter2_on_a_corpus_file_and_bad_corpora() {
-    let dir = scratch("cli-corpus");
+    let dir = missing_folder("cli-corpus");
     std::fs::create_dir_all(&dir).unwrap();
     let corpus = dir.join("corpus.txt");
     std::fs::write(
@@ -161,7 +161,7 @@ fn chapter2_on_a_corpus_file_and_bad_corpora() {
 
 #[test]
 fn one_section_prints_its_numbers_and_writes_its_figures() {
-    let dir = scratch("cli-linear");
+    let dir = missing_folder("cli-linear");
     let out = book()
         .args(["linear-regression", "--out"])
         .arg(&dir)
@@ -181,7 +181,7 @@ fn one_section_prints_its_numbers_and_writes_its_figures() {
 
 #[test]
 fn quiet_still_prints_the_numbers() {
-    let dir = scratch("cli-quiet");
+    let dir = missing_folder("cli-quiet");
     let out = book()
         .args(["vectors", "--quiet", "--out"])
         .arg(&dir)
@@ -194,7 +194,7 @@ fn quiet_still_prints_the_numbers() {
 
 #[test]
 fn chapter1_json_holds_every_section() {
-    let dir = scratch("cli-json");
+    let dir = missing_folder("cli-json");
     let out = book()
         .args(["chapter1", "--json", "--out"])
         .arg(&dir)
@@ -228,7 +228,7 @@ fn chapter1_json_holds_every_section() {
 
 #[test]
 fn without_a_font_the_figures_are_still_drawn_with_a_warning() {
-    let dir = scratch("cli-no-font");
+    let dir = missing_folder("cli-no-font");
     let out = book()
         .args(["logistic-regression", "--out"])
         .arg(&dir)
@@ -254,7 +254,7 @@ fn without_a_font_the_figures_are_still_drawn_with_a_warning() {
 
 #[test]
 fn all_runs_every_chapter_on_built_in_data() {
-    let dir = scratch("cli-all");
+    let dir = missing_folder("cli-all");
     let out = book()
         .args(["all", "--json", "--quiet", "--out"])
         .arg(&dir)

@@ -23,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::error::{LmError, Result, invalid};
+use crate::error::{Result, invalid};
 use crate::gpt2::{Gpt2Input, Gpt2LmHeadModel, position_ids_from_mask};
 use crate::gpt2_generate::{GenerationConfig, generate};
 use crate::sampling::Sampler;
@@ -192,8 +192,8 @@ pub fn collate(examples: &[&SftExample], pad_id: i64, padding: Padding) -> Resul
 /// attached and the base frozen, only the adapters).
 ///
 /// # Errors
-/// Shapes that do not fit the model, [`LmError::Empty`] for a batch with no scored label,
-/// a non-finite loss, or the optimizer's errors.
+/// Shapes that do not fit the model, [`crate::LmError::InvalidConfig`] for a batch with no
+/// scored label, a non-finite loss, or the optimizer's errors.
 pub fn train_step<T: Scalar>(
     model: &Gpt2LmHeadModel<T>,
     batch: &SftBatch,
@@ -201,12 +201,22 @@ pub fn train_step<T: Scalar>(
 ) -> Result<f64> {
     let input = Gpt2Input::masked(&batch.input_ids, &batch.attention_mask)
         .with_positions(&batch.position_ids);
-    if batch.labels.contiguous_data().iter().all(|&l| l == -100) {
-        // Nothing to learn from (empty completions): said as such, not as a NaN loss.
-        return Err(LmError::Empty {
-            op: "train_step",
-            what: "the batch's labels (every one is -100: no completion token to score)",
-        });
+    // The loss scores label t + 1 from position t, so column 0 is never scored. A batch
+    // whose other labels are all -100 (hand-built examples) has nothing to learn from:
+    // said as such, not as a NaN loss.
+    let width = batch.labels.shape().last().copied().unwrap_or(0);
+    let labels = batch.labels.contiguous_data();
+    let scored = width > 1
+        && labels
+            .chunks(width)
+            .any(|row| row[1..].iter().any(|&l| l != -100));
+    if !scored {
+        return Err(invalid(
+            "train_step",
+            "labels",
+            "all -100 past the first column",
+            "at least one completion token to score",
+        ));
     }
     let loss = model.loss(&model.logits_of(&input)?, &batch.labels)?;
     let value = loss.item()?.to_f64();

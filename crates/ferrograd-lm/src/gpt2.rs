@@ -744,8 +744,9 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
         Self::build(config, &mut Init::Normal(rng))
     }
 
-    /// A model whose every weight is zero (biases 0, norms 1 and 0), built without drawing
-    /// a random number and without touching the weights' memory until they are written:
+    /// A model whose every weight is zero (biases 0, norms 1 and 0; dropout seeds 1, 2,
+    /// 3, … in layer order), built without drawing a random number and without touching
+    /// the weights' memory until they are written:
     /// the skeleton [`Gpt2LmHeadModel::from_pretrained`] loads a checkpoint into, and a
     /// cheap way to count a configuration's parameters (GPT-2 124M's in milliseconds,
     /// while [`Gpt2LmHeadModel::new`] draws 124 million normal numbers).
@@ -814,8 +815,8 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// with −100 on padding (and, for supervised finetuning, on the prompt).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] when `labels` is not `[B, T]` like the logits;
-    /// [`LmError::Empty`] for T < 2; a label past the vocabulary.
+    /// [`LmError::InvalidConfig`] when `labels` is not `[B, T]` like the logits or T < 2;
+    /// a label past the vocabulary.
     pub fn loss(&self, logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
         causal_lm_loss(logits, labels)
     }
@@ -826,8 +827,8 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
 /// labels (the last position gets −100), so the logits are read in place.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`] for mismatched shapes; [`LmError::Empty`] for sequences of
-/// fewer than 2 tokens (nothing to predict); a label past the vocabulary.
+/// [`LmError::InvalidConfig`] for mismatched shapes or sequences of fewer than 2 tokens
+/// (nothing to predict); a label past the vocabulary.
 pub fn causal_lm_loss<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<Tensor<T>> {
     let &[b, t, v] = logits.shape() else {
         return Err(invalid(
@@ -847,10 +848,12 @@ pub fn causal_lm_loss<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Resul
     }
     if t < 2 {
         // The shift leaves no target (HF's loss is NaN here): an error instead.
-        return Err(LmError::Empty {
-            op: "causal_lm_loss",
-            what: "a sequence of fewer than 2 tokens (no next token to predict)",
-        });
+        return Err(invalid(
+            "causal_lm_loss",
+            "sequence length",
+            t,
+            "at least 2 tokens (the first predicts the second)",
+        ));
     }
     let l = labels.contiguous_data();
     let mut shifted = vec![-100i64; b * t];
@@ -890,35 +893,52 @@ pub(crate) fn into_nn(e: LmError) -> ferrograd_nn::NnError {
     }
 }
 
+/// A block's four projections that can take a LoRA adapter, by their names in the block.
+const PROJECTIONS: [&str; 4] = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
+
+impl<T: Scalar> Gpt2Block<T> {
+    /// The projections, in [`PROJECTIONS`] order.
+    fn projections(&self) -> [&Lora<Conv1d<T>, T>; 4] {
+        [
+            &self.attn.c_attn,
+            &self.attn.c_proj,
+            &self.mlp.c_fc,
+            &self.mlp.c_proj,
+        ]
+    }
+
+    /// The projections, in [`PROJECTIONS`] order, to change.
+    fn projections_mut(&mut self) -> [&mut Lora<Conv1d<T>, T>; 4] {
+        [
+            &mut self.attn.c_attn,
+            &mut self.attn.c_proj,
+            &mut self.mlp.c_fc,
+            &mut self.mlp.c_proj,
+        ]
+    }
+}
+
 impl<T: Scalar> Gpt2Model<T> {
-    /// Every projection as a LoRA slot, with its full name under `prefix`.
     /// The scaling of every attached adapter, named as [`Gpt2Model::slots`] names them.
     pub(crate) fn scalings(&self, prefix: &str) -> Vec<(String, f64)> {
         let mut out = Vec::new();
         for (i, block) in self.h.iter().enumerate() {
-            let p = format!("{prefix}h.{i}");
-            for (name, layer) in [
-                ("attn.c_attn", &block.attn.c_attn),
-                ("attn.c_proj", &block.attn.c_proj),
-                ("mlp.c_fc", &block.mlp.c_fc),
-                ("mlp.c_proj", &block.mlp.c_proj),
-            ] {
+            for (name, layer) in PROJECTIONS.iter().zip(block.projections()) {
                 if let Some(adapter) = layer.adapter() {
-                    out.push((format!("{p}.{name}"), adapter.scaling()));
+                    out.push((format!("{prefix}h.{i}.{name}"), adapter.scaling()));
                 }
             }
         }
         out
     }
 
+    /// Every projection as a LoRA slot, with its full name under `prefix`.
     pub(crate) fn slots<'s>(&'s mut self, prefix: &str) -> Vec<(String, &'s mut dyn LoraSlot<T>)> {
         let mut out: Vec<(String, &'s mut dyn LoraSlot<T>)> = Vec::new();
         for (i, block) in self.h.iter_mut().enumerate() {
-            let p = format!("{prefix}h.{i}");
-            out.push((format!("{p}.attn.c_attn"), &mut block.attn.c_attn));
-            out.push((format!("{p}.attn.c_proj"), &mut block.attn.c_proj));
-            out.push((format!("{p}.mlp.c_fc"), &mut block.mlp.c_fc));
-            out.push((format!("{p}.mlp.c_proj"), &mut block.mlp.c_proj));
+            for (name, layer) in PROJECTIONS.iter().zip(block.projections_mut()) {
+                out.push((format!("{prefix}h.{i}.{name}"), layer));
+            }
         }
         out
     }
@@ -1015,10 +1035,9 @@ mod tests {
         for t in [0, 1] {
             let logits = Tensor::<f32>::zeros(&[2, t, 5]);
             let labels = IdTensor::new(vec![1; 2 * t], &[2, t]).unwrap();
-            assert!(matches!(
-                causal_lm_loss(&logits, &labels),
-                Err(LmError::Empty { .. })
-            ));
+            let err = causal_lm_loss(&logits, &labels).unwrap_err();
+            assert!(matches!(err, LmError::InvalidConfig { .. }), "{err}");
+            assert!(err.to_string().contains("at least 2 tokens"), "{err}");
         }
         let logits = Tensor::<f32>::zeros(&[1, 2, 5]);
         let labels = IdTensor::new(vec![1, 3], &[1, 2]).unwrap();

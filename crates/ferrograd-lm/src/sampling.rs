@@ -423,7 +423,8 @@ impl NextToken for Sampler {
             if probs.iter().any(|p| !p.is_finite()) {
                 // An infinite logit, or a temperature so small that it made one.
                 return Err(bad(format!(
-                    "the scores after the processors give no distribution (the largest is                      {max}; temperature {})",
+                    "the scores after the processors give no distribution (the largest is {max}; \
+                     temperature {})",
                     self.config.temperature
                 )));
             }

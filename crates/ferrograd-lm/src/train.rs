@@ -228,7 +228,14 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    fn validate(&self) -> Result<()> {
+    /// Checks the settings as [`Trainer::new`] does (so a program can refuse them before
+    /// it writes anything).
+    ///
+    /// # Errors
+    /// [`LmError::InvalidConfig`] for an interval of 0 steps, checkpoints without a path, a
+    /// checkpoint path whose folder does not exist (or that is a folder), a non-positive
+    /// clipping norm, or 0 evaluation sentences.
+    pub fn validate(&self) -> Result<()> {
         let op = "Trainer::new";
         for (name, every) in [
             ("eval_every", self.eval_every),

@@ -115,16 +115,22 @@ fn the_loss_counts_only_completion_tokens() {
 fn a_batch_with_nothing_to_score_is_an_error_not_a_nan_loss() {
     let model = Gpt2LmHeadModel::<f32>::from_pretrained(tiny()).unwrap();
     let eos = eos();
-    // Every label ignored (as an empty prompt and completion would leave them).
-    let example = SftExample {
-        input_ids: vec![5, 6],
-        labels: vec![-100, -100],
-    };
-    let batch = collate(&[&example], eos, Padding::Right).unwrap();
+    // Hand-built examples: every label ignored, or only the first (which the shift never
+    // scores) set.
     let mut opt = AdamW::new(model.parameters(), AdamWConfig::new(1e-3)).unwrap();
     let before = model.parameters()[0].tensor().to_vec();
-    let err = train_step(&model, &batch, &mut opt).unwrap_err();
-    assert!(err.to_string().contains("no completion token"), "{err}");
+    for labels in [vec![-100, -100], vec![5, -100]] {
+        let example = SftExample {
+            input_ids: vec![5, 6],
+            labels,
+        };
+        let batch = collate(&[&example], eos, Padding::Right).unwrap();
+        let err = train_step(&model, &batch, &mut opt).unwrap_err();
+        assert!(
+            err.to_string().contains("completion token to score"),
+            "{err}"
+        );
+    }
     assert_eq!(
         model.parameters()[0].tensor().to_vec(),
         before,

@@ -4,10 +4,10 @@
 //! into a struct (and, for training and generation, figures); [`run`] runs one section
 //! end to end for the program.
 //!
-//! Training uses chapter 3's text pipeline and training program (the built-in Shakespeare
-//! or `--corpus FILE`, one example per line) with the decoder in place of the RNN. By
+//! Training is the run chapter 3 uses too ([`crate::lm_run`]: the built-in Shakespeare or
+//! `--corpus FILE`, one example per line) with the decoder in place of the RNN. By
 //! default the settings are small (a 2,000-id BPE trained on the corpus, d = 64, 4 heads,
-//! 2 blocks, batches of 64): the whole chapter runs in about a minute. `--full` uses the
+//! 2 blocks, batches of 64): the whole chapter runs in about 10 s. `--full` uses the
 //! notebook's sizes with GPT-2's tokenizer.
 
 pub mod sections;

@@ -1,5 +1,5 @@
-//! §4.9 training the decoder language model: chapter 3's pipeline and training program
-//! (one example per line, a 90/10 line split, AdamW, a loss that ignores padding,
+//! §4.9 training the decoder language model: the run chapter 3 uses too ([`crate::lm_run`]:
+//! one example per line, a 90/10 line split, AdamW, a loss that ignores padding,
 //! held-out perplexity, greedy continuations, checkpoints with exact resume) with the
 //! decoder in place of the RNN; loss and perplexity curves, an attention map of a sample
 //! sentence, and an export of everything the run trained on for the PyTorch comparison
@@ -15,10 +15,10 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::chapter2::Corpus;
-use crate::chapter3::Tokenizer;
 use crate::error::Result;
 use crate::lm_run::{
-    CurveStyle, RunData, RunResults, RunSettings, draw_curve, export_run_data, report_run, train,
+    CurveStyle, RunData, RunResults, RunSettings, Tokenizer, draw_curve, export_run_data,
+    report_run, train,
 };
 use crate::plot::{self, Figures};
 use crate::progress::Progress;

@@ -22,7 +22,8 @@ use crate::files::write_atomically;
 /// Returns the number of steps exported.
 ///
 /// # Errors
-/// When a file cannot be written.
+/// Settings the trainer would refuse (nothing is written then); a file that cannot be
+/// written.
 pub fn export_run_data<M: Module<f32> + ?Sized>(
     dir: &Path,
     data: &RunData,
@@ -30,6 +31,9 @@ pub fn export_run_data<M: Module<f32> + ?Sized>(
     model: &M,
     model_config: serde_json::Value,
 ) -> Result<usize> {
+    // The export describes a run: refuse one that could not run (a checkpoint path whose
+    // folder is missing, say) before anything is written.
+    run.train_config(data.tokenizer.eos).validate()?;
     let batches = &data.batches;
     std::fs::create_dir_all(dir).map_err(|e| {
         std::io::Error::new(

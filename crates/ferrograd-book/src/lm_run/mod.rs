@@ -19,8 +19,7 @@
 //! use ferrograd::lm::rnn::{RnnConfig, RnnLanguageModel};
 //! use ferrograd::tensor::Rng;
 //! use ferrograd_book::chapter2::Corpus;
-//! use ferrograd_book::chapter3::TokenizerChoice;
-//! use ferrograd_book::lm_run::{RunData, RunSettings, train};
+//! use ferrograd_book::lm_run::{RunData, RunSettings, TokenizerChoice, train};
 //! use ferrograd_book::Progress;
 //!
 //! let corpus = Corpus {

@@ -14,8 +14,7 @@ use super::TokenizerChoice;
 /// object).
 ///
 /// ```
-/// use ferrograd_book::lm_run::RunSettings;
-/// use ferrograd_book::chapter3::TokenizerChoice;
+/// use ferrograd_book::lm_run::{RunSettings, TokenizerChoice};
 ///
 /// let full = RunSettings::full();
 /// assert_eq!(full.tokenizer, TokenizerChoice::Gpt2);

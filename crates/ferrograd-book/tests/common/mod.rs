@@ -21,6 +21,14 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A path `name` under Cargo's per-test scratch directory where nothing is (removed if it
+/// was): given as `--out`, the program must make the folder itself.
+pub fn missing_folder(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// A run's standard error as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
