@@ -119,7 +119,10 @@ impl<T: Scalar> LayerKvCache<T> {
         self.projections = None;
     }
 
-    /// Keeps the first `len` positions (e.g. to reuse a common prompt).
+    /// Keeps the first `len` positions (e.g. to reuse a common prompt), and forgets the
+    /// layer weights it was used with: new positions are projected with the weights as
+    /// they are now (as a cache without the snapshot would), so a step of training or a
+    /// loaded checkpoint in between is not silently ignored.
     ///
     /// # Errors
     /// [`NnError::InvalidArgument`] when `len` is more than the positions stored.
@@ -131,6 +134,7 @@ impl<T: Scalar> LayerKvCache<T> {
             });
         }
         self.len = len;
+        self.projections = None;
         Ok(())
     }
 
@@ -174,6 +178,10 @@ impl<T: Scalar> LayerKvCache<T> {
                     got: shape_of(x.shape()),
                 });
             }
+        }
+        if t == 0 {
+            // Nothing to write (an empty prefill chunk): the positions stored so far.
+            return self.keys_values();
         }
         if t > self.remaining() {
             return Err(NnError::CacheFull {
@@ -322,5 +330,33 @@ impl<T: Scalar> KvCache<T> {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appending_no_positions_returns_what_is_stored() {
+        let mut cache = LayerKvCache::<f32>::new(1, 2, 8, 4, 4).unwrap();
+        let (k, v) = cache
+            .append(&Tensor::ones(&[1, 2, 3, 4]), &Tensor::ones(&[1, 2, 3, 4]))
+            .unwrap();
+        drop((k, v));
+        let (k, v) = cache
+            .append(&Tensor::zeros(&[1, 2, 0, 4]), &Tensor::zeros(&[1, 2, 0, 4]))
+            .unwrap();
+        assert_eq!(k.shape(), &[1, 2, 3, 4]);
+        assert_eq!(v.to_vec(), vec![1.0; 24]);
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn truncating_forgets_the_weights_snapshot() {
+        let mut cache = LayerKvCache::<f32>::new(1, 1, 4, 2, 2).unwrap();
+        cache.projections = Some(vec![Tensor::zeros(&[2, 2])]);
+        cache.truncate(0).unwrap();
+        assert!(cache.projections.is_none());
     }
 }
