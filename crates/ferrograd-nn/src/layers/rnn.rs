@@ -294,17 +294,24 @@ impl<T: Scalar> ElmanRnn<T> {
         self.rnn_units.len()
     }
 
-    /// Size of the inputs of the first layer.
+    /// Size of the inputs of the first layer (0 with no layers).
     pub fn input_size(&self) -> usize {
-        self.rnn_units[0].input_size()
+        self.rnn_units.first().map_or(0, |c| c.input_size())
     }
 
-    /// Size of the last layer's hidden state.
+    /// Size of the last layer's hidden state (0 with no layers).
     pub fn hidden_size(&self) -> usize {
-        self.rnn_units[self.rnn_units.len() - 1].hidden_size()
+        self.rnn_units.last().map_or(0, |c| c.hidden_size())
     }
 
     fn check(&self, op: &'static str, x: &Tensor<T>, h0: Option<&Tensor<T>>) -> Result<()> {
+        // `rnn_units` is public: a stack emptied by hand is an error, not a panic.
+        if self.rnn_units.is_empty() {
+            return Err(NnError::InvalidArgument {
+                op,
+                reason: "the RNN has no layers (rnn_units is empty)".into(),
+            });
+        }
         if x.rank() != 3 || x.shape()[2] != self.input_size() {
             return Err(bad(
                 op,
@@ -853,6 +860,16 @@ simd_kernel! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stack_emptied_by_hand_is_an_error() {
+        let mut rnn = ElmanRnn::<f32>::new(3, 4, 2, &mut Rng::new(0)).unwrap();
+        rnn.rnn_units.clear();
+        assert_eq!((rnn.input_size(), rnn.hidden_size()), (0, 0));
+        let x = Tensor::zeros(&[1, 2, 3]);
+        let err = rnn.forward_with_state(&x, None).unwrap_err().to_string();
+        assert!(err.contains("no layers"), "{err}");
+    }
 
     #[test]
     fn fast_tanh_is_within_a_few_ulps() {
