@@ -102,18 +102,31 @@ pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| TokenizeError::read(path, e))
 }
 
-/// Writes `contents` to `path` through a temporary file and a rename, so a crash never
-/// leaves a half-written file.
+/// Writes `contents` to `path` through a temporary file in the same folder (unique per
+/// process and call, so concurrent saves never share one), synced, then renamed over the
+/// target: a crash never leaves a half-written or empty file, and a failure leaves no
+/// temporary file behind.
 pub(crate) fn write_atomic(path: &std::path::Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
     let io = |source| TokenizeError::Io {
         op: "writing",
         path: path.to_path_buf(),
         source,
     };
+    let serial = SAVES.fetch_add(1, Ordering::Relaxed);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
+    tmp.push(format!(".tmp-{}-{serial}", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents).map_err(io)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io(e)
