@@ -238,10 +238,23 @@ impl<T: Scalar> StateDict<T> {
     /// `[out, in]`).
     ///
     /// # Errors
-    /// [`NnError::InvalidArgument`] when there is no tensor `name`; a tensor error when
-    /// it is not 2-D.
+    /// [`NnError::InvalidArgument`] naming the tensor and its source when there is no
+    /// tensor `name` or it is not 2-D.
     pub fn transpose(&mut self, name: &str) -> Result<()> {
-        self.map(name, |t| Ok(t.t()?.contiguous()))
+        let source = self.source.clone();
+        self.map(name, |t| {
+            if t.rank() != 2 {
+                return Err(NnError::InvalidArgument {
+                    op: "StateDict::transpose",
+                    reason: format!(
+                        "`{name}` in {source} has shape {:?}: only a 2-D tensor can be \
+                         transposed",
+                        t.shape()
+                    ),
+                });
+            }
+            Ok(t.t()?.contiguous())
+        })
     }
 
     /// Splits the tensor `name` along `axis` into equal parts stored under `into` (a
@@ -252,7 +265,14 @@ impl<T: Scalar> StateDict<T> {
     /// the axis does not divide evenly.
     pub fn split(&mut self, name: &str, axis: isize, into: &[&str]) -> Result<()> {
         let t = self.tensors.get(name).ok_or_else(|| self.no_such(name))?;
-        let size = t.dim(axis)?;
+        let size = t.dim(axis).map_err(|_| NnError::InvalidArgument {
+            op: "StateDict::split",
+            reason: format!(
+                "`{name}` in {} has shape {:?}: no axis {axis}",
+                self.source,
+                t.shape()
+            ),
+        })?;
         if into.is_empty() || size % into.len() != 0 {
             return Err(NnError::InvalidArgument {
                 op: "StateDict::split",

@@ -262,3 +262,24 @@ fn corrupt_bytes_are_errors_never_panics() {
     assert_eq!(report.unexpected, ["attn.bias"]);
     std::fs::remove_file(&mixed).unwrap();
 }
+
+#[test]
+fn a_transform_of_the_wrong_rank_names_the_tensor_and_its_source() {
+    let mut d = StateDict::<f32>::new("hf.safetensors");
+    d.insert("h.0.ln_1.bias", Tensor::zeros(&[6]));
+    let err = d.transpose("h.0.ln_1.bias").unwrap_err().to_string();
+    assert!(
+        err.contains("StateDict::transpose")
+            && err.contains("h.0.ln_1.bias")
+            && err.contains("hf.safetensors"),
+        "{err}"
+    );
+    let err = d
+        .split("h.0.ln_1.bias", 1, &["a", "b"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("StateDict::split") && err.contains("h.0.ln_1.bias"),
+        "{err}"
+    );
+}

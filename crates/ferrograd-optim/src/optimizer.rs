@@ -106,7 +106,16 @@ pub trait Optimizer<T: Scalar = f32>: std::fmt::Debug {
     where
         Self: Sized,
     {
+        let path = path.as_ref();
         self.load_state_dict(&crate::load_state(path)?)
+            .map_err(|e| match e {
+                // The state-dict check does not know the file: name it.
+                crate::OptimError::StateDict { op, reason } => crate::OptimError::StateDict {
+                    op,
+                    reason: format!("{}: {reason}", path.display()),
+                },
+                other => other,
+            })
     }
 }
 

@@ -441,3 +441,27 @@ fn reserved_names_are_rejected_on_load_as_on_save() -> R {
     );
     Ok(())
 }
+
+#[test]
+fn loading_another_optimizers_file_names_the_file() -> R {
+    let params = initial::<f32>();
+    let config = SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::new(0.1)
+    };
+    let mut sgd = Sgd::new(params.clone(), config)?;
+    train_step(&params, &mut sgd, 0)?;
+    let path = std::env::temp_dir().join(format!(
+        "ferrograd-sgd-state-{}.safetensors",
+        std::process::id()
+    ));
+    sgd.save(&path)?;
+    let mut adam = Adam::new(params, AdamConfig::new(0.1))?;
+    let message = adam.load(&path).unwrap_err().to_string();
+    std::fs::remove_file(&path).ok();
+    assert!(
+        message.contains(path.to_str().unwrap()) && message.contains("written by \"Sgd\""),
+        "{message}"
+    );
+    Ok(())
+}
