@@ -110,7 +110,7 @@ pub trait Optimizer<T: Scalar = f32>: std::fmt::Debug {
         self.load_state_dict(&crate::load_state(path)?)
             .map_err(|e| match e {
                 // The state-dict check does not know the file: name it.
-                crate::OptimError::StateDict { op, reason } => crate::OptimError::StateDict {
+                OptimError::StateDict { op, reason } => OptimError::StateDict {
                     op,
                     reason: format!("{}: {reason}", path.display()),
                 },
