@@ -144,6 +144,13 @@ fn splits_by_source_lines() {
     // 11 lines: the first ⌊0.9·11⌋ = 9 go to training.
     assert_eq!((train.len(), valid.len()), (9, 1));
     assert_eq!(Bytes.decode(valid.example(0)).unwrap(), "line 10");
+    // Each part counts its own dropped lines: the empty 11th line is the held-out part's.
+    assert_eq!((train.lines_dropped(), valid.lines_dropped()), (0, 1));
+    assert_eq!(corpus.lines_dropped(), 1);
+    // The held-out part splits again by its own lines (10 and 11): ⌊0.5·2⌋ = 1 each.
+    let (a, b) = valid.split_by_lines(0.5).unwrap();
+    assert_eq!((a.len(), b.len()), (1, 0));
+    assert_eq!((a.lines_dropped(), b.lines_dropped()), (0, 1));
     assert!(corpus.split_by_lines(1.5).is_err());
     assert_ne!(train.fingerprint(), valid.fingerprint());
 }

@@ -441,6 +441,8 @@ pub struct TokenizedLines {
     offsets: Vec<usize>,
     lines: Vec<u64>,
     lines_read: u64,
+    /// Lines of the source before this part (0 but for the held-out part of a split).
+    lines_before: u64,
     source: String,
 }
 
@@ -451,6 +453,7 @@ impl TokenizedLines {
             offsets: vec![0],
             lines: Vec::new(),
             lines_read: 0,
+            lines_before: 0,
             source,
         }
     }
@@ -560,14 +563,15 @@ impl TokenizedLines {
         &self.source
     }
 
-    /// Lines read from the source.
+    /// Lines read from the source, up to the end of this part (for the held-out part of
+    /// [`TokenizedLines::split_by_lines`], the source's lines before it included).
     pub fn lines_read(&self) -> u64 {
         self.lines_read
     }
 
-    /// Lines dropped (fewer than 2 tokens: empty or one-token lines).
+    /// Lines of this part dropped (fewer than 2 tokens: empty or one-token lines).
     pub fn lines_dropped(&self) -> u64 {
-        self.lines_read - self.lines.len() as u64
+        self.lines_read - self.lines_before - self.lines.len() as u64
     }
 
     /// Total tokens kept, over every example.
@@ -587,6 +591,7 @@ impl TokenizedLines {
 
     /// The examples from the first `fraction` of the source's lines (train) and from the
     /// rest (held out): line `k` goes to the first part when `k ≤ ⌊fraction · lines_read⌋`.
+    /// Each part counts its own dropped lines.
     ///
     /// # Errors
     /// [`DataError::InvalidArgument`] for a fraction outside [0, 1].
@@ -597,24 +602,28 @@ impl TokenizedLines {
                 format!("fraction {fraction} is not in [0, 1]"),
             ));
         }
-        let boundary = (fraction * self.lines_read as f64).floor() as u64;
+        // Of this part's own lines (a held-out part can be split again).
+        let own = self.lines_read - self.lines_before;
+        let boundary = self.lines_before + (fraction * own as f64).floor() as u64;
         let cut = self.lines.partition_point(|&l| l <= boundary);
-        let part = |range: std::ops::Range<usize>, lines_read: u64, tag: &str| {
-            let start = self.offsets[range.start];
-            Self {
-                ids: self.ids[start..self.offsets[range.end]].to_vec(),
-                offsets: self.offsets[range.start..=range.end]
-                    .iter()
-                    .map(|o| o - start)
-                    .collect(),
-                lines: self.lines[range].to_vec(),
-                lines_read,
-                source: format!("{} ({tag})", self.source),
-            }
-        };
+        let part =
+            |range: std::ops::Range<usize>, lines_before: u64, lines_read: u64, tag: &str| {
+                let start = self.offsets[range.start];
+                Self {
+                    ids: self.ids[start..self.offsets[range.end]].to_vec(),
+                    offsets: self.offsets[range.start..=range.end]
+                        .iter()
+                        .map(|o| o - start)
+                        .collect(),
+                    lines: self.lines[range].to_vec(),
+                    lines_read,
+                    lines_before,
+                    source: format!("{} ({tag})", self.source),
+                }
+            };
         Ok((
-            part(0..cut, boundary, "first part"),
-            part(cut..self.len(), self.lines_read, "second part"),
+            part(0..cut, self.lines_before, boundary, "first part"),
+            part(cut..self.len(), boundary, self.lines_read, "second part"),
         ))
     }
 
