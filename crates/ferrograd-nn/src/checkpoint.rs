@@ -124,6 +124,7 @@ pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
     );
     if !problems.is_empty() {
         return Err(NnError::CheckpointMismatch {
+            op: "load_checkpoint",
             path: path.display().to_string(),
             problems,
         });

@@ -43,9 +43,11 @@ pub enum NnError {
         capacity: usize,
     },
     /// A checkpoint that does not match the model: nothing was loaded.
-    #[error("load_checkpoint: {path} does not match the model ({} problem(s)): {}", problems.len(), problems.join("; "))]
+    #[error("{op}: {path} does not match the model ({} problem(s)): {}", problems.len(), problems.join("; "))]
     CheckpointMismatch {
-        /// The file.
+        /// The call (`load_checkpoint`, `load_state_dict`).
+        op: &'static str,
+        /// The file, or what the dict was made from.
         path: String,
         /// Every difference found: missing, unexpected, wrong shape, wrong dtype.
         problems: Vec<String>,

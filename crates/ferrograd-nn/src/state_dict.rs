@@ -384,15 +384,22 @@ pub struct LoadReport {
     pub unexpected: Vec<String>,
     /// Tensors whose shape differs from their parameter's (not loaded).
     pub mismatched: Vec<ShapeMismatch>,
+    /// Names of one tied parameter that hold different values in the dict (a checkpoint
+    /// trained untied): the first name's value is the one loaded.
+    pub conflicting: Vec<String>,
 }
 
 impl LoadReport {
-    /// True when everything matched: nothing missing, unexpected or mismatched.
+    /// True when everything matched: nothing missing, unexpected, mismatched or
+    /// conflicting.
     pub fn is_complete(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.mismatched.is_empty()
+            && self.conflicting.is_empty()
     }
 
-    /// Every problem as a line, in the order missing, mismatched, unexpected.
+    /// Every problem as a line, in the order missing, mismatched, unexpected, conflicting.
     pub fn problems(&self) -> Vec<String> {
         let mut lines: Vec<String> = self
             .missing
@@ -410,6 +417,9 @@ impl LoadReport {
                 .iter()
                 .map(|n| format!("unexpected tensor `{n}`")),
         );
+        lines.extend(self.conflicting.iter().map(|n| {
+            format!("`{n}` is a tied parameter whose other name holds a different value")
+        }));
         lines
     }
 }
@@ -466,6 +476,15 @@ pub fn load_state_dict<T: Scalar, M: Module<T> + ?Sized>(
             });
             continue;
         }
+        // Tied names must agree: a model that ties them cannot take two values.
+        for other in &present[1..] {
+            let other_value = &dict.tensors[other.as_str()];
+            if other_value.shape() != value.shape()
+                || other_value.contiguous_data() != value.contiguous_data()
+            {
+                report.conflicting.push((*other).clone());
+            }
+        }
         report.loaded.push(names[0].clone());
         updates.push((param, value));
     }
@@ -478,6 +497,7 @@ pub fn load_state_dict<T: Scalar, M: Module<T> + ?Sized>(
         .collect();
     if options.strict && !report.is_complete() {
         return Err(NnError::CheckpointMismatch {
+            op: "load_state_dict",
             path: dict.source.clone(),
             problems: report.problems(),
         });

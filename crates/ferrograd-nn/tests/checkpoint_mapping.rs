@@ -107,7 +107,7 @@ fn a_strict_load_lists_every_problem_and_changes_nothing() {
     d.insert("q.weight", Tensor::zeros(&[3, 4]));
     d.insert("lm_head.weight", Tensor::zeros(&[2, 2]));
     let err = load_state_dict(&model, &d, &LoadOptions::strict()).unwrap_err();
-    let NnError::CheckpointMismatch { path, problems } = &err else {
+    let NnError::CheckpointMismatch { path, problems, .. } = &err else {
         panic!("{err}")
     };
     assert_eq!(path, "<hf checkpoint>");

@@ -221,6 +221,29 @@ fn a_tied_weight_is_named_once_updated_once_saved_once_and_loaded_into_both_plac
         again.head.weight.tensor().to_vec(),
         model.embed.weight.tensor().to_vec()
     );
+    // An untied checkpoint (the two names hold different values) cannot go into one tied
+    // parameter: strict says so and changes nothing; lenient takes the first name's value
+    // and reports the other.
+    let mut untied = StateDict::from_module(&model);
+    untied.insert("head.weight", model.embed.weight.tensor().add_scalar(1.0));
+    let target = lm(true, 5);
+    let before = target.embed.weight.tensor().to_vec();
+    let err = ferrograd_nn::load_state_dict(&target, &untied, &ferrograd_nn::LoadOptions::strict())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("load_state_dict") && err.contains("`head.weight` is a tied parameter"),
+        "{err}"
+    );
+    assert_eq!(target.embed.weight.tensor().to_vec(), before);
+    let report =
+        ferrograd_nn::load_state_dict(&target, &untied, &ferrograd_nn::LoadOptions::lenient())
+            .unwrap();
+    assert_eq!(report.conflicting, ["head.weight"]);
+    assert_eq!(
+        target.embed.weight.tensor().to_vec(),
+        model.embed.weight.tensor().to_vec()
+    );
     std::fs::remove_file(&path).unwrap();
 }
 
