@@ -9,6 +9,12 @@
 //! model.load_state_dict(load_file("model.safetensors"))
 //! ```
 //!
+//! A tied weight (an embedding shared with the output head) is stored once, under its
+//! first name, as Hugging Face stores it: load such a checkpoint with
+//! `safetensors.torch.load_model(model, "model.safetensors")`, which knows the model's
+//! tied parameters, or with `load_state_dict(..., strict=False)` (the head is the same
+//! tensor).
+//!
 //! Tensors are stored in the module's element type (`F32` for `f32`, the type PyTorch
 //! uses by default; `F64` for `f64`). Saving writes a temporary file in the same
 //! directory and renames it over the target, so a crash never leaves a half-written
