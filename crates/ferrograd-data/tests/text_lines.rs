@@ -30,6 +30,25 @@ impl TextEncoder for Bytes {
     }
 }
 
+/// Bytes shifted by one: another tokenizer with the same kind of output.
+#[derive(Debug)]
+struct Shifted;
+
+impl TextEncoder for Shifted {
+    fn encode(&self, text: &str) -> Vec<u32> {
+        text.bytes().map(|b| u32::from(b) + 1).collect()
+    }
+    fn decode(&self, ids: &[u32]) -> ferrograd_data::Result<String> {
+        Ok(
+            String::from_utf8_lossy(&ids.iter().map(|&i| (i - 1) as u8).collect::<Vec<_>>())
+                .into_owned(),
+        )
+    }
+    fn vocab_size(&self) -> usize {
+        257
+    }
+}
+
 fn temp_file(tag: &str, contents: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
         "ferrograd-data-lines-{}-{tag}.txt",
@@ -321,6 +340,20 @@ fn streaming_gives_the_in_memory_examples_and_resumes_exactly() {
     let mut b = open();
     b.restore(&saved).unwrap();
     assert_eq!(drain_epoch(&mut b), rest);
+    // The same file read with another tokenizer, or another vocabulary limit: refused
+    // (the position's pending ids came from this one).
+    let shifted: Arc<dyn TextEncoder> = Arc::new(Shifted);
+    let mut d = StreamingBatches::open(&path, shifted, options.clone(), 8, Padding::new(0))
+        .unwrap()
+        .shuffle_buffer(10, 3)
+        .unwrap();
+    assert!(d.restore(&saved).is_err());
+    let limited = options.clone().vocab_limit(256);
+    let mut e = StreamingBatches::open(&path, encoder.clone(), limited, 8, Padding::new(0))
+        .unwrap()
+        .shuffle_buffer(10, 3)
+        .unwrap();
+    assert!(e.restore(&saved).is_err());
     // Another file's position is refused.
     let other = temp_file("stream-other", lines_text(3).as_bytes());
     let mut c = StreamingBatches::open(&other, encoder, options, 8, Padding::new(0)).unwrap();

@@ -578,6 +578,17 @@ impl BatchSource for StreamingBatches {
         h.write_u64(self.batch_size as u64);
         h.write_u64(self.options.max_length as u64);
         h.write_u64(u64::from(self.options.replace_digits));
+        h.write_u64(self.options.vocab_limit.map_or(u64::MAX, |v| v as u64));
+        // The tokenizer: its size and its ids for a probe text (words, digits, accents,
+        // spaces), which two different tokenizers almost never share. The restored
+        // position's pending ids came from the saved run's tokenizer.
+        h.write_u64(self.encoder.vocab_size() as u64);
+        for id in self
+            .encoder
+            .encode(" The quick brown fox, 1234 jumps: naïve café — \u{4e2d}\u{6587}!\n")
+        {
+            h.write_u64(u64::from(id));
+        }
         match self.shuffle {
             Some((size, seed)) => {
                 h.write_u64(size as u64);
