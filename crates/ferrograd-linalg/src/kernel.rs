@@ -69,8 +69,17 @@ fn check_bounds(
         return Err("strides overflow".into());
     };
     let base = isize::try_from(offset).map_err(|_| "offset overflows".to_string())?;
-    let lo = base + r_lo + c_lo;
-    let hi = base + r_hi + c_hi;
+    // Checked: a wrapped sum could pass the bounds test below and let `gemm` read outside
+    // the buffer.
+    let (Some(lo), Some(hi)) = (
+        base.checked_add(r_lo).and_then(|x| x.checked_add(c_lo)),
+        base.checked_add(r_hi).and_then(|x| x.checked_add(c_hi)),
+    ) else {
+        return Err(format!(
+            "{rows}x{cols} view at offset {offset} with strides ({rs}, {cs}): the addressed \
+             elements overflow"
+        ));
+    };
     if lo < 0 || hi >= len as isize {
         return Err(format!(
             "{rows}x{cols} view at offset {offset} with strides ({rs}, {cs}) addresses \
@@ -398,6 +407,10 @@ mod tests {
             "empty views never alias"
         );
         assert!(MatViewMut::new(&mut out, 0, 2, 1, 0, 1).is_err());
+        // Strides whose products fit but whose sum wraps: refused, never read past.
+        assert!(MatView::new(&data, 0, 2, 2, isize::MAX, isize::MAX).is_err());
+        assert!(MatView::new(&data, 5, 2, 2, isize::MIN / 2, isize::MIN / 2).is_err());
+        assert!(MatView::new(&data, usize::MAX / 2, 2, 2, isize::MAX, 1).is_err());
     }
 
     #[test]
