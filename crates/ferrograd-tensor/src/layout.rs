@@ -194,18 +194,24 @@ pub fn normalize_axes(op: &'static str, axes: &[isize], shape: &[usize]) -> Resu
 /// `(start, len)`.
 pub(crate) fn resolve_range(size: usize, range: &impl RangeBounds<isize>) -> (usize, usize) {
     let size_i = size as isize;
-    let resolve = |v: isize| -> usize {
-        let v = if v < 0 { v + size_i } else { v };
-        v.clamp(0, size_i) as usize
+    // A negative index counts from the end; it is resolved before an inclusive end (or an
+    // excluded start) steps past it, so `..=-1` reaches the last element.
+    let index = |v: isize| -> isize {
+        if v < 0 {
+            v.saturating_add(size_i)
+        } else {
+            v
+        }
     };
+    let clamp = |v: isize| -> usize { v.clamp(0, size_i) as usize };
     let start = match range.start_bound() {
-        Bound::Included(&s) => resolve(s),
-        Bound::Excluded(&s) => resolve(s.saturating_add(1)),
+        Bound::Included(&s) => clamp(index(s)),
+        Bound::Excluded(&s) => clamp(index(s).saturating_add(1)),
         Bound::Unbounded => 0,
     };
     let end = match range.end_bound() {
-        Bound::Included(&e) => resolve(e.saturating_add(1)),
-        Bound::Excluded(&e) => resolve(e),
+        Bound::Included(&e) => clamp(index(e).saturating_add(1)),
+        Bound::Excluded(&e) => clamp(index(e)),
         Bound::Unbounded => size,
     };
     (start, end.saturating_sub(start))
@@ -579,6 +585,23 @@ pub(crate) fn for_each_run<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_ranges_resolve_as_list_slicing_does() {
+        // (range, expected (start, len)) on an axis of 5, each checked against Python's
+        // `list(range(5))[a:b]` by hand.
+        assert_eq!(resolve_range(5, &(1..-1)), (1, 3)); // [1:-1] → 1, 2, 3
+        assert_eq!(resolve_range(5, &(..=-1)), (0, 5)); // [:] through the last
+        assert_eq!(resolve_range(5, &(1..=-2)), (1, 3)); // [1:-1]
+        assert_eq!(resolve_range(5, &(-2..)), (3, 2)); // [-2:]
+        assert_eq!(resolve_range(5, &(..=9)), (0, 5)); // clamped
+        assert_eq!(resolve_range(5, &(-9..2)), (0, 2)); // clamped
+        assert_eq!(resolve_range(5, &(3..1)), (3, 0)); // empty
+        let excluded_start = (std::ops::Bound::Excluded(-1), std::ops::Bound::Unbounded);
+        assert_eq!(resolve_range(5, &excluded_start), (5, 0)); // after the last: empty
+        let excluded_start = (std::ops::Bound::Excluded(-3), std::ops::Bound::Unbounded);
+        assert_eq!(resolve_range(5, &excluded_start), (3, 2));
+    }
 
     #[test]
     fn broadcasting_rules() {
