@@ -68,11 +68,12 @@ impl<T: Scalar> Unary<T> {
             Unary::Sqrt => x.sqrt(),
             Unary::Tanh => x.tanh(),
             Unary::Sigmoid => x.sigmoid(),
+            // NaN stays NaN, as in PyTorch (`x > 0 ? x : 0` would hide it as 0).
             Unary::Relu => {
-                if x > T::ZERO {
-                    x
-                } else {
+                if x <= T::ZERO {
                     T::ZERO
+                } else {
+                    x
                 }
             }
             Unary::Gelu => {
@@ -424,6 +425,15 @@ mod tests {
             0.5 * x * (1.0 + t),
             0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du,
         )
+    }
+
+    #[test]
+    fn relu_keeps_nan_as_pytorch_does() {
+        let x = Tensor::<f32>::from_vec(vec![f32::NAN, -1.0, 0.0, 2.0, f32::NEG_INFINITY], &[5])
+            .unwrap();
+        let y = x.relu().to_vec();
+        assert!(y[0].is_nan());
+        assert_eq!(&y[1..], &[0.0, 0.0, 2.0, 0.0]);
     }
 
     #[test]
