@@ -521,3 +521,16 @@ fn ops_on_empty_tensors_with_huge_sizes_never_wrap() {
     too_large(rows.logsumexp(-1, false), "logsumexp");
     assert_eq!(rows.sum(&[0], false).unwrap().shape(), &[0]);
 }
+
+/// As PyTorch's `amax`: an empty kept axis gives an empty result; only an empty reduced
+/// axis (there is no extremum of nothing) is an error.
+#[test]
+fn extrema_over_empty_tensors_follow_pytorch() {
+    let t = Tensor::<f32>::zeros(&[0, 3]);
+    assert_eq!(t.max(&[1], false).unwrap().shape(), &[0]);
+    assert_eq!(t.min(&[1], true).unwrap().shape(), &[0, 1]);
+    for axes in [&[0][..], &[][..]] {
+        let err = t.max(axes, false).unwrap_err().to_string();
+        assert!(err.contains("empty axis"), "{axes:?}: {err}");
+    }
+}

@@ -197,11 +197,18 @@ impl<T: Scalar> Tensor<T> {
     ) -> Result<Tensor<T>> {
         let reduced = normalize_axes(op, axes, self.shape())?;
         let kept = keepdim_shape(self.shape(), &reduced);
-        if fold != Fold::Sum && self.numel() == 0 {
+        // As PyTorch's amax/amin: an error only when a reduced axis is empty (there is no
+        // extremum of nothing); an empty kept axis just gives an empty result.
+        let empty_reduced = self
+            .shape()
+            .iter()
+            .zip(&reduced)
+            .any(|(&size, &r)| r && size == 0);
+        if fold != Fold::Sum && empty_reduced {
             return Err(TensorError::InvalidArgument {
                 op,
                 reason: format!(
-                    "cannot reduce an empty tensor of shape {}",
+                    "cannot reduce an empty axis of a tensor of shape {}",
                     shape_of(self.shape())
                 ),
             });
@@ -266,7 +273,7 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidAxis`] for an axis out of range,
-    /// [`TensorError::InvalidArgument`] for an empty tensor.
+    /// [`TensorError::InvalidArgument`] when a reduced axis is empty.
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Result<Tensor<T>> {
         self.fold("max", axes, keepdim, Fold::Max)
     }
@@ -275,7 +282,7 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Errors
     /// [`TensorError::InvalidAxis`] for an axis out of range,
-    /// [`TensorError::InvalidArgument`] for an empty tensor.
+    /// [`TensorError::InvalidArgument`] when a reduced axis is empty.
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Result<Tensor<T>> {
         self.fold("min", axes, keepdim, Fold::Min)
     }
