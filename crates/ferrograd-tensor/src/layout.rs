@@ -597,9 +597,9 @@ mod tests {
         assert_eq!(resolve_range(5, &(..=9)), (0, 5)); // clamped
         assert_eq!(resolve_range(5, &(-9..2)), (0, 2)); // clamped
         assert_eq!(resolve_range(5, &(3..1)), (3, 0)); // empty
-        let excluded_start = (std::ops::Bound::Excluded(-1), std::ops::Bound::Unbounded);
+        let excluded_start = (Bound::Excluded(-1), Bound::Unbounded);
         assert_eq!(resolve_range(5, &excluded_start), (5, 0)); // after the last: empty
-        let excluded_start = (std::ops::Bound::Excluded(-3), std::ops::Bound::Unbounded);
+        let excluded_start = (Bound::Excluded(-3), Bound::Unbounded);
         assert_eq!(resolve_range(5, &excluded_start), (3, 2));
     }
 
