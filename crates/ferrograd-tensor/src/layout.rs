@@ -587,6 +587,8 @@ mod tests {
     use super::*;
 
     #[test]
+    // Python-style negative ends look like empty Rust ranges: they are the point here.
+    #[allow(clippy::reversed_empty_ranges)]
     fn python_ranges_resolve_as_list_slicing_does() {
         // (range, expected (start, len)) on an axis of 5, each checked against Python's
         // `list(range(5))[a:b]` by hand.
