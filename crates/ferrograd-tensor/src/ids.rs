@@ -115,11 +115,13 @@ impl IdTensor {
     /// Ids of `shape`, every one `value`.
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] when the element count overflows `usize` or the
-    /// buffer cannot be allocated.
+    /// [`TensorError::TooLarge`] when the element count overflows `usize` or the buffer
+    /// cannot be allocated.
     pub fn full(shape: &[usize], value: i64) -> Result<Self> {
         let n = crate::tensor::checked_len("IdTensor::full", shape, size_of::<i64>())?;
-        Ok(Self::from_parts(vec![value; n], shape))
+        let mut data = allocate("IdTensor::full", shape, n)?;
+        data.resize(n, value);
+        Ok(Self::from_parts(data, shape))
     }
 
     /// Ids of `shape`, all zero.
@@ -140,14 +142,16 @@ impl IdTensor {
     /// ```
     ///
     /// # Errors
-    /// [`TensorError::InvalidArgument`] when the range is too long to allocate.
+    /// [`TensorError::TooLarge`] when the range is too long to count or allocate.
     pub fn arange(start: i64, end: i64) -> Result<Self> {
         let len = u64::try_from(i128::from(end) - i128::from(start))
             .unwrap_or(0)
             .try_into()
             .unwrap_or(usize::MAX);
         crate::tensor::checked_len("IdTensor::arange", &[len], size_of::<i64>())?;
-        Ok(Self::from_parts((start..end.max(start)).collect(), &[len]))
+        let mut data = allocate("IdTensor::arange", &[len], len)?;
+        data.extend(start..end.max(start));
+        Ok(Self::from_parts(data, &[len]))
     }
 
     // ----- inspection -----------------------------------------------------------------
@@ -635,7 +639,10 @@ impl IdTensor {
     /// # Errors
     /// [`TensorError::ShapeMismatch`] when the mask does not broadcast to this shape.
     pub fn masked_fill(&self, mask: &IdTensor, value: i64) -> Result<Self> {
-        let mask = mask.broadcast_to(self.shape())?;
+        let mask = mask.with_layout(
+            mask.layout
+                .broadcast_to("IdTensor::masked_fill", self.shape())?,
+        );
         self.zip_with("IdTensor::masked_fill", &mask, |v, m| {
             if m != 0 { value } else { v }
         })
@@ -737,4 +744,16 @@ impl<const M: usize, const N: usize> From<[[i64; N]; M]> for IdTensor {
     fn from(rows: [[i64; N]; M]) -> Self {
         Self::from_parts(rows.iter().flatten().copied().collect(), &[M, N])
     }
+}
+/// An empty vector with room for `len` ids, or [`TensorError::TooLarge`] naming `op`
+/// and `shape` when the memory cannot be had (instead of aborting the process).
+fn allocate(op: &'static str, shape: &[usize], len: usize) -> Result<Vec<i64>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(len)
+        .map_err(|e| TensorError::TooLarge {
+            op,
+            shape: shape_of(shape),
+            reason: format!("allocation failed: {e}"),
+        })?;
+    Ok(data)
 }

@@ -70,6 +70,21 @@ impl StoredTensor {
             });
         }
         let width = size_of::<T>();
+        let count = crate::layout::checked_numel(&self.shape);
+        if count.and_then(|c| c.checked_mul(width)) != Some(self.bytes.len()) {
+            return Err(TensorError::Format {
+                op: "load_safetensors",
+                path: path.display().to_string(),
+                reason: format!(
+                    "tensor `{}` of shape {:?} needs {} bytes of {}, the file holds {}",
+                    self.name,
+                    self.shape,
+                    count.map_or_else(|| "too many".into(), |c| (c * width).to_string()),
+                    self.dtype,
+                    self.bytes.len()
+                ),
+            });
+        }
         let data: Vec<T> = self
             .bytes
             .chunks_exact(width)
@@ -580,6 +595,26 @@ mod tests {
             fine.to_tensor::<f64>(Path::new("e")).unwrap().shape(),
             &[0, 4, 1 << 20]
         );
+    }
+
+    #[test]
+    fn bytes_that_do_not_fill_the_shape_are_errors_naming_the_tensor() {
+        for bytes in [vec![0u8; 9], vec![0u8; 4]] {
+            let stored = StoredTensor {
+                name: "w".into(),
+                dtype: "F32".into(),
+                shape: vec![2],
+                bytes,
+            };
+            let err = stored
+                .to_tensor::<f32>(Path::new("m.safetensors"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("m.safetensors") && err.contains("`w`") && err.contains("8 bytes"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

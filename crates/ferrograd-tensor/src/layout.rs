@@ -196,13 +196,7 @@ pub(crate) fn resolve_range(size: usize, range: &impl RangeBounds<isize>) -> (us
     let size_i = size as isize;
     // A negative index counts from the end; it is resolved before an inclusive end (or an
     // excluded start) steps past it, so `..=-1` reaches the last element.
-    let index = |v: isize| -> isize {
-        if v < 0 {
-            v.saturating_add(size_i)
-        } else {
-            v
-        }
-    };
+    let index = |v: isize| -> isize { if v < 0 { v.saturating_add(size_i) } else { v } };
     let clamp = |v: isize| -> usize { v.clamp(0, size_i) as usize };
     let start = match range.start_bound() {
         Bound::Included(&s) => clamp(index(s)),

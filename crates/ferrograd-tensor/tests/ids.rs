@@ -193,3 +193,41 @@ fn empty_tensors_with_huge_sizes_do_not_overflow() {
     let ids = IdTensor::new(Vec::new(), &[usize::MAX, 0]).unwrap();
     assert!(ids.is_empty() && ids.to_vec().is_empty());
 }
+
+#[test]
+fn sizes_too_large_to_allocate_are_errors_not_aborts() {
+    // Countable, but 2^60 bytes, beyond any x86-64 or AArch64 address space (so the
+    // allocation fails whatever the kernel's overcommit setting): an error naming the
+    // call, never an abort.
+    for result in [
+        IdTensor::full(&[1 << 57], 7),
+        IdTensor::zeros(&[1 << 30, 1 << 27]),
+        IdTensor::arange(0, 1 << 57),
+    ] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, TensorError::TooLarge { .. }), "{err}");
+    }
+    assert_eq!(IdTensor::arange(3, 6).unwrap().to_vec(), [3, 4, 5]);
+    assert_eq!(IdTensor::full(&[2, 2], 9).unwrap().to_vec(), [9, 9, 9, 9]);
+    // One-hot rows of a class count whose product overflows, or too many to allocate.
+    let ids = IdTensor::from(vec![0, 0, 0, 0]);
+    for classes in [1usize << 62, 1 << 58] {
+        let err = Tensor::<f32>::one_hot(&ids, classes).unwrap_err();
+        assert!(
+            matches!(err, TensorError::TooLarge { .. }),
+            "{classes}: {err}"
+        );
+    }
+    assert_eq!(
+        Tensor::<f32>::one_hot(&IdTensor::from(vec![1, 0]), 2)
+            .unwrap()
+            .to_vec(),
+        [0.0, 1.0, 1.0, 0.0]
+    );
+    // A mask that does not broadcast names the call the user made.
+    let err = IdTensor::from([[7, 3, 0, 0]])
+        .masked_fill(&IdTensor::from(vec![1, 0, 1]), -100)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("IdTensor::masked_fill"), "{err}");
+}

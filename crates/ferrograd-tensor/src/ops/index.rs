@@ -274,15 +274,18 @@ impl<T: Scalar> Tensor<T> {
     /// One-hot rows: `[.., classes]` with 1 at each id (a constant).
     ///
     /// # Errors
-    /// [`TensorError::IdOutOfRange`] for an id outside `0..classes`.
+    /// [`TensorError::IdOutOfRange`] for an id outside `0..classes`;
+    /// [`TensorError::TooLarge`] for a result too large to count or allocate.
     pub fn one_hot(ids: &IdTensor, classes: usize) -> Result<Tensor<T>> {
         let picks = Positions::new("one_hot", ids, classes)?;
-        let mut data = storage::zeroed_buffer::<T>(picks.values.len() * classes);
+        let mut shape = ids.shape().to_vec();
+        shape.push(classes);
+        let n = crate::tensor::checked_len("one_hot", &shape, size_of::<T>())?;
+        let mut data = storage::try_take_buffer::<T>("one_hot", &shape, n)?;
+        data.fill(T::ZERO);
         for (row, &i) in picks.values.iter().enumerate() {
             data[row * classes + i] = T::ONE;
         }
-        let mut shape = ids.shape().to_vec();
-        shape.push(classes);
         Ok(Tensor::from_vec_unchecked(data, &shape))
     }
 }
