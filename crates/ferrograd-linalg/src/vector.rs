@@ -425,6 +425,10 @@ impl<T: Scalar> Vector<T> {
     /// # Ok::<(), ferrograd_linalg::LinalgError>(())
     /// ```
     pub fn unit_vector(&self) -> Result<Self, LinalgError> {
+        if self.data.iter().any(|v| v.is_nan()) {
+            // `max` skips NaN: without this a NaN vector could look like the zero vector.
+            return Ok(self.map(|_| T::from_f64(f64::NAN)));
+        }
         let scale = self.data.iter().fold(T::ZERO, |m, v| m.max(v.abs()));
         if scale == T::ZERO {
             return Err(LinalgError::ZeroVector {
@@ -523,5 +527,17 @@ impl<T: Scalar> std::ops::IndexMut<usize> for Vector<T> {
             panic!("{}", self.out_of_bounds("Vector::get_mut", i));
         }
         &mut self.data[i]
+    }
+}
+
+#[cfg(test)]
+mod unit_vector_tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_vector_gives_nan_not_a_zero_vector_error() {
+        let u = Vector::from([f32::NAN, 0.0]).unit_vector().unwrap();
+        assert!(u.as_slice().iter().all(|v| v.is_nan()));
+        assert!(Vector::<f32>::zeros(2).unit_vector().is_err());
     }
 }

@@ -371,7 +371,14 @@ impl<T: Scalar> Tensor<T> {
         let mut data = storage::try_take_buffer("rand_uniform", shape, n)?;
         let (lo, hi) = (low.to_f64(), high.to_f64());
         for v in &mut data {
-            *v = T::from_f64(lo + (hi - lo) * rng.next_f64());
+            // In f64 the draw is below `high`, but rounding to f32 can reach it: redraw
+            // then (about once in 3·10⁷ draws), so the interval stays half-open.
+            *v = loop {
+                let x = T::from_f64(lo + (hi - lo) * rng.next_f64());
+                if x < high || !(low < high) {
+                    break x;
+                }
+            };
         }
         Ok(Self::from_vec_unchecked(data, shape))
     }

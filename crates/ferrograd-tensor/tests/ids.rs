@@ -231,3 +231,30 @@ fn sizes_too_large_to_allocate_are_errors_not_aborts() {
         .to_string();
     assert!(err.contains("IdTensor::masked_fill"), "{err}");
 }
+
+#[test]
+fn rows_without_entries_and_uniform_draws_at_the_edge() {
+    let mut rng = Rng::new(1);
+    let err = Tensor::<f32>::zeros(&[3, 0])
+        .multinomial(2, &mut rng)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("multinomial") && err.contains("row 0"),
+        "{err}"
+    );
+    // No rows at all: nothing to draw, an empty result.
+    let none = Tensor::<f32>::zeros(&[0, 4])
+        .multinomial(2, &mut rng)
+        .unwrap();
+    assert_eq!(none.shape(), &[0, 2]);
+    // [low, high) even where f64 draws round up in f32: an interval one f32 step wide
+    // makes every draw that would round to `high` a redraw.
+    let low = 1.0f32;
+    let high = f32::from_bits(low.to_bits() + 1);
+    let x = Tensor::<f32>::rand_uniform(&[10_000], low, high, &mut rng);
+    assert!(
+        x.to_vec().iter().all(|&v| v == low),
+        "only `low` is below `high`"
+    );
+}

@@ -30,6 +30,17 @@ impl<T: Scalar> Tensor<T> {
             });
         };
         let data = self.contiguous_data();
+        if size == 0 && self.numel() == 0 && self.shape()[..self.rank() - 1].iter().all(|&d| d > 0)
+        {
+            // Rows of no weights at all: the first one has nothing to draw.
+            return Err(TensorError::InvalidArgument {
+                op: "multinomial",
+                reason: format!(
+                    "row 0 of shape {} has no positive weight (no entries)",
+                    shape_of(self.shape())
+                ),
+            });
+        }
         let rows = data.len().checked_div(size).unwrap_or(0);
         let mut out = Vec::with_capacity(rows * samples);
         for r in 0..rows {
