@@ -370,12 +370,14 @@ impl<T: Scalar> Tensor<T> {
         let n = checked_len("rand_uniform", shape, size_of::<T>())?;
         let mut data = storage::try_take_buffer("rand_uniform", shape, n)?;
         let (lo, hi) = (low.to_f64(), high.to_f64());
+        // An empty or NaN interval has nothing below `high` to wait for.
+        let open = low.partial_cmp(&high) == Some(std::cmp::Ordering::Less);
         for v in &mut data {
             // In f64 the draw is below `high`, but rounding to f32 can reach it: redraw
             // then (about once in 3·10⁷ draws), so the interval stays half-open.
             *v = loop {
                 let x = T::from_f64(lo + (hi - lo) * rng.next_f64());
-                if x < high || !(low < high) {
+                if x < high || !open {
                     break x;
                 }
             };
