@@ -252,6 +252,13 @@ def add_1m():
     return (lambda: a + b), "add"
 
 
+def sum_124m():
+    """The sum of 124,439,808 floats (GPT-2 124M's parameter count): reading every weight
+    once from memory, the floor under one generated token at batch 1."""
+    x = torch.ones(124_439_808)
+    return (lambda: x.sum()), "sum"
+
+
 def softmax_64x32000():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 32000, generator=g)
@@ -509,6 +516,7 @@ WORKLOADS = {
     "decoder_step_128": lambda: decoder_step(128),
     "decoder_step_128_sdpa": lambda: decoder_step(128, sdpa=True),
     "decoder_generate": decoder_generate,
+    "sum_124m": sum_124m,
     "gpt2_124m_step": lambda: gpt2_step(False),
     "gpt2_124m_lora_step": lambda: gpt2_step(True),
     "gpt2_tiny_generate": lambda: gpt2_generate(True),

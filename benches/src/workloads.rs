@@ -34,6 +34,7 @@ pub const NAMES: &[&str] = &[
     "decoder_step_128",
     "decoder_step_128_sdpa",
     "decoder_generate",
+    "sum_124m",
 ];
 
 /// The GPT-2 workloads (issue 17): heavy (a 124M-parameter model takes seconds per step on
@@ -78,6 +79,7 @@ pub fn build(name: &str) -> Option<Workload> {
         "decoder_step_30" | "decoder_step_30_sdpa" => decoder_step(30),
         "decoder_step_128" | "decoder_step_128_sdpa" => decoder_step(128),
         "decoder_generate" => decoder_generate(),
+        "sum_124m" => sum_124m(),
         "gpt2_124m_step" => gpt2_step(false),
         "gpt2_124m_lora_step" => gpt2_step(true),
         "gpt2_tiny_generate" => gpt2_generate(true),
@@ -104,6 +106,7 @@ pub fn unit(name: &str) -> &'static str {
         "decoder_generate" => "256 tokens",
         n if n.starts_with("matmul") => "product",
         "add_1m" => "add",
+        "sum_124m" => "sum",
         _ => "softmax",
     }
 }
@@ -123,6 +126,15 @@ fn add_1m() -> Workload {
     let b = Tensor::<f32>::randn(&[1_000_000], 0.0, 1.0, &mut rng);
     Box::new(move || {
         std::hint::black_box(a.add(&b).expect("same shapes"));
+    })
+}
+
+/// The sum of 124,439,808 `f32` values (GPT-2 124M's parameter count): reading every
+/// weight once from memory, the floor under one generated token at batch 1.
+fn sum_124m() -> Workload {
+    let x = Tensor::<f32>::full(&[124_439_808], 1.0);
+    Box::new(move || {
+        std::hint::black_box(x.sum_all());
     })
 }
 

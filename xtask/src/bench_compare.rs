@@ -36,6 +36,7 @@ const EXTRA_WORKLOADS: &[&str] = &[
     "decoder_step_128",
     "decoder_step_128_sdpa",
     "decoder_generate",
+    "sum_124m",
 ];
 
 /// Heavy workloads (GPT-2, issue 17) measured only when `--workloads` names them.
@@ -76,7 +77,9 @@ usage: cargo xtask bench-compare [--repeats N] [--samples N] [--threads 1,2] [--
                      PyTorch's attention as the book writes it), decoder_step_30_sdpa,
                      decoder_step_128_sdpa (the same ferrograd step; PyTorch:
                      F.scaled_dot_product_attention), decoder_generate (256 tokens after
-                     a 64-token prompt with the KV cache)
+                     a 64-token prompt with the KV cache), sum_124m (the sum of 124,439,808
+                     floats: reading GPT-2 124M's weights once, the memory floor under a
+                     generated token)
   --simd LIST        vector-instruction levels to measure at, in the same run (default best):
                      best, avx512, avx2, baseline. A level caps ferrograd with
                      FERROGRAD_SIMD and PyTorch with ATEN_CPU_CAPABILITY (baseline: default)
