@@ -630,6 +630,8 @@ impl TokenizedLines {
     /// A 64-bit FNV-1a hash of every example's ids: equal for equal corpora, so a
     /// checkpoint can tell that it is resumed on the data it was written for.
     pub fn fingerprint(&self) -> u64 {
+        #[cfg(test)]
+        FINGERPRINTS_COMPUTED.with(|c| c.set(c.get() + 1));
         let mut h = Fnv::new();
         for i in 0..self.len() {
             h.write_u64(self.example(i).len() as u64);
@@ -639,6 +641,13 @@ impl TokenizedLines {
         }
         h.finish()
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread computed [`TokenizedLines::fingerprint`] (tests check
+    /// that batching computes it once, not once per step).
+    pub(crate) static FINGERPRINTS_COMPUTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 pub(crate) fn check_vocab(
