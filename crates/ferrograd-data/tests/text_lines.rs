@@ -409,3 +409,22 @@ fn streaming_counts_dropped_lines_and_tells_its_epoch() {
     assert_eq!((s.lines_dropped(), s.epoch()), (6, 2));
     std::fs::remove_file(&path).ok();
 }
+
+#[test]
+fn the_default_corpus_is_a_valid_empty_one() {
+    // The derived Default left the example offsets empty: `split_by_lines` and
+    // `fingerprint` indexed past them and panicked.
+    let corpus = TokenizedLines::default();
+    assert_eq!(
+        (corpus.len(), corpus.lines_read(), corpus.lines_dropped()),
+        (0, 0, 0)
+    );
+    let (a, b) = corpus.split_by_lines(0.5).unwrap();
+    assert_eq!((a.len(), b.len()), (0, 0));
+    let empty = TokenizedLines::from_examples(&[] as &[Vec<u32>], "").unwrap();
+    assert_eq!(corpus.fingerprint(), empty.fingerprint());
+    assert!(matches!(
+        LineBatches::new(corpus, 2, Padding::new(0)),
+        Err(DataError::Empty { .. })
+    ));
+}

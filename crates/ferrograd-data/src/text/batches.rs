@@ -656,8 +656,14 @@ mod tests {
             TokenizedLines::from_examples(&[vec![1, 2, 3], vec![4, 5], vec![6, 7, 8]], "toy")
                 .unwrap();
         let before = computed();
-        let mut batches = LineBatches::new(corpus, 2, Padding::new(0)).unwrap().shuffle(7);
-        assert_eq!(computed() - before, 1, "LineBatches::new hashes the corpus once");
+        let mut batches = LineBatches::new(corpus, 2, Padding::new(0))
+            .unwrap()
+            .shuffle(7);
+        assert_eq!(
+            computed() - before,
+            1,
+            "LineBatches::new hashes the corpus once"
+        );
         let fingerprint = batches.fingerprint();
         let mut epochs = Vec::new();
         for _ in 0..7 {

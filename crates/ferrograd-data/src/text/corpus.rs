@@ -435,7 +435,7 @@ impl<R: BufRead> LineReader<R> {
 /// assert_eq!((corpus.lines_read(), corpus.lines_dropped()), (4, 2));
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TokenizedLines {
     ids: Vec<u32>,
     offsets: Vec<usize>,
@@ -444,6 +444,14 @@ pub struct TokenizedLines {
     /// Lines of the source before this part (0 but for the held-out part of a split).
     lines_before: u64,
     source: String,
+}
+
+/// A corpus of no examples, no lines read and no source name (a valid corpus: it
+/// splits, hashes and batches like any other).
+impl Default for TokenizedLines {
+    fn default() -> Self {
+        Self::empty(String::new())
+    }
 }
 
 impl TokenizedLines {
