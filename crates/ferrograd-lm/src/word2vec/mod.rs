@@ -60,7 +60,7 @@ pub struct Word2VecConfig {
     pub dim: usize,
     /// Maximum distance between the center and a context word (default 5).
     pub window: usize,
-    /// Negative words per (center, context) pair (default 5).
+    /// Negative words per (center, context) pair (default 5; at least 1).
     pub negative: usize,
     /// Words seen fewer times are dropped (default 5).
     pub min_count: u64,
@@ -119,6 +119,16 @@ impl Word2VecConfig {
         positive("epochs", self.epochs)?;
         positive("threads", self.threads)?;
         positive("sync_words", self.sync_words)?;
+        if self.negative == 0 {
+            // Only positive pairs: nothing pushes vectors apart, so they all collapse
+            // together (gensim refuses it too: it needs hs or negative > 0).
+            return Err(invalid(
+                OP,
+                "negative",
+                0,
+                "must be at least 1 (skip-gram with negative sampling needs negative words)",
+            ));
+        }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(invalid(
                 OP,
@@ -800,12 +810,34 @@ mod tests {
                 threads: 0,
                 ..Word2VecConfig::default()
             },
+            Word2VecConfig {
+                negative: 0,
+                ..Word2VecConfig::default()
+            },
         ] {
             assert!(matches!(
                 Word2Vec::train(&toy(), &config),
                 Err(LmError::InvalidConfig { .. })
             ));
         }
+        let e = Word2Vec::train(
+            &toy(),
+            &Word2VecConfig {
+                negative: 0,
+                ..Word2VecConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LmError::InvalidConfig {
+                    name: "negative",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         // One word, seen once: a vocabulary of one, no context pairs, finite vectors.
         let config = Word2VecConfig {
             min_count: 1,
