@@ -50,7 +50,7 @@ impl<T: Scalar> KvCache<T> {
     /// An empty cache for `batch` rows of up to `capacity` positions of `model`.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when `capacity` exceeds the model's context
+    /// [`LmError::InvalidConfig`] when `capacity` exceeds the model's context
     /// (`n_positions`) or is zero.
     pub fn new(model: &Gpt2LmHeadModel<T>, batch: usize, capacity: usize) -> Result<Self> {
         let c = model.config();
@@ -103,7 +103,7 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// Nothing is recorded for gradients.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when `input_ids` has no
+    /// [`LmError::InvalidConfig`] when `input_ids` has no
     /// position, the cache would overflow, its batch differs, it was made for a model of
     /// another shape (number of layers, heads or head size), or the shapes do not fit.
     pub fn forward_cached(
@@ -408,9 +408,9 @@ pub struct Generation {
 /// instead).
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask of another shape, a
+/// [`LmError::InvalidConfig`] for a mask of another shape, a
 /// right-padded row, a prompt longer than the context (`T > n_positions`, when any token is
-/// asked for), or an empty prompt; [`LmError::BadLogits`](crate::LmError::BadLogits) when
+/// asked for), or an empty prompt; [`LmError::BadLogits`] when
 /// the chooser picks an id outside the vocabulary; the chooser's errors.
 pub fn generate<T: Scalar>(
     model: &Gpt2LmHeadModel<T>,
