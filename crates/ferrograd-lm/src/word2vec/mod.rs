@@ -358,9 +358,12 @@ impl Word2Vec {
     }
 
     /// The word embeddings (the input vectors) with their words, for similarity queries,
-    /// analogies and saving.
+    /// analogies and saving. A run that diverged (a learning rate far too high) can hold NaN
+    /// or infinite values: they are kept as they are (unlike [`WordVectors::new`], which
+    /// refuses them), rank last in [`WordVectors::most_similar`], and
+    /// [`WordVectors::load_word2vec_text`] refuses the file they save to.
     pub fn vectors(&self) -> WordVectors {
-        WordVectors::new(self.vocab.words().to_vec(), self.input.clone(), self.dim)
+        WordVectors::allowing_non_finite(self.vocab.words().to_vec(), self.input.clone(), self.dim)
             .expect("the model's words and vectors agree")
     }
 }
@@ -839,6 +842,24 @@ mod tests {
             ),
             "{e}"
         );
+        // Vectors of a run that diverged: `vectors()` keeps them (no panic), NaN ranks last.
+        let (mut m, _) = Word2Vec::train(
+            &toy(),
+            &Word2VecConfig {
+                min_count: 1,
+                dim: 4,
+                ..Word2VecConfig::default()
+            },
+        )
+        .unwrap();
+        let first = m.vocab.words()[0].clone();
+        let second = m.vocab.words()[1].clone();
+        m.input[4..8].fill(f32::NAN); // the second word's vector
+        let v = m.vectors();
+        let near = v.most_similar(&first, v.len()).unwrap();
+        assert_eq!(near.last().unwrap().0, second);
+        assert!(near.last().unwrap().1.is_nan());
+        assert!(near[..near.len() - 1].iter().all(|(_, s)| s.is_finite()));
         // One word, seen once: a vocabulary of one, no context pairs, finite vectors.
         let config = Word2VecConfig {
             min_count: 1,

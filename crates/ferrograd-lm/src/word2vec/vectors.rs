@@ -59,6 +59,29 @@ impl WordVectors {
                 "every value must be finite (a NaN or infinite vector poisons every ranking)",
             ));
         }
+        Self::allowing_non_finite(words, vectors, dim)
+    }
+
+    /// [`WordVectors::new`] without the finiteness check, for a trained model's own vectors
+    /// ([`super::Word2Vec::vectors`], which must not fail): a run that diverged gives
+    /// NaN or infinite values, whose scores rank last.
+    pub(crate) fn allowing_non_finite(
+        words: Vec<String>,
+        vectors: Vec<f32>,
+        dim: usize,
+    ) -> Result<Self> {
+        const OP: &str = "WordVectors::new";
+        if dim == 0 {
+            return Err(invalid(OP, "dim", 0, "must be at least 1"));
+        }
+        if vectors.len() != words.len() * dim {
+            return Err(invalid(
+                OP,
+                "vectors",
+                format!("{} numbers", vectors.len()),
+                format!("{} words × {dim} dimensions", words.len()),
+            ));
+        }
         let mut vocab = Vocabulary::new();
         for w in &words {
             if vocab.id(w).is_some() {
