@@ -127,34 +127,58 @@ pub struct SftBatch {
 }
 
 impl SftBatch {
-    /// Number of label tokens the loss counts.
+    /// Number of label tokens the loss scores: labels other than −100 in columns 1 and
+    /// after (the shifted loss predicts label `t + 1` from position `t`, so column 0 is
+    /// never scored, as in [`train_step`]).
     pub fn target_tokens(&self) -> usize {
+        let width = self.labels.shape().last().copied().unwrap_or(0);
+        if width < 2 {
+            return 0;
+        }
         self.labels
             .contiguous_data()
-            .iter()
-            .filter(|&&l| l != IGNORE)
-            .count()
+            .chunks(width)
+            .map(|row| row[1..].iter().filter(|&&l| l != IGNORE).count())
+            .sum()
     }
 }
 
 /// Pads `examples` to the longest one.
 ///
 /// # Errors
-/// [`crate::LmError::InvalidConfig`] for an empty list or an empty example.
+/// [`crate::LmError::InvalidConfig`] for an empty list, an empty example, or an example
+/// whose `labels` and `input_ids` differ in length (each named by its index).
 pub fn collate(examples: &[&SftExample], pad_id: i64, padding: Padding) -> Result<SftBatch> {
+    if examples.is_empty() {
+        return Err(invalid("collate", "examples", 0, "at least one example"));
+    }
+    for (i, e) in examples.iter().enumerate() {
+        if e.input_ids.is_empty() {
+            return Err(invalid(
+                "collate",
+                "examples",
+                format!("example {i} has no tokens"),
+                "every example needs at least one token",
+            ));
+        }
+        if e.labels.len() != e.input_ids.len() {
+            return Err(invalid(
+                "collate",
+                "examples",
+                format!(
+                    "example {i} has {} input ids and {} labels",
+                    e.input_ids.len(),
+                    e.labels.len()
+                ),
+                "one label per input id",
+            ));
+        }
+    }
     let t = examples
         .iter()
         .map(|e| e.input_ids.len())
         .max()
         .unwrap_or(0);
-    if examples.is_empty() || examples.iter().any(|e| e.input_ids.is_empty()) {
-        return Err(invalid(
-            "collate",
-            "examples",
-            examples.len(),
-            "at least one example, none empty",
-        ));
-    }
     let b = examples.len();
     let (mut ids, mut mask, mut labels) = (
         Vec::with_capacity(b * t),

@@ -169,7 +169,10 @@ pub struct Generation {
 ///
 /// # Errors
 /// [`LmError::InvalidConfig`] for an empty prompt; [`LmError::ContextExceeded`] when the
-/// prompt, or the prompt and the tokens asked for, are longer than the model's context;
+/// prompt is longer than the model's context, or when the positions the model must see —
+/// the prompt and every new token but the last, which is never fed back — are
+/// (`prompt.len() + max_new_tokens − 1 > max_positions`; the error's `positions` is
+/// `prompt.len() + max_new_tokens`); the request is refused, not cut short;
 /// a banned token outside the vocabulary; errors of the model and the chooser (a chosen
 /// id outside the vocabulary is [`LmError::BadLogits`]).
 pub fn generate<M: CachedLm + ?Sized>(
@@ -191,8 +194,10 @@ pub fn generate<M: CachedLm + ?Sized>(
             max_positions: context,
         });
     }
+    // The last new token is never fed back, so the model sees total - 1 positions: a
+    // prompt that fills the context still gets one new token (as transformers' generate).
     let total = prompt.len().saturating_add(options.max_new_tokens);
-    if total > context {
+    if total.saturating_sub(1) > context {
         return Err(LmError::ContextExceeded {
             op: OP,
             positions: total,

@@ -26,7 +26,7 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use crate::error::{Result, invalid};
+use crate::error::{LmError, Result, invalid};
 use crate::gpt2::{Gpt2Attention, Gpt2Block, Gpt2Input, Gpt2LmHeadModel, position_ids_from_mask};
 use crate::sampling::NextToken;
 use ferrograd_nn::Forward;
@@ -50,7 +50,7 @@ impl<T: Scalar> KvCache<T> {
     /// An empty cache for `batch` rows of up to `capacity` positions of `model`.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when `capacity` exceeds the model's context
+    /// [`LmError::InvalidConfig`] when `capacity` exceeds the model's context
     /// (`n_positions`) or is zero.
     pub fn new(model: &Gpt2LmHeadModel<T>, batch: usize, capacity: usize) -> Result<Self> {
         let c = model.config();
@@ -103,8 +103,9 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// Nothing is recorded for gradients.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when the cache would overflow, its batch differs, or the
-    /// shapes do not fit.
+    /// [`LmError::InvalidConfig`] when `input_ids` has no
+    /// position, the cache would overflow, its batch differs, it was made for a model of
+    /// another shape (number of layers, heads or head size), or the shapes do not fit.
     pub fn forward_cached(
         &self,
         input_ids: &IdTensor,
@@ -121,6 +122,36 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
                 "[batch, time]",
             ));
         };
+        if t == 0 {
+            return Err(invalid(
+                "forward_cached",
+                "input_ids",
+                format!("shape {:?}", input_ids.shape()),
+                "at least one position (t >= 1)",
+            ));
+        }
+        let c = self.config();
+        if cache.keys.len() != c.n_layer
+            || cache.heads != c.n_head
+            || cache.head_dim != c.head_dim()
+        {
+            return Err(invalid(
+                "forward_cached",
+                "cache",
+                format!(
+                    "{} layers × {} heads × head_dim {}",
+                    cache.keys.len(),
+                    cache.heads,
+                    cache.head_dim
+                ),
+                format!(
+                    "a cache made for this model: {} layers × {} heads × head_dim {}",
+                    c.n_layer,
+                    c.n_head,
+                    c.head_dim()
+                ),
+            ));
+        }
         let past = cache.len;
         if b != cache.batch || past + t > cache.capacity {
             return Err(invalid(
@@ -348,7 +379,7 @@ pub enum FinishReason {
     StopSequence,
     /// A stop string appeared in its text ([`generate_text`]).
     StopString,
-    /// It reached `max_new_tokens`.
+    /// It reached `max_new_tokens`, or the end of the model's context.
     Length,
 }
 
@@ -370,9 +401,17 @@ pub struct Generation {
 /// Batches of unequal prompts must be left-padded with an `attention_mask` (`[B, T]`, 0 on
 /// padding); positions then count real tokens only, as in transformers.
 ///
+/// The last new token is never fed back to the model, so at most `n_positions + 1 − T`
+/// tokens fit after a prompt of `T` tokens (one after a prompt that fills the context, as
+/// transformers' `generate`). A longer `max_new_tokens` is cut to that: rows still running
+/// then finish with [`FinishReason::Length`] (transformers fails with an index error
+/// instead).
+///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask of another shape, a right-padded row, a prompt
-/// that leaves no room in the context, or an empty prompt; the chooser's errors.
+/// [`LmError::InvalidConfig`] for a mask of another shape, a
+/// right-padded row, a prompt longer than the context (`T > n_positions`, when any token is
+/// asked for), or an empty prompt; [`LmError::BadLogits`] when
+/// the chooser picks an id outside the vocabulary; the chooser's errors.
 pub fn generate<T: Scalar>(
     model: &Gpt2LmHeadModel<T>,
     input_ids: &IdTensor,
@@ -443,16 +482,22 @@ fn generate_with<T: Scalar>(
             ));
         }
     }
+    // The last new token is never fed back to the model, so a prompt of t <= n_positions
+    // tokens leaves room for n_positions + 1 - t new ones (transformers gives one new token
+    // for a prompt that fills the context). Longer requests are cut to that and the rows
+    // still running finish with `FinishReason::Length`.
     let n_positions = model.config().n_positions;
-    let steps = config.max_new_tokens.min(n_positions.saturating_sub(t));
-    if t >= n_positions && config.max_new_tokens > 0 {
+    if t > n_positions && config.max_new_tokens > 0 {
         return Err(invalid(
             "generate",
             "prompt",
             format!("{t} tokens"),
-            format!("fewer than the context length {n_positions}"),
+            format!("at most the context length {n_positions}"),
         ));
     }
+    let steps = config
+        .max_new_tokens
+        .min((n_positions + 1).saturating_sub(t));
     let ids = input_ids.contiguous_data().into_owned();
     let mut sequences: Vec<Vec<i64>> = (0..b).map(|r| ids[r * t..(r + 1) * t].to_vec()).collect();
     // What the penalties see: the real prompt tokens, then the generated ones.
@@ -467,8 +512,9 @@ fn generate_with<T: Scalar>(
     let mut new_tokens = vec![Vec::new(); b];
     let mut finish: Vec<Option<FinishReason>> = vec![None; b];
     let mut full_mask = mask.clone();
+    // The positions fed: the prompt and every new token but the last.
     let mut cache = if config.use_cache && steps > 0 {
-        Some(KvCache::new(model, b, t + steps)?)
+        Some(KvCache::new(model, b, t + steps - 1)?)
     } else {
         None
     };
@@ -515,6 +561,14 @@ fn generate_with<T: Scalar>(
                     *dst = src.to_f64();
                 }
                 let token = chooser.next_token(&row_logits, &seen[row])?;
+                if usize::try_from(token).map_or(true, |id| id >= v) {
+                    return Err(LmError::BadLogits {
+                        op: "generate",
+                        reason: format!(
+                            "the chooser picked token {token} for row {row}, outside 0..{v}"
+                        ),
+                    });
+                }
                 seen[row].push(token);
                 new_tokens[row].push(token);
                 if config.eos_token_ids.contains(&token) {
@@ -629,4 +683,161 @@ pub fn generate_text<T: Scalar>(
         tokens,
         finish,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LmError;
+    use crate::gpt2::Gpt2Config;
+    use crate::sampling::Sampler;
+    use ferrograd_tensor::Rng;
+
+    fn model(n_positions: usize, n_layer: usize, n_head: usize) -> Gpt2LmHeadModel<f32> {
+        Gpt2LmHeadModel::new(
+            &Gpt2Config::small(40, n_positions, 16, n_layer, n_head),
+            &mut Rng::new(3),
+        )
+        .unwrap()
+    }
+
+    fn is_invalid(e: &LmError, name: &str) -> bool {
+        matches!(e, LmError::InvalidConfig { op: "forward_cached", name: n, .. } if *n == name)
+    }
+
+    #[test]
+    fn a_cache_made_for_another_model_is_refused() {
+        let ids = IdTensor::from([[1, 2, 3]]);
+        let two_layers = model(16, 2, 2);
+        // Another number of layers (was: index out of bounds), of heads with the same
+        // width (was: silently wrong logits), of head size.
+        for other in [model(16, 3, 2), model(16, 2, 4), model(16, 1, 2)] {
+            let mut cache = KvCache::new(&other, 1, 8).unwrap();
+            let e = two_layers
+                .forward_cached(&ids, None, None, &mut cache)
+                .unwrap_err();
+            assert!(is_invalid(&e, "cache"), "{e}");
+            assert!(
+                e.to_string().contains("2 layers × 2 heads × head_dim 8"),
+                "{e}"
+            );
+            assert_eq!(cache.len(), 0, "a refused step leaves the cache as it was");
+        }
+        let wide =
+            Gpt2LmHeadModel::<f32>::new(&Gpt2Config::small(40, 16, 32, 2, 2), &mut Rng::new(3))
+                .unwrap();
+        let mut cache = KvCache::new(&wide, 1, 8).unwrap();
+        let e = two_layers
+            .forward_cached(&ids, None, None, &mut cache)
+            .unwrap_err();
+        assert!(e.to_string().contains("head_dim 16"), "{e}");
+        // Its own cache works.
+        let mut cache = KvCache::new(&two_layers, 1, 8).unwrap();
+        two_layers
+            .forward_cached(&ids, None, None, &mut cache)
+            .unwrap();
+        assert_eq!(cache.len(), 3);
+    }
+
+    #[test]
+    fn input_without_positions_is_refused() {
+        let m = model(16, 2, 2);
+        let mut cache = KvCache::new(&m, 1, 8).unwrap();
+        let empty = IdTensor::new(Vec::new(), &[1, 0]).unwrap();
+        let e = m
+            .forward_cached(&empty, None, None, &mut cache)
+            .unwrap_err();
+        assert!(is_invalid(&e, "input_ids"), "{e}");
+        assert!(e.to_string().contains("at least one position"), "{e}");
+    }
+
+    /// The greedy next token of `ids` from the full (uncached) forward.
+    fn full_forward_argmax(m: &Gpt2LmHeadModel<f32>, ids: &[i64]) -> i64 {
+        let t = ids.len();
+        let input = IdTensor::new(ids.to_vec(), &[1, t]).unwrap();
+        let logits = m.logits_of(&Gpt2Input::ids(&input)).unwrap();
+        let v = logits.shape()[2];
+        let last = logits.narrow(1, t - 1, 1).unwrap().to_vec();
+        assert_eq!(last.len(), v);
+        crate::sampling::argmax(&last.iter().map(|&x| f64::from(x)).collect::<Vec<_>>()) as i64
+    }
+
+    #[test]
+    fn a_prompt_that_fills_the_context_still_gets_one_token() {
+        // transformers (GPT2Config(n_positions=8), random weights, greedy): a prompt of
+        // 8 tokens with max_new_tokens=1 gives 1 new token; 7 tokens with 2 give 2; 8 with
+        // 2 or 6 with 5 fail with an IndexError (scripts/reference/gpt2_context_bound.py).
+        let m = model(8, 2, 2);
+        let prompt: Vec<i64> = (1..=8).collect();
+        let ids = IdTensor::new(prompt.clone(), &[1, 8]).unwrap();
+        for cache in [true, false] {
+            let config = GenerationConfig::new(1).with_cache(cache);
+            let g = generate(&m, &ids, None, &mut Sampler::greedy(), &config).unwrap();
+            assert_eq!(
+                g.new_tokens[0],
+                [full_forward_argmax(&m, &prompt)],
+                "cache {cache}"
+            );
+            assert_eq!(g.finish, [FinishReason::Length]);
+        }
+        // 7 tokens leave room for 2 new ones: asking for 5 gives 2, cut by the context.
+        let ids7 = IdTensor::new(prompt[..7].to_vec(), &[1, 7]).unwrap();
+        let mut runs = Vec::new();
+        for cache in [true, false] {
+            let config = GenerationConfig::new(5).with_cache(cache);
+            let g = generate(&m, &ids7, None, &mut Sampler::greedy(), &config).unwrap();
+            assert_eq!(g.new_tokens[0].len(), 2, "cache {cache}");
+            assert_eq!(g.sequences[0].len(), 9);
+            assert_eq!(g.finish, [FinishReason::Length]);
+            runs.push(g);
+        }
+        assert_eq!(runs[0], runs[1]);
+        let first = full_forward_argmax(&m, &prompt[..7]);
+        let mut fed = prompt[..7].to_vec();
+        fed.push(first);
+        assert_eq!(
+            runs[0].new_tokens[0],
+            [first, full_forward_argmax(&m, &fed)]
+        );
+        // Longer than the context: refused (with max_new_tokens > 0).
+        let ids9 = IdTensor::new((1..=9).collect(), &[1, 9]).unwrap();
+        let e = generate(
+            &m,
+            &ids9,
+            None,
+            &mut Sampler::greedy(),
+            &GenerationConfig::new(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("9 tokens"), "{e}");
+    }
+
+    /// A chooser that returns a fixed id, whatever the logits.
+    #[derive(Debug)]
+    struct Fixed(i64);
+
+    impl NextToken for Fixed {
+        fn next_token(&mut self, _logits: &[f64], _previous: &[i64]) -> Result<i64> {
+            Ok(self.0)
+        }
+    }
+
+    #[test]
+    fn a_chooser_id_outside_the_vocabulary_is_an_error() {
+        let m = model(16, 1, 2);
+        let ids = IdTensor::from([[1, 2, 3]]);
+        for cache in [true, false] {
+            let config = GenerationConfig::new(3).with_cache(cache);
+            for bad in [40, -1, 1_000_000] {
+                let e = generate(&m, &ids, None, &mut Fixed(bad), &config).unwrap_err();
+                assert!(
+                    matches!(&e, LmError::BadLogits { op: "generate", reason }
+                        if reason.contains(&format!("token {bad} ")) && reason.contains("0..40")),
+                    "{e}"
+                );
+            }
+            let g = generate(&m, &ids, None, &mut Fixed(39), &config).unwrap();
+            assert_eq!(g.new_tokens[0], [39, 39, 39]);
+        }
+    }
 }

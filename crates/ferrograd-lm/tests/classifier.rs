@@ -393,3 +393,45 @@ fn a_small_gpt2_classifier_learns_the_synthetic_emotions_fully_and_with_lora() {
         "lora {lora_acc} vs head only {probe_acc}"
     );
 }
+
+#[test]
+fn lbfgs_reports_convergence_and_tol_bounds_the_summed_gradient() {
+    // Six rows, three features, two classes (not separable: rows 0 and 3 are equal).
+    let x = vec![vec![0], vec![0, 1], vec![1, 2], vec![0], vec![2], vec![1]];
+    let y = [0, 0, 1, 1, 1, 0];
+    let options = LogisticOptions {
+        tol: 1e-6,
+        ..LogisticOptions::default()
+    };
+    let model = LogisticRegression::fit(&x, &y, 2, 3, &options).unwrap();
+    assert!(model.converged);
+    assert!(model.iterations > 1 && model.iterations < options.max_iter);
+    // The intercepts are not penalised, so the gradient of the summed objective with
+    // respect to intercept k is Σᵢ (pᵢₖ − [yᵢ = k]), by hand from the fitted scores: tol
+    // bounds it (the sum, not the mean).
+    let mut grad = [0.0f64; 2];
+    for (cols, &label) in x.iter().zip(&y) {
+        let z = model.scores(cols);
+        let m = z[0].max(z[1]);
+        let total: f64 = z.iter().map(|v| (v - m).exp()).sum();
+        for k in 0..2 {
+            grad[k] += (z[k] - m).exp() / total - if k == label { 1.0 } else { 0.0 };
+        }
+    }
+    assert!(grad.iter().all(|g| g.abs() <= 1e-6), "{grad:?}");
+    // One iteration is not enough: visible in the result.
+    let short = LogisticRegression::fit(
+        &x,
+        &y,
+        2,
+        3,
+        &LogisticOptions {
+            max_iter: 1,
+            ..options
+        },
+    )
+    .unwrap();
+    assert!(!short.converged);
+    assert_eq!(short.iterations, 1);
+    assert!(short.objective > model.objective);
+}

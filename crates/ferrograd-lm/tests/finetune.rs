@@ -240,3 +240,56 @@ fn chatml_answers_stop_at_im_end() {
         assert_eq!(by_string.text.trim(), a);
     }
 }
+
+#[test]
+fn collate_checks_each_example_and_names_it() {
+    let ok = SftExample::new(&[1, 2], &[3], 4);
+    // Labels one short in one example and one long in the next: the totals agree (6 and
+    // 6), so only a per-example check catches the shifted labels.
+    let short = SftExample {
+        input_ids: vec![5, 6, 7],
+        labels: vec![6, 7],
+    };
+    let long = SftExample {
+        input_ids: vec![8, 9, 10],
+        labels: vec![9, 10, 11, 12],
+    };
+    let e = collate(&[&ok, &short, &long], 0, Padding::Right).unwrap_err();
+    assert!(
+        matches!(&e, ferrograd_lm::LmError::InvalidConfig { op: "collate", value, .. }
+            if value == "example 1 has 3 input ids and 2 labels"),
+        "{e}"
+    );
+    let e = collate(&[&ok, &long], 0, Padding::Left).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("example 1 has 3 input ids and 4 labels"),
+        "{e}"
+    );
+    let empty = SftExample {
+        input_ids: vec![],
+        labels: vec![],
+    };
+    let e = collate(&[&ok, &ok, &empty], 0, Padding::Right).unwrap_err();
+    assert!(e.to_string().contains("example 2 has no tokens"), "{e}");
+}
+
+#[test]
+fn target_tokens_counts_only_the_labels_the_shifted_loss_scores() {
+    // Hand-built: a label in column 0 (which predicts nothing) and two scored ones.
+    let a = SftExample {
+        input_ids: vec![5, 6, 7],
+        labels: vec![5, 6, IGNORE],
+    };
+    let b = SftExample {
+        input_ids: vec![8, 9],
+        labels: vec![8, 9],
+    };
+    let right = collate(&[&a, &b], 0, Padding::Right).unwrap();
+    // Scored: 6 in row 0, 9 in row 1; the 5 and 8 of column 0 are not.
+    assert_eq!(right.target_tokens(), 2);
+    // Left padding moves row 1's labels to columns 1 and 2: both are scored now.
+    let left = collate(&[&a, &b], 0, Padding::Left).unwrap();
+    assert_eq!(left.labels.to_vec(), [5, 6, IGNORE, IGNORE, 8, 9]);
+    assert_eq!(left.target_tokens(), 3);
+}

@@ -233,3 +233,54 @@ fn a_custom_chooser_sees_full_logit_rows_and_the_history() {
     );
     assert!(m.num_parameters() > 0);
 }
+
+#[test]
+fn a_prompt_that_fills_the_context_still_gets_one_token() {
+    // The last new token is never fed back, so a prompt of the full context (96) leaves
+    // room for one new token, as transformers' generate gives one new token for a
+    // 1024-token GPT-2 prompt with max_new_tokens=1 (scripts/reference/gpt2_context_bound.py
+    // checks the same with n_positions=8).
+    let m = model::<f32>(50, 3);
+    let prompt: Vec<i64> = (0..96).map(|i| 1 + (i * 7) % 49).collect();
+    let full = m.last_logits(&prompt, None).unwrap();
+    let expected = Greedy.next_token(&full, &prompt).unwrap();
+    for cache in [true, false] {
+        let g = generate(
+            &m,
+            &prompt,
+            &mut Greedy,
+            &GenerateOptions::new(1).with_cache(cache),
+        )
+        .unwrap();
+        assert_eq!(g.tokens, [expected], "cache {cache}");
+        assert_eq!(g.stop, StopReason::MaxTokens);
+    }
+    // 90 tokens and 7 new ones: the model sees 96 positions, which fit.
+    let runs: Vec<_> = [true, false]
+        .into_iter()
+        .map(|cache| {
+            generate(
+                &m,
+                &prompt[..90],
+                &mut Greedy,
+                &GenerateOptions::new(7).with_cache(cache),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(runs[0].tokens.len(), 7);
+    assert_eq!(runs[0], runs[1]);
+    // 90 and 8: 97 positions would be fed, one too many.
+    let e = generate(&m, &prompt[..90], &mut Greedy, &GenerateOptions::new(8)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            LmError::ContextExceeded {
+                positions: 98,
+                max_positions: 96,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

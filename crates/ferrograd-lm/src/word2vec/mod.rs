@@ -22,7 +22,8 @@
 //!
 //! The update is a dedicated kernel ([`kernel`]) compiled for the CPU's widest vectors; the
 //! same step through the tensor stack (embedding look-ups, autograd, SGD) is
-//! [`tensor_step`], and a test shows both give the same update.
+//! [`tensor_step`], and tests show both give the same update (both skip a negative word
+//! equal to the context word; they differ only for a negative word drawn twice in one pair).
 //!
 //! ```
 //! use ferrograd_lm::word2vec::{Word2Vec, Word2VecConfig};
@@ -60,7 +61,7 @@ pub struct Word2VecConfig {
     pub dim: usize,
     /// Maximum distance between the center and a context word (default 5).
     pub window: usize,
-    /// Negative words per (center, context) pair (default 5).
+    /// Negative words per (center, context) pair (default 5; at least 1).
     pub negative: usize,
     /// Words seen fewer times are dropped (default 5).
     pub min_count: u64,
@@ -119,6 +120,16 @@ impl Word2VecConfig {
         positive("epochs", self.epochs)?;
         positive("threads", self.threads)?;
         positive("sync_words", self.sync_words)?;
+        if self.negative == 0 {
+            // Only positive pairs: nothing pushes vectors apart, so they all collapse
+            // together (gensim refuses it too: it needs hs or negative > 0).
+            return Err(invalid(
+                OP,
+                "negative",
+                0,
+                "must be at least 1 (skip-gram with negative sampling needs negative words)",
+            ));
+        }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(invalid(
                 OP,
@@ -347,9 +358,12 @@ impl Word2Vec {
     }
 
     /// The word embeddings (the input vectors) with their words, for similarity queries,
-    /// analogies and saving.
+    /// analogies and saving. A run that diverged (a learning rate far too high) can hold NaN
+    /// or infinite values: they are kept as they are (unlike [`WordVectors::new`], which
+    /// refuses them), rank last in [`WordVectors::most_similar`], and
+    /// [`WordVectors::load_word2vec_text`] refuses the file they save to.
     pub fn vectors(&self) -> WordVectors {
-        WordVectors::new(self.vocab.words().to_vec(), self.input.clone(), self.dim)
+        WordVectors::allowing_non_finite(self.vocab.words().to_vec(), self.input.clone(), self.dim)
             .expect("the model's words and vectors agree")
     }
 }
@@ -800,12 +814,52 @@ mod tests {
                 threads: 0,
                 ..Word2VecConfig::default()
             },
+            Word2VecConfig {
+                negative: 0,
+                ..Word2VecConfig::default()
+            },
         ] {
             assert!(matches!(
                 Word2Vec::train(&toy(), &config),
                 Err(LmError::InvalidConfig { .. })
             ));
         }
+        let e = Word2Vec::train(
+            &toy(),
+            &Word2VecConfig {
+                negative: 0,
+                ..Word2VecConfig::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LmError::InvalidConfig {
+                    name: "negative",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Vectors of a run that diverged: `vectors()` keeps them (no panic), NaN ranks last.
+        let (mut m, _) = Word2Vec::train(
+            &toy(),
+            &Word2VecConfig {
+                min_count: 1,
+                dim: 4,
+                ..Word2VecConfig::default()
+            },
+        )
+        .unwrap();
+        let first = m.vocab.words()[0].clone();
+        let second = m.vocab.words()[1].clone();
+        m.input[4..8].fill(f32::NAN); // the second word's vector
+        let v = m.vectors();
+        let near = v.most_similar(&first, v.len()).unwrap();
+        assert_eq!(near.last().unwrap().0, second);
+        assert!(near.last().unwrap().1.is_nan());
+        assert!(near[..near.len() - 1].iter().all(|(_, s)| s.is_finite()));
         // One word, seen once: a vocabulary of one, no context pairs, finite vectors.
         let config = Word2VecConfig {
             min_count: 1,
@@ -831,6 +885,87 @@ mod tests {
 mod same_update {
     use super::kernel::train_pair_with_negatives;
     use super::tensor_step::SkipGram;
+
+    /// Runs one step of both paths from the same tables; returns the kernel's tables and the
+    /// tensor stack's (input, output).
+    fn both_steps(
+        input: &[f32],
+        output: &[f32],
+        dim: usize,
+        center: usize,
+        context: usize,
+        negatives: &[usize],
+        alpha: f32,
+    ) -> [(Vec<f32>, Vec<f32>); 2] {
+        let model = SkipGram::from_vectors(input, output, dim).unwrap();
+        model.sgd_step(center, context, negatives, alpha).unwrap();
+        let (mut ki, mut ko) = (input.to_vec(), output.to_vec());
+        let negs: Vec<u32> = negatives.iter().map(|&n| n as u32).collect();
+        train_pair_with_negatives(
+            &mut ki,
+            &mut ko,
+            dim,
+            center as u32,
+            context as u32,
+            &negs,
+            alpha,
+        );
+        [
+            (ki, ko),
+            (
+                model.input.weight.tensor().to_vec(),
+                model.output.weight.tensor().to_vec(),
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_negative_equal_to_the_context_is_skipped_by_both_paths() {
+        let (rows, dim) = (6, 19);
+        let mut rng = ferrograd_tensor::Rng::new(11);
+        let input: Vec<f32> = (0..rows * dim).map(|_| rng.next_f32() - 0.5).collect();
+        let output: Vec<f32> = (0..rows * dim).map(|_| rng.next_f32() - 0.5).collect();
+        let (center, context, alpha) = (1usize, 3usize, 0.4f32);
+        let [(ki, ko), (ti, to)] =
+            both_steps(&input, &output, dim, center, context, &[0, 3, 5], alpha);
+        // The kernel's step with the context among the negatives equals its step without.
+        let [(ki2, ko2), _] = both_steps(&input, &output, dim, center, context, &[0, 5], alpha);
+        assert_eq!((&ki, &ko), (&ki2, &ko2));
+        // Same formula, different order of f32 sums: a few units in the last place.
+        for (name, a, b) in [("input", &ki, &ti), ("output", &ko, &to)] {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 2e-6,
+                    "{name}[{i}]: kernel {x}, tensor stack {y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scores_far_below_minus_88_give_finite_losses_and_updates() {
+        // Center and context rows aligned against each other: u_context·v_center = −200,
+        // where σ underflows f32 to 0 and ln σ would be −∞. The exact loss is
+        // ln(1 + e^200) + ln(1 + e^−200) ≈ 200 (the negative row is orthogonal: ln 2).
+        let dim = 2;
+        let input = [10.0f32, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let output = [0.0f32, 0.0, -20.0, 0.0, 0.0, 1.0];
+        let model = SkipGram::from_vectors(&input, &output, dim).unwrap();
+        let loss = model.loss(0, 1, &[2]).unwrap().item().unwrap();
+        assert!(
+            (loss - (200.0 + std::f32::consts::LN_2)).abs() < 1e-4,
+            "{loss}"
+        );
+        // The gradient of the context term is σ(−200) − 1 = −1 per unit of score: the
+        // kernel's g = (1 − σ(s))·α = α, the same update.
+        let [(ki, ko), (ti, to)] = both_steps(&input, &output, dim, 0, 1, &[2], 0.01);
+        assert!(ti.iter().chain(&to).all(|x| x.is_finite()));
+        for (a, b) in ki.iter().zip(&ti).chain(ko.iter().zip(&to)) {
+            assert!((a - b).abs() <= 1e-5, "kernel {a}, tensor stack {b}");
+        }
+        // u_context moves by α·v_center = 0.01·(10, 0).
+        assert!((to[2] - (-19.9)).abs() < 1e-5, "{}", to[2]);
+    }
 
     #[test]
     fn kernel_and_tensor_stack_make_the_same_update() {

@@ -5,7 +5,14 @@
 //! SGD step.
 //!
 //! This is the slow, general path (it builds a graph per pair); training uses the kernel
-//! in [`super::kernel`], and a test shows the two make the same update.
+//! in [`super::kernel`], and tests show the two make the same update for distinct negative
+//! words. As in the kernel (and word2vec), a negative word equal to the context word is
+//! skipped. A negative word drawn twice is where they differ: here both draws' gradients are
+//! taken at the same output vector, while the kernel updates that vector between them.
+//!
+//! The loss is computed from the scores as `binary_cross_entropy_with_logits` (a stable
+//! `−ln σ(s) = ln(1 + e^−s)`), so scores far below −88 — where `σ(s)` underflows f32 to 0 —
+//! still give a finite loss and gradient.
 //!
 //! ```
 //! use ferrograd_lm::word2vec::tensor_step::SkipGram;
@@ -20,7 +27,7 @@
 
 use ferrograd_nn::Embedding;
 use ferrograd_optim::{Optimizer, Sgd, SgdConfig};
-use ferrograd_tensor::{IdTensor, Tensor};
+use ferrograd_tensor::{IdTensor, Reduction, Tensor};
 
 use crate::error::{Result, invalid};
 
@@ -55,7 +62,9 @@ impl SkipGram {
     }
 
     /// The loss of one (center, context) pair with its negative words:
-    /// `−ln σ(u_context·v_center) − Σₖ ln σ(−u_k·v_center)`, a one-element tensor.
+    /// `−ln σ(u_context·v_center) − Σₖ ln σ(−u_k·v_center)`, a one-element tensor. Negative
+    /// words equal to `context` are skipped (as word2vec and the kernel do); each term is
+    /// computed stably from its score (finite for any finite score).
     ///
     /// # Errors
     /// An error for an id past the tables.
@@ -64,16 +73,18 @@ impl SkipGram {
             .input
             .lookup(&IdTensor::from_indices(&[center], &[1])?)?; // [1, dim]
         let mut targets = vec![context];
-        targets.extend_from_slice(negatives);
+        targets.extend(negatives.iter().copied().filter(|&n| n != context));
         let k = targets.len();
         let u = self
             .output
             .lookup(&IdTensor::from_indices(&targets, &[k])?)?; // [k, dim]
         let scores = u.matmul(&v.t()?)?; // [k, 1]
-        let mut signs = vec![-1.0f32; k];
-        signs[0] = 1.0;
-        let signs = Tensor::from_vec(signs, &[k, 1])?;
-        Ok(scores.mul(&signs)?.sigmoid().log().sum_all().neg())
+        // Label 1 for the context word, 0 for the negatives: (1 − y)·s − ln σ(s) is
+        // −ln σ(s) for the context and −ln σ(−s) for a negative.
+        let mut labels = vec![0.0f32; k];
+        labels[0] = 1.0;
+        let labels = Tensor::from_vec(labels, &[k, 1])?;
+        Ok(scores.binary_cross_entropy_with_logits(&labels, Reduction::Sum)?)
     }
 
     /// One SGD step with learning rate `alpha` on [`SkipGram::loss`]: the book's

@@ -1,7 +1,7 @@
 //! Trained word vectors: cosine similarity, nearest neighbours, analogies, a 2-D
 //! projection, and word2vec's text format.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::BufRead;
 use std::path::Path;
 
 use crate::error::{LmError, Result, invalid};
@@ -36,8 +36,40 @@ impl WordVectors {
     /// Vectors for `words`, `vectors` holding one row of `dim` numbers per word.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] when the sizes disagree, `dim` is 0 or a word repeats.
+    /// [`LmError::InvalidConfig`] when the sizes disagree, `dim` is 0, a word repeats, or a
+    /// value is NaN or infinite (naming the word and the value).
     pub fn new(words: Vec<String>, vectors: Vec<f32>, dim: usize) -> Result<Self> {
+        const OP: &str = "WordVectors::new";
+        if dim == 0 {
+            return Err(invalid(OP, "dim", 0, "must be at least 1"));
+        }
+        if vectors.len() != words.len() * dim {
+            return Err(invalid(
+                OP,
+                "vectors",
+                format!("{} numbers", vectors.len()),
+                format!("{} words × {dim} dimensions", words.len()),
+            ));
+        }
+        if let Some(i) = vectors.iter().position(|x| !x.is_finite()) {
+            return Err(invalid(
+                OP,
+                "vectors",
+                format!("{} in the vector of {:?}", vectors[i], words[i / dim]),
+                "every value must be finite (a NaN or infinite vector poisons every ranking)",
+            ));
+        }
+        Self::allowing_non_finite(words, vectors, dim)
+    }
+
+    /// [`WordVectors::new`] without the finiteness check, for a trained model's own vectors
+    /// ([`super::Word2Vec::vectors`], which must not fail): a run that diverged gives
+    /// NaN or infinite values, whose scores rank last.
+    pub(crate) fn allowing_non_finite(
+        words: Vec<String>,
+        vectors: Vec<f32>,
+        dim: usize,
+    ) -> Result<Self> {
         const OP: &str = "WordVectors::new";
         if dim == 0 {
             return Err(invalid(OP, "dim", 0, "must be at least 1"));
@@ -180,7 +212,7 @@ impl WordVectors {
                 (i, s)
             })
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.sort_by(|a, b| by_score_nan_last(a.1, b.1).then(a.0.cmp(&b.0)));
         Ok(scored
             .into_iter()
             .take(topn)
@@ -252,8 +284,9 @@ impl WordVectors {
 
     /// Writes word2vec's text format (`gensim`'s `save_word2vec_format(binary=False)`): a
     /// line `"<words> <dim>"`, then one line per word, the word and its numbers separated
-    /// by spaces. The file is written to a temporary name and renamed, so a failure never
-    /// leaves half a file.
+    /// by spaces. The file is written to a temporary file of a unique name in the same
+    /// directory, flushed to disk and renamed over `path`, so a failure never leaves half a
+    /// file and concurrent saves never share a temporary file.
     ///
     /// # Errors
     /// [`LmError::Io`] when the file cannot be written; [`LmError::InvalidConfig`] for a
@@ -273,31 +306,20 @@ impl WordVectors {
                 "words in the text format cannot be empty or contain whitespace",
             ));
         }
-        let io = |source| LmError::Io {
-            op: OP,
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let result = (|| -> std::io::Result<()> {
-            let mut f = BufWriter::new(std::fs::File::create(&tmp)?);
-            writeln!(f, "{} {}", self.len(), self.dim)?;
+        let mut text = String::new();
+        {
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = writeln!(text, "{} {}", self.len(), self.dim);
             for (i, w) in self.words().iter().enumerate() {
-                f.write_all(w.as_bytes())?;
+                text.push_str(w);
                 for x in &self.vectors[i * self.dim..(i + 1) * self.dim] {
-                    write!(f, " {x}")?;
+                    let _ = write!(text, " {x}");
                 }
-                f.write_all(b"\n")?;
+                text.push('\n');
             }
-            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
         }
-        result.map_err(io)
+        crate::train_checkpoint::write_atomically(path, text.as_bytes(), OP)
     }
 
     /// Reads word2vec's text format (as written by [`WordVectors::save_word2vec_text`],
@@ -305,8 +327,9 @@ impl WordVectors {
     ///
     /// # Errors
     /// [`LmError::Io`] when the file cannot be read; [`LmError::Parse`] naming the line
-    /// for a bad header, a wrong number of values, a value that is not a number, a
-    /// repeated word, or fewer lines than the header announces.
+    /// for a bad header, a wrong number of values, a value that is not a finite number
+    /// (`nan` and `inf` are refused), a repeated word, or fewer lines than the header
+    /// announces.
     pub fn load_word2vec_text(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|source| LmError::Io {
@@ -366,6 +389,12 @@ impl WordVectors {
                 let x: f32 = part
                     .parse()
                     .map_err(|_| parse(number, format!("{part:?} is not a number")))?;
+                if !x.is_finite() {
+                    return Err(parse(
+                        number,
+                        format!("{part:?} is not a finite number (NaN and infinity are refused)"),
+                    ));
+                }
                 vectors.push(x);
             }
             if vectors.len() - start != dim {
@@ -393,6 +422,15 @@ impl WordVectors {
             ));
         }
         Self::new(words, vectors, dim)
+    }
+}
+
+/// Highest score first, NaN last (`total_cmp` alone would put NaN above +∞). The vectors
+/// are finite, so this is a safeguard only.
+fn by_score_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (false, false) => b.total_cmp(&a),
+        (a_nan, b_nan) => a_nan.cmp(&b_nan),
     }
 }
 
@@ -486,6 +524,63 @@ mod tests {
         assert!(WordVectors::new(vec!["a".into()], vec![1.0], 2).is_err());
         assert!(WordVectors::new(vec!["a".into(), "a".into()], vec![1.0, 2.0], 1).is_err());
         assert!(WordVectors::new(vec![], vec![], 0).is_err());
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let e = WordVectors::new(vec!["a".into(), "b".into()], vec![1.0, 0.0, 2.0, x], 2)
+                .unwrap_err();
+            assert!(
+                matches!(&e, LmError::InvalidConfig { name: "vectors", value, .. }
+                    if *value == format!("{x} in the vector of \"b\"")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn nan_scores_rank_last() {
+        // Built around `new` (which refuses NaN): a NaN unit row must not rank first.
+        let mut v = toy();
+        v.unit[2..4].copy_from_slice(&[f32::NAN, f32::NAN]); // "b"
+        let near = v.most_similar("a", 5).unwrap();
+        assert_eq!(near[0].0, "c");
+        assert_eq!(near[1].0, "b");
+        assert!(near[1].1.is_nan());
+        let mut scores = [
+            f64::NAN,
+            1.0,
+            f64::INFINITY,
+            -2.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+        ];
+        scores.sort_by(|a, b| by_score_nan_last(*a, *b));
+        assert_eq!(scores[..4], [f64::INFINITY, 1.0, -2.0, f64::NEG_INFINITY]);
+        assert!(scores[4].is_nan() && scores[5].is_nan());
+    }
+
+    #[test]
+    fn saving_leaves_a_file_named_like_the_old_temporary_alone() {
+        let dir = std::env::temp_dir().join(format!("ferrograd-lm-w2v-tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v.txt");
+        let user_file = dir.join("v.txt.tmp");
+        std::fs::write(&user_file, "the user's own file\n").unwrap();
+        toy().save_word2vec_text(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&user_file).unwrap(),
+            "the user's own file\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "3 2\na 1 0\nb 0 1\nc 3 3\n"
+        );
+        // Nothing else is left behind: the file, the user's file.
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["v.txt", "v.txt.tmp"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -545,6 +640,24 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             match WordVectors::load_word2vec_text(&path) {
                 Err(LmError::Parse { line: l, .. }) => assert_eq!(l, line, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        // Values that parse as f32 but are not finite: refused, naming the line.
+        for (text, line) in [
+            ("2 2\nking 1 2\nqueen nan 1\n", 3),
+            ("1 2\nking inf 2\n", 2),
+            ("2 1\nking 1\nqueen -infinity\n", 3),
+            ("1 1\nking NaN\n", 2),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            match WordVectors::load_word2vec_text(&path) {
+                Err(LmError::Parse {
+                    line: l, reason, ..
+                }) => {
+                    assert_eq!(l, line, "{text:?}");
+                    assert!(reason.contains("not a finite number"), "{reason}");
+                }
                 other => panic!("{text:?}: {other:?}"),
             }
         }
