@@ -420,8 +420,7 @@ pub fn draw_generation(
     use crate::plot::{self, palette, size};
     use plotters::prelude::*;
     let path = figures.path("decoder_generation.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let series = |s: &[f64]| -> Vec<(f64, f64)> {
             s.iter()
                 .enumerate()
@@ -438,7 +437,7 @@ pub fn draw_generation(
             .max(1e-3);
         let end = (g.prompt + g.new_tokens) as f64;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§4.8 cost of a generated token by position",
             g.prompt as f64..end + 1.0,
@@ -459,7 +458,7 @@ pub fn draw_generation(
             .label("with the KV cache")
             .legend(plot::legend_line(palette::BLUE));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperLeft)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
