@@ -150,7 +150,14 @@ pub(crate) fn draw_png(
     })();
     if let Err(e) = drawn {
         let _ = std::fs::remove_file(&temporary);
-        return Err(BookError::Plot(format!("drawing {}: {e}", path.display())));
+        let why = match e {
+            BookError::Plot(why) => why,
+            other => other.to_string(),
+        };
+        return Err(BookError::Plot(format!(
+            "drawing {}: {why}",
+            path.display()
+        )));
     }
     files::replace_with(&temporary, path)
 }
