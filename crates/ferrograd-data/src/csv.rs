@@ -264,7 +264,8 @@ impl CsvTable {
             return Err(invalid(
                 "CsvTable::numeric_column",
                 format!(
-                    "column {col} is out of range for a table of {} columns",
+                    "{}: column {col} is out of range for a table of {} columns",
+                    self.file,
                     self.header.len()
                 ),
             ));
@@ -573,9 +574,15 @@ impl CsvOptions {
                     .iter()
                     .position(|l| l == value)
                     .ok_or_else(|| format!("is not one of the labels {labels:?}")),
-                None => value
-                    .parse::<usize>()
-                    .map_err(|_| "is not a class index (a whole number >= 0)".to_string()),
+                None => match value.parse::<usize>() {
+                    Err(_) => Err("is not a class index (a whole number >= 0)".to_string()),
+                    // Class indices are stored as i64 ids.
+                    Ok(v) if i64::try_from(v).is_err() => Err(format!(
+                        "is larger than the largest class index ({})",
+                        i64::MAX
+                    )),
+                    Ok(v) => Ok(v),
+                },
             };
             class.map_err(|reason| DataError::BadLabel {
                 file: table.file.clone(),

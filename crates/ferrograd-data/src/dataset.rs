@@ -218,6 +218,10 @@ impl Rows for IdTensor {
         shape.extend_from_slice(first.shape());
         Ok(IdTensor::new(data, &shape)?)
     }
+
+    fn densify(self) -> Self {
+        self.contiguous()
+    }
 }
 
 /// The collate step: stacks single examples into a batch along a new axis 0 (PyTorch's

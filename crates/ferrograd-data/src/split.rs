@@ -6,11 +6,11 @@ use ferrograd_tensor::Rng;
 /// Example indices of a train/validation/test split, each part sorted ascending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
-    /// IdTensor of the training examples.
+    /// Indices of the training examples (into `0..n`).
     pub train: Vec<usize>,
-    /// IdTensor of the validation examples.
+    /// Indices of the validation examples.
     pub validation: Vec<usize>,
-    /// IdTensor of the test examples.
+    /// Indices of the test examples.
     pub test: Vec<usize>,
 }
 
@@ -70,9 +70,9 @@ pub fn train_val_test_split(
 /// One fold of k-fold cross-validation: train on `train`, validate on `validation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fold {
-    /// IdTensor to train on (every example not in `validation`), sorted.
+    /// Indices of the examples to train on (every example not in `validation`), sorted.
     pub train: Vec<usize>,
-    /// IdTensor held out in this fold, sorted.
+    /// Indices of the examples held out in this fold, sorted.
     pub validation: Vec<usize>,
 }
 

@@ -234,26 +234,37 @@ pub fn pad_sequences_to<T: Scalar, S: AsRef<[i64]>>(
     side: PadSide,
 ) -> Result<Padded<T>> {
     let b = sequences.len();
-    if b.checked_mul(len).is_none() {
+    // The lengths first, so that a bad input allocates nothing.
+    if let Some((i, s)) = sequences
+        .iter()
+        .map(AsRef::as_ref)
+        .enumerate()
+        .find(|(_, s)| s.len() > len)
+    {
         return Err(invalid(
             "pad_sequences_to",
-            format!("{b} sequences of length {len} do not fit in memory"),
+            format!(
+                "sequence {i} has {} tokens, more than the length {len}",
+                s.len()
+            ),
         ));
     }
-    let mut ids = Vec::with_capacity(b * len);
-    let mut mask = Vec::with_capacity(b * len);
+    let too_big = || {
+        invalid(
+            "pad_sequences_to",
+            format!("{b} sequences of length {len} do not fit in memory"),
+        )
+    };
+    let total = b.checked_mul(len).ok_or_else(too_big)?;
+    // `try_reserve_exact` checks the size in bytes and reports a failed allocation
+    // instead of aborting.
+    let mut ids: Vec<i64> = Vec::new();
+    ids.try_reserve_exact(total).map_err(|_| too_big())?;
+    let mut mask: Vec<T> = Vec::new();
+    mask.try_reserve_exact(total).map_err(|_| too_big())?;
     let mut lengths = Vec::with_capacity(b);
-    for (i, s) in sequences.iter().enumerate() {
+    for s in sequences {
         let s = s.as_ref();
-        if s.len() > len {
-            return Err(invalid(
-                "pad_sequences_to",
-                format!(
-                    "sequence {i} has {} tokens, more than the length {len}",
-                    s.len()
-                ),
-            ));
-        }
         let pad = len - s.len();
         let pads = std::iter::repeat_n(pad_id, pad);
         let zeros = std::iter::repeat_n(T::ZERO, pad);

@@ -258,7 +258,15 @@ fn labels_and_class_indices() {
         .parse_classification::<f32>("age,income,bought\n1,2,2\n3,4,0\n", "c.csv")
         .unwrap();
     assert_eq!(ds.targets().to_vec(), [2, 0]);
-    for bad in ["-1", "1.5", "yes"] {
+    // 2^63 parses as a usize but is not an i64 class id; 2^64 is not even a usize. Both
+    // are the label's error, naming line and column (2^63 was a bare tensor error).
+    for bad in [
+        "-1",
+        "1.5",
+        "yes",
+        "9223372036854775808",
+        "18446744073709551616",
+    ] {
         let text = format!("age,income,bought\n1,2,{bad}\n");
         assert!(matches!(
             buyers().parse_classification::<f32>(&text, "c.csv"),
@@ -491,7 +499,7 @@ fn hand_built_tables_are_errors_not_panics() {
     let err = table.numeric_column::<f32>(2).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "CsvTable::numeric_column: column 2 is out of range for a table of 2 columns"
+        "CsvTable::numeric_column: h.csv: column 2 is out of range for a table of 2 columns"
     );
     // The fields are public: a row shorter than the header is the parser's row-length
     // error, not an index panic.
@@ -514,4 +522,32 @@ fn hand_built_tables_are_errors_not_panics() {
         CsvOptions::new(&["a"], "b").classification_from_table::<f32>(&ragged),
         Err(DataError::RowLength { .. })
     ));
+}
+
+#[test]
+fn a_class_index_past_i64_names_its_cell() {
+    let text = "age,income,bought\n1,2,0\n3,4,9223372036854775808\n";
+    let err = buyers()
+        .parse_classification::<f32>(text, "big.csv")
+        .unwrap_err();
+    match &err {
+        DataError::BadLabel {
+            file,
+            line,
+            column,
+            value,
+            reason,
+            ..
+        } => {
+            assert_eq!((file.as_str(), *line, *column), ("big.csv", 3, 3));
+            assert_eq!(value, "9223372036854775808");
+            assert!(reason.contains("9223372036854775807"), "{reason}");
+        }
+        other => panic!("wrong error {other:?}"),
+    }
+    // The largest i64 itself is a valid class index.
+    let ds = buyers()
+        .parse_classification::<f32>("age,income,bought\n1,2,9223372036854775807\n", "c.csv")
+        .unwrap();
+    assert_eq!(ds.targets().to_vec(), [i64::MAX]);
 }

@@ -325,3 +325,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn id_views_are_stored_dense() {
+    // A language-model dataset as the notebooks build it: inputs = ids[:, :-1],
+    // targets = ids[:, 1:], both strided views of one [3, 4] array.
+    let ids = IdTensor::new((0..12).collect(), &[3, 4]).unwrap();
+    let inputs = ids.slice(1, ..-1).unwrap();
+    let targets = ids.slice(1, 1..).unwrap();
+    assert!(!inputs.is_contiguous() && !targets.is_contiguous());
+    let ds = TensorDataset::new(inputs, targets).unwrap();
+    assert!(ds.inputs().is_contiguous());
+    assert!(ds.targets().is_contiguous());
+    assert!(!ds.inputs().shares_storage_with(&ids));
+    assert_eq!(
+        ds.inputs().to_vec2().unwrap(),
+        [[0, 1, 2], [4, 5, 6], [8, 9, 10]]
+    );
+    assert_eq!(
+        ds.targets().to_vec2().unwrap(),
+        [[1, 2, 3], [5, 6, 7], [9, 10, 11]]
+    );
+    let batch = ds.get_batch(&[2, 0]).unwrap();
+    assert_eq!(batch.inputs.to_vec2().unwrap(), [[8, 9, 10], [0, 1, 2]]);
+    assert_eq!(batch.targets.to_vec2().unwrap(), [[9, 10, 11], [1, 2, 3]]);
+}

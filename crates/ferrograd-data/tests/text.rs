@@ -138,3 +138,15 @@ fn padding_right_and_left_with_masks() {
     let p = pad_sequences::<f32, _>(&none, 0, PadSide::Right).unwrap();
     assert_eq!(p.ids.shape(), &[0, 0]);
 }
+
+#[test]
+fn padding_to_an_impossible_length_is_an_error_not_a_panic() {
+    // 2^61 i64 ids are 2^64 bytes: more than an address space holds. This used to panic
+    // ("capacity overflow") in `Vec::with_capacity`.
+    let err = pad_sequences_to::<f32, _>(&[vec![1]], 1 << 61, 0, PadSide::Right).unwrap_err();
+    assert!(matches!(err, DataError::InvalidArgument { .. }), "{err}");
+    assert!(err.to_string().contains("do not fit in memory"), "{err}");
+    let err =
+        pad_sequences_to::<f64, _>(&[vec![1], vec![2]], usize::MAX, 0, PadSide::Left).unwrap_err();
+    assert!(err.to_string().contains("do not fit in memory"), "{err}");
+}

@@ -385,3 +385,46 @@ fn gpt2_bpe_on_shakespeare() {
     assert!(corpus.max_id().unwrap() < 50257);
     assert!((0..corpus.len()).all(|i| (2..=30).contains(&corpus.example(i).len())));
 }
+
+#[test]
+fn streaming_counts_dropped_lines_and_tells_its_epoch() {
+    // Lines 2 ("x": 1 token), 3 (empty) and 5 ("  ": empty once stripped) are dropped, as
+    // TokenizedLines drops them.
+    let text = "ab\nx\n\ncd\n  \nef\n";
+    let path = temp_file("dropped", text.as_bytes());
+    let options = LineOptions::new(12).replace_digits(false);
+    let corpus = TokenizedLines::from_file(&path, &Bytes, &options).unwrap();
+    assert_eq!(corpus.lines_dropped(), 3);
+    let encoder: Arc<dyn TextEncoder> = Arc::new(Bytes);
+    let mut s = StreamingBatches::open(&path, encoder, options, 2, Padding::new(0)).unwrap();
+    assert_eq!((s.lines_dropped(), s.epoch()), (0, 0));
+    assert_eq!(s.next_batch().unwrap().unwrap().len(), 2); // "ab", "cd"
+    assert_eq!(s.lines_dropped(), 2);
+    assert_eq!(s.next_batch().unwrap().unwrap().len(), 1); // "ef"
+    assert_eq!((s.lines_dropped(), s.epoch()), (3, 0));
+    assert!(s.next_batch().unwrap().is_none());
+    assert_eq!(s.epoch(), 1);
+    assert_eq!(s.epoch(), s.position().epoch);
+    drain_epoch(&mut s);
+    assert_eq!((s.lines_dropped(), s.epoch()), (6, 2));
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn the_default_corpus_is_a_valid_empty_one() {
+    // The derived Default left the example offsets empty: `split_by_lines` and
+    // `fingerprint` indexed past them and panicked.
+    let corpus = TokenizedLines::default();
+    assert_eq!(
+        (corpus.len(), corpus.lines_read(), corpus.lines_dropped()),
+        (0, 0, 0)
+    );
+    let (a, b) = corpus.split_by_lines(0.5).unwrap();
+    assert_eq!((a.len(), b.len()), (0, 0));
+    let empty = TokenizedLines::from_examples(&[] as &[Vec<u32>], "").unwrap();
+    assert_eq!(corpus.fingerprint(), empty.fingerprint());
+    assert!(matches!(
+        LineBatches::new(corpus, 2, Padding::new(0)),
+        Err(DataError::Empty { .. })
+    ));
+}

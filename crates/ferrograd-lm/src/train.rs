@@ -614,11 +614,11 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
         let mut checkpointed_at = None;
         loop {
             if self.config.max_steps.is_some_and(|m| self.step >= m)
-                || train.position().epoch >= self.config.epochs
+                || train.epoch() >= self.config.epochs
             {
                 break;
             }
-            let epoch = train.position().epoch;
+            let epoch = train.epoch();
             let start = Instant::now();
             let Some(batch) = train.next_batch()? else {
                 // Two epoch ends in a row with no batch between: there is no data.

@@ -204,7 +204,11 @@ impl ByteLevelBpe {
                     .collect();
                 handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
+                    .flat_map(|h| {
+                        // A worker's panic (e.g. in a caller's `AsRef`) goes on here,
+                        // rather than leaving its texts out of the result.
+                        h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                    })
                     .collect()
             })
         };

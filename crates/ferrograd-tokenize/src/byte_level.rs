@@ -592,7 +592,8 @@ impl ByteLevelBpe {
     }
 
     pub(crate) fn encode_segment(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
-        if self.add_prefix_space && !text.starts_with(' ') {
+        // HF tokenizers adds the prefix space to non-empty text only: "" gives no ids.
+        if self.add_prefix_space && !text.is_empty() && !text.starts_with(' ') {
             let spaced = format!(" {text}");
             return self.encode_segment_raw(spaced.as_bytes(), out, st);
         }
@@ -616,11 +617,15 @@ impl ByteLevelBpe {
         enc: &mut Encoding,
         scratch: &mut Scratch,
     ) {
-        let (s, shift) = if self.add_prefix_space && !text.starts_with(' ') {
+        let prefixed = self.add_prefix_space && !text.is_empty() && !text.starts_with(' ');
+        let (s, shift) = if prefixed {
             (std::borrow::Cow::Owned(format!(" {text}")), 1)
         } else {
             (std::borrow::Cow::Borrowed(text), 0)
         };
+        // The added space stands for the first character of `text` (HF tokenizers aligns
+        // it so): a token that holds it covers at least that character's bytes.
+        let first_char = text.chars().next().map_or(0, char::len_utf8);
         let s = s.as_bytes();
         let mut p = 0;
         while p < s.len() {
@@ -629,10 +634,11 @@ impl ByteLevelBpe {
             self.encode_piece_offsets(&s[p..e], base + p, enc, scratch);
             if shift == 1 {
                 for o in &mut enc.offsets[first..] {
-                    *o = (
-                        o.0.saturating_sub(1).max(base),
-                        o.1.saturating_sub(1).max(base),
-                    );
+                    *o = if o.0 == base {
+                        (base, (o.1 - 1).max(base + first_char))
+                    } else {
+                        (o.0 - 1, o.1 - 1)
+                    };
                 }
             }
             p = e;

@@ -1,5 +1,6 @@
 //! Hugging Face `tokenizer.json` for byte-level BPE: reading (GPT-2-style files: a BPE
-//! model with the ByteLevel pre-tokenizer) and writing (loadable by HF tokenizers and
+//! model with the ByteLevel pre-tokenizer; see
+//! [`ByteLevelBpe::from_tokenizer_json`] for what is read and what refused) and writing (loadable by HF tokenizers and
 //! `transformers`).
 
 use crate::byte_level::{AddedToken, ByteLevelBpe, MergeSource};
@@ -74,10 +75,23 @@ fn kind_of(v: &Value) -> Option<&str> {
 
 impl ByteLevelBpe {
     /// From the contents of a Hugging Face `tokenizer.json` whose model is BPE with the
-    /// ByteLevel pre-tokenizer (GPT-2, RoBERTa-style and our own trained files). Settings
-    /// this crate does not implement (a normalizer, dropout, other pre-tokenizers, a
-    /// template post-processor, byte fallback, word prefixes or suffixes) are an
-    /// [`Unsupported`](TokenizeError::Unsupported) error rather than silently different ids.
+    /// ByteLevel pre-tokenizer: GPT-2's own file and GPT-2-style ones (such as
+    /// tiny-random-gpt2) and the files this crate writes.
+    ///
+    /// Read: a BPE model (`unk_token`, `fuse_unk`, `ignore_merges`, merges as strings or
+    /// pairs), a ByteLevel pre-tokenizer with `use_regex` (alone or as the only member of
+    /// a Sequence; its `add_prefix_space` is honoured), a ByteLevel decoder, a ByteLevel
+    /// post-processor without `trim_offsets`, and added tokens without `lstrip`, `rstrip`
+    /// or `single_word`.
+    ///
+    /// Refused with an [`Unsupported`](TokenizeError::Unsupported) error rather than
+    /// silently different ids or offsets: a normalizer; any other pre-tokenizer, or
+    /// ByteLevel without `use_regex`; any other post-processor or decoder, among them
+    /// RoBERTa's `RobertaProcessing` and `TemplateProcessing`; a ByteLevel
+    /// post-processor with `trim_offsets: true`; added tokens with `lstrip`, `rstrip` or
+    /// `single_word` (RoBERTa's `<mask>` has `lstrip`); a model other than BPE, BPE
+    /// dropout, `byte_fallback`, `continuing_subword_prefix` or `end_of_word_suffix`. So
+    /// RoBERTa's own `tokenizer.json` does not load.
     ///
     /// ```
     /// use ferrograd_tokenize::ByteLevelBpe;
@@ -144,6 +158,16 @@ impl ByteLevelBpe {
             {
                 return Err(unsupported(format!("{what} {}", kind_of(v).unwrap_or("?"))));
             }
+        }
+        // The post-processor's trim_offsets moves token offsets past the spaces a token
+        // starts or ends with; `encode_with_offsets` does not, so such a file would give
+        // other offsets than HF tokenizers (the ids would agree).
+        if let Some(v) = doc.post_processor.as_ref().filter(|v| !v.is_null())
+            && v.get("trim_offsets").and_then(Value::as_bool) == Some(true)
+        {
+            return Err(unsupported(
+                "ByteLevel post_processor with trim_offsets (offsets would differ)".into(),
+            ));
         }
         let m = doc.model;
         if let Some(kind) = m.kind.as_deref().filter(|k| *k != "BPE") {
@@ -398,6 +422,37 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "tokenizer.json: unsupported: normalizer NFC"
+        );
+    }
+
+    #[test]
+    fn trim_offsets_post_processor_is_refused() {
+        // HF tokenizers 0.23.3, tiny-random-gpt2 with this post-processor, "a b": offsets
+        // [(0, 1), (2, 3)] with trim_offsets, [(0, 1), (1, 3)] without (ours).
+        let with = |trim: bool| {
+            MINI.replace(
+                "\"model\"",
+                &format!(
+                    "\"post_processor\": {{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \
+                     \"trim_offsets\": {trim}, \"use_regex\": true}},\n  \"model\""
+                ),
+            )
+        };
+        let err = ByteLevelBpe::from_tokenizer_json(with(true).as_bytes()).unwrap_err();
+        assert!(matches!(err, TokenizeError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("trim_offsets"), "{err}");
+        let tok = ByteLevelBpe::from_tokenizer_json(with(false).as_bytes()).unwrap();
+        assert_eq!(tok.encode("abab"), [2, 2]);
+        // RoBERTa's post-processor stays refused.
+        let roberta = MINI.replace(
+            "\"model\"",
+            "\"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [\"</s>\", 2], \
+             \"cls\": [\"<s>\", 0], \"trim_offsets\": true, \"add_prefix_space\": false},\n  \"model\"",
+        );
+        let err = ByteLevelBpe::from_tokenizer_json(roberta.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tokenizer.json: unsupported: post_processor RobertaProcessing"
         );
     }
 }

@@ -216,7 +216,7 @@ fn count_all<'a, S: AsRef<str> + Sync>(texts: &'a [S], threads: usize) -> Counte
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_default())
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
     let mut parts = parts.into_iter();

@@ -232,3 +232,113 @@ fn hostile_input_round_trips() {
         assert_eq!(tok.decode(&ids).unwrap(), text);
     }
 }
+
+/// tiny-random-gpt2's tokenizer.json with the pre-tokenizer's `add_prefix_space` on.
+fn tiny_with_prefix_space() -> ByteLevelBpe {
+    let json = std::fs::read_to_string(format!("{DATA}/tiny-random-gpt2/tokenizer.json")).unwrap();
+    let from =
+        "\"pre_tokenizer\": {\n    \"type\": \"ByteLevel\",\n    \"add_prefix_space\": false";
+    assert!(json.contains(from));
+    let json = json.replacen(from, &from.replace("false", "true"), 1);
+    ByteLevelBpe::from_tokenizer_json(json.as_bytes()).unwrap()
+}
+
+/// Expected values printed by HF tokenizers 0.23.3 for the same file with
+/// `pre_tokenizer.add_prefix_space = true`:
+/// `Tokenizer.from_str(json).encode(s)` → `.ids`, `.offsets` (character offsets; every
+/// text here is ASCII, so they are also byte offsets). Ġ = 159, Ċ = 158, x = 88,
+/// ĠĊ = 252, ab = 372, Ġc = 212, <|endoftext|> = 0.
+#[test]
+fn prefix_space_follows_hf_for_empty_text_and_leading_newlines() {
+    let tok = tiny_with_prefix_space();
+    // '' → [] (the prefix space was encoded as Ġ alone).
+    assert_eq!(tok.encode(""), Vec::<u32>::new());
+    assert_eq!(tok.encode_with_special(""), Vec::<u32>::new());
+    for special in [false, true] {
+        let enc = tok.encode_with_offsets("", special);
+        assert!(enc.ids.is_empty() && enc.offsets.is_empty());
+    }
+    type Case = (&'static str, &'static [u32], &'static [(usize, usize)]);
+    let cases: [Case; 5] = [
+        // The added space stands for the first character: (0, 1), not (0, 0).
+        ("\nx", &[159, 158, 88], &[(0, 1), (0, 1), (1, 2)]),
+        ("x", &[159, 88], &[(0, 1), (0, 1)]),
+        (" x", &[159, 88], &[(0, 1), (1, 2)]),
+        (
+            "\n\nab c",
+            &[252, 158, 372, 212],
+            &[(0, 1), (1, 2), (2, 4), (4, 6)],
+        ),
+        ("  x", &[159, 159, 88], &[(0, 1), (1, 2), (2, 3)]),
+    ];
+    for (text, ids, offsets) in cases {
+        assert_eq!(tok.encode(text), ids, "{text:?}");
+        assert_eq!(tok.encode_with_special(text), ids, "{text:?}");
+        for special in [false, true] {
+            let enc = tok.encode_with_offsets(text, special);
+            assert_eq!(enc.ids, ids, "{text:?}");
+            assert_eq!(enc.offsets, offsets, "{text:?}");
+        }
+    }
+    // Each piece between added tokens gets its own prefix space.
+    assert_eq!(tok.encode_with_special("<|endoftext|>x"), [0, 159, 88]);
+    let enc = tok.encode_with_offsets("<|endoftext|>x", true);
+    assert_eq!(enc.offsets, [(0, 13), (13, 14), (13, 14)]);
+    let enc = tok.encode_with_offsets("<|endoftext|>\nx", true);
+    assert_eq!(enc.ids, [0, 159, 158, 88]);
+    assert_eq!(enc.offsets, [(0, 13), (13, 14), (13, 14), (14, 15)]);
+}
+
+/// A text whose `as_ref` panics when called off the thread that made it (armed), so
+/// that the panic happens inside a batch worker, not while the batch is planned.
+#[derive(Clone, Copy)]
+struct PanicsOnWorker {
+    text: &'static str,
+    home: std::thread::ThreadId,
+    armed: bool,
+}
+
+impl AsRef<str> for PanicsOnWorker {
+    fn as_ref(&self) -> &str {
+        if self.armed && std::thread::current().id() != self.home {
+            panic!("text {:?} refuses to be read on a worker", self.text);
+        }
+        self.text
+    }
+}
+
+#[test]
+fn a_panicking_worker_is_not_a_short_batch() {
+    let tok = gpt2();
+    let home = std::thread::current().id();
+    let texts: Vec<PanicsOnWorker> = ["one text", "two", "three texts here", "four"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| PanicsOnWorker {
+            text,
+            home,
+            armed: i == 2,
+        })
+        .collect();
+    let options = BatchOptions::new().threads(2);
+    // Unarmed, the same batch encodes every text.
+    let calm: Vec<PanicsOnWorker> = texts
+        .iter()
+        .map(|t| PanicsOnWorker { armed: false, ..*t })
+        .collect();
+    assert_eq!(tok.encode_batch(&calm, &options).len(), 4);
+    // Armed: the worker's panic reaches the caller (it was swallowed, and the batch came
+    // back without the worker's texts).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tok.encode_batch(&texts, &options)
+    }));
+    let payload = result.expect_err("the worker's panic must reach the caller");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("refuses to be read on a worker"),
+        "{message}"
+    );
+}

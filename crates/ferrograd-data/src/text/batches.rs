@@ -164,6 +164,12 @@ pub trait BatchSource: Send + std::fmt::Debug {
 
     /// A number identifying the data (and batching) this source gives.
     fn fingerprint(&self) -> u64;
+
+    /// The epoch in progress ([`DataPosition::epoch`] of [`BatchSource::position`]),
+    /// without building the whole position (a training loop asks for it every step).
+    fn epoch(&self) -> u64 {
+        self.position().epoch
+    }
 }
 
 /// The padded batches of an in-memory [`TokenizedLines`]: mini-batches of `batch_size`
@@ -191,6 +197,8 @@ pub struct LineBatches {
     epoch: u64,
     order: Vec<Vec<usize>>,
     next: usize,
+    /// [`TokenizedLines::fingerprint`] of the corpus, computed once (it reads every id).
+    corpus_fingerprint: u64,
 }
 
 /// The corpus as a [`Dataset`] of single examples, for [`DataLoader`]'s ordering.
@@ -244,6 +252,7 @@ impl LineBatches {
                 op: "LineBatches::new",
             });
         }
+        let corpus_fingerprint = corpus.fingerprint();
         let loader = DataLoader::new(Lines(corpus), batch_size)?;
         let order = loader.batch_indices(0);
         Ok(Self {
@@ -252,6 +261,7 @@ impl LineBatches {
             epoch: 0,
             order,
             next: 0,
+            corpus_fingerprint,
         })
     }
 
@@ -322,6 +332,10 @@ impl BatchSource for LineBatches {
         }
     }
 
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     fn restore(&mut self, position: &DataPosition) -> Result<()> {
         check_fingerprint(position, self.fingerprint())?;
         let order = self.loader.batch_indices(position.epoch);
@@ -344,7 +358,7 @@ impl BatchSource for LineBatches {
 
     fn fingerprint(&self) -> u64 {
         let mut h = Fnv::new();
-        h.write_u64(self.corpus().fingerprint());
+        h.write_u64(self.corpus_fingerprint);
         h.write_u64(self.loader.batch_size() as u64);
         h.write_u64(self.loader.seed().map_or(0, |s| s ^ 0x5555));
         h.write_u64(u64::from(self.loader.seed().is_some()));
@@ -393,6 +407,11 @@ pub struct StreamingBatches {
     pending: VecDeque<Vec<u32>>,
     at_end: bool,
     fingerprint: u64,
+    /// The tokenizer's part of [`BatchSource::fingerprint`]: its size, then its ids for a
+    /// probe text, computed once at opening.
+    encoder_probe: Vec<u64>,
+    /// Lines read but skipped (fewer than 2 tokens) since opening or the last restore.
+    lines_dropped: u64,
 }
 
 impl StreamingBatches {
@@ -417,6 +436,17 @@ impl StreamingBatches {
         let path = path.as_ref().to_path_buf();
         let reader = LineReader::open_at(&path, 0, 1, options.max_line_bytes)?;
         let fingerprint = file_fingerprint(&path)?;
+        // The tokenizer: its size and its ids for a probe text (words, digits, accents,
+        // spaces), which two different tokenizers almost never share. The restored
+        // position's pending ids came from the saved run's tokenizer.
+        let encoder_probe = std::iter::once(encoder.vocab_size() as u64)
+            .chain(
+                encoder
+                    .encode(" The quick brown fox, 1234 jumps: naïve café — \u{4e2d}\u{6587}!\n")
+                    .into_iter()
+                    .map(u64::from),
+            )
+            .collect();
         Ok(Self {
             path,
             encoder,
@@ -430,6 +460,8 @@ impl StreamingBatches {
             pending: VecDeque::new(),
             at_end: false,
             fingerprint,
+            encoder_probe,
+            lines_dropped: 0,
         })
     }
 
@@ -450,6 +482,14 @@ impl StreamingBatches {
         Ok(self)
     }
 
+    /// Lines read and skipped because they had fewer than 2 tokens (no input and
+    /// target; [`TokenizedLines::lines_dropped`] counts the same lines of an in-memory
+    /// corpus), over every epoch read since [`StreamingBatches::open`] or the last
+    /// [`BatchSource::restore`] (a checkpoint does not store the count).
+    pub fn lines_dropped(&self) -> u64 {
+        self.lines_dropped
+    }
+
     /// The next kept example of the file, or `None` at its end.
     fn read_example(&mut self) -> Result<Option<Vec<u32>>> {
         while let Some((line, number)) = self.reader.next_line()? {
@@ -462,6 +502,7 @@ impl StreamingBatches {
                 )?;
                 return Ok(Some(tokens));
             }
+            self.lines_dropped += 1;
         }
         Ok(None)
     }
@@ -539,6 +580,10 @@ impl BatchSource for StreamingBatches {
         }
     }
 
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     fn restore(&mut self, position: &DataPosition) -> Result<()> {
         check_fingerprint(position, self.fingerprint())?;
         let len = std::fs::metadata(&self.path)
@@ -569,6 +614,7 @@ impl BatchSource for StreamingBatches {
         self.rng = position.rng;
         self.pending = position.pending.iter().cloned().collect();
         self.at_end = position.cursor == len;
+        self.lines_dropped = 0;
         Ok(())
     }
 
@@ -579,15 +625,8 @@ impl BatchSource for StreamingBatches {
         h.write_u64(self.options.max_length as u64);
         h.write_u64(u64::from(self.options.replace_digits));
         h.write_u64(self.options.vocab_limit.map_or(u64::MAX, |v| v as u64));
-        // The tokenizer: its size and its ids for a probe text (words, digits, accents,
-        // spaces), which two different tokenizers almost never share. The restored
-        // position's pending ids came from the saved run's tokenizer.
-        h.write_u64(self.encoder.vocab_size() as u64);
-        for id in self
-            .encoder
-            .encode(" The quick brown fox, 1234 jumps: naïve café — \u{4e2d}\u{6587}!\n")
-        {
-            h.write_u64(u64::from(id));
+        for &v in &self.encoder_probe {
+            h.write_u64(v);
         }
         match self.shuffle {
             Some((size, seed)) => {
@@ -599,5 +638,49 @@ impl BatchSource for StreamingBatches {
         h.write_u64(self.padding.input as u64);
         h.write_u64(self.padding.target as u64);
         h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::corpus::FINGERPRINTS_COMPUTED;
+
+    fn computed() -> u64 {
+        FINGERPRINTS_COMPUTED.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn line_batches_hash_the_corpus_once_not_per_position() {
+        let corpus =
+            TokenizedLines::from_examples(&[vec![1, 2, 3], vec![4, 5], vec![6, 7, 8]], "toy")
+                .unwrap();
+        let before = computed();
+        let mut batches = LineBatches::new(corpus, 2, Padding::new(0))
+            .unwrap()
+            .shuffle(7);
+        assert_eq!(
+            computed() - before,
+            1,
+            "LineBatches::new hashes the corpus once"
+        );
+        let fingerprint = batches.fingerprint();
+        let mut epochs = Vec::new();
+        for _ in 0..7 {
+            let position = batches.position();
+            assert_eq!(position.fingerprint, fingerprint);
+            assert_eq!(batches.epoch(), position.epoch);
+            epochs.push(batches.epoch());
+            batches.next_batch().unwrap();
+        }
+        // 2 batches, then the end of the epoch: epoch 0 three times, then 1.
+        assert_eq!(epochs, [0, 0, 0, 1, 1, 1, 2]);
+        let saved = batches.position();
+        batches.restore(&saved).unwrap();
+        assert_eq!(
+            computed() - before,
+            1,
+            "position, fingerprint and restore reuse the corpus hash"
+        );
     }
 }

@@ -435,7 +435,7 @@ impl<R: BufRead> LineReader<R> {
 /// assert_eq!((corpus.lines_read(), corpus.lines_dropped()), (4, 2));
 /// # Ok::<(), ferrograd_data::DataError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TokenizedLines {
     ids: Vec<u32>,
     offsets: Vec<usize>,
@@ -444,6 +444,14 @@ pub struct TokenizedLines {
     /// Lines of the source before this part (0 but for the held-out part of a split).
     lines_before: u64,
     source: String,
+}
+
+/// A corpus of no examples, no lines read and no source name (a valid corpus: it
+/// splits, hashes and batches like any other).
+impl Default for TokenizedLines {
+    fn default() -> Self {
+        Self::empty(String::new())
+    }
 }
 
 impl TokenizedLines {
@@ -630,6 +638,8 @@ impl TokenizedLines {
     /// A 64-bit FNV-1a hash of every example's ids: equal for equal corpora, so a
     /// checkpoint can tell that it is resumed on the data it was written for.
     pub fn fingerprint(&self) -> u64 {
+        #[cfg(test)]
+        FINGERPRINTS_COMPUTED.with(|c| c.set(c.get() + 1));
         let mut h = Fnv::new();
         for i in 0..self.len() {
             h.write_u64(self.example(i).len() as u64);
@@ -639,6 +649,13 @@ impl TokenizedLines {
         }
         h.finish()
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread computed [`TokenizedLines::fingerprint`] (tests check
+    /// that batching computes it once, not once per step).
+    pub(crate) static FINGERPRINTS_COMPUTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 pub(crate) fn check_vocab(
