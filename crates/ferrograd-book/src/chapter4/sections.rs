@@ -218,7 +218,7 @@ pub fn model(settings: &Settings) -> Result<ModelNumbers> {
             )
         })
         .collect();
-    let v = settings.run.tokenizer.vocab_size();
+    let v = settings.run.tokenizer.model_vocab_size()?;
     let config = settings.decoder_config(v, Some(0));
     let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
     let names = model
@@ -312,7 +312,7 @@ pub fn generation(
     prompt: usize,
     new_tokens: usize,
 ) -> Result<GenerationNumbers> {
-    let v = settings.run.tokenizer.vocab_size();
+    let v = settings.run.tokenizer.model_vocab_size()?;
     let mut config = settings.decoder_config(v, Some(0));
     config.max_positions = config.max_positions.max(prompt + new_tokens);
     let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
