@@ -3,7 +3,7 @@
 //! leaves the old one).
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Result;
@@ -15,16 +15,7 @@ use crate::error::Result;
 /// # Errors
 /// [`crate::BookError::Io`] naming the file when it cannot be written, flushed or renamed.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    static SERIAL: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-    let temporary = path.with_file_name(format!(".{name}.{}.{serial}.tmp", std::process::id()));
-    // The error names the file: an io::Error alone does not.
-    let named = |e: std::io::Error, what: &str, file: &Path| {
-        std::io::Error::new(e.kind(), format!("{what} {}: {e}", file.display()))
-    };
+    let temporary = temporary_beside(path, "");
     let written = std::fs::File::create(&temporary).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()
@@ -33,11 +24,40 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&temporary);
         return Err(named(e, "writing", &temporary).into());
     }
-    if let Err(e) = std::fs::rename(&temporary, path) {
-        let _ = std::fs::remove_file(&temporary);
+    replace_with(&temporary, path)
+}
+
+/// A fresh path in `path`'s folder for a temporary file that will replace `path`:
+/// `.<name>.<process id>.<counter>.tmp<suffix>` (so concurrent writers do not share one;
+/// `suffix` keeps an extension that a writer picks its format by, such as `.png`).
+pub(crate) fn temporary_beside(path: &Path, suffix: &str) -> PathBuf {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(
+        ".{name}.{}.{serial}.tmp{suffix}",
+        std::process::id()
+    ))
+}
+
+/// Renames the finished `temporary` over `path`; the temporary file is removed if that
+/// fails.
+///
+/// # Errors
+/// [`crate::BookError::Io`] naming `path` when the rename fails.
+pub(crate) fn replace_with(temporary: &Path, path: &Path) -> Result<()> {
+    if let Err(e) = std::fs::rename(temporary, path) {
+        let _ = std::fs::remove_file(temporary);
         return Err(named(e, "renaming a temporary file to", path).into());
     }
     Ok(())
+}
+
+/// `e` with what was being done and the file (an `io::Error` alone does not name it).
+fn named(e: std::io::Error, what: &str, file: &Path) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{what} {}: {e}", file.display()))
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ enum Chapter2 {
     /// §2.4–2.5 the book's n-gram tables and backoff; the model on a corpus, generation
     CountLm(CountArgs),
     /// §2.6 perplexity, ROUGE-1/2/L, an evaluation report of the count model
-    Evaluation(CountArgs),
+    Evaluation(EvaluationArgs),
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +251,15 @@ struct CountArgs {
     /// A prompt to continue (repeat for several)
     #[arg(long)]
     prompt: Vec<String>,
+}
+
+/// The evaluation report's options: the count model it evaluates (it continues held-out
+/// sentences, not prompts).
+#[derive(Debug, Args)]
+struct EvaluationArgs {
+    /// The maximum n-gram order
+    #[arg(long, short, default_value_t = 5)]
+    n: usize,
 }
 
 fn chapter3(
@@ -336,12 +345,13 @@ fn chapter2_options(args: &Chapter2Args) -> chapter2::Options {
                     .unwrap_or_else(|| embeddings::Settings::default().words),
             };
         }
-        Some(Chapter2::CountLm(a) | Chapter2::Evaluation(a)) => {
+        Some(Chapter2::CountLm(a)) => {
             options.count_lm.n = a.n;
             if !a.prompt.is_empty() {
                 options.count_lm.prompts = a.prompt.clone();
             }
         }
+        Some(Chapter2::Evaluation(a)) => options.count_lm.n = a.n,
         None => {}
     }
     options
@@ -469,6 +479,22 @@ fn run(
     Ok(chapters)
 }
 
+/// Checks the options of chapters 3 and 4 (those that `run` turns into settings) without
+/// running anything or writing any file; the error is what `run` would report.
+fn check_options(command: &Command) -> Result<(), String> {
+    match command {
+        Command::Chapter3(args) => args
+            .options()
+            .map(|_| ())
+            .map_err(|e| format!("chapter3: {e}")),
+        Command::Chapter4(args) => args
+            .options()
+            .map(|_| ())
+            .map_err(|e| format!("chapter4: {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// The chapter-1 section names that used to be top-level commands: still accepted, as
 /// `chapter1 <section>`.
 fn legacy_args() -> Vec<String> {
@@ -503,6 +529,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Options are checked before the output folder is made: a usage error leaves nothing.
+    if let Err(e) = check_options(&cli.command) {
+        eprintln!("error in {e}");
+        return ExitCode::FAILURE;
+    }
     let (figures, warning) = match Figures::new(&cli.common.out) {
         Ok(f) => f,
         Err(e) => {

@@ -14,7 +14,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::error::Result;
+use crate::error::{BookError, Result};
+use crate::files;
 
 /// The font family name the figures ask plotters for.
 pub const FONT: &str = "sans-serif";
@@ -126,14 +127,39 @@ pub(crate) fn font(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().into()
 }
 
-/// A blank, white drawing area for a PNG of `dims` pixels at `path`.
-pub(crate) fn canvas(
+/// Draws a PNG of `dims` pixels at `path`: `draw` paints on a blank, white area backed by
+/// a temporary file beside `path` (its name also ends in `.png`), which replaces `path`
+/// only once the whole figure is written, so a failed figure leaves no truncated PNG.
+///
+/// # Errors
+/// [`BookError::Plot`] naming `path` when drawing or writing fails (the temporary file is
+/// removed); [`BookError::Io`] naming it when the finished figure cannot be renamed into
+/// place.
+pub(crate) fn draw_png(
     path: &Path,
     dims: (u32, u32),
-) -> Result<DrawingArea<BitMapBackend<'_>, Shift>> {
-    let root = BitMapBackend::new(path, dims).into_drawing_area();
-    root.fill(&WHITE)?;
-    Ok(root)
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    let temporary = files::temporary_beside(path, ".png");
+    let drawn = (|| -> Result<()> {
+        let root = BitMapBackend::new(&temporary, dims).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&temporary);
+        let why = match e {
+            BookError::Plot(why) => why,
+            other => other.to_string(),
+        };
+        return Err(BookError::Plot(format!(
+            "drawing {}: {why}",
+            path.display()
+        )));
+    }
+    files::replace_with(&temporary, path)
 }
 
 /// A 2-D Cartesian chart on `area` with an optional caption.

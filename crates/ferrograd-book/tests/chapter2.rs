@@ -43,7 +43,7 @@ fn evaluation_prints_the_books_rouge_numbers() {
     assert_eq!(format!("{:.4}", e.example_rouge_l_beta8), "0.5565");
     assert!(e.perplexity.is_finite() && e.perplexity > 1.0);
     assert!(e.samples > 0);
-    let m = e.mean_rouge.rouge_l;
+    let m = e.mean_rouge.unwrap().rouge_l;
     assert!((0.0..=1.0).contains(&m.f1) && (0.0..=1.0).contains(&m.precision));
 }
 

@@ -128,3 +128,59 @@ fn classifier_runs_on_the_synthetic_data_and_a_missing_directory_is_an_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/emotion"), "{stderr}");
 }
+
+#[test]
+fn an_adapter_trained_on_a_given_model_names_it_as_its_base() {
+    // A copy of the tiny random GPT-2 given with --model: the adapter's config and the
+    // printed check command name that directory, not the built-in model's hub name.
+    let dir = common::scratch("ch5-lora-model");
+    let model = dir.join("my-gpt2");
+    std::fs::create_dir(&model).unwrap();
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferrograd-lm/tests/data/tiny-random-gpt2");
+    for name in [
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+        "merges.txt",
+    ] {
+        std::fs::copy(source.join(name), model.join(name)).unwrap();
+    }
+    let out_dir = dir.join("out");
+    let out = book()
+        .args([
+            "chapter5",
+            "lora",
+            "--quiet",
+            "--max-train",
+            "16",
+            "--max-test",
+            "4",
+            "--epochs",
+            "1",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.join("lora-adapter/adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["base_model_name_or_path"],
+        model.display().to_string()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("--base {}", model.display())),
+        "{text}"
+    );
+}

@@ -87,8 +87,8 @@ pub struct FileRun {
     pub losses: Vec<f64>,
     /// On the training documents.
     pub train_confusion: Confusion,
-    /// On the held-out documents.
-    pub test_confusion: Confusion,
+    /// On the held-out documents (`None` when the split left none: no score, not 0).
+    pub test_confusion: Option<Confusion>,
 }
 
 /// §2.1's numbers.
@@ -185,7 +185,11 @@ fn file_run(path: &Path, settings: &Settings, progress: &Progress) -> Result<Fil
         vocab_size: model.vocabulary().len(),
         losses,
         train_confusion: model.evaluate(&docs, &labels)?.into(),
-        test_confusion: model.evaluate(&test_docs, &test_labels)?.into(),
+        test_confusion: if test.is_empty() {
+            None
+        } else {
+            Some(model.evaluate(&test_docs, &test_labels)?.into())
+        },
     })
 }
 
@@ -236,16 +240,21 @@ pub fn report(b: &BagOfWords, t: &mut String) {
             "{}: {} training / {} test documents, vocabulary {} words",
             f.file, f.train, f.test, f.vocab_size
         );
+        let test = f.test_confusion.as_ref().map_or_else(
+            || "none (no test documents)".to_string(),
+            |c| format!("{:.4}", c.accuracy),
+        );
         let _ = writeln!(
             t,
-            "  loss {:.4} → {:.4}; accuracy train {:.4}, test {:.4}",
+            "  loss {:.4} → {:.4}; accuracy train {:.4}, test {test}",
             f.losses.first().copied().unwrap_or(f64::NAN),
             f.losses.last().copied().unwrap_or(f64::NAN),
             f.train_confusion.accuracy,
-            f.test_confusion.accuracy
         );
-        let _ = writeln!(t, "  test confusion matrix:");
-        confusion_text(t, &f.test_confusion);
+        if let Some(c) = &f.test_confusion {
+            let _ = writeln!(t, "  test confusion matrix:");
+            confusion_text(t, c);
+        }
     }
 }
 
@@ -264,21 +273,24 @@ pub fn draw_loss(b: &BagOfWords, figures: &Figures) -> Result<PathBuf> {
 }
 
 /// Draws a confusion matrix as a heat map with counts (`bow_confusion.png`): the labelled
-/// file's test split if there is one, else the book's documents.
+/// file's test split if there is one (its training split if the test split is empty),
+/// else the book's documents.
 ///
 /// # Errors
 /// When the figure cannot be written.
 pub fn draw_confusion(b: &BagOfWords, figures: &Figures) -> Result<PathBuf> {
     let (c, what) = match &b.file {
-        Some(f) => (&f.test_confusion, "test split"),
+        Some(f) => match &f.test_confusion {
+            Some(c) => (c, "test split"),
+            None => (&f.train_confusion, "training split (no test documents)"),
+        },
         None => (&b.train_confusion, "the book's documents"),
     };
     let path = figures.path("bow_confusion.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let k = c.classes.len().max(1) as f64;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             &format!("§2.1 confusion matrix, {what} (accuracy {:.3})", c.accuracy),
             0.0..k,
@@ -313,7 +325,7 @@ pub fn draw_confusion(b: &BagOfWords, figures: &Figures) -> Result<PathBuf> {
                 )])?;
             }
         }
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

@@ -202,12 +202,13 @@ pub struct CorpusRun {
 pub fn count_lm(corpus: &Corpus, settings: &Settings) -> Result<CorpusRun> {
     let start = Instant::now();
     let tokens = count_lm_tokens(&corpus.text);
-    let (train, test) = split_train_test(&tokens, 0.9)?;
+    let named = |e| corpus.lm_error(e);
+    let (train, test) = split_train_test(&tokens, 0.9).map_err(named)?;
     let mut perplexity_by_n = Vec::new();
     let mut last = None;
     for n in 1..=settings.n.max(1) {
-        let model = CountLanguageModel::train(n, train)?;
-        perplexity_by_n.push(model.perplexity(test, n)?);
+        let model = CountLanguageModel::train(n, train).map_err(named)?;
+        perplexity_by_n.push(model.perplexity(test, n).map_err(named)?);
         last = Some(model);
     }
     let model = match (settings.n, last) {
@@ -313,12 +314,11 @@ pub fn report(book: &BookExample, run: &CorpusRun, t: &mut String) {
 /// When the figure cannot be written.
 pub fn draw_perplexity(run: &CorpusRun, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("count_lm_perplexity.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let top = run.perplexity_by_n.iter().copied().fold(1.0, f64::max);
         let n = run.perplexity_by_n.len().max(1) as f64;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§2.6 held-out perplexity of the count model",
             0.5..n + 0.5,
@@ -338,7 +338,7 @@ pub fn draw_perplexity(run: &CorpusRun, figures: &Figures) -> Result<std::path::
             .label(format!("{} (90/10 split)", run.corpus))
             .legend(plot::legend_line(palette::BLUE));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

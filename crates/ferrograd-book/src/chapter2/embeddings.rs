@@ -93,10 +93,15 @@ pub fn word_embeddings(
         seed: settings.seed,
         ..Word2VecConfig::default()
     };
-    let total: u64 = sentences.iter().map(|s| s.len() as u64).sum::<u64>() * settings.epochs as u64;
+    let total: u64 = sentences
+        .iter()
+        .map(|s| s.len() as u64)
+        .sum::<u64>()
+        .saturating_mul(settings.epochs as u64);
     let bar = progress.bar(total, "§2.2 skip-gram words");
     let (model, stats) =
-        Word2Vec::train_with_progress(&sentences, &config, &mut |done, _| bar.set_position(done))?;
+        Word2Vec::train_with_progress(&sentences, &config, &mut |done, _| bar.set_position(done))
+            .map_err(|e| corpus.lm_error(e))?;
     bar.finish_and_clear();
     let vectors = model.vectors();
     let known: Vec<&str> = settings
@@ -188,8 +193,7 @@ pub fn report(e: &Embeddings, t: &mut String) {
 /// When the figure cannot be written.
 pub fn draw_pca(e: &Embeddings, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("word_embeddings_pca.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let range = |f: fn(&(String, f64, f64)) -> f64| {
             let lo = e.pca.iter().map(f).fold(0.0, f64::min);
             let hi = e.pca.iter().map(f).fold(0.0, f64::max);
@@ -197,7 +201,7 @@ pub fn draw_pca(e: &Embeddings, figures: &Figures) -> Result<std::path::PathBuf>
             (lo - pad)..(hi + pad)
         };
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§2.2 word vectors, first two principal components",
             range(|p| p.1),
@@ -216,7 +220,7 @@ pub fn draw_pca(e: &Embeddings, figures: &Figures) -> Result<std::path::PathBuf>
                     .map(|(w, x, y)| Text::new(w.clone(), (*x, *y), plot::font(16))),
             )?;
         }
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

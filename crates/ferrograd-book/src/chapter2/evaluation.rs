@@ -105,8 +105,9 @@ pub struct Evaluation {
     pub test_tokens: usize,
     /// The count model's held-out perplexity.
     pub perplexity: f64,
-    /// Mean ROUGE over the held-out sentences continued by the model.
-    pub mean_rouge: RougeTriple,
+    /// Mean ROUGE over the held-out sentences continued by the model (`None` when no
+    /// held-out sentence was long enough: no score, not 0).
+    pub mean_rouge: Option<RougeTriple>,
     /// How many sentences were continued.
     pub samples: usize,
     /// The first few of them.
@@ -118,8 +119,9 @@ const PROMPT_TOKENS: usize = 4;
 const REFERENCE_TOKENS: usize = 8;
 const MAX_SAMPLES: usize = 300;
 
+/// The mean of `scores`, which must not be empty.
 fn mean(scores: &[RougeScore]) -> Prf {
-    let n = scores.len().max(1) as f64;
+    let n = scores.len() as f64;
     Prf {
         precision: scores.iter().map(|s| s.precision).sum::<f64>() / n,
         recall: scores.iter().map(|s| s.recall).sum::<f64>() / n,
@@ -136,9 +138,10 @@ fn mean(scores: &[RougeScore]) -> Prf {
 pub fn evaluation(corpus: &Corpus, settings: &Settings) -> Result<Evaluation> {
     let example = rouge(ROUGE_REFERENCE, ROUGE_CANDIDATE);
     let tokens = count_lm_tokens(&corpus.text);
-    let (train, test) = split_train_test(&tokens, 0.9)?;
-    let model = CountLanguageModel::train(settings.n, train)?;
-    let ppl = model.perplexity(test, settings.n)?;
+    let named = |e| corpus.lm_error(e);
+    let (train, test) = split_train_test(&tokens, 0.9).map_err(named)?;
+    let model = CountLanguageModel::train(settings.n, train).map_err(named)?;
+    let ppl = model.perplexity(test, settings.n).map_err(named)?;
     // Held-out sentences: runs of tokens between periods, long enough for a prompt and a
     // reference.
     let mut samples = Vec::new();
@@ -182,11 +185,11 @@ pub fn evaluation(corpus: &Corpus, settings: &Settings) -> Result<Evaluation> {
         n: settings.n,
         test_tokens: test.len(),
         perplexity: ppl,
-        mean_rouge: RougeTriple {
+        mean_rouge: (!r1.is_empty()).then(|| RougeTriple {
             rouge1: mean(&r1),
             rouge2: mean(&r2),
             rouge_l: mean(&rl),
-        },
+        }),
         samples: r1.len(),
         examples: samples,
     })
@@ -225,14 +228,25 @@ pub fn report(e: &Evaluation, t: &mut String) {
         e.n, e.corpus, e.test_tokens
     );
     let _ = writeln!(t, "  perplexity {:.2}", e.perplexity);
-    let _ = writeln!(
-        t,
-        "  ROUGE of greedy continuations of {} held-out sentences ({PROMPT_TOKENS}-token prompt, {REFERENCE_TOKENS}-token reference), mean:",
-        e.samples
-    );
-    prf(t, "ROUGE-1", &e.mean_rouge.rouge1);
-    prf(t, "ROUGE-2", &e.mean_rouge.rouge2);
-    prf(t, "ROUGE-L", &e.mean_rouge.rouge_l);
+    match &e.mean_rouge {
+        Some(m) => {
+            let _ = writeln!(
+                t,
+                "  ROUGE of greedy continuations of {} held-out sentences ({PROMPT_TOKENS}-token prompt, {REFERENCE_TOKENS}-token reference), mean:",
+                e.samples
+            );
+            prf(t, "ROUGE-1", &m.rouge1);
+            prf(t, "ROUGE-2", &m.rouge2);
+            prf(t, "ROUGE-L", &m.rouge_l);
+        }
+        None => {
+            let _ = writeln!(
+                t,
+                "  ROUGE: no sentences (no held-out sentence has {} tokens: {PROMPT_TOKENS} for the prompt, {REFERENCE_TOKENS} for the reference)",
+                PROMPT_TOKENS + REFERENCE_TOKENS
+            );
+        }
+    }
     for s in e.examples.iter().take(3) {
         let _ = writeln!(
             t,
@@ -242,16 +256,16 @@ pub fn report(e: &Evaluation, t: &mut String) {
     }
 }
 
-/// Draws the mean ROUGE precision, recall and F1 of the report (`evaluation_rouge.png`).
+/// Draws the mean ROUGE precision, recall and F1 of the report (`evaluation_rouge.png`;
+/// the axes alone when no sentence was scored).
 ///
 /// # Errors
 /// When the figure cannot be written.
 pub fn draw_rouge(e: &Evaluation, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("evaluation_rouge.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§2.6 ROUGE of the count model's continuations",
             0.0..3.0,
@@ -263,11 +277,12 @@ pub fn draw_rouge(e: &Evaluation, figures: &Figures) -> Result<std::path::PathBu
             "ROUGE-1, ROUGE-2, ROUGE-L",
             "mean score",
         )?;
-        let groups = [
-            e.mean_rouge.rouge1,
-            e.mean_rouge.rouge2,
-            e.mean_rouge.rouge_l,
-        ];
+        // No sentences: the axes without bars (no score is not a score of 0).
+        let groups: Vec<RougeTriple> = e.mean_rouge.into_iter().collect();
+        let groups: Vec<Prf> = groups
+            .iter()
+            .flat_map(|m| [m.rouge1, m.rouge2, m.rouge_l])
+            .collect();
         /// A bar series: its name, which number of a score it shows, its colour.
         type Series = (&'static str, fn(&Prf) -> f64, RGBColor);
         let series: [Series; 3] = [
@@ -285,7 +300,7 @@ pub fn draw_rouge(e: &Evaluation, figures: &Figures) -> Result<std::path::PathBu
                 .legend(plot::legend_line(color));
         }
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

@@ -64,6 +64,15 @@ impl Corpus {
     pub fn from_option(path: Option<&Path>) -> Result<Self> {
         path.map_or_else(|| Ok(Self::builtin()), Self::from_file)
     }
+    /// An error of a model that learned from this corpus: one saying that something was
+    /// empty (no tokens, no word frequent enough) is about the corpus, so it names the
+    /// file; any other stays the model's error.
+    pub fn lm_error(&self, e: ferrograd::lm::LmError) -> BookError {
+        match e {
+            ferrograd::lm::LmError::Empty { .. } => BookError::Input(format!("{}: {e}", self.name)),
+            other => BookError::Lm(other),
+        }
+    }
 }
 
 /// The sections of chapter 2, in the book's order, as the program's subcommands.

@@ -157,7 +157,7 @@ pub fn model(settings: &Settings) -> Result<ModelNumbers> {
         .iter()
         .map(|&v| (v, RnnConfig::new(v).num_parameters()))
         .collect();
-    let v = settings.run.tokenizer.vocab_size();
+    let v = settings.run.tokenizer.model_vocab_size()?;
     let config = RnnConfig {
         vocab_size: v,
         emb_dim: settings.emb_dim,

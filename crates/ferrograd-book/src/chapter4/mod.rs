@@ -148,6 +148,18 @@ impl Args {
                 t.num_heads, t.emb_dim
             ));
         }
+        // Training feeds max_length − 1 tokens of a line: no more than the model's context.
+        let context = t
+            .decoder_config(t.run.tokenizer.vocab_size(), None)
+            .max_positions;
+        if t.run.max_length > context + 1 {
+            return Err(format!(
+                "--max-length {} is longer than the decoder's context: at most {} (its {context} \
+                 positions hold the inputs, one token fewer than a line)",
+                t.run.max_length,
+                context + 1
+            ));
+        }
         let mut options = Options::default();
         if let Some(n) = self.run.max_new_tokens {
             if n == 0 {

@@ -218,7 +218,7 @@ pub fn model(settings: &Settings) -> Result<ModelNumbers> {
             )
         })
         .collect();
-    let v = settings.run.tokenizer.vocab_size();
+    let v = settings.run.tokenizer.model_vocab_size()?;
     let config = settings.decoder_config(v, Some(0));
     let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
     let names = model
@@ -312,7 +312,7 @@ pub fn generation(
     prompt: usize,
     new_tokens: usize,
 ) -> Result<GenerationNumbers> {
-    let v = settings.run.tokenizer.vocab_size();
+    let v = settings.run.tokenizer.model_vocab_size()?;
     let mut config = settings.decoder_config(v, Some(0));
     config.max_positions = config.max_positions.max(prompt + new_tokens);
     let model = DecoderLanguageModel::<f32>::new(&config, &mut Rng::new(settings.run.seed))?;
@@ -420,8 +420,7 @@ pub fn draw_generation(
     use crate::plot::{self, palette, size};
     use plotters::prelude::*;
     let path = figures.path("decoder_generation.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let series = |s: &[f64]| -> Vec<(f64, f64)> {
             s.iter()
                 .enumerate()
@@ -438,7 +437,7 @@ pub fn draw_generation(
             .max(1e-3);
         let end = (g.prompt + g.new_tokens) as f64;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§4.8 cost of a generated token by position",
             g.prompt as f64..end + 1.0,
@@ -459,7 +458,7 @@ pub fn draw_generation(
             .label("with the KV cache")
             .legend(plot::legend_line(palette::BLUE));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperLeft)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

@@ -235,9 +235,8 @@ pub fn draw_curves(r: &Training, figures: &Figures) -> Result<Vec<PathBuf>> {
 pub fn draw_attention(r: &Training, figures: &Figures) -> Result<PathBuf> {
     let path = figures.path("decoder_attention.png");
     let n = r.attention_tokens.len();
-    {
-        let root = plot::canvas(&path, (800, 800))?;
-        let mut builder = ChartBuilder::on(&root);
+    plot::draw_png(&path, (800, 800), |root| {
+        let mut builder = ChartBuilder::on(root);
         builder.margin(16);
         if figures.has_text() {
             builder
@@ -292,7 +291,7 @@ pub fn draw_attention(r: &Training, figures: &Figures) -> Result<PathBuf> {
                 )
             })
         }))?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

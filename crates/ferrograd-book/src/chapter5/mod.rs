@@ -390,7 +390,7 @@ fn sft_epochs(
     let mut rng = Rng::new(seed);
     let mut losses = Vec::new();
     let batches = examples.len().div_ceil(16);
-    let bar = progress.bar((epochs * batches) as u64, label);
+    let bar = progress.bar(epochs.saturating_mul(batches) as u64, label);
     for _ in 0..epochs {
         rng.shuffle(&mut order);
         let mut sum = 0.0;
@@ -642,7 +642,7 @@ pub fn lora(
         &model,
         &config,
         &adapter_dir,
-        &AdapterOptions::causal_lm().with_base("hf-internal-testing/tiny-random-gpt2"),
+        &AdapterOptions::causal_lm().with_base(base_model_name(options)),
     )?;
     let reference = adapter_dir.join("reference_logits.safetensors");
     let ids_f = Tensor::<f32>::from_vec(
@@ -655,9 +655,10 @@ pub fn lora(
     )?;
     let _ = writeln!(
         t,
-        "adapter saved in PEFT's layout: {} (check with scripts/reference/check_peft_loads_ours.py {})",
+        "adapter saved in PEFT's layout: {} (check with scripts/reference/check_peft_loads_ours.py {} --base {})",
         adapter_dir.display(),
-        adapter_dir.display()
+        adapter_dir.display(),
+        dir.display()
     );
     Ok(json!({
         "linear_1024_r8_trainable": square,
@@ -674,12 +675,29 @@ pub fn lora(
     }))
 }
 
+/// What the saved adapter names as its base (PEFT's `base_model_name_or_path`): the
+/// `--model` directory as given, or the Hugging Face name of the built-in tiny GPT-2.
+fn base_model_name(options: &Options) -> String {
+    options.model.as_ref().map_or_else(
+        || "hf-internal-testing/tiny-random-gpt2".to_string(),
+        |dir| dir.display().to_string(),
+    )
+}
+
+/// The largest |a − b| over the elements; NaN if any difference is NaN (a NaN in either
+/// tensor must not read as agreement).
 fn max_abs(a: &Tensor<f32>, b: &Tensor<f32>) -> f64 {
     a.to_vec()
         .iter()
         .zip(b.to_vec())
         .map(|(x, y)| f64::from((x - y).abs()))
-        .fold(0.0, f64::max)
+        .fold(0.0, |m, d| {
+            if m.is_nan() || d.is_nan() {
+                f64::NAN
+            } else {
+                m.max(d)
+            }
+        })
 }
 
 /// Word ids for the classifier: every training word gets an id from 2 (0 padding, 1
@@ -740,7 +758,7 @@ fn train_classifier(
     let mut opt = AdamW::new(model.trainable_parameters(), AdamWConfig::new(lr))?;
     let mut order: Vec<usize> = (0..x.len()).collect();
     let mut rng = Rng::new(9);
-    let bar = progress.bar((epochs * x.len().div_ceil(32)) as u64, label);
+    let bar = progress.bar(epochs.saturating_mul(x.len().div_ceil(32)) as u64, label);
     let start = Instant::now();
     for _ in 0..epochs {
         rng.shuffle(&mut order);
@@ -842,7 +860,11 @@ pub fn classifier(options: &Options, progress: &Progress, t: &mut String) -> Res
     );
 
     // Pretrain the same shape as a language model on the training texts, then LoRA.
-    let lm = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(options.seed + 1))?;
+    let (pretrain_epochs, lora_epochs) = (
+        options.epochs.saturating_mul(5),
+        options.epochs.saturating_mul(2),
+    );
+    let lm = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(options.seed.wrapping_add(1)))?;
     let examples: Vec<SftExample> = x.iter().map(|r| SftExample::new(&[], r, 0)).collect();
     let start = Instant::now();
     sft_epochs(
@@ -850,14 +872,14 @@ pub fn classifier(options: &Options, progress: &Progress, t: &mut String) -> Res
         &examples,
         0,
         3e-3,
-        5 * options.epochs,
+        pretrain_epochs,
         options.seed,
         progress,
         "pretrain",
     )?;
     let pretrain_s = start.elapsed().as_secs_f64();
     let body = StateDict::from_module(&lm.transformer);
-    let fresh = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(options.seed + 1))?;
+    let fresh = Gpt2LmHeadModel::<f32>::new(&config, &mut Rng::new(options.seed.wrapping_add(1)))?;
     ferrograd::nn::load_state_dict(
         &fresh.transformer,
         &body,
@@ -870,25 +892,16 @@ pub fn classifier(options: &Options, progress: &Progress, t: &mut String) -> Res
     )?;
     lora.add_lora(
         &LoraConfig::new(8, 16.0).targets(&["c_attn"]),
-        &mut Rng::new(options.seed + 2),
+        &mut Rng::new(options.seed.wrapping_add(2)),
     )?;
-    let (lora_acc, lora_s) = train_classifier(
-        &lora,
-        &x,
-        &y,
-        &xt,
-        &yt,
-        5e-3,
-        2 * options.epochs,
-        progress,
-        "lora",
-    )?;
+    let (lora_acc, lora_s) =
+        train_classifier(&lora, &x, &y, &xt, &yt, 5e-3, lora_epochs, progress, "lora")?;
     let _ = writeln!(
         t,
         "the same shape pretrained as an LM ({} epochs, {pretrain_s:.1} s), then LoRA r 8 on c_attn + head ({} trainable), {} epochs: accuracy {lora_acc:.4} in {lora_s:.1} s",
-        5 * options.epochs,
+        pretrain_epochs,
         lora.num_trainable_parameters(),
-        2 * options.epochs
+        lora_epochs
     );
     Ok(json!({
         "data": data.source,
@@ -897,7 +910,7 @@ pub fn classifier(options: &Options, progress: &Progress, t: &mut String) -> Res
         "majority": majority,
         "bow_logistic": { "vocabulary": bow.len(), "test_accuracy": base_acc, "seconds": base_s, "book": 0.8855 },
         "gpt2_classifier": { "parameters": full.num_parameters(), "epochs": options.epochs, "test_accuracy": full_acc, "seconds": full_s },
-        "gpt2_lora": { "trainable": lora.num_trainable_parameters(), "epochs": 2 * options.epochs, "pretrain_epochs": 5 * options.epochs, "pretrain_seconds": pretrain_s, "test_accuracy": lora_acc, "seconds": lora_s },
+        "gpt2_lora": { "trainable": lora.num_trainable_parameters(), "epochs": lora_epochs, "pretrain_epochs": pretrain_epochs, "pretrain_seconds": pretrain_s, "test_accuracy": lora_acc, "seconds": lora_s },
     }))
 }
 
@@ -936,4 +949,38 @@ pub fn run(
         text: t,
         files,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_abs_is_the_largest_difference_and_nan_is_not_agreement() {
+        let a = Tensor::<f32>::from(vec![1.0, 2.0, 3.0]);
+        let b = Tensor::<f32>::from(vec![1.5, 2.0, 1.0]);
+        assert_eq!(max_abs(&a, &b), 2.0);
+        // A NaN anywhere, first, middle or last: the result is NaN, never 0 or 2.
+        for at in 0..3 {
+            let mut v = vec![1.0, 2.0, 3.0];
+            v[at] = f32::NAN;
+            let n = Tensor::<f32>::from(v);
+            assert!(max_abs(&n, &b).is_nan(), "NaN at {at}");
+            assert!(max_abs(&b, &n).is_nan(), "NaN at {at}");
+        }
+    }
+
+    #[test]
+    fn the_adapter_names_the_model_it_was_trained_on() {
+        let builtin = Options::default();
+        assert_eq!(
+            base_model_name(&builtin),
+            "hf-internal-testing/tiny-random-gpt2"
+        );
+        let given = Options {
+            model: Some(PathBuf::from("checkpoints/gpt2")),
+            ..Options::default()
+        };
+        assert_eq!(base_model_name(&given), "checkpoints/gpt2");
+    }
 }

@@ -31,8 +31,8 @@ impl RunData {
     /// splits it by lines (`run.train_fraction` first for training) and batches both parts.
     ///
     /// # Errors
-    /// A tokenizer that cannot be trained, a corpus with no line of two or more tokens or
-    /// with no held-out line, a batch size of 0.
+    /// A tokenizer that cannot be trained, a corpus with no line of two or more tokens, or
+    /// with no training or no held-out line (naming the corpus), a batch size of 0.
     pub fn new(corpus: &Corpus, run: &RunSettings) -> Result<Self> {
         let tokenizer =
             Tokenizer::new(run.tokenizer, &train_text(&corpus.text, run.train_fraction))?;
@@ -41,6 +41,13 @@ impl RunData {
             TokenizedLines::from_text(&corpus.text, tokenizer.encoder(), &options, &corpus.name)?;
         require_examples(&lines)?;
         let (train, valid) = lines.split_by_lines(run.train_fraction)?;
+        if train.is_empty() {
+            return Err(BookError::Input(format!(
+                "{}: no training lines in the first {:.0}% (the corpus is too small)",
+                corpus.name,
+                run.train_fraction * 100.0
+            )));
+        }
         if valid.is_empty() {
             return Err(BookError::Input(format!(
                 "{}: no held-out lines after the first {:.0}% (the corpus is too small)",

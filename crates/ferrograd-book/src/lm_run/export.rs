@@ -35,6 +35,21 @@ pub fn export_run_data<M: Module<f32> + ?Sized>(
     // folder is missing, say) before anything is written.
     run.train_config(data.tokenizer.eos).validate()?;
     let batches = &data.batches;
+    let per_epoch = batches.num_batches() as u64;
+    let all = run.epochs.saturating_mul(per_epoch);
+    let steps = run.max_steps.map_or(all, |m| m.min(all));
+    let b = run.batch_size;
+    // The batch order holds steps × batch size ids: refuse a run too long to write down.
+    let length = usize::try_from(steps)
+        .ok()
+        .and_then(|s| s.checked_mul(b))
+        .ok_or_else(|| {
+            BookError::Input(format!(
+                "--export: {steps} steps of {b} examples ({} epochs of {per_epoch} batches) \
+                 are too many to write down; give --steps",
+                run.epochs
+            ))
+        })?;
     std::fs::create_dir_all(dir).map_err(|e| {
         std::io::Error::new(
             e.kind(),
@@ -53,16 +68,10 @@ pub fn export_run_data<M: Module<f32> + ?Sized>(
     };
     let (train_tokens, train_offsets) = flat(batches.corpus())?;
     let (valid_tokens, valid_offsets) = flat(&data.valid)?;
-    let per_epoch = batches.num_batches() as u64;
-    let steps = run
-        .max_steps
-        .unwrap_or(run.epochs * per_epoch)
-        .min(run.epochs * per_epoch);
-    let b = run.batch_size;
-    let mut order = Vec::with_capacity(steps as usize * b);
+    let mut order = Vec::with_capacity(length.min(1 << 24));
     'epochs: for epoch in 0..run.epochs {
         for batch in batches.batch_indices(epoch) {
-            if order.len() as u64 >= steps * b as u64 {
+            if order.len() >= length {
                 break 'epochs;
             }
             order.extend(batch.iter().map(|&i| i as i64));

@@ -55,8 +55,7 @@ pub fn draw_curve(
         .map(|e| (e.step as f64, y(e.loss)))
         .collect();
     let path = figures.path(file);
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let all = train.iter().chain(&held);
         let lo = all.clone().map(|p| p.1).fold(f64::INFINITY, f64::min);
         let hi = all.map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
@@ -68,7 +67,7 @@ pub fn draw_curve(
         let pad = if log { 0.05 } else { 0.1 };
         let steps = r.steps.max(1) as f64;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             caption,
             0.0..steps * 1.02,
@@ -100,7 +99,7 @@ pub fn draw_curve(
                 .map(|&p| Circle::new(p, 4, palette::ORANGE.filled())),
         )?;
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

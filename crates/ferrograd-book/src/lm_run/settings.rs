@@ -113,6 +113,10 @@ impl RunSettings {
     }
 }
 
+/// The smallest `--vocab`: a byte-level BPE holds the 256 single bytes and
+/// `<|endoftext|>` before any merge.
+pub const MIN_TRAINED_VOCAB: usize = 257;
+
 /// The command-line options of a training run (`ferrograd-book chapter3` and
 /// `chapter4`): each one given replaces the matching field of [`RunSettings`]; the
 /// model's sizes are the chapter's own options.
@@ -183,6 +187,14 @@ impl RunArgs {
     /// A message naming the option, for contradictory or out-of-range values.
     pub fn apply(&self, base: RunSettings) -> Result<RunSettings, String> {
         let mut run = base;
+        if let Some(n) = self.vocab
+            && n < MIN_TRAINED_VOCAB
+        {
+            return Err(format!(
+                "--vocab {n} is too small: a trained BPE has at least {MIN_TRAINED_VOCAB} ids \
+                 (the 256 bytes and <|endoftext|>)"
+            ));
+        }
         match (self.tokenizer.as_deref(), self.vocab) {
             (Some("gpt2"), None) => run.tokenizer = TokenizerChoice::Gpt2,
             (Some("gpt2"), Some(_)) => {
@@ -311,6 +323,29 @@ mod tests {
         };
         let message = other.apply(RunSettings::default()).unwrap_err();
         assert!(message.contains("\"wordpiece\""), "{message}");
+    }
+
+    #[test]
+    fn a_vocabulary_below_the_bytes_and_the_end_token_is_refused() {
+        for n in [0, 1, 256] {
+            let args = RunArgs {
+                vocab: Some(n),
+                ..RunArgs::default()
+            };
+            let message = args.apply(RunSettings::default()).unwrap_err();
+            assert!(
+                message.contains("--vocab") && message.contains("257"),
+                "{message}"
+            );
+        }
+        let smallest = RunArgs {
+            vocab: Some(257),
+            ..RunArgs::default()
+        };
+        assert_eq!(
+            smallest.apply(RunSettings::default()).unwrap().tokenizer,
+            TokenizerChoice::Trained(257)
+        );
     }
 
     #[test]

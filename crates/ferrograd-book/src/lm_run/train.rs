@@ -94,7 +94,7 @@ pub fn train<M: CausalLm<f32> + ?Sized>(
         max_new_tokens: run.max_new_tokens,
         eos: Some(eos),
     };
-    let per_epochs = run.epochs * data.batches.num_batches() as u64;
+    let per_epochs = run.epochs.saturating_mul(data.batches.num_batches() as u64);
     let total = run.max_steps.map_or(per_epochs, |m| m.min(per_epochs));
     let bar = progress.bar(total, "training");
     bar.set_position(trainer.steps());

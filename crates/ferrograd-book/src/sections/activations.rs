@@ -159,8 +159,7 @@ pub fn activations(progress: &Progress) -> Result<Activations> {
 /// Draws ReLU, sigmoid and tanh side by side (`activations.png`).
 pub fn draw_activations(figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("activations.png");
-    {
-        let root = plot::canvas(&path, size::ACTIVATIONS)?;
+    plot::draw_png(&path, size::ACTIVATIONS, |root| {
         let panels = root.split_evenly((1, 3));
         type Panel = (&'static str, fn(f64) -> f64, std::ops::Range<f64>, RGBColor);
         let functions: [Panel; 3] = [
@@ -179,18 +178,17 @@ pub fn draw_activations(figures: &Figures) -> Result<std::path::PathBuf> {
                 color.stroke_width(3),
             ))?;
         }
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
 
 /// Draws the curved data with the line and the three networks' fits (`nonlinear_fits.png`).
 pub fn draw_fits(a: &Activations, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("nonlinear_fits.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§1.5 a line vs. networks of 2, 4 and 100 ReLU units",
             -3.2..3.2,
@@ -216,7 +214,7 @@ pub fn draw_fits(a: &Activations, figures: &Figures) -> Result<std::path::PathBu
                 .legend(plot::legend_line(color));
         }
         plot::legend(&mut chart, figures, SeriesLabelPosition::LowerRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

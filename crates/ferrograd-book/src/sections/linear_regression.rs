@@ -139,10 +139,9 @@ pub fn gradient_descent(progress: &Progress) -> Result<GradientDescent> {
 /// (`linear_regression.png`).
 pub fn draw_line(fit: &ClosedForm, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("linear_regression.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             &format!(
                 "§1.2 price = {:.2}·area {} {:.2}",
@@ -181,8 +180,8 @@ pub fn draw_line(fit: &ClosedForm, figures: &Figures) -> Result<std::path::PathB
             ))
             .legend(|(x, y)| TriangleMarker::new((x + 10, y), 7, palette::GREEN.filled()));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperLeft)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
 
@@ -210,10 +209,9 @@ pub fn draw_surface(fit: &ClosedForm, figures: &Figures) -> Result<std::path::Pa
         .flatten()
         .fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let (llo, lhi) = (lo.ln(), hi.ln());
-    {
-        let root = plot::canvas(&path, size::SURFACE)?;
+    plot::draw_png(&path, size::SURFACE, |root| {
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§1.2 MSE surface J(w, b), log colour scale",
             w_range.clone(),
@@ -247,8 +245,8 @@ pub fn draw_surface(fit: &ClosedForm, figures: &Figures) -> Result<std::path::Pa
             ))
             .legend(|(x, y)| Cross::new((x + 10, y), 6, RED.stroke_width(3)));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
 
@@ -260,13 +258,12 @@ pub fn draw_gd_loss(
     figures: &Figures,
 ) -> Result<std::path::PathBuf> {
     let path = figures.path("gradient_descent_loss.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let top = gd.losses.iter().copied().fold(fit.mse, f64::max).log10();
         let bottom = fit.mse.log10();
         let pad = (top - bottom) * 0.05;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             &format!("§1.2 gradient descent, lr = {} on standardised area", gd.lr),
             0.0..gd.steps as f64,
@@ -291,7 +288,7 @@ pub fn draw_gd_loss(
             .label(format!("closed-form MSE {:.2}", fit.mse))
             .legend(plot::legend_line(palette::RED));
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

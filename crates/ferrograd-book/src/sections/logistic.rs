@@ -155,15 +155,14 @@ pub(crate) fn draw_losses_titled(
     curves: &[(&str, &[f64], RGBColor)],
     figures: &Figures,
 ) -> Result<std::path::PathBuf> {
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let steps = curves.iter().map(|c| c.1.len()).max().unwrap_or(1) as f64;
         let all = || curves.iter().flat_map(|c| c.1.iter().map(|l| l.log10()));
         let top = all().fold(f64::MIN, f64::max);
         let bottom = all().fold(f64::MAX, f64::min);
         let pad = (top - bottom).max(1e-3) * 0.05;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             title,
             0.0..steps,
@@ -187,8 +186,8 @@ pub(crate) fn draw_losses_titled(
                 .legend(plot::legend_line(color));
         }
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperRight)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
 
@@ -206,12 +205,11 @@ pub fn draw_loss(l: &Logistic, figures: &Figures) -> Result<std::path::PathBuf> 
 /// no buy = 0), and its predicted probability on the curve (`logistic_sigmoid.png`).
 pub fn draw_sigmoid(l: &Logistic, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("logistic_sigmoid.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let lo = l.z.iter().copied().fold(f64::MAX, f64::min).min(-4.0) - 0.5;
         let hi = l.z.iter().copied().fold(f64::MIN, f64::max).max(4.0) + 0.5;
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§1.7 ŷ = σ(w·x + b) with the twelve customers",
             lo..hi,
@@ -255,7 +253,7 @@ pub fn draw_sigmoid(l: &Logistic, figures: &Figures) -> Result<std::path::PathBu
             }))?;
         }
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperLeft)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }

@@ -85,10 +85,9 @@ pub fn vectors() -> Result<Vectors> {
 /// (`vectors.png`).
 pub fn draw(v: &Vectors, figures: &Figures) -> Result<std::path::PathBuf> {
     let path = figures.path("vectors.png");
-    {
-        let root = plot::canvas(&path, size::CHART)?;
+    plot::draw_png(&path, size::CHART, |root| {
         let mut chart = plot::chart(
-            &root,
+            root,
             figures,
             "§1.4 vectors as arrows (illustrative)",
             -3.0..6.0,
@@ -136,7 +135,7 @@ pub fn draw(v: &Vectors, figures: &Figures) -> Result<std::path::PathBuf> {
                 .legend(plot::legend_line(color));
         }
         plot::legend(&mut chart, figures, SeriesLabelPosition::UpperLeft)?;
-        root.present()?;
-    }
+        Ok(())
+    })?;
     Ok(path)
 }
