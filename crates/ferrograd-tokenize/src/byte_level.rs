@@ -393,6 +393,14 @@ impl ByteLevelBpe {
         self.tokens.len()
     }
 
+    /// Whether a space is put in front of text that does not start with one (a
+    /// `tokenizer.json` whose ByteLevel pre-tokenizer sets `add_prefix_space`; GPT-2's
+    /// own files do not). The space's offsets are those of the first character it
+    /// precedes, as in HF tokenizers.
+    pub fn add_prefix_space(&self) -> bool {
+        self.add_prefix_space
+    }
+
     /// Number of merges.
     pub fn num_merges(&self) -> usize {
         self.merge_list.len()

@@ -219,3 +219,15 @@ pub fn report_model(m: &ModelNumbers, t: &mut String) {
         m.logits_shape, m.initial_loss.0, m.initial_loss.1
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lm_run::TokenizerChoice;
+
+    #[test]
+    fn no_model_is_built_for_a_bpe_smaller_than_its_bytes() {
+        let mut settings = crate::chapter3::settings::Settings::default();
+        settings.run.tokenizer = TokenizerChoice::Trained(1);
+        assert!(super::model(&settings).is_err());
+    }
+}

@@ -462,3 +462,16 @@ pub fn draw_generation(
     })?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lm_run::TokenizerChoice;
+
+    #[test]
+    fn no_model_is_built_for_a_bpe_smaller_than_its_bytes() {
+        let mut settings = crate::chapter4::training::Settings::default();
+        settings.run.tokenizer = TokenizerChoice::Trained(1);
+        assert!(super::model(&settings).is_err());
+        assert!(super::generation(&settings, 4, 2).is_err());
+    }
+}

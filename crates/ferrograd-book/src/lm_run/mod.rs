@@ -59,8 +59,8 @@ mod train;
 pub use data::{RunData, require_examples, train_text};
 pub use export::export_run_data;
 pub use figure::{CurveStyle, draw_curve};
-pub use settings::{MIN_TRAINED_VOCAB, RunArgs, RunSettings};
-pub use tokenizer::{GPT2_EOS, Tokenizer, TokenizerChoice};
+pub use settings::{RunArgs, RunSettings};
+pub use tokenizer::{GPT2_EOS, MIN_TRAINED_VOCAB, Tokenizer, TokenizerChoice};
 pub use train::{EvalPoint, RunResults, report_run, train};
 
 pub(crate) use settings::positive;

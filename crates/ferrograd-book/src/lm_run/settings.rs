@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ferrograd::lm::train::TrainConfig;
 use serde::Serialize;
 
-use super::TokenizerChoice;
+use super::{MIN_TRAINED_VOCAB, TokenizerChoice};
 
 /// The settings of a training run that do not depend on the model: the tokenizer, the
 /// batches, the optimiser, evaluation, checkpoints and the export.
@@ -112,10 +112,6 @@ impl RunSettings {
         }
     }
 }
-
-/// The smallest `--vocab`: a byte-level BPE holds the 256 single bytes and
-/// `<|endoftext|>` before any merge.
-pub const MIN_TRAINED_VOCAB: usize = 257;
 
 /// The command-line options of a training run (`ferrograd-book chapter3` and
 /// `chapter4`): each one given replaces the matching field of [`RunSettings`]; the
