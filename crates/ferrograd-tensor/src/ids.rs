@@ -552,7 +552,14 @@ impl IdTensor {
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         let la = self.layout.broadcast_to(op, &shape)?;
         let lb = other.layout.broadcast_to(op, &shape)?;
-        let mut out = Vec::with_capacity(checked_numel(&shape).unwrap_or(0));
+        let n = crate::tensor::checked_len(op, &shape, size_of::<i64>())?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(n)
+            .map_err(|e| TensorError::TooLarge {
+                op,
+                shape: shape_of(&shape),
+                reason: format!("allocation failed: {e}"),
+            })?;
         let out_strides = contiguous_strides(&shape);
         for_each_run(
             &shape,

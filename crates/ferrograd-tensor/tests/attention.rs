@@ -11,7 +11,8 @@
 //! that bound is ~50× the truncation and rounding error of a central difference).
 
 use ferrograd_tensor::{
-    AttentionOptions, GradcheckOptions, IdTensor, Rng, Tensor, gradcheck, set_num_threads,
+    AttentionOptions, GradcheckOptions, IdTensor, Rng, Tensor, TensorError, gradcheck,
+    set_num_threads,
 };
 use proptest::prelude::*;
 
@@ -406,4 +407,48 @@ fn a_nan_or_infinite_score_gives_nan_weights_for_its_row_only_as_the_composed_op
             assert!((a - c).abs() < 1e-10, "row {row}: {a} vs {c}");
         }
     }
+}
+
+/// The result `[B, H, T_q, D_v]` of inputs whose own element counts fit (here all empty)
+/// can have a count that overflows `usize`; the kernels write it through unchecked index
+/// arithmetic, so the op must refuse it with [`TensorError::TooLarge`] before allocating
+/// (before, `batch * heads * tq * dv` wrapped: a debug panic, a too-small buffer and
+/// out-of-bounds writes in release).
+#[test]
+fn attention_results_too_large_to_count_are_refused() {
+    let too_large = |result: Result<Tensor<f32>, TensorError>| {
+        assert!(
+            matches!(
+                &result,
+                Err(TensorError::TooLarge {
+                    op: "scaled_dot_product_attention",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    };
+    let big = 1usize << 31;
+    let empty = |shape: &[usize]| Tensor::<f32>::from_vec(Vec::new(), shape).unwrap();
+    // Output 2^93 elements: the count overflows.
+    let (q, k, v) = (
+        empty(&[1, big, big, 0]),
+        empty(&[1, big, 0, 0]),
+        empty(&[1, big, 0, big]),
+    );
+    too_large(q.scaled_dot_product_attention(&k, &v, &AttentionOptions::new()));
+    // Output 2^62 elements: the count fits but not its 2^64 bytes.
+    let (q, k, v) = (
+        empty(&[1, 1 << 20, 1 << 21, 0]),
+        empty(&[1, 1 << 20, 0, 0]),
+        empty(&[1, 1 << 20, 0, 1 << 21]),
+    );
+    too_large(q.scaled_dot_product_attention(&k, &v, &AttentionOptions::new()));
+    // Many empty keys: the per-task score scratch `[BLOCK_Q, T_k]` overflows.
+    let (q, k, v) = (
+        empty(&[1, 1, 1, 0]),
+        empty(&[1, 1, usize::MAX / 2, 0]),
+        empty(&[1, 1, usize::MAX / 2, 0]),
+    );
+    too_large(q.scaled_dot_product_attention(&k, &v, &AttentionOptions::new()));
 }

@@ -522,6 +522,57 @@ fn ops_on_empty_tensors_with_huge_sizes_never_wrap() {
     assert_eq!(rows.sum(&[0], false).unwrap().shape(), &[0]);
 }
 
+/// Element-wise ops whose broadcast result is too large to count or allocate report
+/// [`TensorError::TooLarge`] naming the op. Before, `map2`/`map3` (add … pow, the
+/// comparisons, `where_cond`, `masked_fill`), `triu`/`tril` and `IdTensor`'s
+/// comparisons allocated the output unchecked: "capacity overflow" panics (or a
+/// wrapped count in release).
+#[test]
+fn elementwise_ops_report_broadcasts_too_large_to_allocate() {
+    fn too_large<T: std::fmt::Debug>(result: Result<T, TensorError>, op: &str) {
+        assert!(
+            matches!(&result, Err(TensorError::TooLarge { op: got, .. }) if *got == op),
+            "{op}: {result:?}"
+        );
+    }
+    let column = Tensor::<f32>::scalar(1.0)
+        .broadcast_to(&[1 << 31, 1])
+        .unwrap();
+    let row = Tensor::<f32>::scalar(1.0)
+        .broadcast_to(&[1, 1 << 31])
+        .unwrap();
+    too_large(column.add(&row), "add");
+    too_large(column.sub(&row), "sub");
+    too_large(column.mul(&row), "mul");
+    too_large(column.div(&row), "div");
+    too_large(column.maximum(&row), "maximum");
+    too_large(column.minimum(&row), "minimum");
+    too_large(column.pow(&row), "pow");
+    too_large(column.eq(&row), "eq");
+    too_large(column.lt(&row), "lt");
+    too_large(Tensor::where_cond(&column, &row, &column), "where");
+    // The same with a parameter on one side (the result would be recorded).
+    let w = Parameter::new(Tensor::<f64>::scalar(2.0)).tensor();
+    let wide = Tensor::<f64>::scalar(1.0)
+        .broadcast_to(&[1 << 31, 1 << 31])
+        .unwrap();
+    too_large(wide.mul(&w), "mul");
+    too_large(wide.masked_fill(&Tensor::scalar(1.0), 0.0), "where");
+    too_large(wide.triu(0), "triu");
+    too_large(wide.tril(0), "tril");
+    // An empty tensor whose last two sizes multiply past usize.
+    let empty = Tensor::<f32>::from_vec(Vec::new(), &[0, 1 << 40, 1 << 40]).unwrap();
+    too_large(empty.triu(1), "triu");
+    // Ids.
+    let ids_column = IdTensor::scalar(1).broadcast_to(&[1 << 31, 1]).unwrap();
+    let ids_row = IdTensor::scalar(1).broadcast_to(&[1, 1 << 31]).unwrap();
+    too_large(ids_column.eq(&ids_row), "IdTensor::eq");
+    too_large(ids_column.lt(&ids_row), "IdTensor::lt");
+    // Ordinary broadcasts still work.
+    let small = Tensor::<f32>::from([1.0, 2.0]).add(&Tensor::from([[10.0], [20.0]]));
+    assert_eq!(small.unwrap().to_vec(), [11.0, 12.0, 21.0, 22.0]);
+}
+
 /// As PyTorch's `amax`: an empty kept axis gives an empty result; only an empty reduced
 /// axis (there is no extremum of nothing) is an error.
 #[test]

@@ -30,6 +30,7 @@ use crate::error::{Result, TensorError, shape_of};
 use crate::ids::IdTensor;
 use crate::layout::Layout;
 use crate::storage::{self, Storage};
+use crate::tensor::checked_len;
 use crate::tensor::{GradState, Tensor};
 use ferrograd_linalg::cpu::lanes;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
@@ -681,21 +682,17 @@ impl<T: Scalar> BackwardOp<T> for AttentionBackward<T> {
             inputs[2].requires_grad(),
         ];
         let grad = last_axis_contiguous(grad);
-        let mut gq = storage::take_buffer::<T>(if want[0] {
-            g.batch * g.heads * g.tq * g.dk
-        } else {
-            0
-        });
-        let mut gk = storage::take_buffer::<T>(if want[1] {
-            g.batch * g.heads * g.tk * g.dk
-        } else {
-            0
-        });
-        let mut gv = storage::take_buffer::<T>(if want[2] {
-            g.batch * g.heads * g.tk * g.dv
-        } else {
-            0
-        });
+        // The forward pass checked these sizes; the allocations may still fail.
+        let buffer = |want: bool, t: usize, d: usize| {
+            if want {
+                attention_buffer::<T>(&[g.batch, g.heads, t, d])
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let mut gq = buffer(want[0], g.tq, g.dk)?;
+        let mut gk = buffer(want[1], g.tk, g.dk)?;
+        let mut gv = buffer(want[2], g.tk, g.dv)?;
         let job = BackwardJob {
             g,
             scale: self.scale,
@@ -747,6 +744,47 @@ fn last_axis_contiguous<T: Scalar>(t: &Tensor<T>) -> Tensor<T> {
 }
 
 const OP: &str = "scaled_dot_product_attention";
+
+/// Checks that every buffer the forward and backward passes of an attention of geometry
+/// `g` allocate (result, log-sum-exps, gradients, per-task scratch) has an element count
+/// that fits `usize` and a size in bytes that fits `isize`, so the unchecked index
+/// arithmetic of the kernels cannot wrap.
+///
+/// # Errors
+/// [`TensorError::TooLarge`] naming the op and the first shape that does not fit.
+fn check_attention_sizes(g: &Geom, elem_size: usize) -> Result<()> {
+    let (b, h, tq, tk, dk, dv) = (g.batch, g.heads, g.tq, g.tk, g.dk, g.dv);
+    let width = tk.max(1);
+    for shape in [
+        &[b, h][..],
+        &[b, h, tq, dv],
+        &[b, h, tq, dk],
+        &[b, h, tk, dk],
+        &[b, h, tk, dv],
+        &[BLOCK_Q, width],
+        &[BLOCK_Q, dk],
+        &[BLOCK_Q, dv],
+        &[tk, dk],
+        &[tk, dv],
+    ] {
+        checked_len(OP, shape, elem_size)?;
+    }
+    if dk.checked_add(dv).is_none() {
+        return Err(TensorError::TooLarge {
+            op: OP,
+            shape: shape_of(&[dk, dv]),
+            reason: "the feature sizes' sum overflows usize".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A buffer of the elements of `shape` (contents unspecified), or
+/// [`TensorError::TooLarge`] when it cannot be counted or allocated.
+fn attention_buffer<T: Scalar>(shape: &[usize]) -> Result<Vec<T>> {
+    let len = checked_len(OP, shape, size_of::<T>())?;
+    storage::try_take_buffer::<T>(OP, shape, len)
+}
 
 fn bad(reason: String) -> TensorError {
     TensorError::InvalidArgument { op: OP, reason }
@@ -835,14 +873,18 @@ impl<T: Scalar> Tensor<T> {
             causal: options.causal,
             offset,
         };
+        // Before any copy or allocation: the sizes of every buffer this op and its
+        // backward use must be countable (the kernels index them unchecked).
+        check_attention_sizes(&g, size_of::<T>())?;
         let scale = T::from_f64(options.scale.unwrap_or(1.0 / (dk.max(1) as f64).sqrt()));
         let (q, k, v) = (
             last_axis_contiguous(self),
             last_axis_contiguous(k),
             last_axis_contiguous(v),
         );
-        let mut out = storage::take_buffer::<T>(batch * heads * tq * dv);
-        let mut lse = vec![T::ZERO; batch * heads * tq];
+        let mut out = attention_buffer::<T>(&[batch, heads, tq, dv])?;
+        let mut lse = attention_buffer::<T>(&[batch, heads, tq])?;
+        lse.fill(T::ZERO);
         {
             let job = ForwardJob {
                 g,

@@ -88,34 +88,43 @@ impl<T: Scalar> BackwardOp<T> for BinaryBackward {
     ) -> Result<Vec<Option<Tensor<T>>>> {
         let (a, b) = (&inputs[0], &inputs[1]);
         let shape = grad.shape();
-        let build = |data: Vec<T>| Some(Tensor::from_vec_unchecked(data, shape));
+        let op = self.0.name();
+        let build = |data: Result<Vec<T>>| -> Result<Option<Tensor<T>>> {
+            Ok(Some(Tensor::from_vec_unchecked(data?, shape)))
+        };
         let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
         let (ga, gb) = match self.0 {
-            Binary::Add => (need_a.then(|| grad.clone()), need_b.then(|| grad.clone())),
-            Binary::Sub => (need_a.then(|| grad.clone()), need_b.then(|| grad.neg())),
+            Binary::Add => (
+                Ok(need_a.then(|| grad.clone())),
+                Ok(need_b.then(|| grad.clone())),
+            ),
+            Binary::Sub => (
+                Ok(need_a.then(|| grad.clone())),
+                Ok(need_b.then(|| grad.neg())),
+            ),
             Binary::Mul => (
                 if need_a {
-                    build(map2(grad, b, shape, |g, b| g * b))
+                    build(map2(op, grad, b, shape, |g, b| g * b))
                 } else {
-                    None
+                    Ok(None)
                 },
                 if need_b {
-                    build(map2(grad, a, shape, |g, a| g * a))
+                    build(map2(op, grad, a, shape, |g, a| g * a))
                 } else {
-                    None
+                    Ok(None)
                 },
             ),
             Binary::Div => (
                 if need_a {
-                    build(map2(grad, b, shape, |g, b| g / b))
+                    build(map2(op, grad, b, shape, |g, b| g / b))
                 } else {
-                    None
+                    Ok(None)
                 },
                 // d(a/b)/db = -a/b² = -out/b
                 if need_b {
-                    build(map3(grad, output, b, shape, |g, y, b| -g * y / b))
+                    build(map3(op, grad, output, b, shape, |g, y, b| -g * y / b))
                 } else {
-                    None
+                    Ok(None)
                 },
             ),
             Binary::Maximum | Binary::Minimum => {
@@ -123,25 +132,25 @@ impl<T: Scalar> BackwardOp<T> for BinaryBackward {
                 let pick = move |a: T, b: T| if is_max { a > b } else { a < b };
                 (
                     if need_a {
-                        build(map3(grad, a, b, shape, |g, a, b| {
+                        build(map3(op, grad, a, b, shape, |g, a, b| {
                             g * winner_share(a, b, pick(a, b))
                         }))
                     } else {
-                        None
+                        Ok(None)
                     },
                     if need_b {
-                        build(map3(grad, b, a, shape, |g, b, a| {
+                        build(map3(op, grad, b, a, shape, |g, b, a| {
                             g * winner_share(b, a, pick(b, a))
                         }))
                     } else {
-                        None
+                        Ok(None)
                     },
                 )
             }
             Binary::Pow => (
                 // d(a^b)/da = b a^(b-1)
                 if need_a {
-                    build(map3(grad, a, b, shape, |g, a, b| {
+                    build(map3(op, grad, a, b, shape, |g, a, b| {
                         if b == T::ZERO {
                             T::ZERO
                         } else {
@@ -149,13 +158,15 @@ impl<T: Scalar> BackwardOp<T> for BinaryBackward {
                         }
                     }))
                 } else {
-                    None
+                    Ok(None)
                 },
                 // d(a^b)/db = a^b ln a, taken as 0 where a == 0 and b >= 0 (PyTorch).
                 if need_b {
-                    let gy =
-                        Tensor::from_vec_unchecked(map2(grad, output, shape, |g, y| g * y), shape);
-                    build(map3(&gy, a, b, shape, |gy, a, b| {
+                    let gy = Tensor::from_vec_unchecked(
+                        map2(op, grad, output, shape, |g, y| g * y)?,
+                        shape,
+                    );
+                    build(map3(op, &gy, a, b, shape, |gy, a, b| {
                         if a == T::ZERO && b >= T::ZERO {
                             T::ZERO
                         } else {
@@ -163,11 +174,11 @@ impl<T: Scalar> BackwardOp<T> for BinaryBackward {
                         }
                     }))
                 } else {
-                    None
+                    Ok(None)
                 },
             ),
         };
-        Ok(vec![ga, gb])
+        Ok(vec![ga?, gb?])
     }
 }
 
@@ -180,14 +191,18 @@ impl<T: Scalar> Tensor<T> {
         };
         // One loop per op, so each one's body is known to the compiler and vectorises.
         let data = match op {
-            Binary::Add => map2(self, other, &shape, |a, b| a + b),
-            Binary::Sub => map2(self, other, &shape, |a, b| a - b),
-            Binary::Mul => map2(self, other, &shape, |a, b| a * b),
-            Binary::Div => map2(self, other, &shape, |a, b| a / b),
-            Binary::Maximum => map2(self, other, &shape, |a, b| Binary::Maximum.forward(a, b)),
-            Binary::Minimum => map2(self, other, &shape, |a, b| Binary::Minimum.forward(a, b)),
-            Binary::Pow => map2(self, other, &shape, |a, b| a.powf(b)),
-        };
+            Binary::Add => map2(op.name(), self, other, &shape, |a, b| a + b),
+            Binary::Sub => map2(op.name(), self, other, &shape, |a, b| a - b),
+            Binary::Mul => map2(op.name(), self, other, &shape, |a, b| a * b),
+            Binary::Div => map2(op.name(), self, other, &shape, |a, b| a / b),
+            Binary::Maximum => map2(op.name(), self, other, &shape, |a, b| {
+                Binary::Maximum.forward(a, b)
+            }),
+            Binary::Minimum => map2(op.name(), self, other, &shape, |a, b| {
+                Binary::Minimum.forward(a, b)
+            }),
+            Binary::Pow => map2(op.name(), self, other, &shape, |a, b| a.powf(b)),
+        }?;
         Ok(Tensor::op_result(
             data,
             &shape,

@@ -28,20 +28,20 @@ impl<T: Scalar> BackwardOp<T> for WhereBackward {
         // The gradient follows the branch each element was taken from.
         let (mask, a, b) = (&inputs[0], &inputs[1], &inputs[2]);
         let shape = grad.shape();
-        let pick = |take_true: bool| {
-            let data = map2(grad, mask, shape, move |g, m| {
+        let pick = |take_true: bool| -> Result<Tensor<T>> {
+            let data = map2("where", grad, mask, shape, move |g, m| {
                 if (m != T::ZERO) == take_true {
                     g
                 } else {
                     T::ZERO
                 }
-            });
-            Tensor::from_vec_unchecked(data, shape)
+            })?;
+            Ok(Tensor::from_vec_unchecked(data, shape))
         };
         Ok(vec![
             None,
-            a.requires_grad().then(|| pick(true)),
-            b.requires_grad().then(|| pick(false)),
+            a.requires_grad().then(|| pick(true)).transpose()?,
+            b.requires_grad().then(|| pick(false)).transpose()?,
         ])
     }
 }
@@ -64,10 +64,10 @@ impl<T: Scalar> BackwardOp<T> for ClampBackward<T> {
     ) -> Result<Vec<Option<Tensor<T>>>> {
         // Gradient 1 inside [min, max] (bounds included, as PyTorch), 0 outside.
         let (lo, hi) = (self.min, self.max);
-        let data = map2(grad, &inputs[0], grad.shape(), move |g, x| {
+        let data = map2("clamp", grad, &inputs[0], grad.shape(), move |g, x| {
             let inside = lo.is_none_or(|lo| x >= lo) && hi.is_none_or(|hi| x <= hi);
             if inside { g } else { T::ZERO }
-        });
+        })?;
         Ok(vec![Some(Tensor::from_vec_unchecked(data, grad.shape()))])
     }
 }
@@ -80,7 +80,7 @@ fn compare<T: Scalar>(
     f: impl Fn(T, T) -> bool + Sync,
 ) -> Result<Tensor<T>> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
-    let data = map2(a, b, &shape, |x, y| mask_value(f(x, y)));
+    let data = map2(op, a, b, &shape, |x, y| mask_value(f(x, y)))?;
     Ok(Tensor::from_vec_unchecked(data, &shape))
 }
 
@@ -157,9 +157,9 @@ impl<T: Scalar> Tensor<T> {
     ) -> Result<Tensor<T>> {
         let shape = broadcast_shapes("where", mask.shape(), on_true.shape())?;
         let shape = broadcast_shapes("where", &shape, on_false.shape())?;
-        let data = map3(mask, on_true, on_false, &shape, |m, a, b| {
+        let data = map3("where", mask, on_true, on_false, &shape, |m, a, b| {
             if m != T::ZERO { a } else { b }
-        });
+        })?;
         let mask = mask.detach();
         Ok(Tensor::op_result(
             data,
@@ -240,7 +240,9 @@ impl<T: Scalar> Tensor<T> {
             });
         }
         let (rows, cols) = (self.shape()[self.rank() - 2], self.shape()[self.rank() - 1]);
-        let mut keep = vec![T::ZERO; rows * cols];
+        let plane = crate::tensor::checked_len(op, &[rows, cols], size_of::<T>())?;
+        let mut keep = crate::storage::try_take_buffer::<T>(op, &[rows, cols], plane)?;
+        keep.fill(T::ZERO);
         for i in 0..rows {
             for j in 0..cols {
                 let d = j as isize - i as isize;

@@ -91,16 +91,19 @@ pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T
 }
 
 /// `f(a, b)` for every element of the broadcast shape `out_shape` (already validated).
+///
+/// # Errors
+/// [`TensorError::TooLarge`](crate::TensorError::TooLarge) naming `op` when the output
+/// cannot be allocated (a broadcast of huge shapes).
 pub(crate) fn map2<T: Scalar>(
+    op: &'static str,
     a: &Tensor<T>,
     b: &Tensor<T>,
     out_shape: &[usize],
     f: impl Fn(T, T) -> T + Sync,
-) -> Vec<T> {
-    // Validated by broadcast_shapes: a non-empty count fits; an empty one is 0 whatever
-    // its other sizes.
-    let n = crate::layout::checked_numel(out_shape).unwrap_or(usize::MAX);
-    let mut out = storage::take_buffer::<T>(n);
+) -> crate::error::Result<Vec<T>> {
+    let n = crate::tensor::checked_len(op, out_shape, size_of::<T>())?;
+    let mut out = storage::try_take_buffer::<T>(op, out_shape, n)?;
     if a.shape() == out_shape
         && b.shape() == out_shape
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
@@ -109,7 +112,7 @@ pub(crate) fn map2<T: Scalar>(
             let range = start..start + o.len();
             kernel2(o, &sa[range.clone()], &sb[range], &f)
         });
-        return out;
+        return Ok(out);
     }
     let la = a
         .layout()
@@ -145,21 +148,24 @@ pub(crate) fn map2<T: Scalar>(
             }
         },
     );
-    out
+    Ok(out)
 }
 
 /// `f(a, b, c)` for every element of the broadcast shape `out_shape` (already validated).
+///
+/// # Errors
+/// [`TensorError::TooLarge`](crate::TensorError::TooLarge) naming `op` when the output
+/// cannot be allocated.
 pub(crate) fn map3<T: Scalar>(
+    op: &'static str,
     a: &Tensor<T>,
     b: &Tensor<T>,
     c: &Tensor<T>,
     out_shape: &[usize],
     f: impl Fn(T, T, T) -> T + Sync,
-) -> Vec<T> {
-    // Validated by broadcast_shapes: a non-empty count fits; an empty one is 0 whatever
-    // its other sizes.
-    let n = crate::layout::checked_numel(out_shape).unwrap_or(usize::MAX);
-    let mut out = storage::take_buffer::<T>(n);
+) -> crate::error::Result<Vec<T>> {
+    let n = crate::tensor::checked_len(op, out_shape, size_of::<T>())?;
+    let mut out = storage::try_take_buffer::<T>(op, out_shape, n)?;
     if a.shape() == out_shape
         && b.shape() == out_shape
         && c.shape() == out_shape
@@ -169,7 +175,7 @@ pub(crate) fn map3<T: Scalar>(
             let range = start..start + o.len();
             kernel3(o, &sa[range.clone()], &sb[range.clone()], &sc[range], &f)
         });
-        return out;
+        return Ok(out);
     }
     let layouts: [Layout; 3] = [a, b, c].map(|t| {
         t.layout()
@@ -203,5 +209,5 @@ pub(crate) fn map3<T: Scalar>(
             }
         },
     );
-    out
+    Ok(out)
 }

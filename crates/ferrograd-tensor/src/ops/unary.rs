@@ -281,9 +281,14 @@ impl<T: Scalar> BackwardOp<T> for UnaryBackward<T> {
     ) -> Result<Vec<Option<Tensor<T>>>> {
         let f = self.0;
         let x = &inputs[0];
-        let data =
-            with_constant_variant!(f, |k| map3(grad, x, output, x.shape(), move |g, x, y| g
-                * k().derivative(x, y)));
+        let data = with_constant_variant!(f, |k| map3(
+            self.0.name(),
+            grad,
+            x,
+            output,
+            x.shape(),
+            move |g, x, y| g * k().derivative(x, y)
+        ))?;
         Ok(vec![Some(Tensor::from_vec_unchecked(data, x.shape()))])
     }
 }
