@@ -63,15 +63,18 @@ impl Binary {
 
 struct BinaryBackward(Binary);
 
-/// Gradient share of `a` in maximum/minimum: 1 where `a` wins, 1/2 on ties (PyTorch).
+/// The gradient of `a` in maximum/minimum, PyTorch's formula
+/// `where(a == b, g / 2, g).masked_fill(a_loses, 0)`: half on ties, nothing where `a`
+/// strictly loses, the whole of `g` otherwise — also where either side is NaN (no
+/// comparison with NaN holds, so neither side loses and both get `g`).
 #[inline]
-fn winner_share<T: Scalar>(a: T, b: T, a_wins: bool) -> T {
-    if a == b {
-        T::from_f64(0.5)
-    } else if a_wins {
-        T::ONE
-    } else {
+fn winner_grad<T: Scalar>(g: T, a: T, b: T, a_loses: bool) -> T {
+    if a_loses {
         T::ZERO
+    } else if a == b {
+        g / T::from_f64(2.0)
+    } else {
+        g
     }
 }
 
@@ -120,27 +123,30 @@ impl<T: Scalar> BackwardOp<T> for BinaryBackward {
                 } else {
                     Ok(None)
                 },
-                // d(a/b)/db = -a/b² = -out/b
+                // d(a/b)/db = -a/b², as PyTorch computes it: -g · ((a/b)/b). The old
+                // (-g · out)/b differed in the last bit for a third of the values and
+                // overflowed where g · out does but g · (out/b) does not.
                 if need_b {
-                    build(map3(op, grad, output, b, shape, |g, y, b| -g * y / b))
+                    build(map3(op, grad, a, b, shape, |g, a, b| -g * ((a / b) / b)))
                 } else {
                     Ok(None)
                 },
             ),
             Binary::Maximum | Binary::Minimum => {
                 let is_max = self.0 == Binary::Maximum;
-                let pick = move |a: T, b: T| if is_max { a > b } else { a < b };
+                // `x` strictly loses to `y`: x < y for maximum, x > y for minimum.
+                let loses = move |x: T, y: T| if is_max { x < y } else { x > y };
                 (
                     if need_a {
                         build(map3(op, grad, a, b, shape, |g, a, b| {
-                            g * winner_share(a, b, pick(a, b))
+                            winner_grad(g, a, b, loses(a, b))
                         }))
                     } else {
                         Ok(None)
                     },
                     if need_b {
                         build(map3(op, grad, b, a, shape, |g, b, a| {
-                            g * winner_share(b, a, pick(b, a))
+                            winner_grad(g, b, a, loses(b, a))
                         }))
                     } else {
                         Ok(None)
