@@ -38,6 +38,19 @@ use ferrograd_tensor::{Gradients, Parameter, Scalar, TensorId};
 /// the gradients in the order of their ids, so the result does not depend on the store's
 /// iteration order (and a resumed run clips exactly as an uninterrupted one).
 ///
+/// Large finite gradients give their true, finite norm where PyTorch's overflows:
+/// - `f32`: the sums run in `f64`, so `[3e20, 4e20]` has norm `5e20` (PyTorch sums
+///   squares in `f32`: `inf`, and every gradient becomes 0); only a norm above
+///   `f32::MAX` is `inf`.
+/// - `f64`: when the sum of `|x|^p` overflows but no element is NaN or infinite, the
+///   norm is recomputed scaled by the largest magnitude, so `[1e200]` has norm `1e200`
+///   and clips to `[1.0]` (as PyTorch, which takes a one-element norm exactly) and
+///   `[3e200, 4e200]` has norm `5e200` and clips to `[0.6, 0.8]` (PyTorch: `inf` and
+///   zeros; it also overflows for `[1e200, 0]`).
+///
+/// A NaN or infinite element still gives a NaN or infinite total (as PyTorch), which
+/// `error_if_nonfinite` turns into an error.
+///
 /// ```
 /// use ferrograd_optim::ClipGradNorm;
 /// use ferrograd_tensor::{Gradients, Parameter, Tensor};
@@ -273,10 +286,55 @@ fn total_norm<T: Scalar>(grads: &Gradients<T>, ids: &[TensorId], p: f64) -> f64 
         };
     }
     if p == 1.0 {
-        sum
-    } else if p == 2.0 {
+        // |x| does not overflow: a non-finite sum is a norm above f64::MAX, an inf or NaN.
+        return sum;
+    }
+    if !sum.is_finite()
+        && let Some(norm) = scaled_norm(grads, ids, p)
+    {
+        return norm;
+    }
+    if p == 2.0 {
         sum.sqrt()
     } else {
         sum.powf(1.0 / p)
     }
+}
+
+/// The p-norm (p > 1, finite) as `m · (Σ (|x|/m)^p)^(1/p)` with `m` the largest
+/// magnitude, for when the plain sum of `|x|^p` overflowed: the powers of f64 gradients
+/// above ~1.3e154 (p = 2) overflow although the norm itself is finite. `None` when an
+/// element is NaN or infinite (the unscaled sum is then the answer: NaN or inf).
+fn scaled_norm<T: Scalar>(grads: &Gradients<T>, ids: &[TensorId], p: f64) -> Option<f64> {
+    let all = || ids.iter().filter_map(|id| grads.get(id));
+    let mut max = 0.0f64;
+    for g in all() {
+        for &x in grad_data(g).iter() {
+            let a = x.to_f64().abs();
+            if !a.is_finite() {
+                return None;
+            }
+            max = max.max(a);
+        }
+    }
+    if max == 0.0 {
+        return None;
+    }
+    let mut sum = 0.0f64;
+    for g in all() {
+        let data = grad_data(g);
+        sum += if p == 2.0 {
+            lanes::sum_f64(&data, |x| {
+                let s = x / max;
+                s * s
+            })
+        } else {
+            lanes::sum_f64(&data, |x| (x.abs() / max).powf(p))
+        };
+    }
+    Some(if p == 2.0 {
+        max * sum.sqrt()
+    } else {
+        max * sum.powf(1.0 / p)
+    })
 }

@@ -330,6 +330,55 @@ fn clipping_with_a_non_finite_norm_scales_as_pytorch_does() -> R {
     Ok(())
 }
 
+/// f64 gradients above ~1.3e154 have squares that overflow although their norm is
+/// finite. Before, the total was inf, the coefficient 0 and every gradient silently
+/// became 0. PyTorch 2.15: `clip_grad_norm_` of the one-element `[1e200]` returns 1e200
+/// and scales it to 1.0 (a one-element norm is exact there); for more elements PyTorch
+/// overflows (`[3e200, 4e200]`: inf and zeros) — we give the true norm (see the docs
+/// of `ClipGradNorm`), as we already did for f32 by summing in f64.
+#[test]
+fn clipping_f64_gradients_whose_squares_overflow_uses_the_finite_norm() -> R {
+    let p = Parameter::new(Tensor::<f64>::zeros(&[1]));
+    let mut grads = store(&[(&p, vec![1e200])]);
+    let total = clip_grad_norm(&mut grads, 1.0)?;
+    assert_eq!(total, 1e200);
+    let g = grads.get(&p).unwrap().to_vec();
+    // coef = 1 / (1e200 + 1e-6) = 1e-200 (to the last bit or two), so g ≈ 1.
+    assert!((g[0] - 1.0).abs() < 1e-15, "{g:?}");
+
+    let (a, b) = (
+        Parameter::new(Tensor::<f64>::zeros(&[2])),
+        Parameter::new(Tensor::<f64>::zeros(&[1])),
+    );
+    let mut grads = store(&[(&a, vec![3e200, 0.0]), (&b, vec![-4e200])]);
+    let total = clip_grad_norm(&mut grads, 1.0)?;
+    assert!((total - 5e200).abs() <= 5e200 * 1e-15, "{total:e}");
+    let (ga, gb) = (
+        grads.get(&a).unwrap().to_vec(),
+        grads.get(&b).unwrap().to_vec(),
+    );
+    assert!((ga[0] - 0.6).abs() < 1e-15 && ga[1] == 0.0, "{ga:?}");
+    assert!((gb[0] + 0.8).abs() < 1e-15, "{gb:?}");
+    // Other orders: p = 3 overflows its cubes from ~5.6e102 on.
+    let grads = store(&[(&a, vec![3e200, 0.0]), (&b, vec![-4e200])]);
+    let total = grad_norm(&grads, 3.0)?;
+    let want = 1e200 * (27.0f64 + 64.0).powf(1.0 / 3.0);
+    assert!(
+        (total - want).abs() <= want * 1e-14,
+        "{total:e} vs {want:e}"
+    );
+    // A norm truly above f64::MAX is still inf, and an inf or NaN element still wins.
+    let both = |x: f64| store(&[(&a, vec![x, x]), (&b, vec![x])]);
+    assert_eq!(grad_norm(&both(1.5e308), 2.0)?, f64::INFINITY);
+    assert_eq!(grad_norm(&both(1.5e308), 1.0)?, f64::INFINITY);
+    let mut with_inf = store(&[(&a, vec![1e200, f64::INFINITY]), (&b, vec![1e200])]);
+    assert_eq!(clip_grad_norm(&mut with_inf, 1.0)?, f64::INFINITY);
+    let with_nan = store(&[(&a, vec![1e200, f64::NAN]), (&b, vec![1e200])]);
+    assert!(grad_norm(&with_nan, 2.0)?.is_nan());
+    assert!(grad_norm(&with_nan, 3.0)?.is_nan());
+    Ok(())
+}
+
 #[test]
 fn clipping_an_empty_store_or_with_an_infinite_bound_changes_nothing() -> R {
     let mut empty = Gradients::<f32>::new();
