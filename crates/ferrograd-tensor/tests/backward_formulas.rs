@@ -169,7 +169,9 @@ fn maximum_and_minimum_gradients_follow_pytorch_at_nan_ties_and_infinite_gradien
     let nan = f32::NAN;
     let inf = f32::INFINITY;
     type Op = fn(&Tensor<f32>, &Tensor<f32>) -> ferrograd_tensor::Result<Tensor<f32>>;
-    let cases: [(&str, Op, [f32; 4], [f32; 4], [f32; 2], [f32; 2]); 2] = [
+    /// Name, op, PyTorch's gradients of a and b at NaN/ties, then with g = inf.
+    type Case = (&'static str, Op, [f32; 4], [f32; 4], [f32; 2], [f32; 2]);
+    let cases: [Case; 2] = [
         (
             "maximum",
             Tensor::maximum,
