@@ -21,6 +21,10 @@ use ferrograd_tensor::{
 
 /// One head's projections, `[d_model, head_dim]` each, used as `x · W` (the notebook's
 /// `AttentionHead` parameters).
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct AttentionHead<T: Scalar = f32> {
     /// Query projection `W_Q`.
@@ -51,6 +55,10 @@ impl<T: Scalar> Module<T> for AttentionHead<T> {
 /// assert_eq!(attn.forward(&x)?.shape(), &[2, 30, 128]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct MultiHeadAttention<T: Scalar = f32> {
     /// The heads, in the order their outputs are concatenated.
