@@ -197,8 +197,9 @@ impl<T: Scalar> MultiHeadAttention<T> {
     /// frozen model and a constant input).
     ///
     /// # Errors
-    /// [`NnError::BadInput`] for an input that is not `[B, T, d]`, a mask of the wrong
-    /// shape, or a cache of another batch or head geometry; [`NnError::CacheFull`] when
+    /// [`NnError::BadInput`] for an input that is not `[B, T, d]`, a mask that is not
+    /// `[B, cache.len() + T]` (the cache is left unchanged then), or a cache of another
+    /// batch or head geometry; [`NnError::CacheFull`] when
     /// the new tokens do not fit in the cache; [`NnError::InvalidArgument`] for a cache
     /// while gradients are recorded.
     pub fn forward_with(
@@ -209,6 +210,19 @@ impl<T: Scalar> MultiHeadAttention<T> {
     ) -> Result<Tensor<T>> {
         let (b, t) = self.check_input(x)?;
         let start = cache.as_ref().map_or(0, |c| c.len());
+        // Checked before anything is appended, so a bad mask leaves the cache as it was.
+        if let Some(mask) = key_padding_mask
+            && mask.shape() != [b, start + t]
+        {
+            return Err(NnError::BadInput {
+                op: "MultiHeadAttention::forward_with",
+                expected: format!(
+                    "a key padding mask [{b}, {}] (batch, {start} cached + {t} new positions)",
+                    start + t
+                ),
+                got: shape_of(mask.shape()),
+            });
+        }
         if let Some(c) = &cache
             && t > c.remaining()
         {
