@@ -299,6 +299,17 @@ impl<T: Scalar> StateDict<T> {
     }
 }
 
+/// True when the two tensors hold the same bits, element by element (NaN equal to the
+/// same NaN, `-0.0` different from `0.0`). Through `f64`, which holds every `f32` and
+/// `f64` value exactly.
+fn same_bits<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> bool {
+    let (a, b) = (a.contiguous_data(), b.contiguous_data());
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits())
+}
+
 fn is_float(t: &StoredTensor) -> bool {
     matches!(t.dtype.as_str(), "F16" | "BF16" | "F32" | "F64")
 }
@@ -476,12 +487,12 @@ pub fn load_state_dict<T: Scalar, M: Module<T> + ?Sized>(
             });
             continue;
         }
-        // Tied names must agree: a model that ties them cannot take two values.
+        // Tied names must agree: a model that ties them cannot take two values. Compared
+        // bit for bit, so one tensor saved under both names agrees with itself even when
+        // it holds NaN (which `!=` would call different).
         for other in &present[1..] {
             let other_value = &dict.tensors[other.as_str()];
-            if other_value.shape() != value.shape()
-                || other_value.contiguous_data() != value.contiguous_data()
-            {
+            if other_value.shape() != value.shape() || !same_bits(other_value, value) {
                 report.conflicting.push((*other).clone());
             }
         }
