@@ -258,7 +258,8 @@ impl<T: Scalar> StateDict<T> {
     }
 
     /// Splits the tensor `name` along `axis` into equal parts stored under `into` (a
-    /// fused QKV weight into Q, K and V), and removes it.
+    /// fused QKV weight into Q, K and V), and removes it. Every name gets a part (an
+    /// empty axis gives each name an empty tensor).
     ///
     /// # Errors
     /// [`NnError::InvalidArgument`] when there is no tensor `name`, `into` is empty, or
@@ -283,10 +284,15 @@ impl<T: Scalar> StateDict<T> {
                 ),
             });
         }
-        let parts = t.chunk(into.len(), axis)?;
+        // One part per name, also when the axis is empty (`chunk` would give fewer parts
+        // than names then, and names would be dropped): each is `size / n` long.
+        let len = size / into.len();
+        let parts = (0..into.len())
+            .map(|i| Ok(t.narrow(axis, i * len, len)?.contiguous()))
+            .collect::<Result<Vec<_>>>()?;
         self.tensors.remove(name);
         for (part, new) in parts.into_iter().zip(into) {
-            self.tensors.insert((*new).to_string(), part.contiguous());
+            self.tensors.insert((*new).to_string(), part);
         }
         Ok(())
     }

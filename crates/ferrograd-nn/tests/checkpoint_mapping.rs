@@ -327,3 +327,29 @@ fn both_names_of_a_tied_weight_holding_one_value_with_nan_load() {
     assert_eq!(report.conflicting, ["lm_head.weight"]);
     assert!(load_state_dict(&model, &dict, &LoadOptions::strict()).is_err());
 }
+
+#[test]
+fn splitting_an_empty_axis_gives_every_name_an_empty_part() {
+    let mut dict = StateDict::<f32>::new("<test>");
+    dict.insert("qkv", Tensor::zeros(&[0, 2]));
+    dict.split("qkv", 0, &["q", "k", "v"]).unwrap();
+    assert_eq!(dict.names().collect::<Vec<_>>(), ["k", "q", "v"]);
+    for name in ["q", "k", "v"] {
+        assert_eq!(dict.get(name).unwrap().shape(), &[0, 2], "{name}");
+    }
+    // Along the other axis: [0, 6] into three [0, 2].
+    dict.insert("fused", Tensor::zeros(&[0, 6]));
+    dict.split("fused", -1, &["a", "b", "c"]).unwrap();
+    for name in ["a", "b", "c"] {
+        assert_eq!(dict.get(name).unwrap().shape(), &[0, 2], "{name}");
+    }
+    assert!(dict.get("fused").is_none());
+    // A non-empty split is unchanged: [6, 1] into three [2, 1] in order.
+    dict.insert(
+        "w",
+        Tensor::from_vec((0..6).map(|i| i as f32).collect(), &[6, 1]).unwrap(),
+    );
+    dict.split("w", 0, &["w0", "w1", "w2"]).unwrap();
+    assert_eq!(dict.get("w1").unwrap().to_vec(), [2.0, 3.0]);
+    assert_eq!(dict.get("w2").unwrap().shape(), &[2, 1]);
+}
