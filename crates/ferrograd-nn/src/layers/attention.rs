@@ -23,7 +23,7 @@ use ferrograd_tensor::{
 /// `AttentionHead` parameters).
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct AttentionHead<T: Scalar = f32> {
@@ -57,7 +57,7 @@ impl<T: Scalar> Module<T> for AttentionHead<T> {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct MultiHeadAttention<T: Scalar = f32> {

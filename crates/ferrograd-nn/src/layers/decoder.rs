@@ -27,7 +27,7 @@ use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct BookRmsNorm<T: Scalar = f32> {
@@ -83,7 +83,7 @@ impl<T: Scalar> Forward<&Tensor<T>> for BookRmsNorm<T> {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct PositionwiseMlp<T: Scalar = f32> {
@@ -162,7 +162,7 @@ impl<T: Scalar> Forward<&Tensor<T>> for PositionwiseMlp<T> {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct DecoderBlock<T: Scalar = f32> {

@@ -28,7 +28,7 @@ use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct Linear<T: Scalar = f32> {

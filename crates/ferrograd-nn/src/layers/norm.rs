@@ -36,7 +36,7 @@ fn empty_shape(op: &'static str, layer: &str) -> NnError {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct LayerNorm<T: Scalar = f32> {
@@ -133,7 +133,7 @@ impl<T: Scalar> Forward<&Tensor<T>> for LayerNorm<T> {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct RmsNorm<T: Scalar = f32> {

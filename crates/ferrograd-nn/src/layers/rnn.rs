@@ -47,7 +47,7 @@ use ferrograd_tensor::{BackwardOp, Parameter, Rng, Scalar, Tensor, simd_kernel};
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct ElmanCell<T: Scalar = f32> {
@@ -233,7 +233,7 @@ pub struct RnnOutput<T: Scalar = f32> {
 /// ```
 ///
 /// `.clone()` shares the parameters: the clone is tied to this layer (one update
-/// changes both). [`Module::deep_clone`](crate::Module::deep_clone) makes an
+/// changes both). [`Module::deep_clone`] makes an
 /// independent copy.
 #[derive(Debug, Clone)]
 pub struct ElmanRnn<T: Scalar = f32> {
