@@ -43,22 +43,25 @@ pub struct Parameter<T: Scalar = f32> {
 /// it makes the copy instead.
 impl<T: Scalar> Clone for Parameter<T> {
     fn clone(&self) -> Self {
-        DEEP_COPIES.with(|memo| {
-            let mut memo = memo.borrow_mut();
-            let Some(copies) = memo.as_mut() else {
-                return self.shared();
-            };
-            // One copy per parameter, so ties inside the cloned value stay ties.
-            if let Some(copy) = copies
-                .get(&self.id)
-                .and_then(|c| c.downcast_ref::<Parameter<T>>())
-            {
-                return copy.shared();
-            }
-            let copy = self.deep_clone();
-            copies.insert(self.id, Box::new(copy.shared()));
-            copy
-        })
+        // `try_with`: during a thread's teardown (no thread-locals left) clone shares.
+        DEEP_COPIES
+            .try_with(|memo| {
+                let mut memo = memo.borrow_mut();
+                let Some(copies) = memo.as_mut() else {
+                    return self.shared();
+                };
+                // One copy per parameter, so ties inside the cloned value stay ties.
+                if let Some(copy) = copies
+                    .get(&self.id)
+                    .and_then(|c| c.downcast_ref::<Parameter<T>>())
+                {
+                    return copy.shared();
+                }
+                let copy = self.deep_clone();
+                copies.insert(self.id, Box::new(copy.shared()));
+                copy
+            })
+            .unwrap_or_else(|_| self.shared())
     }
 }
 
