@@ -21,9 +21,9 @@
 //! checkpoint; loading checks the whole file against the model before changing anything.
 
 use crate::error::{NnError, Result};
-use crate::module::Module;
-use ferrograd_tensor::io::{load_safetensors, save_safetensors};
-use ferrograd_tensor::{Scalar, Tensor};
+use crate::module::{Module, named_parameters_with_aliases};
+use ferrograd_tensor::io::{StoredTensor, load_safetensors, save_safetensors};
+use ferrograd_tensor::{Parameter, Scalar, Tensor, TensorId};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -63,6 +63,11 @@ pub fn save_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
 /// or unexpected tensor, a wrong shape, a wrong dtype — nothing is loaded and the error
 /// lists every difference (PyTorch's `load_state_dict(strict=True)`).
 ///
+/// A tied parameter (one [`Parameter`] in two fields) is filled from whichever of its
+/// names the file holds: ours and `safetensors.torch.save_model` keep one name of it
+/// (`lm_head.weight` of a Hugging Face GPT-2, not `transformer.wte.weight`), a
+/// `save_file(model.state_dict())` file both, which must then hold the same value.
+///
 /// ```
 /// use ferrograd_nn::{load_checkpoint, save_checkpoint, Linear, NnError};
 /// use ferrograd_tensor::Rng;
@@ -81,26 +86,44 @@ pub fn save_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
 /// ```
 ///
 /// # Errors
-/// [`NnError::CheckpointMismatch`] as above; [`NnError::Tensor`] for an unreadable file
+/// [`NnError::CheckpointMismatch`] as above, and when two names of one tied parameter
+/// hold different values; [`NnError::Tensor`] for an unreadable file
 /// (`TensorError::Io`) or a truncated or corrupt one (`TensorError::Format`), both naming
 /// the file.
 pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let stored = load_safetensors(path)?;
-    let mut by_name: BTreeMap<&str, &ferrograd_tensor::io::StoredTensor> =
+    let mut by_name: BTreeMap<&str, &StoredTensor> =
         stored.iter().map(|t| (t.name.as_str(), t)).collect();
-    let params = module.named_parameters();
-    let expected_dtype = if T::DTYPE == "float32" { "F32" } else { "F64" };
+    // Every name of every parameter, grouped by parameter: a tied parameter has several
+    // names and PyTorch's `save_model` keeps any one of them (Hugging Face keeps
+    // `lm_head.weight` of a GPT-2), so each group is filled from whichever is in the file.
+    let mut groups: Vec<(Vec<String>, Parameter<T>)> = Vec::new();
     let mut problems = Vec::new();
-    let mut updates = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for (name, param) in &params {
-        if !seen.insert(name.as_str()) {
-            problems.push(format!("the model names two parameters `{name}`"));
-            continue;
+    let mut seen: BTreeMap<String, TensorId> = BTreeMap::new();
+    for (name, param) in named_parameters_with_aliases(module) {
+        match seen.insert(name.clone(), param.id()) {
+            Some(id) if id == param.id() => continue, // one parameter visited twice
+            Some(_) => {
+                problems.push(format!("the model names two parameters `{name}`"));
+                continue;
+            }
+            None => {}
         }
-        let Some(t) = by_name.remove(name.as_str()) else {
-            problems.push(format!("missing tensor `{name}`"));
+        match groups.iter_mut().find(|(_, q)| q.same_as(&param)) {
+            Some((names, _)) => names.push(name),
+            None => groups.push((vec![name], param)),
+        }
+    }
+    let expected_dtype = if T::DTYPE == "float32" { "F32" } else { "F64" };
+    let mut updates = Vec::new();
+    for (names, param) in &groups {
+        let present: Vec<(&String, &StoredTensor)> = names
+            .iter()
+            .filter_map(|n| by_name.remove(n.as_str()).map(|t| (n, t)))
+            .collect();
+        let Some(&(name, t)) = present.first() else {
+            problems.push(format!("missing tensor `{}`", names[0]));
             continue;
         };
         let mut fits = true;
@@ -118,6 +141,15 @@ pub fn load_checkpoint<T: Scalar>(module: &dyn Module<T>, path: impl AsRef<Path>
                 t.dtype
             ));
             fits = false;
+        }
+        // Names of one tied parameter must hold one value (bit for bit: NaN equals NaN).
+        for &(other, o) in &present[1..] {
+            if o.dtype != t.dtype || o.shape != t.shape || o.bytes != t.bytes {
+                problems.push(format!(
+                    "`{other}` and `{name}` name one tied parameter but hold different values"
+                ));
+                fits = false;
+            }
         }
         if fits {
             updates.push((param, t));

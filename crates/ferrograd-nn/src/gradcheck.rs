@@ -10,15 +10,22 @@ use ferrograd_tensor::{
     GradcheckMismatch, GradcheckOptions, GradcheckReport, Rng, Tensor, no_grad,
 };
 
-/// Checks the gradients `backward` gives for every parameter of `module` against central
-/// finite differences, with the settings of the tensor crate's checker.
+/// Checks the gradients `backward` gives for every trainable parameter of `module`
+/// against central finite differences, with the settings of the tensor crate's checker.
+///
+/// Frozen parameters are skipped, as PyTorch's `gradcheck` checks only the inputs that
+/// require a gradient: a frozen parameter gets no gradient by design (its analytic
+/// gradient is absent, not zero), so comparing it with finite differences would report
+/// a failure that is not one.
 ///
 /// `f` runs the computation to check (it usually calls `module.forward`). Its output is
 /// reduced to a scalar with fixed random weights drawn from `options.seed`, `L = Σ w ⊙
 /// f()`, so one backward pass checks a random vector-Jacobian product. Each parameter
 /// element is moved by `±options.eps` in place ([`ferrograd_tensor::Parameter::update`])
 /// and restored exactly afterwards. In the report, `input` is the position of the
-/// parameter in [`Module::named_parameters`].
+/// parameter in [`Module::named_parameters`] (frozen ones included, so the position
+/// names the same parameter whatever is frozen), and `checked` counts the elements of
+/// the trainable parameters.
 ///
 /// ```
 /// use ferrograd_nn::{gradcheck_module, LayerNorm, Forward, Module};
@@ -60,6 +67,9 @@ where
         worst_ratio: 0.0,
     };
     for (i, (_, param)) in params.iter().enumerate() {
+        if !param.is_trainable() {
+            continue;
+        }
         let shape = param.shape();
         let analytic = grads
             .as_ref()

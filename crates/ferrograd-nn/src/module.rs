@@ -62,7 +62,8 @@ impl<T: Scalar> dyn Visitor<T> + '_ {
 ///   two fields (a token embedding and the output projection). It is listed once, under
 ///   the first name visited (PyTorch's `named_parameters()` does the same), so an
 ///   optimizer updates it once and a checkpoint saves it once; loading fills both places,
-///   which are one.
+///   which are one. For the same reason `.clone()` of a layer is tied to the
+///   original; [`Module::deep_clone`] makes an independent copy.
 /// - **Freezing**: [`Module::freeze`] marks every parameter not trainable; a frozen
 ///   parameter takes part in forward but records no gradient work.
 /// - **Training mode** ([`Module::train`] / [`Module::eval`]) reaches every child; only
@@ -194,6 +195,30 @@ pub trait Module<T: Scalar = f32>: std::fmt::Debug + Send + Sync {
             }
         }
         self.visit(&mut Children(training));
+    }
+
+    /// An independent copy of this module (PyTorch's `copy.deepcopy(module)`): every
+    /// parameter copied under a fresh id, with its value and trainable flag; ties inside
+    /// the module stay ties in the copy. Plain `.clone()` of a layer instead **shares**
+    /// its parameters (a [`Parameter`] is a shared handle), so the clone is tied to the
+    /// original. Only for modules that are [`Clone`]; see [`ferrograd_tensor::deep_clone()`].
+    ///
+    /// ```
+    /// use ferrograd_nn::{DecoderBlock, Module};
+    /// use ferrograd_tensor::{Rng, Tensor};
+    /// let block = DecoderBlock::<f32>::new(8, 2, &mut Rng::new(0))?;
+    /// // Six independent blocks (`vec![block; 6]` would be six views of one block).
+    /// let blocks: Vec<DecoderBlock> = (0..6).map(|_| block.deep_clone()).collect();
+    /// blocks[0].mlp.b_1.set(&Tensor::ones(&[32]))?;
+    /// assert_eq!(blocks[1].mlp.b_1.tensor().to_vec(), vec![0.0; 32]);
+    /// assert_eq!(block.mlp.b_1.tensor().to_vec(), vec![0.0; 32]);
+    /// # Ok::<(), ferrograd_nn::NnError>(())
+    /// ```
+    fn deep_clone(&self) -> Self
+    where
+        Self: Clone + Sized,
+    {
+        ferrograd_tensor::deep_clone(self)
     }
 
     /// Training mode on (PyTorch's `model.train()`).

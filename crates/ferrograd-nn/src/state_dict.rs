@@ -258,7 +258,8 @@ impl<T: Scalar> StateDict<T> {
     }
 
     /// Splits the tensor `name` along `axis` into equal parts stored under `into` (a
-    /// fused QKV weight into Q, K and V), and removes it.
+    /// fused QKV weight into Q, K and V), and removes it. Every name gets a part (an
+    /// empty axis gives each name an empty tensor).
     ///
     /// # Errors
     /// [`NnError::InvalidArgument`] when there is no tensor `name`, `into` is empty, or
@@ -283,10 +284,15 @@ impl<T: Scalar> StateDict<T> {
                 ),
             });
         }
-        let parts = t.chunk(into.len(), axis)?;
+        // One part per name, also when the axis is empty (`chunk` would give fewer parts
+        // than names then, and names would be dropped): each is `size / n` long.
+        let len = size / into.len();
+        let parts = (0..into.len())
+            .map(|i| Ok(t.narrow(axis, i * len, len)?.contiguous()))
+            .collect::<Result<Vec<_>>>()?;
         self.tensors.remove(name);
         for (part, new) in parts.into_iter().zip(into) {
-            self.tensors.insert((*new).to_string(), part.contiguous());
+            self.tensors.insert((*new).to_string(), part);
         }
         Ok(())
     }
@@ -297,6 +303,17 @@ impl<T: Scalar> StateDict<T> {
             reason: format!("{} holds no tensor `{name}`", self.source),
         }
     }
+}
+
+/// True when the two tensors hold the same bits, element by element (NaN equal to the
+/// same NaN, `-0.0` different from `0.0`). Through `f64`, which holds every `f32` and
+/// `f64` value exactly.
+fn same_bits<T: Scalar>(a: &Tensor<T>, b: &Tensor<T>) -> bool {
+    let (a, b) = (a.contiguous_data(), b.contiguous_data());
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits())
 }
 
 fn is_float(t: &StoredTensor) -> bool {
@@ -476,12 +493,12 @@ pub fn load_state_dict<T: Scalar, M: Module<T> + ?Sized>(
             });
             continue;
         }
-        // Tied names must agree: a model that ties them cannot take two values.
+        // Tied names must agree: a model that ties them cannot take two values. Compared
+        // bit for bit, so one tensor saved under both names agrees with itself even when
+        // it holds NaN (which `!=` would call different).
         for other in &present[1..] {
             let other_value = &dict.tensors[other.as_str()];
-            if other_value.shape() != value.shape()
-                || other_value.contiguous_data() != value.contiguous_data()
-            {
+            if other_value.shape() != value.shape() || !same_bits(other_value, value) {
                 report.conflicting.push((*other).clone());
             }
         }

@@ -258,3 +258,52 @@ fn bad_head_counts_are_errors() {
     let e = attn.forward(&Tensor::zeros(&[2, 3, 64])).unwrap_err();
     assert!(matches!(e, NnError::BadInput { .. }), "{e}");
 }
+
+#[test]
+fn a_bad_padding_mask_leaves_the_cache_unchanged() {
+    let mut rng = Rng::new(21);
+    let attn = MultiHeadAttention::<f64>::new(8, 2, &mut rng).unwrap();
+    let x = Tensor::<f64>::randn(&[1, 3, 8], 0.0, 1.0, &mut rng);
+    let mut cache = LayerKvCache::new(1, 2, 8, 4, 4).unwrap();
+    let _guard = NoGradGuard::new();
+    attn.forward_with(&x, Some(&IdTensor::from([[1, 1, 1]])), Some(&mut cache))
+        .unwrap();
+    assert_eq!(cache.len(), 3);
+    let (keys, values) = cache.keys_values().unwrap();
+    let one = x.narrow(1, 0, 1).unwrap();
+    // With 3 cached positions, one new token needs a mask over 4 keys; 1 or 5 is wrong.
+    for bad in [IdTensor::from([[1]]), IdTensor::from([[1, 1, 1, 1, 1]])] {
+        let e = attn
+            .forward_with(&one, Some(&bad), Some(&mut cache))
+            .unwrap_err();
+        assert!(matches!(e, NnError::BadInput { .. }), "{e}");
+        assert!(
+            e.to_string().contains("MultiHeadAttention::forward_with"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("[1, 4]"), "{e}");
+        assert_eq!(cache.len(), 3, "a failed call must not advance the cache");
+    }
+    let (k, v) = cache.keys_values().unwrap();
+    assert_eq!((k.to_vec(), v.to_vec()), (keys.to_vec(), values.to_vec()));
+    // The right mask still works, from position 3.
+    let with_cache = attn
+        .forward_with(
+            &one,
+            Some(&IdTensor::from([[1, 1, 1, 1]])),
+            Some(&mut cache),
+        )
+        .unwrap();
+    assert_eq!(cache.len(), 4);
+    let mut whole = Tensor::concat(&[&x, &one], 1).unwrap();
+    whole = attn.forward(&whole).unwrap().narrow(1, 3, 1).unwrap();
+    assert!(max_abs_diff(&with_cache, &whole) < 1e-12);
+    // Without a cache the mask must cover the input's positions.
+    let e = attn
+        .forward_with(&x, Some(&IdTensor::from([[1, 1]])), None)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("MultiHeadAttention::forward_with"),
+        "{e}"
+    );
+}

@@ -230,3 +230,77 @@ fn saving_replaces_the_file_and_leaves_no_temporary_files() {
     assert!(err.contains("no-such-dir"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The module docs' tied model: the embedding's weight is also the head's.
+#[derive(Debug)]
+struct Tied {
+    wte: ferrograd_nn::Embedding,
+    lm_head: Linear,
+}
+
+impl Module for Tied {
+    fn visit(&self, v: &mut dyn ferrograd_nn::Visitor) {
+        v.module("wte", &self.wte);
+        v.module("lm_head", &self.lm_head);
+    }
+}
+
+fn tied(seed: u64) -> Tied {
+    let mut rng = Rng::new(seed);
+    let wte = ferrograd_nn::Embedding::new(5, 2, None, &mut rng);
+    let mut lm_head = Linear::with_bias(2, 5, false, &mut rng);
+    lm_head.weight = wte.weight.clone();
+    Tied { wte, lm_head }
+}
+
+#[test]
+fn a_tied_weight_loads_from_whichever_name_the_file_holds() {
+    // `safetensors.torch.save_model` keeps one alias of a tied weight, and for a Hugging
+    // Face GPT-2 it is the head's name, not the first one our model visits.
+    let value: Vec<f32> = (0..10).map(|i| i as f32 * 0.5 - 2.0).collect();
+    let weight = Tensor::from_vec(value.clone(), &[5, 2]).unwrap();
+    for name in ["lm_head.weight", "wte.weight"] {
+        let path = temp(&format!("tied-{name}"));
+        ferrograd_tensor::io::save_safetensors(&path, &[(name, &weight)]).unwrap();
+        let model = tied(3);
+        load_checkpoint(&model, &path).unwrap();
+        assert_eq!(model.wte.weight.tensor().to_vec(), value, "{name}");
+        assert_eq!(model.lm_head.weight.tensor().to_vec(), value, "{name}");
+        std::fs::remove_file(&path).ok();
+    }
+}
+
+#[test]
+fn both_names_of_a_tied_weight_must_agree() {
+    let a = Tensor::from_vec(vec![f32::NAN; 10], &[5, 2]).unwrap();
+    // Both names holding the same bits (NaN included) load.
+    let path = temp("tied-both");
+    ferrograd_tensor::io::save_safetensors(&path, &[("wte.weight", &a), ("lm_head.weight", &a)])
+        .unwrap();
+    let model = tied(4);
+    load_checkpoint(&model, &path).unwrap();
+    assert!(
+        model
+            .lm_head
+            .weight
+            .tensor()
+            .to_vec()
+            .iter()
+            .all(|v| v.is_nan())
+    );
+    // Different values cannot go into one parameter: an error, and nothing loaded.
+    let b = Tensor::<f32>::zeros(&[5, 2]);
+    ferrograd_tensor::io::save_safetensors(&path, &[("wte.weight", &b), ("lm_head.weight", &a)])
+        .unwrap();
+    let model = tied(5);
+    let before = model.wte.weight.tensor().to_vec();
+    let Err(NnError::CheckpointMismatch { problems, .. }) = load_checkpoint(&model, &path) else {
+        panic!("two values for one tied weight must not load");
+    };
+    assert_eq!(
+        problems,
+        ["`lm_head.weight` and `wte.weight` name one tied parameter but hold different values"]
+    );
+    assert_eq!(model.wte.weight.tensor().to_vec(), before);
+    std::fs::remove_file(&path).ok();
+}

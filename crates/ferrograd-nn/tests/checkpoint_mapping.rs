@@ -283,3 +283,73 @@ fn a_transform_of_the_wrong_rank_names_the_tensor_and_its_source() {
         "{err}"
     );
 }
+
+#[test]
+fn both_names_of_a_tied_weight_holding_one_value_with_nan_load() {
+    #[derive(Debug)]
+    struct Tied {
+        wte: ferrograd_nn::Embedding,
+        lm_head: Linear,
+    }
+    impl Module for Tied {
+        fn visit(&self, v: &mut dyn Visitor) {
+            v.module("wte", &self.wte);
+            v.module("lm_head", &self.lm_head);
+        }
+    }
+    let mut rng = Rng::new(0);
+    let wte = ferrograd_nn::Embedding::new(3, 2, None, &mut rng);
+    let mut lm_head = Linear::with_bias(2, 3, false, &mut rng);
+    lm_head.weight = wte.weight.clone();
+    let model = Tied { wte, lm_head };
+    // PyTorch's `state_dict()` lists a tied weight under both names, one tensor: a
+    // diverged checkpoint may hold NaN, and the tensor still agrees with itself.
+    let value = Tensor::from_vec(vec![1.0, f32::NAN, -0.5, 2.0, f32::NAN, 0.0], &[3, 2]).unwrap();
+    let mut dict = StateDict::new("<test>");
+    dict.insert("wte.weight", value.clone());
+    dict.insert("lm_head.weight", value.clone());
+    let report = load_state_dict(&model, &dict, &LoadOptions::strict()).unwrap();
+    assert!(report.is_complete(), "{:?}", report.problems());
+    assert_eq!(report.loaded, ["wte.weight"]);
+    let loaded = model.lm_head.weight.tensor().to_vec();
+    let expected = value.to_vec();
+    assert!(
+        loaded
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+    // A different value under the other name is a conflict (one element differs).
+    let mut other = expected.clone();
+    other[3] = 2.5;
+    dict.insert("lm_head.weight", Tensor::from_vec(other, &[3, 2]).unwrap());
+    let report = load_state_dict(&model, &dict, &LoadOptions::lenient()).unwrap();
+    assert_eq!(report.conflicting, ["lm_head.weight"]);
+    assert!(load_state_dict(&model, &dict, &LoadOptions::strict()).is_err());
+}
+
+#[test]
+fn splitting_an_empty_axis_gives_every_name_an_empty_part() {
+    let mut dict = StateDict::<f32>::new("<test>");
+    dict.insert("qkv", Tensor::zeros(&[0, 2]));
+    dict.split("qkv", 0, &["q", "k", "v"]).unwrap();
+    assert_eq!(dict.names().collect::<Vec<_>>(), ["k", "q", "v"]);
+    for name in ["q", "k", "v"] {
+        assert_eq!(dict.get(name).unwrap().shape(), &[0, 2], "{name}");
+    }
+    // Along the other axis: [0, 6] into three [0, 2].
+    dict.insert("fused", Tensor::zeros(&[0, 6]));
+    dict.split("fused", -1, &["a", "b", "c"]).unwrap();
+    for name in ["a", "b", "c"] {
+        assert_eq!(dict.get(name).unwrap().shape(), &[0, 2], "{name}");
+    }
+    assert!(dict.get("fused").is_none());
+    // A non-empty split is unchanged: [6, 1] into three [2, 1] in order.
+    dict.insert(
+        "w",
+        Tensor::from_vec((0..6).map(|i| i as f32).collect(), &[6, 1]).unwrap(),
+    );
+    dict.split("w", 0, &["w0", "w1", "w2"]).unwrap();
+    assert_eq!(dict.get("w1").unwrap().to_vec(), [2.0, 3.0]);
+    assert_eq!(dict.get("w2").unwrap().shape(), &[2, 1]);
+}

@@ -342,3 +342,32 @@ fn binary_losses_and_mse_gradients() {
         );
     }
 }
+
+#[test]
+fn lora_with_a_frozen_base_checks_only_the_adapter() {
+    let mut rng = Rng::new(11);
+    let mut layer = Lora::new(Linear::<f64>::new(3, 4, &mut rng));
+    layer.base.freeze();
+    layer.attach(&LoraConfig::new(2, 4.0), &mut rng).unwrap();
+    // B starts at zero (A's gradient would be zero too): give it values so both matter.
+    let adapter = layer.adapter().unwrap();
+    adapter
+        .lora_b
+        .set(&Tensor::randn(&[4, 2], 0.0, 1.0, &mut rng))
+        .unwrap();
+    let x = Tensor::<f64>::randn(&[5, 3], 0.0, 1.0, &mut rng);
+    let report = gradcheck_module(&layer, || layer.forward(&x), &options()).unwrap();
+    assert!(report.passed(), "{report}");
+    // A [2, 3] and B [4, 2]; the frozen base (weight [4, 3], bias [4]) is not checked.
+    assert_eq!(report.checked, 2 * 3 + 4 * 2);
+    assert_eq!(report.checked, layer.num_trainable_parameters());
+    // The worst element is reported under its position among all named parameters
+    // (weight, bias, lora_A, lora_B): an adapter's, 2 or 3.
+    let worst = report.worst.as_ref().unwrap();
+    assert!(matches!(worst.input, 2 | 3), "{report}");
+    // Unfrozen, the base is checked too (and passes).
+    layer.base.unfreeze();
+    let report = gradcheck_module(&layer, || layer.forward(&x), &options()).unwrap();
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.checked, layer.num_parameters());
+}

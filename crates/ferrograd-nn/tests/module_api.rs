@@ -140,3 +140,88 @@ fn struct_model_checkpoint_round_trip() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn clone_ties_a_layer_and_deep_clone_copies_it() {
+    let block = ferrograd_nn::DecoderBlock::<f64>::new(4, 2, &mut Rng::new(7)).unwrap();
+    block.norm2.freeze();
+    let tied = block.clone();
+    let copy = block.deep_clone();
+    let names = |m: &dyn Module<f64>| -> Vec<String> {
+        m.named_parameters().into_iter().map(|(n, _)| n).collect()
+    };
+    assert_eq!(names(&copy), names(&block));
+    let original: Vec<Vec<f64>> = block
+        .parameters()
+        .iter()
+        .map(|p| p.tensor().to_vec())
+        .collect();
+    for ((p, t), c) in block
+        .parameters()
+        .iter()
+        .zip(tied.parameters())
+        .zip(copy.parameters())
+    {
+        assert!(p.same_as(&t) && p.id() == t.id(), "clone shares");
+        assert!(!p.same_as(&c) && p.id() != c.id(), "deep_clone copies");
+        assert_eq!(c.tensor().to_vec(), p.tensor().to_vec());
+        assert_eq!(c.is_trainable(), p.is_trainable());
+    }
+    assert_eq!(
+        copy.num_trainable_parameters(),
+        block.num_trainable_parameters()
+    );
+    // Change every parameter of the copy: the original and its clone stay as they were.
+    for c in copy.parameters() {
+        c.update(|v| v.iter_mut().for_each(|x| *x += 1.0)).unwrap();
+    }
+    copy.freeze();
+    for ((p, t), before) in block
+        .parameters()
+        .iter()
+        .zip(tied.parameters())
+        .zip(&original)
+    {
+        assert_eq!(&p.tensor().to_vec(), before);
+        assert_eq!(&t.tensor().to_vec(), before);
+    }
+    assert_eq!(block.num_trainable_parameters(), block.num_parameters() - 4);
+    // Change the clone: the original changes with it (one parameter).
+    tied.mlp
+        .b_2
+        .set(&Tensor::from([1.0, 2.0, 3.0, 4.0]))
+        .unwrap();
+    assert_eq!(block.mlp.b_2.tensor().to_vec(), [1.0, 2.0, 3.0, 4.0]);
+}
+
+#[test]
+fn deep_clone_keeps_ties_inside_the_copied_model() {
+    #[derive(Debug, Clone)]
+    struct Tied {
+        wte: ferrograd_nn::Embedding,
+        lm_head: Linear,
+    }
+    impl Module for Tied {
+        fn visit(&self, v: &mut dyn Visitor) {
+            v.module("wte", &self.wte);
+            v.module("lm_head", &self.lm_head);
+        }
+    }
+    let mut rng = Rng::new(0);
+    let wte = ferrograd_nn::Embedding::new(10, 4, None, &mut rng);
+    let mut lm_head = Linear::with_bias(4, 10, false, &mut rng);
+    lm_head.weight = wte.weight.clone();
+    let model = Tied { wte, lm_head };
+    let copy = model.deep_clone();
+    assert!(
+        copy.wte.weight.same_as(&copy.lm_head.weight),
+        "the copy's tie is kept"
+    );
+    assert!(!copy.wte.weight.same_as(&model.wte.weight));
+    assert_eq!(copy.num_parameters(), 40);
+    // A second deep clone is independent of the first (no copies remembered across calls).
+    let again = model.deep_clone();
+    assert!(!again.wte.weight.same_as(&copy.wte.weight));
+    // Outside deep_clone, clone shares again.
+    assert!(model.wte.weight.clone().same_as(&model.wte.weight));
+}

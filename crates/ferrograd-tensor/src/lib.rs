@@ -57,7 +57,7 @@ pub use layout::Layout;
 pub use ops::attention::AttentionOptions;
 pub use ops::cross_entropy::DEFAULT_IGNORE_INDEX;
 pub use ops::loss::Reduction;
-pub use param::Parameter;
+pub use param::{Parameter, deep_clone};
 pub use rng::Rng;
 pub use storage::clear_buffer_pool;
 pub use tensor::{Tensor, TensorId};

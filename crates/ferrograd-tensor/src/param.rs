@@ -4,14 +4,24 @@ use crate::autograd::HasTensorId;
 use crate::error::{Result, TensorError, shape_of};
 use crate::tensor::{GradState, Inner, Tensor, TensorId};
 use ferrograd_linalg::Scalar;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// A trainable tensor with a stable identity.
 ///
 /// Modules hold parameters; [`Parameter::tensor`] gives the current value as a graph leaf
 /// (cheap: a reference count), `backward` stores its gradient under [`Parameter::id`],
-/// and optimizers write new values with [`Parameter::update`]. Cloning a `Parameter`
-/// shares it (like sharing a `torch.nn.Parameter` between a module and an optimizer).
+/// and optimizers write new values with [`Parameter::update`].
+///
+/// **`clone()` shares, it does not copy**: a clone is the same parameter (same id, same
+/// value, one update or freeze seen through both), like sharing a `torch.nn.Parameter`
+/// between a module and an optimizer or tying two layers' weights. So cloning a layer
+/// or a model that holds parameters ties the copy to the original:
+/// `vec![block; 6]` is six views of one block. For an independent copy (PyTorch's
+/// `copy.deepcopy`) use [`Parameter::deep_clone`], or [`deep_clone()`] for a whole
+/// layer or model.
 ///
 /// ```
 /// use ferrograd_tensor::{Parameter, Tensor};
@@ -28,13 +38,82 @@ pub struct Parameter<T: Scalar = f32> {
     id: TensorId,
 }
 
+/// Shares the parameter: the clone is the same parameter (a tie), not a copy; see
+/// [`Parameter::deep_clone`] and [`deep_clone()`] for copies. Inside [`deep_clone()`]
+/// it makes the copy instead.
 impl<T: Scalar> Clone for Parameter<T> {
     fn clone(&self) -> Self {
-        Self {
-            value: Arc::clone(&self.value),
-            id: self.id,
+        // `try_with`: during a thread's teardown (no thread-locals left) clone shares.
+        DEEP_COPIES
+            .try_with(|memo| {
+                let mut memo = memo.borrow_mut();
+                let Some(copies) = memo.as_mut() else {
+                    return self.shared();
+                };
+                // One copy per parameter, so ties inside the cloned value stay ties.
+                if let Some(copy) = copies
+                    .get(&self.id)
+                    .and_then(|c| c.downcast_ref::<Parameter<T>>())
+                {
+                    return copy.shared();
+                }
+                let copy = self.deep_clone();
+                copies.insert(self.id, Box::new(copy.shared()));
+                copy
+            })
+            .unwrap_or_else(|_| self.shared())
+    }
+}
+
+thread_local! {
+    /// The copies made so far by the [`deep_clone()`] running on this thread, by the
+    /// original's id; `None` outside one.
+    static DEEP_COPIES: RefCell<Option<HashMap<TensorId, Box<dyn Any>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Clones `value` with every [`Parameter`] in it copied instead of shared: PyTorch's
+/// `copy.deepcopy` of a module. The copy's parameters have fresh ids, the same values
+/// and the same trainable flags, and are independent of the original's; a parameter
+/// that appears twice in `value` (a tied weight) becomes one copy in two places, so ties
+/// inside `value` stay ties in the copy.
+///
+/// It works through `value`'s [`Clone`]: parameters cloned during that call, on this
+/// thread, are copied (a `Clone` impl that clones parameters on other threads would
+/// share those). Tensors other than parameters are immutable and stay shared.
+///
+/// ```
+/// use ferrograd_tensor::{deep_clone, Parameter, Tensor};
+/// let w = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+/// let pair = (w.clone(), w.clone());                  // one parameter, tied in two places
+/// let copy = deep_clone(&pair);
+/// copy.0.set(&Tensor::from([5.0, 6.0]))?;
+/// assert_eq!(w.tensor().to_vec(), [1.0, 2.0]);         // the original is untouched
+/// assert_eq!(copy.1.tensor().to_vec(), [5.0, 6.0]);    // the copy's tie is kept
+/// assert!(!copy.0.same_as(&w) && copy.0.same_as(&copy.1));
+/// # Ok::<(), ferrograd_tensor::TensorError>(())
+/// ```
+pub fn deep_clone<V: Clone>(value: &V) -> V {
+    /// Restores the state before this call, also when a `Clone` impl panics.
+    struct Scope(Option<Option<HashMap<TensorId, Box<dyn Any>>>>);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                DEEP_COPIES.with(|memo| *memo.borrow_mut() = outer);
+            }
         }
     }
+    // Inside an enclosing deep_clone (a `Clone` impl calling it), share its copies.
+    let outer = DEEP_COPIES.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if memo.is_some() {
+            None
+        } else {
+            Some(memo.replace(HashMap::new()))
+        }
+    });
+    let _scope = Scope(outer);
+    value.clone()
 }
 
 impl<T: Scalar> std::fmt::Debug for Parameter<T> {
@@ -139,6 +218,36 @@ impl<T: Scalar> Parameter<T> {
     /// Makes the parameter trainable again: `set_trainable(true)`.
     pub fn unfreeze(&self) {
         self.set_trainable(true);
+    }
+
+    /// The same parameter (what `clone()` does outside [`deep_clone()`]).
+    fn shared(&self) -> Self {
+        Self {
+            value: Arc::clone(&self.value),
+            id: self.id,
+        }
+    }
+
+    /// An independent copy (PyTorch's `copy.deepcopy` of a parameter): the same value
+    /// and trainable flag under a fresh id; updating or freezing one leaves the other
+    /// as it was. `clone()` instead shares the parameter (a tie).
+    ///
+    /// ```
+    /// use ferrograd_tensor::{Parameter, Tensor};
+    /// let w = Parameter::new(Tensor::<f32>::from([1.0, 2.0]));
+    /// let (tied, copy) = (w.clone(), w.deep_clone());
+    /// w.set(&Tensor::from([3.0, 4.0]))?;
+    /// assert_eq!(tied.tensor().to_vec(), [3.0, 4.0]); // a clone is the same parameter
+    /// assert_eq!(copy.tensor().to_vec(), [1.0, 2.0]); // a deep clone is not
+    /// assert!(tied.same_as(&w) && !copy.same_as(&w) && copy.id() != w.id());
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    pub fn deep_clone(&self) -> Self {
+        let current = self.read().clone();
+        let trainable = current.requires_grad();
+        let copy = Self::new(current.detach());
+        copy.set_trainable(trainable);
+        copy
     }
 
     /// True when `other` is this same parameter (a clone of it), as a tied weight is.

@@ -21,6 +21,10 @@ use ferrograd_tensor::{
 
 /// One head's projections, `[d_model, head_dim]` each, used as `x · W` (the notebook's
 /// `AttentionHead` parameters).
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct AttentionHead<T: Scalar = f32> {
     /// Query projection `W_Q`.
@@ -51,6 +55,10 @@ impl<T: Scalar> Module<T> for AttentionHead<T> {
 /// assert_eq!(attn.forward(&x)?.shape(), &[2, 30, 128]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct MultiHeadAttention<T: Scalar = f32> {
     /// The heads, in the order their outputs are concatenated.
@@ -189,8 +197,9 @@ impl<T: Scalar> MultiHeadAttention<T> {
     /// frozen model and a constant input).
     ///
     /// # Errors
-    /// [`NnError::BadInput`] for an input that is not `[B, T, d]`, a mask of the wrong
-    /// shape, or a cache of another batch or head geometry; [`NnError::CacheFull`] when
+    /// [`NnError::BadInput`] for an input that is not `[B, T, d]`, a mask that is not
+    /// `[B, cache.len() + T]` (the cache is left unchanged then), or a cache of another
+    /// batch or head geometry; [`NnError::CacheFull`] when
     /// the new tokens do not fit in the cache; [`NnError::InvalidArgument`] for a cache
     /// while gradients are recorded.
     pub fn forward_with(
@@ -201,6 +210,19 @@ impl<T: Scalar> MultiHeadAttention<T> {
     ) -> Result<Tensor<T>> {
         let (b, t) = self.check_input(x)?;
         let start = cache.as_ref().map_or(0, |c| c.len());
+        // Checked before anything is appended, so a bad mask leaves the cache as it was.
+        if let Some(mask) = key_padding_mask
+            && mask.shape() != [b, start + t]
+        {
+            return Err(NnError::BadInput {
+                op: "MultiHeadAttention::forward_with",
+                expected: format!(
+                    "a key padding mask [{b}, {}] (batch, {start} cached + {t} new positions)",
+                    start + t
+                ),
+                got: shape_of(mask.shape()),
+            });
+        }
         if let Some(c) = &cache
             && t > c.remaining()
         {

@@ -29,6 +29,10 @@ use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 /// assert_eq!((layer.in_features(), layer.out_features()), (2, 3));
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct Conv1d<T: Scalar = f32> {
     /// Weight `[in_features, out_features]`.

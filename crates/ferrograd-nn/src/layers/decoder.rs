@@ -25,6 +25,10 @@ use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
 /// assert!((y[0] - 3.0 / rms).abs() < 1e-15 && (y[1] - 4.0 / rms).abs() < 1e-15);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct BookRmsNorm<T: Scalar = f32> {
     /// The learned scale, `[dim]`, starting at ones.
@@ -77,6 +81,10 @@ impl<T: Scalar> Forward<&Tensor<T>> for BookRmsNorm<T> {
 /// assert_eq!(mlp.forward(&Tensor::ones(&[2, 3, 128]))?.shape(), &[2, 3, 128]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct PositionwiseMlp<T: Scalar = f32> {
     /// `W_1 [d, hidden]`.
@@ -152,6 +160,10 @@ impl<T: Scalar> Forward<&Tensor<T>> for PositionwiseMlp<T> {
 /// assert_eq!(block.forward(&x)?.shape(), &[2, 10, 128]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct DecoderBlock<T: Scalar = f32> {
     /// Norm before attention.

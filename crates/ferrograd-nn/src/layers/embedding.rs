@@ -21,6 +21,10 @@ use ferrograd_tensor::{IdTensor, Parameter, Rng, Scalar, Tensor};
 /// assert!(vectors.to_vec()[24..].iter().all(|&v| v == 0.0)); // id 0 is padding
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct Embedding<T: Scalar = f32> {
     /// The table `[num_embeddings, dim]`.

@@ -26,6 +26,10 @@ use ferrograd_tensor::{Parameter, Rng, Scalar, Tensor};
 /// assert!(layer.weight.tensor().to_vec().iter().all(|w| w.abs() <= bound));
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct Linear<T: Scalar = f32> {
     /// Weight `[out_features, in_features]`.

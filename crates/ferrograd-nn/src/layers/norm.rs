@@ -34,6 +34,10 @@ fn empty_shape(op: &'static str, layer: &str) -> NnError {
 /// assert!((y.square().mean_all().item()? - 1.0).abs() < 1e-4); // … and variance ≈ 1
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct LayerNorm<T: Scalar = f32> {
     /// Scale, of `normalized_shape` (None without elementwise affine).
@@ -127,6 +131,10 @@ impl<T: Scalar> Forward<&Tensor<T>> for LayerNorm<T> {
 /// assert!((y[0] - 3.0 / rms).abs() < 1e-6 && (y[1] - 4.0 / rms).abs() < 1e-6);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct RmsNorm<T: Scalar = f32> {
     /// Scale, of `normalized_shape` (None without elementwise affine).

@@ -45,6 +45,10 @@ use ferrograd_tensor::{BackwardOp, Parameter, Rng, Scalar, Tensor, simd_kernel};
 /// assert!(h.to_vec().iter().all(|v| v.abs() < 1.0)); // tanh
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct ElmanCell<T: Scalar = f32> {
     /// Hidden-to-hidden weight `[hidden, hidden]` (the notebook's `Uh`).
@@ -227,6 +231,10 @@ pub struct RnnOutput<T: Scalar = f32> {
 /// assert_eq!(grads.get(&rnn.rnn_units[0].uh).unwrap().shape(), &[16, 16]);
 /// # Ok::<(), ferrograd_nn::NnError>(())
 /// ```
+///
+/// `.clone()` shares the parameters: the clone is tied to this layer (one update
+/// changes both). [`Module::deep_clone`] makes an
+/// independent copy.
 #[derive(Debug, Clone)]
 pub struct ElmanRnn<T: Scalar = f32> {
     /// The layers, bottom first (the notebook's `rnn_units`).
