@@ -69,6 +69,19 @@ pub const IGNORED_CONFIG_KEYS: &[&str] = &[
     "label2id",
     "num_labels",
     "problem_type",
+    // stray keys of real GPT-2 checkpoints that no GPT-2 class reads: gpt2-medium's
+    // `n_special` / `predict_special_tokens` (from the original OpenAI GPT config),
+    // distilgpt2's `_num_labels`, older configs' `output_past` / `use_bfloat16`, and the
+    // bookkeeping keys other transformers versions wrote
+    "n_special",
+    "predict_special_tokens",
+    "_num_labels",
+    "output_past",
+    "use_bfloat16",
+    "_attn_implementation_autoset",
+    "tf_legacy_loss",
+    "xla_device",
+    "use_return_dict",
     // BERT-style strays in hf-internal-testing/tiny-random-gpt2 (ignored by GPT2Config)
     "attention_probs_dropout_prob",
     "hidden_act",
@@ -502,4 +515,51 @@ pub fn load_tokenizer(dir: impl AsRef<Path>) -> Result<ByteLevelBpe> {
         path: dir.display().to_string(),
         problems: vec!["no tokenizer.json, and no vocab.json + merges.txt".into()],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of real Hub configs (gpt2-medium, distilgpt2, and the bookkeeping keys
+    /// older and newer transformers versions wrote) load; none changes the computation.
+    #[test]
+    fn real_gpt2_configs_with_stray_keys_load() {
+        let gpt2_medium = r#"{
+          "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+          "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256,
+          "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+          "n_ctx": 1024, "n_embd": 1024, "n_head": 16, "n_layer": 24, "n_positions": 1024,
+          "n_special": 0, "predict_special_tokens": true, "resid_pdrop": 0.1,
+          "summary_activation": null, "summary_first_dropout": 0.1,
+          "summary_proj_to_labels": true, "summary_type": "cls_index",
+          "summary_use_proj": true,
+          "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}},
+          "vocab_size": 50257
+        }"#;
+        let c = Gpt2Config::from_json(gpt2_medium, "gpt2-medium").unwrap();
+        assert_eq!((c.n_layer, c.n_embd, c.n_head), (24, 1024, 16));
+        let distilgpt2 = r#"{
+          "_num_labels": 1, "activation_function": "gelu_new",
+          "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1, "bos_token_id": 50256,
+          "embd_pdrop": 0.1, "eos_token_id": 50256, "id2label": {"0": "LABEL_0"},
+          "initializer_range": 0.02, "label2id": {"LABEL_0": 0},
+          "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_ctx": 1024, "n_embd": 768,
+          "n_head": 12, "n_layer": 6, "n_positions": 1024, "resid_pdrop": 0.1,
+          "summary_activation": null, "summary_first_dropout": 0.1,
+          "summary_proj_to_labels": true, "summary_type": "cls_index",
+          "summary_use_proj": true, "vocab_size": 50257
+        }"#;
+        let c = Gpt2Config::from_json(distilgpt2, "distilgpt2").unwrap();
+        assert_eq!(c.n_layer, 6);
+        let bookkeeping = r#"{
+          "model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4,
+          "output_past": true, "use_bfloat16": false, "_attn_implementation_autoset": true,
+          "tf_legacy_loss": false, "xla_device": null, "use_return_dict": true
+        }"#;
+        Gpt2Config::from_json(bookkeeping, "older and newer transformers").unwrap();
+        // Still strict about keys that are not GPT-2's.
+        let err = Gpt2Config::from_json(r#"{"model_type": "gpt2", "n_experts": 8}"#, "x");
+        assert!(err.unwrap_err().to_string().contains("n_experts"));
+    }
 }
