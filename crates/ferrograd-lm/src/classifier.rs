@@ -27,7 +27,9 @@
 
 use crate::error::{Result, invalid};
 use crate::gpt2::{Gpt2Config, Gpt2Input, Gpt2Model, position_ids_from_mask};
-use crate::gpt2_load::{load_into, normalized_state_dict, save_weights, write_json};
+use crate::gpt2_load::{
+    check_config_fits, load_into, normalized_state_dict, save_weights, write_json,
+};
 use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     CrossEntropyLoss, Forward, Linear, LoraHost, LoraSlot, Module, StateDict, Visitor,
@@ -165,8 +167,9 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
         let dir = dir.as_ref();
         let config = Gpt2Config::from_file(dir.join("config.json"))?;
         let weights = dir.join("model.safetensors");
-        let model = Self::new(&config, num_labels, rng)?;
         let mut dict = normalized_state_dict::<T>(&weights)?;
+        check_config_fits(&config, &dict, dir)?;
+        let model = Self::new(&config, num_labels, rng)?;
         let has_head = dict.get("score.weight").is_some();
         // A language model's head (tied or not) is not part of a classifier.
         dict.retain(|n| n != "lm_head.weight");
