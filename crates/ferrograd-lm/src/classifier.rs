@@ -11,6 +11,16 @@
 //! than the longest. It still trains, since that position attends to the real tokens, but
 //! it is not the intended token; this module does not reproduce it.)
 //!
+//! **Positions differ from transformers for left-padded input.** With a mask, the
+//! positions count real tokens only (`cumsum(mask) − 1`, as
+//! [`crate::gpt2::position_ids_from_mask`] makes them), so a left-padded row's first real
+//! token is at position 0 and left and right padding give the same scores. transformers'
+//! `GPT2ForSequenceClassification` called without `position_ids` uses `arange(T)`
+//! whatever the mask: for a left-padded row its logits differ from ours (and from the
+//! same text right-padded). Unpadded and right-padded batches agree with transformers;
+//! for left padding, pass transformers `position_ids = (mask.cumsum(-1) - 1).clamp(min=0)`
+//! to compare. This divergence is deliberate and documented in `docs/chapter5.md`.
+//!
 //! ```
 //! use ferrograd_lm::classifier::Gpt2ForSequenceClassification;
 //! use ferrograd_lm::gpt2::Gpt2Config;
