@@ -275,8 +275,9 @@ const PARSED_ADAPTER_KEYS: &[&str] = &[
 /// initialisation method (the file's values replace the initial ones), GPT-2's Conv1D
 /// layout (PEFT turns `fan_in_fan_out` on for Conv1D itself; the model knows its layout),
 /// `layers_pattern` (used only with `layers_to_transform`, which is checked) and
-/// `qalora_group_size` (used only with `use_qalora`, which is checked). Every other key is
-/// refused unless off or at its default.
+/// `qalora_group_size` (used only with `use_qalora`, which is checked), and the
+/// `runtime_config` PEFT's own loader discards. Every other key is refused unless off or
+/// at its default.
 const HARMLESS_ADAPTER_KEYS: &[&str] = &[
     "base_model_name_or_path",
     "revision",
@@ -288,6 +289,9 @@ const HARMLESS_ADAPTER_KEYS: &[&str] = &[
     "fan_in_fan_out",
     "layers_pattern",
     "qalora_group_size",
+    // Not written by 0.21 (`to_dict` drops it) but by some earlier versions; PEFT's own
+    // loader deletes it (runtime-only settings such as GPU offload).
+    "runtime_config",
 ];
 
 /// The other keys PEFT 0.21's `LoraConfig().to_dict()` writes, with their defaults (as
@@ -762,6 +766,10 @@ mod tests {
         assert_eq!(with("some_future_setting", json!(false)), "");
         assert_eq!(with("loftq_config", json!({})), "");
         assert_eq!(with("megatron_core", json!("megatron.core")), "");
+        assert_eq!(
+            with("runtime_config", json!({"ephemeral_gpu_offload": false})),
+            ""
+        );
     }
 
     /// A trainable non-adapter parameter (the classifier's head) is not dropped silently.
