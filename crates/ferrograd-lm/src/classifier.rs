@@ -11,6 +11,16 @@
 //! than the longest. It still trains, since that position attends to the real tokens, but
 //! it is not the intended token; this module does not reproduce it.)
 //!
+//! **Positions differ from transformers for left-padded input.** With a mask, the
+//! positions count real tokens only (`cumsum(mask) − 1`, as
+//! [`crate::gpt2::position_ids_from_mask`] makes them), so a left-padded row's first real
+//! token is at position 0 and left and right padding give the same scores. transformers'
+//! `GPT2ForSequenceClassification` called without `position_ids` uses `arange(T)`
+//! whatever the mask: for a left-padded row its logits differ from ours (and from the
+//! same text right-padded). Unpadded and right-padded batches agree with transformers;
+//! for left padding, pass transformers `position_ids = (mask.cumsum(-1) - 1).clamp(min=0)`
+//! to compare. This divergence is deliberate and documented in `docs/chapter5.md`.
+//!
 //! ```
 //! use ferrograd_lm::classifier::Gpt2ForSequenceClassification;
 //! use ferrograd_lm::gpt2::Gpt2Config;
@@ -27,7 +37,9 @@
 
 use crate::error::{Result, invalid};
 use crate::gpt2::{Gpt2Config, Gpt2Input, Gpt2Model, position_ids_from_mask};
-use crate::gpt2_load::{load_into, normalized_state_dict, save_weights, write_json};
+use crate::gpt2_load::{
+    check_config_fits, load_into, normalized_state_dict, save_weights, write_json,
+};
 use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     CrossEntropyLoss, Forward, Linear, LoraHost, LoraSlot, Module, StateDict, Visitor,
@@ -165,8 +177,9 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
         let dir = dir.as_ref();
         let config = Gpt2Config::from_file(dir.join("config.json"))?;
         let weights = dir.join("model.safetensors");
-        let model = Self::new(&config, num_labels, rng)?;
         let mut dict = normalized_state_dict::<T>(&weights)?;
+        check_config_fits(&config, &dict, dir)?;
+        let model = Self::new(&config, num_labels, rng)?;
         let has_head = dict.get("score.weight").is_some();
         // A language model's head (tied or not) is not part of a classifier.
         dict.retain(|n| n != "lm_head.weight");

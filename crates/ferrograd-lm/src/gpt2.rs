@@ -203,6 +203,46 @@ impl Gpt2Config {
         self.n_inner.unwrap_or(4 * self.n_embd)
     }
 
+    /// How many values the body's parameters hold (`wte`, `wpe`, the blocks, `ln_f`;
+    /// the tied head adds none), computed without overflow: `None` when the count does
+    /// not fit a `usize` (a config no memory could hold).
+    ///
+    /// ```
+    /// use ferrograd_lm::gpt2::Gpt2Config;
+    /// let c = Gpt2Config::from_json(r#"{"vocab_size": 1000, "n_positions": 512, "n_embd": 32, "n_layer": 5, "n_head": 4}"#, "inline")?;
+    /// assert_eq!(c.num_parameters(), Some(111_968)); // hf-internal-testing/tiny-random-gpt2
+    /// let huge = Gpt2Config { n_positions: usize::MAX / 2, ..c };
+    /// assert_eq!(huge.num_parameters(), None);
+    /// # Ok::<(), ferrograd_lm::LmError>(())
+    /// ```
+    pub fn num_parameters(&self) -> Option<usize> {
+        let e = self.n_embd;
+        let inner = match self.n_inner {
+            Some(i) => i,
+            None => e.checked_mul(4)?,
+        };
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        // ln_1, ln_2: 2·(2e); c_attn: e·3e + 3e; attn c_proj: e·e + e; c_fc: e·i + i;
+        // mlp c_proj: i·e + e.
+        let block = [
+            mul(4, e)?,
+            mul(e, mul(3, e)?)?.checked_add(mul(3, e)?)?,
+            mul(e, e)?.checked_add(e)?,
+            mul(e, inner)?.checked_add(inner)?,
+            mul(inner, e)?.checked_add(e)?,
+        ]
+        .into_iter()
+        .try_fold(0usize, usize::checked_add)?;
+        [
+            mul(self.vocab_size, e)?,
+            mul(self.n_positions, e)?,
+            mul(block, self.n_layer)?,
+            mul(2, e)?,
+        ]
+        .into_iter()
+        .try_fold(0usize, usize::checked_add)
+    }
+
     /// Size of one head, `n_embd / n_head`.
     pub fn head_dim(&self) -> usize {
         self.n_embd / self.n_head.max(1)

@@ -12,6 +12,9 @@
 //!   bfloat16 (and float64) files convert to the model's type; the causal-mask buffers
 //!   `h.N.attn.bias` / `h.N.attn.masked_bias` older versions saved are skipped; there is no
 //!   `lm_head.weight` (tied to `wte`) — a file that has one fills the same parameter;
+//! - a config that describes a far larger model than the weights file holds (a huge
+//!   `n_positions`, `n_layer`, …) is an [`LmError::Checkpoint`] naming `config.json`,
+//!   found before anything is allocated;
 //! - anything else wrong — a missing, unexpected or mis-shaped tensor — is one
 //!   [`LmError::Checkpoint`] error listing every problem, and nothing is loaded.
 //!
@@ -69,6 +72,19 @@ pub const IGNORED_CONFIG_KEYS: &[&str] = &[
     "label2id",
     "num_labels",
     "problem_type",
+    // stray keys of real GPT-2 checkpoints that no GPT-2 class reads: gpt2-medium's
+    // `n_special` / `predict_special_tokens` (from the original OpenAI GPT config),
+    // distilgpt2's `_num_labels`, older configs' `output_past` / `use_bfloat16`, and the
+    // bookkeeping keys other transformers versions wrote
+    "n_special",
+    "predict_special_tokens",
+    "_num_labels",
+    "output_past",
+    "use_bfloat16",
+    "_attn_implementation_autoset",
+    "tf_legacy_loss",
+    "xla_device",
+    "use_return_dict",
     // BERT-style strays in hf-internal-testing/tiny-random-gpt2 (ignored by GPT2Config)
     "attention_probs_dropout_prob",
     "hidden_act",
@@ -403,10 +419,11 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
         let dir = dir.as_ref();
         let config = Gpt2Config::from_file(dir.join("config.json"))?;
         let weights = weights_file(dir)?;
+        let dict = normalized_state_dict::<T>(&weights)?;
+        check_config_fits(&config, &dict, dir)?;
         // Every weight is overwritten by the checkpoint (loading is strict): no random
         // initialisation to draw first.
         let model = Self::zeros(&config)?;
-        let dict = normalized_state_dict::<T>(&weights)?;
         load_into(&model, &dict, &weights)?;
         model.eval();
         Ok(model)
@@ -444,6 +461,34 @@ pub(crate) fn save_weights<T: Scalar>(model: &dyn Module<T>, dir: &Path) -> Resu
         "float32"
     } else {
         "float64"
+    })
+}
+
+/// Refuses a `config.json` that describes a far larger model than the weights file holds
+/// (more than twice its values plus 2²⁰), before anything is allocated: a huge size there
+/// (`n_positions: 1e12`) would otherwise abort the process on allocation instead of
+/// failing to load. Smaller differences (a few missing tensors) are left to the strict
+/// tensor-by-tensor load, which lists each problem; the memory it allocates stays within
+/// about twice the file's.
+pub(crate) fn check_config_fits<T: Scalar>(
+    config: &Gpt2Config,
+    dict: &StateDict<T>,
+    dir: &Path,
+) -> Result<()> {
+    let stored: usize = dict.iter().map(|(_, t)| t.numel()).sum();
+    let needed = config.num_parameters();
+    if needed.is_some_and(|n| n <= stored.saturating_mul(2).saturating_add(1 << 20)) {
+        return Ok(());
+    }
+    let needed = needed.map_or("more than usize::MAX".to_string(), |n| n.to_string());
+    Err(LmError::Checkpoint {
+        path: dir.join("config.json").display().to_string(),
+        problems: vec![format!(
+            "config.json describes a model of {needed} parameter values (vocab_size {}, \
+             n_positions {}, n_embd {}, n_layer {}, n_inner {:?}) but model.safetensors \
+             holds {stored}: the config does not match the weights",
+            config.vocab_size, config.n_positions, config.n_embd, config.n_layer, config.n_inner
+        )],
     })
 }
 
@@ -502,4 +547,100 @@ pub fn load_tokenizer(dir: impl AsRef<Path>) -> Result<ByteLevelBpe> {
         path: dir.display().to_string(),
         problems: vec!["no tokenizer.json, and no vocab.json + merges.txt".into()],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of real Hub configs (gpt2-medium, distilgpt2, and the bookkeeping keys
+    /// older and newer transformers versions wrote) load; none changes the computation.
+    #[test]
+    fn real_gpt2_configs_with_stray_keys_load() {
+        let gpt2_medium = r#"{
+          "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+          "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256,
+          "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+          "n_ctx": 1024, "n_embd": 1024, "n_head": 16, "n_layer": 24, "n_positions": 1024,
+          "n_special": 0, "predict_special_tokens": true, "resid_pdrop": 0.1,
+          "summary_activation": null, "summary_first_dropout": 0.1,
+          "summary_proj_to_labels": true, "summary_type": "cls_index",
+          "summary_use_proj": true,
+          "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}},
+          "vocab_size": 50257
+        }"#;
+        let c = Gpt2Config::from_json(gpt2_medium, "gpt2-medium").unwrap();
+        assert_eq!((c.n_layer, c.n_embd, c.n_head), (24, 1024, 16));
+        let distilgpt2 = r#"{
+          "_num_labels": 1, "activation_function": "gelu_new",
+          "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1, "bos_token_id": 50256,
+          "embd_pdrop": 0.1, "eos_token_id": 50256, "id2label": {"0": "LABEL_0"},
+          "initializer_range": 0.02, "label2id": {"LABEL_0": 0},
+          "layer_norm_epsilon": 1e-05, "model_type": "gpt2", "n_ctx": 1024, "n_embd": 768,
+          "n_head": 12, "n_layer": 6, "n_positions": 1024, "resid_pdrop": 0.1,
+          "summary_activation": null, "summary_first_dropout": 0.1,
+          "summary_proj_to_labels": true, "summary_type": "cls_index",
+          "summary_use_proj": true, "vocab_size": 50257
+        }"#;
+        let c = Gpt2Config::from_json(distilgpt2, "distilgpt2").unwrap();
+        assert_eq!(c.n_layer, 6);
+        let bookkeeping = r#"{
+          "model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4,
+          "output_past": true, "use_bfloat16": false, "_attn_implementation_autoset": true,
+          "tf_legacy_loss": false, "xla_device": null, "use_return_dict": true
+        }"#;
+        Gpt2Config::from_json(bookkeeping, "older and newer transformers").unwrap();
+        // Still strict about keys that are not GPT-2's.
+        let err = Gpt2Config::from_json(r#"{"model_type": "gpt2", "n_experts": 8}"#, "x");
+        assert!(err.unwrap_err().to_string().contains("n_experts"));
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    /// A config.json with a huge size beside the tiny model's weights is an error naming
+    /// config.json, not an allocation abort.
+    #[test]
+    fn huge_config_size_is_an_error_not_an_abort() {
+        let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny-random-gpt2");
+        let text = std::fs::read_to_string(tiny.join("config.json")).unwrap();
+        for (key, value) in [
+            ("n_positions", json!(1_000_000_000_000u64)),
+            ("n_layer", json!(1_000_000_000_000u64)),
+            ("n_embd", json!(1u64 << 40)),
+        ] {
+            let dir = std::env::temp_dir()
+                .join(format!("ferrograd-gpt2-huge-{key}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut config: Value = serde_json::from_str(&text).unwrap();
+            config[key] = value;
+            if key == "n_embd" {
+                config["n_head"] = json!(1);
+            }
+            std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+            std::fs::copy(
+                tiny.join("model.safetensors"),
+                dir.join("model.safetensors"),
+            )
+            .unwrap();
+            let err = Gpt2LmHeadModel::<f32>::from_pretrained(&dir).unwrap_err();
+            match &err {
+                LmError::Checkpoint { path, problems } => {
+                    assert!(path.ends_with("config.json"), "{path}");
+                    assert!(problems[0].contains("does not match the weights"), "{err}");
+                }
+                other => panic!("expected a checkpoint error, got {other}"),
+            }
+            let err = crate::classifier::Gpt2ForSequenceClassification::<f32>::from_pretrained(
+                &dir,
+                3,
+                &mut ferrograd_tensor::Rng::new(0),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("config.json"), "{err}");
+            std::fs::remove_dir_all(&dir).ok();
+        }
+    }
 }

@@ -190,7 +190,9 @@ pub struct TrainConfig {
     /// Stop after this many steps in total (across resumes), if set.
     pub max_steps: Option<u64>,
     /// Evaluate (and sample) every this many steps, if set; a run also evaluates at its
-    /// end.
+    /// end (that evaluation is in the trainer's history and the run's summary but not in
+    /// the checkpoint, so a run resumed from it records the evaluations an uninterrupted
+    /// run records).
     pub eval_every: Option<u64>,
     /// Evaluate on at most this many held-out sentences (whole batches, stopping after
     /// the batch that reaches it, as the notebook's `max_sentences`); `None` for all.
@@ -458,6 +460,9 @@ pub struct Trainer<'m, T: Scalar, M: CausalLm<T> + ?Sized> {
     config: TrainConfig,
     step: u64,
     history: TrainHistory,
+    /// The indices in `history.evals` of end-of-run evaluations (made because a run
+    /// stopped, not by `eval_every`): kept in the history, left out of checkpoints.
+    end_of_run_evals: Vec<usize>,
 }
 
 impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
@@ -483,6 +488,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
             config,
             step: 0,
             history: TrainHistory::default(),
+            end_of_run_evals: Vec::new(),
         })
     }
 
@@ -682,6 +688,10 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
         }
         if evaluated_at != Some(self.step) && !valid.is_empty() && self.step > 0 {
             self.eval_and_sample(valid, sampling, &mut summary, on_event)?;
+            // An uninterrupted longer run would not have made this evaluation: the
+            // checkpoint written next leaves it out, so a resumed run's history equals an
+            // uninterrupted one's.
+            self.end_of_run_evals.push(self.history.evals.len() - 1);
         }
         if self.config.checkpoint_path.is_some() && checkpointed_at != Some(self.step) {
             self.checkpoint_now(train, on_event)?;
@@ -731,7 +741,8 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
     }
 
     /// Writes a checkpoint to `path` atomically: the model's parameters, the optimizer's
-    /// state, the step, the history and `data` (where the training data is).
+    /// state, the step, the history (without end-of-run evaluations, which an
+    /// uninterrupted run would not have made) and `data` (where the training data is).
     ///
     /// # Errors
     /// [`LmError::Io`] when the file cannot be written.
@@ -759,8 +770,17 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
                 s.tokens
             ));
         }
-        history.u64("evals", self.history.evals.len() as u64);
-        for e in &self.history.evals {
+        // End-of-run evaluations are not saved: see `end_of_run_evals`.
+        let evals: Vec<&EvalRecord> = self
+            .history
+            .evals
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.end_of_run_evals.contains(i))
+            .map(|(_, e)| e)
+            .collect();
+        history.u64("evals", evals.len() as u64);
+        for e in evals {
             history.line(&format!(
                 "{} {:016x} {:016x} {} {}",
                 e.step,
@@ -922,6 +942,7 @@ impl<'m, T: Scalar, M: CausalLm<T> + ?Sized> Trainer<'m, T, M> {
         }
         self.step = step;
         self.history = history;
+        self.end_of_run_evals.clear();
         Ok(())
     }
 }

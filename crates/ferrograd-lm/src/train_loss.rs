@@ -19,6 +19,12 @@
 //!    gradient of the mean loss with respect to the logits), then `∂b += Σ_rows g`,
 //!    `∂W += gᵀ·h_blk` and `∂h_blk = g·W` (two matrix products).
 //!
+//! Each thread's task sums `∂W` and `∂b` over its blocks in its own buffer; the tasks add
+//! these partials into the totals one at a time **in task order** (a task that finishes
+//! early waits for the earlier ones), so the floating-point sums, and a training run, repeat
+//! bit for bit whatever the scheduling. (The split of the rows over tasks follows the
+//! thread count: results with another number of threads may differ in the last bits.)
+//!
 //! So the gradients are computed during the forward pass (the loss is the end of the
 //! graph: its backward only multiplies them by the incoming scalar gradient), in one
 //! sweep over the rows instead of three passes over a `[rows, V]` tensor in memory. The
@@ -34,7 +40,7 @@ use ferrograd_tensor::{
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 /// Rows per block: a block's logits (`BLOCK_ROWS × V` values, 8 MB for V = 8,192 in f32)
 /// stay in the L3 cache between the matrix products that make and use them, and the
@@ -248,7 +254,7 @@ struct HeadOutput<T: Scalar> {
 }
 
 /// What one thread's share of the blocks produced; its `∂W` and `∂b` are added to the
-/// totals under a lock.
+/// totals in task order.
 struct Partial {
     loss_sum: f64,
 }
@@ -322,14 +328,70 @@ fn with_scratch<T: Scalar, R>(
 }
 
 /// A buffer shared by the tasks, each writing elements no other task touches (or
-/// writing under a lock).
+/// writing one at a time, in task order).
 struct Shared<T>(*mut T);
-// SAFETY: tasks write disjoint rows of `dh`, and `∂W`/`∂b` only while holding the
-// kernel's lock; the buffers outlive `pool::run`.
+// SAFETY: tasks write disjoint rows of `dh`, and `∂W`/`∂b` only in their turn (one task
+// at a time, see `InOrder`); the buffers outlive `pool::run`.
 unsafe impl<T: Send> Sync for Shared<T> {}
 impl<T> Shared<T> {
     fn get(&self) -> *mut T {
         self.0
+    }
+}
+
+/// Lets tasks run a step one at a time in task order (0, 1, 2, …) whatever order they
+/// reach it in. Deadlock-free with `pool::run`, which hands tasks out in increasing order:
+/// every earlier task has been claimed by a running thread and will take its turn (a
+/// [`Turn`] that is dropped without being taken, by an error or a panic, still passes).
+#[derive(Default)]
+struct InOrder {
+    next: Mutex<usize>,
+    turn: Condvar,
+}
+
+/// One task's turn in an [`InOrder`].
+struct Turn<'a> {
+    order: &'a InOrder,
+    task: usize,
+    taken: bool,
+}
+
+impl<'a> Turn<'a> {
+    fn new(order: &'a InOrder, task: usize) -> Self {
+        Self {
+            order,
+            task,
+            taken: false,
+        }
+    }
+
+    /// Waits for every earlier task's turn, runs `f`, and lets the next task go.
+    fn take(mut self, f: impl FnOnce()) {
+        self.taken = true;
+        self.pass(f);
+    }
+
+    fn pass(&self, f: impl FnOnce()) {
+        let mut next = self.order.next.lock().unwrap_or_else(|p| p.into_inner());
+        while *next != self.task {
+            next = self
+                .order
+                .turn
+                .wait(next)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        f();
+        *next += 1;
+        drop(next);
+        self.order.turn.notify_all();
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if !self.taken {
+            self.pass(|| {});
+        }
     }
 }
 
@@ -357,7 +419,7 @@ fn head_kernel<T: Scalar>(
     // The outputs: zeros (rows whose target is ignored keep a zero gradient), from the
     // tensor pool. Each row of ∂h is written by exactly one task (rows are distinct), so
     // tasks share it through a raw pointer to disjoint rows; ∂W and ∂b are summed into
-    // under `total_lock`.
+    // one task at a time, in task order (`order`).
     let (mut dh_t, mut dw_t, mut db_t) = if grad {
         (
             Tensor::<T>::try_zeros(&[rows, e])?,
@@ -375,7 +437,7 @@ fn head_kernel<T: Scalar>(
     let dh_ptr = Shared(dh_t.try_data_mut().expect(fresh).as_mut_ptr());
     let dw_ptr = Shared(dw_t.try_data_mut().expect(fresh).as_mut_ptr());
     let db_ptr = Shared(db_t.try_data_mut().expect(fresh).as_mut_ptr());
-    let total_lock = Mutex::new(());
+    let order = InOrder::default();
     let scale = if n > 0 {
         T::ONE / T::from_usize(n)
     } else {
@@ -401,108 +463,123 @@ fn head_kernel<T: Scalar>(
             partial_lens,
             if grad && !direct { v } else { 0 },
         ];
+        // Several tasks add their ∂W/∂b partials into the totals in task order (0, 1, …),
+        // whatever order they finish in: floating-point sums then do not depend on the
+        // scheduling, and a run repeats bit for bit.
+        let turn = (grad && !direct).then(|| Turn::new(&order, task));
         let result = with_scratch::<T, _>(lens, true, |sc| -> Result<Partial> {
-            let mut partial = Partial { loss_sum: 0.0 };
-            // SAFETY: with one task nothing else touches the totals; with several, each
-            // task writes only its own scratch here and adds it to the totals under the
-            // lock below.
-            let (dw_acc, db_acc): (&mut [T], &mut [T]) = if !grad {
-                (&mut [], &mut [])
-            } else if direct {
-                unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
-                        std::slice::from_raw_parts_mut(db_ptr.get(), v),
-                    )
-                }
-            } else {
-                (&mut sc.dw[..], &mut sc.db[..])
-            };
-            let (hb, logits, dhb) = (&mut sc.hb, &mut sc.logits, &mut sc.dhb);
-            let mut start = first;
-            while start < last {
-                let end = (start + block_rows).min(last);
-                let r = end - start;
-                let block = &kept[start..end];
-                for (i, &(row, _)) in block.iter().enumerate() {
-                    hb[i * e..(i + 1) * e].copy_from_slice(&h[row * e..(row + 1) * e]);
-                }
-                let hv = MatView::row_major(&hb[..r * e], r, e).map_err(linalg)?;
-                gemm(
-                    MatViewMut::row_major(&mut logits[..r * v], r, v).map_err(linalg)?,
-                    hv,
-                    wv.transpose(),
-                    T::ONE,
-                    false,
-                )
-                .map_err(linalg)?;
-                for (i, &(_, class)) in block.iter().enumerate() {
-                    let row = &mut logits[i * v..(i + 1) * v];
-                    // x += b and the row's maximum in one pass, exp(x − max) and its sum in
-                    // a second, the gradient (and ∂b) in a third.
-                    let max = match b {
-                        Some(b) => add_bias_max(row, b),
-                        None => row_max(row),
-                    };
-                    let target = row[class];
-                    let sum = exp_shift_sum(row, max);
-                    let lse = max.to_f64() + sum.to_f64().ln();
-                    partial.loss_sum += lse - target.to_f64();
-                    if grad {
-                        // g = softmax·scale − scale·one_hot; ∂b += g
-                        scale_accumulate(row, scale / sum, db_acc);
-                        row[class] -= scale;
-                        db_acc[class] -= scale;
+            let computed = (|| -> Result<Partial> {
+                let mut partial = Partial { loss_sum: 0.0 };
+                // SAFETY: with one task nothing else touches the totals; with several, each
+                // task writes only its own scratch here and adds it to the totals in its turn
+                // below.
+                let (dw_acc, db_acc): (&mut [T], &mut [T]) = if !grad {
+                    (&mut [], &mut [])
+                } else if direct {
+                    unsafe {
+                        (
+                            std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
+                            std::slice::from_raw_parts_mut(db_ptr.get(), v),
+                        )
                     }
-                }
-                if grad {
-                    let gv = MatView::row_major(&logits[..r * v], r, v).map_err(linalg)?;
-                    match layout {
-                        // ∂W += gᵀ·h_blk
-                        WeightLayout::OutIn => gemm(
-                            MatViewMut::row_major(dw_acc, v, e).map_err(linalg)?,
-                            gv.transpose(),
-                            hv,
-                            T::ONE,
-                            true,
-                        ),
-                        // ∂W += h_blkᵀ·g
-                        WeightLayout::InOut => gemm(
-                            MatViewMut::row_major(dw_acc, e, v).map_err(linalg)?,
-                            hv.transpose(),
-                            gv,
-                            T::ONE,
-                            true,
-                        ),
+                } else {
+                    (&mut sc.dw[..], &mut sc.db[..])
+                };
+                let (hb, logits, dhb) = (&mut sc.hb, &mut sc.logits, &mut sc.dhb);
+                let mut start = first;
+                while start < last {
+                    let end = (start + block_rows).min(last);
+                    let r = end - start;
+                    let block = &kept[start..end];
+                    for (i, &(row, _)) in block.iter().enumerate() {
+                        hb[i * e..(i + 1) * e].copy_from_slice(&h[row * e..(row + 1) * e]);
                     }
-                    .map_err(linalg)?;
-                    // ∂h_blk = g·W
+                    let hv = MatView::row_major(&hb[..r * e], r, e).map_err(linalg)?;
                     gemm(
-                        MatViewMut::row_major(&mut dhb[..r * e], r, e).map_err(linalg)?,
-                        gv,
-                        wv,
+                        MatViewMut::row_major(&mut logits[..r * v], r, v).map_err(linalg)?,
+                        hv,
+                        wv.transpose(),
                         T::ONE,
                         false,
                     )
                     .map_err(linalg)?;
-                    for (i, &(row, _)) in block.iter().enumerate() {
-                        // SAFETY: `row < rows`, each row belongs to one block of one task.
-                        let dst =
-                            unsafe { std::slice::from_raw_parts_mut(dh_ptr.get().add(row * e), e) };
-                        dst.copy_from_slice(&dhb[i * e..(i + 1) * e]);
+                    for (i, &(_, class)) in block.iter().enumerate() {
+                        let row = &mut logits[i * v..(i + 1) * v];
+                        // x += b and the row's maximum in one pass, exp(x − max) and its sum in
+                        // a second, the gradient (and ∂b) in a third.
+                        let max = match b {
+                            Some(b) => add_bias_max(row, b),
+                            None => row_max(row),
+                        };
+                        let target = row[class];
+                        let sum = exp_shift_sum(row, max);
+                        let lse = max.to_f64() + sum.to_f64().ln();
+                        partial.loss_sum += lse - target.to_f64();
+                        if grad {
+                            // g = softmax·scale − scale·one_hot; ∂b += g
+                            scale_accumulate(row, scale / sum, db_acc);
+                            row[class] -= scale;
+                            db_acc[class] -= scale;
+                        }
                     }
+                    if grad {
+                        let gv = MatView::row_major(&logits[..r * v], r, v).map_err(linalg)?;
+                        match layout {
+                            // ∂W += gᵀ·h_blk
+                            WeightLayout::OutIn => gemm(
+                                MatViewMut::row_major(dw_acc, v, e).map_err(linalg)?,
+                                gv.transpose(),
+                                hv,
+                                T::ONE,
+                                true,
+                            ),
+                            // ∂W += h_blkᵀ·g
+                            WeightLayout::InOut => gemm(
+                                MatViewMut::row_major(dw_acc, e, v).map_err(linalg)?,
+                                hv.transpose(),
+                                gv,
+                                T::ONE,
+                                true,
+                            ),
+                        }
+                        .map_err(linalg)?;
+                        // ∂h_blk = g·W
+                        gemm(
+                            MatViewMut::row_major(&mut dhb[..r * e], r, e).map_err(linalg)?,
+                            gv,
+                            wv,
+                            T::ONE,
+                            false,
+                        )
+                        .map_err(linalg)?;
+                        for (i, &(row, _)) in block.iter().enumerate() {
+                            // SAFETY: `row < rows`, each row belongs to one block of one task.
+                            let dst = unsafe {
+                                std::slice::from_raw_parts_mut(dh_ptr.get().add(row * e), e)
+                            };
+                            dst.copy_from_slice(&dhb[i * e..(i + 1) * e]);
+                        }
+                    }
+                    start = end;
                 }
-                start = end;
+                Ok(partial)
+            })();
+            if let Some(turn) = turn {
+                turn.take(|| {
+                    if computed.is_ok() {
+                        // SAFETY: the totals are written only in a task's turn, one task
+                        // at a time.
+                        unsafe {
+                            add_in_place(
+                                std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
+                                &sc.dw,
+                            );
+                            add_in_place(std::slice::from_raw_parts_mut(db_ptr.get(), v), &sc.db);
+                        }
+                    }
+                });
             }
-            if grad && !direct {
-                let _guard = total_lock.lock().unwrap_or_else(|p| p.into_inner());
-                // SAFETY: the totals are written only under `total_lock`.
-                unsafe {
-                    add_in_place(std::slice::from_raw_parts_mut(dw_ptr.get(), v * e), dw_acc);
-                    add_in_place(std::slice::from_raw_parts_mut(db_ptr.get(), v), db_acc);
-                }
-            }
-            Ok(partial)
+            computed
         });
         *slots[task].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
     });

@@ -589,3 +589,49 @@ fn a_run_reports_evaluations_and_epochs() {
     let evals = &t.history().evals;
     assert!(evals.last().unwrap().loss < evals[0].loss);
 }
+
+/// A run stopped at N steps (which evaluates at its end) and resumed to 2N has the same
+/// evaluations in its history as an uninterrupted 2N-step run: the end-of-run evaluation
+/// is not written into the checkpoint's history.
+#[test]
+fn a_resumed_run_has_the_evaluations_of_an_uninterrupted_one() {
+    let n = 17; // not a multiple of eval_every: the first run's end adds an evaluation
+    let corpus = corpus();
+    let (train, valid) = corpus.split_by_lines(0.8).unwrap();
+    let data = || {
+        LineBatches::new(train.clone(), 8, Padding::new(0))
+            .unwrap()
+            .shuffle(1)
+    };
+    let valid = LineBatches::new(valid, 8, Padding::new(0))
+        .unwrap()
+        .all()
+        .unwrap();
+    let settings = |max_steps, checkpoint_path| TrainConfig {
+        max_steps: Some(max_steps),
+        eval_every: Some(5),
+        checkpoint_path,
+        ..config()
+    };
+    let whole = model(1);
+    let mut t = Trainer::new(&whole, settings(2 * n, None)).unwrap();
+    t.run(&mut data(), &valid, None, &mut quiet).unwrap();
+    let expected = t.history().evals.clone();
+    let steps: Vec<u64> = expected.iter().map(|e| e.step).collect();
+    assert_eq!(steps, [5, 10, 15, 20, 25, 30, 34]);
+
+    let path = temp("resume-evals");
+    let first = model(1);
+    let mut d = data();
+    let mut t1 = Trainer::new(&first, settings(n, Some(path.clone()))).unwrap();
+    t1.run(&mut d, &valid, None, &mut quiet).unwrap();
+    // The run's own history (and its summary) still shows its end-of-run evaluation.
+    assert_eq!(t1.history().evals.last().unwrap().step, n);
+    let second = model(99);
+    let mut fresh = data();
+    let mut t2 = Trainer::new(&second, settings(2 * n, None)).unwrap();
+    t2.resume(&path, &mut fresh).unwrap();
+    t2.run(&mut fresh, &valid, None, &mut quiet).unwrap();
+    assert_eq!(t2.history().evals, expected);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -1,0 +1,42 @@
+//! The fused head loss with several tasks gives the same gradients bit for bit on every
+//! run: the tasks' ∂W/∂b partials are added in task order, not in the order the tasks
+//! finish (which depends on scheduling). Its own test binary: it sets the thread count,
+//! which is process-wide.
+
+use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy};
+use ferrograd_tensor::{IdTensor, Rng, Tensor};
+
+#[test]
+fn gradients_are_identical_run_to_run_with_eight_threads() {
+    ferrograd_linalg::cpu::set_num_threads(8);
+    let (rows, e, v): (usize, usize, usize) = (4000, 32, 64);
+    // 16 blocks of rows: 8 tasks, each adding a partial ∂W and ∂b.
+    assert!(rows.div_ceil(BLOCK_ROWS) >= 8);
+    let mut rng = Rng::new(7);
+    let targets: Vec<i64> = (0..rows).map(|_| rng.below(v) as i64).collect();
+    let targets = IdTensor::from(targets);
+    let h = Tensor::<f32>::randn(&[rows, e], 0.0, 1.0, &mut rng);
+    let w = Tensor::<f32>::randn(&[v, e], 0.0, 0.5, &mut rng);
+    let b = Tensor::<f32>::randn(&[v], 0.0, 0.5, &mut rng);
+    let run = || {
+        let (h, w, b) = (
+            h.detach().set_requires_grad(true),
+            w.detach().set_requires_grad(true),
+            b.detach().set_requires_grad(true),
+        );
+        let loss = linear_cross_entropy(&h, &w, Some(&b), &targets, -100).unwrap();
+        let grads = loss.backward().unwrap();
+        (
+            grads.get(&w).unwrap().to_vec(),
+            grads.get(&b).unwrap().to_vec(),
+        )
+    };
+    let first = run();
+    for i in 1..20 {
+        let again = run();
+        // Bitwise: f32 sums of 8 partials in another order differ in the last bits.
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same(&again.0, &first.0), "∂W differs on run {i}");
+        assert!(same(&again.1, &first.1), "∂b differs on run {i}");
+    }
+}
