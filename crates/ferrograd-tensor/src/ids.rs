@@ -494,12 +494,20 @@ impl IdTensor {
     ///
     /// # Errors
     /// [`TensorError::InvalidArgument`] for an empty list, [`TensorError::ShapeMismatch`]
-    /// when shapes disagree off the axis, [`TensorError::InvalidAxis`].
+    /// when shapes disagree off the axis, [`TensorError::InvalidAxis`],
+    /// [`TensorError::TooLarge`] for a result too large to allocate.
     pub fn cat(parts: &[&IdTensor], axis: isize) -> Result<Self> {
         let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
         let (a, shape) = crate::layout::concat_shape("IdTensor::cat", &shapes, axis)?;
         let outer: usize = shape[..a].iter().product();
-        let mut data = Vec::with_capacity(checked_numel(&shape).unwrap_or(0));
+        let n = crate::tensor::checked_len("IdTensor::cat", &shape, size_of::<i64>())?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(n)
+            .map_err(|e| TensorError::TooLarge {
+                op: "IdTensor::cat",
+                shape: shape_of(&shape),
+                reason: format!("allocation failed: {e}"),
+            })?;
         let dense: Vec<Cow<'_, [i64]>> = parts.iter().map(|p| p.contiguous_data()).collect();
         for o in 0..outer {
             for (part, values) in parts.iter().zip(&dense) {

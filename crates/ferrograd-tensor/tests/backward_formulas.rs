@@ -206,3 +206,58 @@ fn maximum_and_minimum_gradients_follow_pytorch_at_nan_ties_and_infinite_gradien
         assert_bits(name, &grads.get(&b).unwrap().to_vec(), &inf_b);
     }
 }
+
+#[test]
+fn sqrt_backward_divides_by_twice_the_root_as_pytorch() {
+    let mut rng = Rng::new(5);
+    let (_, x) = leaf(random(&mut rng, 0.01, 10.0), &[N]);
+    let g = random(&mut rng, -7.0, 14.0);
+    let y = x.sqrt();
+    let want: Vec<f32> = g
+        .iter()
+        .zip(y.to_vec())
+        .map(|(&g, y)| g / (2.0 * y))
+        .collect();
+    assert_bits("sqrt", &grad_of(&x, &y, &g), &want);
+    // The form itself is PyTorch's (backward_forms.py asserts it on torch's own outputs).
+    // Fixed values are not compared with PyTorch's here: its CPU square root is not
+    // always correctly rounded (√4.75 gives 2.1794493, one ulp below 2.1794496, which
+    // ours gives), so the same form meets a different `y`.
+    let old: Vec<f32> = g
+        .iter()
+        .zip(y.to_vec())
+        .map(|(&g, y)| g * (0.5 / y))
+        .collect();
+    assert!(
+        old.iter()
+            .zip(&want)
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+    );
+}
+
+#[test]
+fn sigmoid_backward_associates_as_pytorch() {
+    let mut rng = Rng::new(6);
+    let (_, x) = leaf(random(&mut rng, -8.0, 16.0), &[N]);
+    let g = random(&mut rng, -7.0, 14.0);
+    let y = x.sigmoid();
+    // PyTorch's sigmoid_backward: (g · (1 − y)) · y (backward_forms.py checks the form).
+    let want: Vec<f32> = g
+        .iter()
+        .zip(y.to_vec())
+        .map(|(&g, y)| g * (1.0 - y) * y)
+        .collect();
+    assert_bits("sigmoid", &grad_of(&x, &y, &g), &want);
+    // The old association, y·(1 − y) first, differs in a share of these values: the
+    // test can tell the two apart.
+    let old: Vec<f32> = g
+        .iter()
+        .zip(y.to_vec())
+        .map(|(&g, y)| g * (y * (1.0 - y)))
+        .collect();
+    assert!(
+        old.iter()
+            .zip(&want)
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+    );
+}

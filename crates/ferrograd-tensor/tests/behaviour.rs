@@ -585,3 +585,23 @@ fn extrema_over_empty_tensors_follow_pytorch() {
         assert!(err.contains("empty axis"), "{axes:?}: {err}");
     }
 }
+
+/// Joining id views whose result cannot be allocated is `TooLarge`, checked before any
+/// part is copied (it used to size the buffer from an overflowed count of 0 and then copy
+/// the parts, aborting on the first huge one).
+#[test]
+fn id_cat_too_large_to_allocate_is_an_error() {
+    let one = IdTensor::from(vec![7]).reshape(&[1, 1]).unwrap();
+    let wide = one.broadcast_to(&[1 << 31, 1 << 31]).unwrap();
+    let result = IdTensor::cat(&[&wide, &wide], 0);
+    assert!(
+        matches!(
+            &result,
+            Err(TensorError::TooLarge {
+                op: "IdTensor::cat",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}

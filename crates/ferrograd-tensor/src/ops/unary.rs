@@ -95,7 +95,8 @@ impl<T: Scalar> Unary<T> {
     }
 
     /// d forward / dx, given the input `x` and the output `y = forward(x)` (the backward
-    /// pass uses [`Unary::backward`], which divides instead for `Div` and `Log`).
+    /// pass uses [`Unary::backward`], which writes `Div`, `Log`, `Sqrt` and `Sigmoid` as
+    /// PyTorch does).
     #[inline]
     fn derivative(self, x: T, y: T) -> T {
         match self {
@@ -162,12 +163,15 @@ impl<T: Scalar> Unary<T> {
     /// The input's gradient `g · f'(x)` given the output's gradient `g`, the input `x` and
     /// the output `y`, written as PyTorch's backward formula writes it so the bits agree:
     /// a division where PyTorch divides (`g / c` for `x / c` and the mean, `g / x` for
-    /// `ln x`; `g · (1/c)` differs in the last bit for about a third of the values).
+    /// `ln x`, `g / (2y)` for `√x`; `g · (1/c)` differs in the last bit for about a third
+    /// of the values), and PyTorch's association for the sigmoid (`(g · (1 − y)) · y`).
     #[inline]
     fn backward(self, g: T, x: T, y: T) -> T {
         match self {
             Unary::Div(c) => g / c,
             Unary::Log => g / x,
+            Unary::Sqrt => g / (y + y),
+            Unary::Sigmoid => g * (T::ONE - y) * y,
             _ => g * self.derivative(x, y),
         }
     }

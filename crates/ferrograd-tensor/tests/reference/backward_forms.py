@@ -7,7 +7,9 @@
    alternatives we used before):
    - `x / c` and `mean`: `g / c` (not `g * (1 / c)`),
    - `log x`: `g / x` (not `g * (1 / x)`),
-   - `a / b`: `g / b` for `a` and `-g * ((a / b) / b)` for `b` (not `(-g * out) / b`).
+   - `a / b`: `g / b` for `a` and `-g * ((a / b) / b)` for `b` (not `(-g * out) / b`),
+   - `sqrt x`: `g / (2 y)` (not `g * (0.5 / y)`),
+   - `sigmoid x`: `(g * (1 - y)) * y` (not `g * (y * (1 - y))`).
    The Rust test then checks ferrograd's gradients bit for bit against these forms.
 2. Prints PyTorch's gradients for the fixed cases embedded in the Rust test (`repr` of a
    Python float is exact for float32 values): a few divisions by 3 and logs where the
@@ -52,6 +54,17 @@ ga, gb = grads(lambda p, q: p / q, g, a, b)
 assert mismatches(ga, g / b) == 0
 assert mismatches(gb, -g * ((a / b) / b)) == 0
 print("div: (-g * out) / b differs in", mismatches(gb, (-g * (a / b)) / b), "of", N)
+
+
+(gx,) = grads(torch.sqrt, g, x)
+y = torch.sqrt(x)
+assert mismatches(gx, g / (2 * y)) == 0
+print("sqrt: g * (0.5/y) differs in", mismatches(gx, g * (0.5 / y)), "of", N)
+xs = (torch.randn(N) * 4).float()
+(gx,) = grads(torch.sigmoid, g, xs)
+ys = torch.sigmoid(xs)
+assert mismatches(gx, (g * (1 - ys)) * ys) == 0
+print("sigmoid: g * (y * (1 - y)) differs in", mismatches(gx, g * (ys * (1 - ys))), "of", N)
 
 
 def value(i):
