@@ -39,27 +39,21 @@ impl WordVectors {
     /// [`LmError::InvalidConfig`] when the sizes disagree, `dim` is 0, a word repeats, or a
     /// value is NaN or infinite (naming the word and the value).
     pub fn new(words: Vec<String>, vectors: Vec<f32>, dim: usize) -> Result<Self> {
-        const OP: &str = "WordVectors::new";
-        if dim == 0 {
-            return Err(invalid(OP, "dim", 0, "must be at least 1"));
-        }
-        if vectors.len() != words.len() * dim {
+        // The shape checks first (so `i / dim` below names a word), then finiteness.
+        let checked = Self::allowing_non_finite(words, vectors, dim)?;
+        if let Some(i) = checked.vectors.iter().position(|x| !x.is_finite()) {
             return Err(invalid(
-                OP,
+                "WordVectors::new",
                 "vectors",
-                format!("{} numbers", vectors.len()),
-                format!("{} words × {dim} dimensions", words.len()),
-            ));
-        }
-        if let Some(i) = vectors.iter().position(|x| !x.is_finite()) {
-            return Err(invalid(
-                OP,
-                "vectors",
-                format!("{} in the vector of {:?}", vectors[i], words[i / dim]),
+                format!(
+                    "{} in the vector of {:?}",
+                    checked.vectors[i],
+                    checked.vocab.word((i / dim) as u32).unwrap_or_default()
+                ),
                 "every value must be finite (a NaN or infinite vector poisons every ranking)",
             ));
         }
-        Self::allowing_non_finite(words, vectors, dim)
+        Ok(checked)
     }
 
     /// [`WordVectors::new`] without the finiteness check, for a trained model's own vectors
