@@ -34,16 +34,12 @@ fn broadcast_and_strided_ops_equal_a_plain_loop_at_every_thread_count() {
     let mut expect_column = Vec::with_capacity(b * r * c);
     let mut expect_where = Vec::with_capacity(b * r * c);
     for i in 0..b {
-        for j in 0..r {
-            for k in 0..c {
+        for (j, &scale) in column_values.iter().enumerate() {
+            for (k, &shift) in bias_values.iter().enumerate() {
                 let v = at(&x_values, i, j, k);
-                expect_bias.push(v + bias_values[k]);
-                expect_column.push(v * column_values[j]);
-                expect_where.push(if column_values[j] > 0.0 {
-                    v
-                } else {
-                    bias_values[k]
-                });
+                expect_bias.push(v + shift);
+                expect_column.push(v * scale);
+                expect_where.push(if scale > 0.0 { v } else { shift });
             }
         }
     }
