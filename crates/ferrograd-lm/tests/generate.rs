@@ -208,7 +208,13 @@ fn bad_input_is_an_error_not_a_panic() {
         c.rope_base = base;
         let e = c.validate().unwrap_err();
         assert!(
-            matches!(e, ferrograd_lm::LmError::InvalidConfig { name: "rope_base", .. }),
+            matches!(
+                e,
+                ferrograd_lm::LmError::InvalidConfig {
+                    name: "rope_base",
+                    ..
+                }
+            ),
             "{e}"
         );
         assert!(DecoderLanguageModel::<f32>::new(&c, &mut Rng::new(0)).is_err());

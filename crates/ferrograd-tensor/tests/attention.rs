@@ -472,6 +472,9 @@ fn a_causal_query_offset_past_every_key_shows_every_key_even_near_usize_max() {
     let g_far = shown.mul(&u).unwrap().sum_all().backward().unwrap();
     let g_all = all.mul(&u).unwrap().sum_all().backward().unwrap();
     for t in [&q, &k, &v] {
-        assert_eq!(g_far.get(t).unwrap().to_vec(), g_all.get(t).unwrap().to_vec());
+        assert_eq!(
+            g_far.get(t).unwrap().to_vec(),
+            g_all.get(t).unwrap().to_vec()
+        );
     }
 }
