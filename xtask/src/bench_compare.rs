@@ -299,12 +299,9 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
                             Ok(v) => {
                                 theirs.extend(v["median_s"].as_f64());
                                 their_faults.extend(v["minor_faults_per_call"].as_f64());
-                                their_rss =
-                                    their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
-                                their_level = v["cpu_capability"]
-                                    .as_str()
-                                    .unwrap_or_default()
-                                    .to_string();
+                                their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                                their_level =
+                                    v["cpu_capability"].as_str().unwrap_or_default().to_string();
                             }
                             Err(e) => {
                                 eprintln!("==> {e}");
@@ -353,9 +350,15 @@ mod tests {
     #[test]
     fn a_failing_or_silent_side_is_an_error_naming_it_with_its_stderr() {
         let mut fails = Command::new("sh");
-        fails.args(["-c", "echo first; echo 'thread main panicked: boom' >&2; exit 3"]);
+        fails.args([
+            "-c",
+            "echo first; echo 'thread main panicked: boom' >&2; exit 3",
+        ]);
         let e = run_json(&mut fails).unwrap_err();
-        assert!(e.contains("boom") && e.contains('3') && e.contains("sh"), "{e}");
+        assert!(
+            e.contains("boom") && e.contains('3') && e.contains("sh"),
+            "{e}"
+        );
         let mut silent = Command::new("sh");
         silent.args(["-c", "echo not json"]);
         let e = run_json(&mut silent).unwrap_err();

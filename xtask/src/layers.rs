@@ -208,7 +208,13 @@ mod tests {
         ))
         .expect("docs/ARCHITECTURE.md exists");
         let output = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .output()
             .expect("cargo metadata runs");
@@ -216,10 +222,17 @@ mod tests {
         let short = |name: &str| name.strip_prefix("ferrograd-").unwrap_or(name).to_string();
         for package in m["packages"].as_array().unwrap() {
             let name = package["name"].as_str().unwrap();
-            let Some(layer) = layer_of(name) else { continue };
+            let Some(layer) = layer_of(name) else {
+                continue;
+            };
             let prefix = format!("| {layer} | `{name}` |");
             let line = doc.lines().find(|l| l.starts_with(&prefix)).unwrap();
-            let cell = line.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+            let cell = line
+                .trim_end_matches('|')
+                .rsplit('|')
+                .next()
+                .unwrap()
+                .trim();
             if cell == "all of the above" {
                 continue;
             }
@@ -240,7 +253,10 @@ mod tests {
             listed.sort();
             actual.sort();
             actual.dedup();
-            assert_eq!(listed, actual, "the \"may depend on\" cell of {name}: {cell:?}");
+            assert_eq!(
+                listed, actual,
+                "the \"may depend on\" cell of {name}: {cell:?}"
+            );
         }
     }
 }
