@@ -210,7 +210,7 @@ fn bad_input_is_an_error_not_a_panic() {
         assert!(
             matches!(
                 e,
-                ferrograd_lm::LmError::InvalidConfig {
+                LmError::InvalidConfig {
                     name: "rope_base",
                     ..
                 }

@@ -43,7 +43,8 @@ pub trait BackwardOp<T: Scalar>: Send + Sync + 'static {
     /// A view whose input gradient is zero outside a window overrides it to add into the
     /// window alone instead of building a full-size gradient of zeros and adding all of
     /// it: the narrows that split one fused q/k/v projection into three cost one window
-    /// each.
+    /// each. (Narrow's override leaves a −0.0 outside its window as it is, where adding
+    /// zero padding would give +0.0.)
     ///
     /// # Errors
     /// As [`BackwardOp::backward`].

@@ -1,6 +1,7 @@
 //! Narrow's backward adds into the window of the gradient its input has already
 //! collected (`BackwardOp::accumulate_input_grad`) instead of adding a zero-padded
-//! full-size gradient. The gradients must be exactly those of the zero-padded sum.
+//! full-size gradient. The gradients must be exactly those of the zero-padded sum (up to
+//! the sign of a zero outside the window, which the values here never produce).
 
 use ferrograd_tensor::{Parameter, Tensor};
 

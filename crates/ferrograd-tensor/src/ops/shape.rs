@@ -123,7 +123,9 @@ impl<T: Scalar> BackwardOp<T> for NarrowBackward {
         let Some(data) = pending.unique_data_mut() else {
             return Ok(false);
         };
-        // The same sums as adding the zero-padded gradient: x + 0 is x outside the window.
+        // The same sums as adding the zero-padded gradient (`pending + g` in the window,
+        // `x + 0 = x` outside it), except that a −0.0 outside the window stays −0.0 where
+        // the padded add (and PyTorch) would make it +0.0: the sign of a zero gradient.
         let window =
             Layout::contiguous(shape).narrow(self.axis, self.start, grad.shape()[self.axis]);
         add_into_window(data, &window, grad);
