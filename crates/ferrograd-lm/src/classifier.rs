@@ -35,17 +35,29 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use crate::error::{Result, invalid};
+use crate::error::{LmError, Result, invalid};
 use crate::gpt2::{Gpt2Config, Gpt2Input, Gpt2Model, position_ids_from_mask};
 use crate::gpt2_load::{
     check_config_fits, load_into, normalized_state_dict, save_weights, write_json,
 };
-use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     CrossEntropyLoss, Forward, Linear, LoraHost, LoraSlot, Module, StateDict, Visitor,
 };
 use ferrograd_tensor::{IdTensor, Rng, Scalar, Tensor};
 use std::path::Path;
+
+/// Refuses a classifier of no class.
+fn check_num_labels(num_labels: usize) -> Result<()> {
+    if num_labels == 0 {
+        return Err(invalid(
+            "Gpt2ForSequenceClassification",
+            "num_labels",
+            0,
+            "at least one class",
+        ));
+    }
+    Ok(())
+}
 
 /// GPT-2 with a classification head on the last real token.
 #[derive(Debug)]
@@ -68,29 +80,52 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// transformers initialises it).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for an invalid config or `num_labels = 0`.
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for an invalid config or
+    /// `num_labels = 0`; [`LmError::ModelTooLarge`](crate::LmError::ModelTooLarge) naming
+    /// `Gpt2ForSequenceClassification::new`, before anything is allocated, for a config
+    /// whose parameter count (the head's `num_labels·n_embd` included) overflows `usize`
+    /// or whose parameters need more than `isize::MAX` bytes, and for a weight the
+    /// allocator refuses.
     pub fn new(config: &Gpt2Config, num_labels: usize, rng: &mut Rng) -> Result<Self> {
-        let transformer = Gpt2Model::new(config, rng)?;
-        Self::with_body(transformer, num_labels, rng)
+        let op = "Gpt2ForSequenceClassification::new";
+        check_num_labels(num_labels)?;
+        let transformer = Gpt2Model::random(op, config, num_labels, rng)?;
+        Self::with_head(op, transformer, num_labels, rng)
     }
 
     /// A classifier on an existing body (a pretrained model's `transformer`) with a fresh
     /// head.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for `num_labels = 0`.
+    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for `num_labels = 0`;
+    /// [`LmError::ModelTooLarge`](crate::LmError::ModelTooLarge) naming
+    /// `Gpt2ForSequenceClassification::with_body` for a head `[num_labels, n_embd]` whose
+    /// size overflows, exceeds `isize::MAX` bytes or cannot be allocated.
     pub fn with_body(transformer: Gpt2Model<T>, num_labels: usize, rng: &mut Rng) -> Result<Self> {
-        if num_labels == 0 {
-            return Err(invalid(
-                "Gpt2ForSequenceClassification",
-                "num_labels",
-                0,
-                "at least one class",
-            ));
-        }
+        check_num_labels(num_labels)?;
+        let op = "Gpt2ForSequenceClassification::with_body";
+        Self::with_head(op, transformer, num_labels, rng)
+    }
+
+    /// The body and a fresh head `N(0, initializer_range²)` for the constructor `op`.
+    fn with_head(
+        op: &'static str,
+        transformer: Gpt2Model<T>,
+        num_labels: usize,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let d = transformer.config().n_embd;
         let std = transformer.config().initializer_range;
-        let score = Linear::from_tensors(normal(&[num_labels, d], 0.0, std, rng), None)?;
+        // The fallible form of `init::normal`: the same draws.
+        let weight =
+            Tensor::try_randn(&[num_labels, d], T::ZERO, T::from_f64(std), rng).map_err(|e| {
+                LmError::ModelTooLarge {
+                    op,
+                    config: format!("n_embd {d}, num_labels {num_labels}"),
+                    reason: format!("cannot make the head score.weight [{num_labels}, {d}]: {e}"),
+                }
+            })?;
+        let score = Linear::from_tensors(weight, None)?;
         Ok(Self { transformer, score })
     }
 
