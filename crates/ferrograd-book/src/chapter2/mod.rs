@@ -131,6 +131,47 @@ pub struct Options {
     pub count_lm: count_lm::Settings,
 }
 
+impl Options {
+    /// Checks the options that `sections` use, reading no file (only whether the
+    /// `--corpus` and `--data` paths are there): what the program does before it makes
+    /// the output folder, so a usage error leaves none. Each section's own run checks the
+    /// same again (its library's checks).
+    ///
+    /// ```
+    /// use ferrograd_book::chapter2::{Options, Section};
+    /// let mut options = Options::default();
+    /// assert!(options.check(&Section::ALL).is_ok());
+    /// options.count_lm.n = 0;
+    /// assert_eq!(options.check(&[Section::BagOfWords]), Ok(())); // count-lm does not run
+    /// assert!(options.check(&[Section::CountLm]).unwrap_err().contains("--n 0"));
+    /// ```
+    ///
+    /// # Errors
+    /// A message naming the first bad option and its value.
+    pub fn check(&self, sections: &[Section]) -> std::result::Result<(), String> {
+        for &section in sections {
+            match section {
+                Section::BagOfWords => self.bag_of_words.check()?,
+                Section::WordEmbeddings => self.embeddings.check()?,
+                Section::CountLm | Section::Evaluation => {
+                    if self.count_lm.n == 0 {
+                        return Err(
+                            "--n 0: must be at least 1 (the highest n-gram order; 1: unigrams)"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            if section != Section::BagOfWords
+                && let Some(corpus) = &self.corpus
+            {
+                crate::files::check_input_file("corpus", corpus)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What running a section produced.
 #[derive(Debug, Clone)]
 pub struct Output {
