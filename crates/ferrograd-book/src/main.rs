@@ -496,12 +496,8 @@ fn run(
 /// would find only after the output folder was made.
 fn check_options(command: &Command) -> Result<(), String> {
     match command {
-        Command::Chapter2(args) => chapter2_options(args)
-            .check(&chapter2_sections(args))
-            .map_err(|e| format!("chapter2: {e}")),
-        Command::Chapter5(args) => chapter5_options(args)
-            .check(&chapter5_sections(args))
-            .map_err(|e| format!("chapter5: {e}")),
+        Command::Chapter2(args) => chapter2_options(args).check(&chapter2_sections(args)),
+        Command::Chapter5(args) => chapter5_options(args).check(&chapter5_sections(args)),
         Command::Chapter3(args) => args
             .options()
             .map(|_| ())

@@ -357,16 +357,23 @@ fn chapter2_option_errors_leave_no_output_folder() {
             vec!["chapter2", "word-embeddings", "--threads", "0"],
             "--threads 0".into(),
         ),
-        (vec!["chapter2", "count-lm", "-n", "0"], "--n 0".into()),
-        (vec!["chapter2", "evaluation", "--n", "0"], "--n 0".into()),
+        (
+            vec!["chapter2", "count-lm", "-n", "0"],
+            "count-lm: invalid n = 0 (option --n)".into(),
+        ),
+        (
+            vec!["chapter2", "evaluation", "--n", "0"],
+            "evaluation: invalid n = 0 (option --n)".into(),
+        ),
         (
             vec!["chapter2", "--corpus", missing, "count-lm"],
             format!("--corpus {missing}"),
         ),
-        // The whole chapter: the corpus is checked before bag-of-words runs.
+        // The whole chapter: the corpus is checked before bag-of-words runs, and the
+        // error names the first section that reads it.
         (
             vec!["chapter2", "--corpus", folder],
-            format!("--corpus {folder}: a folder, not a file"),
+            format!("word-embeddings: --corpus {folder}: a folder, not a file"),
         ),
     ];
     for (args, message) in cases {
@@ -390,7 +397,10 @@ fn chapter5_option_errors_leave_no_output_folder() {
             "--prompt \"\"".into(),
         ),
         // The whole chapter runs gpt2 first, which wrote the built-in model before.
-        (vec!["chapter5", "--prompt", ""], "--prompt \"\"".into()),
+        (
+            vec!["chapter5", "--prompt", ""],
+            "gpt2: --prompt \"\"".into(),
+        ),
         (
             vec!["chapter5", "gpt2", "--prompt", &long],
             "longer than the model's context of 512 positions".into(),
@@ -405,7 +415,7 @@ fn chapter5_option_errors_leave_no_output_folder() {
         ),
         (
             vec!["chapter5", "classifier", "--epochs", "0"],
-            "--epochs 0".into(),
+            "classifier: --epochs 0".into(),
         ),
         (
             vec!["chapter5", "gpt2", "--model", missing],

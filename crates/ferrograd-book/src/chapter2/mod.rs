@@ -143,32 +143,39 @@ impl Options {
     /// assert!(options.check(&Section::ALL).is_ok());
     /// options.count_lm.n = 0;
     /// assert_eq!(options.check(&[Section::BagOfWords]), Ok(())); // count-lm does not run
-    /// assert!(options.check(&[Section::CountLm]).unwrap_err().contains("--n 0"));
+    /// let message = options.check(&[Section::CountLm]).unwrap_err();
+    /// assert_eq!(&message[..25], "count-lm: invalid n = 0 (");
     /// ```
     ///
     /// # Errors
-    /// A message naming the first bad option and its value.
+    /// A message naming the first section with a bad option (as the section's own errors
+    /// do), the option and its value.
     pub fn check(&self, sections: &[Section]) -> std::result::Result<(), String> {
         for &section in sections {
-            match section {
-                Section::BagOfWords => self.bag_of_words.check()?,
-                Section::WordEmbeddings => self.embeddings.check()?,
-                Section::CountLm | Section::Evaluation => {
-                    if self.count_lm.n == 0 {
-                        return Err(
-                            "--n 0: must be at least 1 (the highest n-gram order; 1: unigrams)"
-                                .into(),
-                        );
-                    }
-                }
-            }
-            if section != Section::BagOfWords
-                && let Some(corpus) = &self.corpus
-            {
-                crate::files::check_input_file("corpus", corpus)?;
-            }
+            self.check_section(section)
+                .map_err(|e| format!("{}: {e}", section.name()))?;
         }
         Ok(())
+    }
+
+    fn check_section(&self, section: Section) -> std::result::Result<(), String> {
+        match section {
+            Section::BagOfWords => return self.bag_of_words.check(),
+            Section::WordEmbeddings => self.embeddings.check()?,
+            Section::CountLm | Section::Evaluation => {
+                if self.count_lm.n == 0 {
+                    return Err(
+                        "invalid n = 0 (option --n): the highest n-gram order must be \
+                                at least 1 (unigrams)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        match &self.corpus {
+            Some(corpus) => crate::files::check_input_file("corpus", corpus),
+            None => Ok(()),
+        }
     }
 }
 

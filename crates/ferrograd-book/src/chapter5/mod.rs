@@ -137,9 +137,18 @@ impl Options {
     /// ```
     ///
     /// # Errors
-    /// A message naming the first bad option and its value.
+    /// A message naming the first section with a bad option (as the section's own errors
+    /// do), the option and its value.
     pub fn check(&self, sections: &[Section]) -> std::result::Result<(), String> {
-        let uses = |these: &[Section]| sections.iter().any(|s| these.contains(s));
+        for &section in sections {
+            self.check_section(section)
+                .map_err(|e| format!("{}: {e}", section.name()))?;
+        }
+        Ok(())
+    }
+
+    fn check_section(&self, section: Section) -> std::result::Result<(), String> {
+        let uses = |these: &[Section]| these.contains(&section);
         if uses(&[Section::Gpt2]) && self.prompt.is_empty() {
             return Err(
                 "--prompt \"\": the gpt2 section continues a prompt; give at least one character"
