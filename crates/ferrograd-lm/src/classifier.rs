@@ -80,8 +80,8 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// transformers initialises it).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for an invalid config or
-    /// `num_labels = 0`; [`LmError::ModelTooLarge`](crate::LmError::ModelTooLarge) naming
+    /// [`LmError::InvalidConfig`] for an invalid config or
+    /// `num_labels = 0`; [`LmError::ModelTooLarge`] naming
     /// `Gpt2ForSequenceClassification::new`, before anything is allocated, for a config
     /// whose parameter count (the head's `num_labels·n_embd` included) overflows `usize`
     /// or whose parameters need more than `isize::MAX` bytes, and for a weight the
@@ -97,8 +97,8 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// head.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for `num_labels = 0`;
-    /// [`LmError::ModelTooLarge`](crate::LmError::ModelTooLarge) naming
+    /// [`LmError::InvalidConfig`] for `num_labels = 0`;
+    /// [`LmError::ModelTooLarge`] naming
     /// `Gpt2ForSequenceClassification::with_body` for a head `[num_labels, n_embd]` whose
     /// size overflows, exceeds `isize::MAX` bytes or cannot be allocated.
     pub fn with_body(transformer: Gpt2Model<T>, num_labels: usize, rng: &mut Rng) -> Result<Self> {
@@ -138,7 +138,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// (1 = token, 0 = padding, either side). Positions count real tokens only.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a row that is all padding or shapes that do not fit.
+    /// [`LmError::InvalidConfig`] for a row that is all padding or shapes that do not fit.
     pub fn logits(
         &self,
         input_ids: &IdTensor,
@@ -233,7 +233,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// classes in order (or `LABEL_i` when empty).
     ///
     /// # Errors
-    /// [`LmError::Io`](crate::LmError::Io) when a file cannot be written; [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when
+    /// [`LmError::Io`] when a file cannot be written; [`LmError::InvalidConfig`] when
     /// `labels` is neither empty nor one name per class.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>, labels: &[&str]) -> Result<()> {
         let dir = dir.as_ref();
@@ -291,7 +291,7 @@ fn strip<T: Scalar>(dict: &StateDict<T>, prefix: &str) -> Result<StateDict<T>> {
 /// ```
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask that is not 2-D or a row with no token.
+/// [`LmError::InvalidConfig`] for a mask that is not 2-D or a row with no token.
 pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
     let &[b, t] = mask.shape() else {
         return Err(invalid(
@@ -322,7 +322,7 @@ pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
 /// The fraction of rows whose largest score is the label.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when the shapes differ.
+/// [`LmError::InvalidConfig`] when the shapes differ.
 pub fn accuracy<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<f64> {
     let predicted = logits.argmax(-1, false)?;
     if predicted.shape() != labels.shape() {
