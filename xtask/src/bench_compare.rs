@@ -153,13 +153,28 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-fn run_json(command: &mut Command) -> Option<Value> {
-    let output = command.output().ok()?;
+/// The JSON line a bench side prints last; an error naming the command, its exit status
+/// and the end of its stderr when it fails or prints no JSON.
+fn run_json(command: &mut Command) -> Result<Value, String> {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
     if !output.status.success() {
-        return None;
+        return Err(format!(
+            "{shown} failed ({}):\n{}",
+            output.status,
+            tail.join("\n")
+        ));
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(text.lines().last()?).ok()
+    text.lines()
+        .last()
+        .and_then(|line| serde_json::from_str(line).ok())
+        .ok_or_else(|| format!("{shown} printed no JSON result:\n{}", tail.join("\n")))
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -205,8 +220,9 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err("building bench-runner failed".into());
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{root}/target"));
-    let runner = format!("{target}/release/bench-runner");
+    // Where cargo put it: CARGO_TARGET_DIR (relative to the workspace), build.target-dir
+    // of a cargo config, or the default.
+    let runner = crate::target_directory()?.join("release/bench-runner");
     let script = format!("{root}/benches/pytorch/workloads.py");
     let torch = Command::new("python3")
         .args(["-c", "import torch; print(torch.__version__)"])
@@ -225,6 +241,7 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
         "| workload | simd | threads | unit | ferrograd | PyTorch | ratio (ferrograd / PyTorch) | peak RSS ferrograd / PyTorch | page faults / call ferrograd / PyTorch |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut python_failures = Vec::new();
     for level in &options.simd {
         let (_, ours_cap, torch_cap) = SIMD_LEVELS
             .iter()
@@ -253,7 +270,9 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
                         Some(cap) => runner_cmd.env("FERROGRAD_SIMD", cap),
                         None => runner_cmd.env_remove("FERROGRAD_SIMD"),
                     };
-                    if let Some(v) = run_json(&mut runner_cmd) {
+                    // ferrograd's side failing is a bug: stop with its error.
+                    {
+                        let v = run_json(&mut runner_cmd)?;
                         ours.extend(v["median_s"].as_f64());
                         our_faults.extend(v["minor_faults_per_call"].as_f64());
                         our_rss = our_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
@@ -274,12 +293,20 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
                             Some(cap) => python.env("ATEN_CPU_CAPABILITY", cap),
                             None => python.env_remove("ATEN_CPU_CAPABILITY"),
                         };
-                        if let Some(v) = run_json(&mut python) {
-                            theirs.extend(v["median_s"].as_f64());
-                            their_faults.extend(v["minor_faults_per_call"].as_f64());
-                            their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
-                            their_level =
-                                v["cpu_capability"].as_str().unwrap_or_default().to_string();
+                        // PyTorch's side failing leaves its cells n/a; the command still
+                        // fails at the end, naming it.
+                        match run_json(&mut python) {
+                            Ok(v) => {
+                                theirs.extend(v["median_s"].as_f64());
+                                their_faults.extend(v["minor_faults_per_call"].as_f64());
+                                their_rss = their_rss.max(v["max_rss_kib"].as_u64().unwrap_or(0));
+                                their_level =
+                                    v["cpu_capability"].as_str().unwrap_or_default().to_string();
+                            }
+                            Err(e) => {
+                                eprintln!("==> {e}");
+                                python_failures.push(format!("{workload} ({threads} threads)"));
+                            }
                         }
                     }
                 }
@@ -303,6 +330,12 @@ pub fn bench_compare(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    if !python_failures.is_empty() {
+        return Err(format!(
+            "the PyTorch side failed for {}",
+            python_failures.join(", ")
+        ));
+    }
     Ok(())
 }
 
@@ -312,6 +345,27 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_failing_or_silent_side_is_an_error_naming_it_with_its_stderr() {
+        let mut fails = Command::new("sh");
+        fails.args([
+            "-c",
+            "echo first; echo 'thread main panicked: boom' >&2; exit 3",
+        ]);
+        let e = run_json(&mut fails).unwrap_err();
+        assert!(
+            e.contains("boom") && e.contains('3') && e.contains("sh"),
+            "{e}"
+        );
+        let mut silent = Command::new("sh");
+        silent.args(["-c", "echo not json"]);
+        let e = run_json(&mut silent).unwrap_err();
+        assert!(e.contains("no JSON"), "{e}");
+        let mut fine = Command::new("sh");
+        fine.args(["-c", "echo warming up; echo '{\"median_s\": 0.5}'"]);
+        assert_eq!(run_json(&mut fine).unwrap()["median_s"].as_f64(), Some(0.5));
     }
 
     #[test]

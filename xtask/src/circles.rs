@@ -126,6 +126,18 @@ fn module_path(rel: &Path) -> Option<ModPath> {
     Some(module)
 }
 
+/// Whether an `r` after `before` starts a raw string: it is not inside an identifier, or it
+/// follows a lone `b` or `c` (`br"…"`, `cr"…"`).
+fn raw_prefix(before: &[char]) -> bool {
+    let ident = |c: &char| c.is_alphanumeric() || *c == '_';
+    match before.split_last() {
+        None => true,
+        Some((p, _)) if !ident(p) => true,
+        Some(('b' | 'c', rest)) => !rest.last().is_some_and(ident),
+        Some(_) => false,
+    }
+}
+
 /// The source with comments, string and character literals blanked out (lines kept).
 pub fn strip(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -156,13 +168,8 @@ pub fn strip(text: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c == 'r'
-            && (next == Some('"') || next == Some('#'))
-            && !chars[..i]
-                .last()
-                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
-        {
-            // Raw string r"..." or r#"..."#.
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && raw_prefix(&chars[..i]) {
+            // Raw string r"..." or r#"..."# (also byte and C raw strings, br"..", cr"..").
             let mut j = i + 1;
             let mut hashes = 0;
             while chars.get(j) == Some(&'#') {
@@ -725,6 +732,10 @@ mod tests {
              let r = r#\"crate::d\"#; fn f<'a>(x: &'a str) {}",
         );
         assert!(imports(&text).is_empty(), "{:?}", imports(&text));
+        // A raw byte string holding a backslash then a quote: an ordinary string's escape
+        // rules would read past its end, blank the code after it and hide the import.
+        let text = strip("let b = br\"\\\"; use crate::e::W;\nlet x = bar\"y\";");
+        assert_eq!(imports(&text), imports("use crate::e::W;"), "{text}");
         let found = find_circles(
             "demo",
             &sources(&[

@@ -196,4 +196,67 @@ mod tests {
             );
         }
     }
+
+    /// The "may depend on" column names exactly the workspace crates each crate depends
+    /// on (normal dependencies, short names: `tensor` for `ferrograd-tensor`); the
+    /// facade's "all of the above" is not checked.
+    #[test]
+    fn architecture_doc_names_each_crates_workspace_dependencies() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/ARCHITECTURE.md"
+        ))
+        .expect("docs/ARCHITECTURE.md exists");
+        let output = std::process::Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .output()
+            .expect("cargo metadata runs");
+        let m: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let short = |name: &str| name.strip_prefix("ferrograd-").unwrap_or(name).to_string();
+        for package in m["packages"].as_array().unwrap() {
+            let name = package["name"].as_str().unwrap();
+            let Some(layer) = layer_of(name) else {
+                continue;
+            };
+            let prefix = format!("| {layer} | `{name}` |");
+            let line = doc.lines().find(|l| l.starts_with(&prefix)).unwrap();
+            let cell = line
+                .trim_end_matches('|')
+                .rsplit('|')
+                .next()
+                .unwrap()
+                .trim();
+            if cell == "all of the above" {
+                continue;
+            }
+            let mut listed: Vec<String> = cell
+                .split(['(', ','])
+                .map(|w| w.trim().trim_end_matches(')').to_string())
+                .filter(|w| layer_of(&format!("ferrograd-{w}")).is_some() || w == "ferrograd")
+                .collect();
+            let mut actual: Vec<String> = package["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .filter_map(|d| d["name"].as_str())
+                .filter(|d| layer_of(d).is_some())
+                .map(short)
+                .collect();
+            listed.sort();
+            actual.sort();
+            actual.dedup();
+            assert_eq!(
+                listed, actual,
+                "the \"may depend on\" cell of {name}: {cell:?}"
+            );
+        }
+    }
 }

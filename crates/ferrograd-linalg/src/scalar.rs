@@ -216,16 +216,24 @@ fn exp_f32_reduced(clamped: f32) -> (f32, i32) {
     (p, shifted.to_bits() as i32 - ROUNDER.to_bits() as i32)
 }
 
+/// The inputs [`exp_f32_polynomial`] computes: e^x is a normal f32 on this range, and the
+/// scale 2^n stays within n ∈ [-126, 128].
+const EXP_F32_LOW: f32 = -87.33;
+/// See [`EXP_F32_LOW`].
+const EXP_F32_HIGH: f32 = 88.72;
+
 /// e^x for f32 without branches or library calls, so loops over it vectorise (see
-/// [`exp_f32_reduced`]; within 2 ulps of the correctly rounded value). Inputs are clamped
-/// to [-87.3, 88.7], the range where e^x is a normal f32; beyond it the result is 0 or
-/// inf as for `exp`, and NaN stays NaN.
+/// [`exp_f32_reduced`]; within 2 ulps of the correctly rounded value) on [-87.33, 88.72],
+/// where e^x is a normal f32 (the exact bounds are -87.3365 and 88.7228). Below that
+/// range the result is 0 (a subnormal e^x is flushed), above it inf, and NaN stays NaN.
 #[inline(always)]
 fn exp_f32_polynomial(x: f32) -> f32 {
     // Not `clamp`: f32::clamp's NaN handling keeps this loop from vectorising; NaN is
     // restored at the end.
     #[allow(clippy::manual_clamp)]
-    let clamped = x.max(-87.3).min(88.7);
+    // The clamp and the selects below use the same bounds, so every input inside them
+    // gets its own e^x.
+    let clamped = x.max(EXP_F32_LOW).min(EXP_F32_HIGH);
     let (p, n) = exp_f32_reduced(clamped);
     // 2^n as two factors so n = 128 does not overflow.
     let half = n >> 1;
@@ -234,8 +242,12 @@ fn exp_f32_polynomial(x: f32) -> f32 {
     let result = p * scale_a * scale_b;
     // Below the clamp e^x underflows to 0 (so -inf gives exactly 0, as masked attention
     // needs), above it overflows to inf; both selects are branch-free blends.
-    let result = if x < -87.33 { 0.0 } else { result };
-    let result = if x > 88.72 { f32::INFINITY } else { result };
+    let result = if x < EXP_F32_LOW { 0.0 } else { result };
+    let result = if x > EXP_F32_HIGH {
+        f32::INFINITY
+    } else {
+        result
+    };
     if x.is_nan() { x } else { result }
 }
 
@@ -244,10 +256,10 @@ fn exp_f32_polynomial(x: f32) -> f32 {
 /// fewer operations, with the same bits as the general form.
 #[inline(always)]
 fn exp_f32_nonpositive(x: f32) -> f32 {
-    let clamped = x.max(-87.3);
+    let clamped = x.max(EXP_F32_LOW);
     let (p, n) = exp_f32_reduced(clamped);
     let result = p * f32::from_bits(((n + 127) as u32) << 23);
-    if x < -87.33 { 0.0 } else { result }
+    if x < EXP_F32_LOW { 0.0 } else { result }
 }
 
 macro_rules! impl_scalar {
@@ -460,16 +472,37 @@ mod tests {
 
     #[test]
     fn exp_fast_is_within_two_ulps() {
-        // Compared with the correctly rounded value (f64 exp rounded to f32).
-        let mut x = -87.0f32;
-        let mut worst = 0u32;
-        while x < 88.5 {
+        // Compared with the correctly rounded value (f64 exp rounded to f32), over the whole
+        // range it computes, and every f32 near both ends of it.
+        let ulps = |x: f32| {
             let want = (x as f64).exp() as f32;
-            let got = x.exp_fast();
-            let ulps = (got.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32;
-            worst = worst.max(ulps);
+            (x.exp_fast().to_bits() as i64 - want.to_bits() as i64).unsigned_abs()
+        };
+        let mut x = -87.33f32;
+        let mut worst = 0u64;
+        while x < 88.72 {
+            worst = worst.max(ulps(x));
             x += 0.001_37;
         }
+        let mut edge = |from: f32, to: f32| {
+            let mut x = from;
+            while x <= to {
+                if (-87.33..=88.72).contains(&x) {
+                    worst = worst.max(ulps(x));
+                } else if x < 0.0 {
+                    assert_eq!(x.exp_fast(), 0.0, "{x}");
+                } else {
+                    assert_eq!(x.exp_fast(), f32::INFINITY, "{x}");
+                }
+                x = f32::from_bits(x.to_bits().wrapping_add(if x < 0.0 {
+                    -1i32 as u32
+                } else {
+                    1
+                }));
+            }
+        };
+        edge(-87.34, -87.29);
+        edge(88.69, 88.73);
         assert!(worst <= 2, "worst error {worst} ulps");
         // The non-positive form gives the same bits where it applies.
         let mut x = -90.0f32;

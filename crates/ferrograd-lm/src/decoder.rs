@@ -78,8 +78,8 @@ impl DecoderConfig {
     ///
     /// # Errors
     /// [`LmError::InvalidConfig`] for a zero size, zero heads, a width not divisible by the
-    /// number of heads or giving an odd head size, a padding id past the vocabulary, or a
-    /// non-positive ε.
+    /// number of heads or giving an odd head size, a padding id past the vocabulary, a
+    /// non-positive ε, or a RoPE base that is not a finite number above 1.
     pub fn validate(&self) -> Result<()> {
         const OP: &str = "DecoderConfig";
         for (name, value) in [
@@ -130,6 +130,15 @@ impl DecoderConfig {
         }
         if !(self.rms_eps > 0.0 && self.rms_eps.is_finite()) {
             return Err(invalid(OP, "rms_eps", self.rms_eps, "must be positive"));
+        }
+        // θ_i = base^(−2i/d) must fall from 1 towards 0 (RoPE's frequencies).
+        if !(self.rope_base > 1.0 && self.rope_base.is_finite()) {
+            return Err(invalid(
+                OP,
+                "rope_base",
+                self.rope_base,
+                "must be a finite number above 1",
+            ));
         }
         Ok(())
     }
@@ -394,8 +403,9 @@ impl<T: Scalar> CausalLm<T> for DecoderLanguageModel<T> {
 
     /// Greedy decoding with the KV cache (the notebook's `generate_text`, same tokens):
     /// the prompt in one pass, then one token at a time. A prompt longer than the context
-    /// keeps its last `max_positions` tokens, and generation stops when the context is
-    /// full.
+    /// keeps its last `max_positions` tokens, and generation stops when the next token
+    /// would need a position past the context: as in [`crate::generate`], the last new
+    /// token is never fed back, so a full context still gives one more token.
     fn generate_greedy(
         &self,
         prompt: &[u32],
@@ -406,7 +416,8 @@ impl<T: Scalar> CausalLm<T> for DecoderLanguageModel<T> {
         let context = self.config.max_positions;
         let kept = &prompt[prompt.len().saturating_sub(context)..];
         let ids: Vec<i64> = kept.iter().map(|&t| i64::from(t)).collect();
-        let room = context - ids.len();
+        // Positions 0..context hold the prompt and every new token but the last.
+        let room = context + 1 - ids.len();
         let mut options = crate::GenerateOptions::new(max_new_tokens.min(room));
         if let Some(e) = eos {
             options = options.with_stop_tokens(&[i64::from(e)]);
@@ -436,10 +447,16 @@ impl<T: Scalar> CachedLm for DecoderLanguageModel<T> {
     fn last_logits(&self, ids: &[i64], cache: Option<&mut KvCache<T>>) -> Result<Vec<f64>> {
         no_grad(|| {
             let t = ids.len();
+            if t == 0 {
+                return Err(LmError::Empty {
+                    op: "DecoderLanguageModel::last_logits",
+                    what: "the id sequence",
+                });
+            }
             let ids = IdTensor::new(ids.to_vec(), &[1, t])?;
             let x = self.hidden_states(&ids, None, cache)?;
             // Only the last position's logits are needed: one row of the output product.
-            let last = x.narrow(1, t.saturating_sub(1), t.min(1))?;
+            let last = x.narrow(1, t - 1, 1)?;
             let logits = last.matmul(&self.output.tensor())?;
             Ok(logits
                 .contiguous_data()

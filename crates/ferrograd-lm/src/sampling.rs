@@ -13,7 +13,9 @@
 //!    rule; the book's notebook keeps exactly k by sort position);
 //! 5. **top-p**: keep the smallest set of top tokens whose probability reaches `p`,
 //!    *including the token that crosses p* (the book's prose and HF; the notebook drops
-//!    it), never fewer than `min_tokens_to_keep`.
+//!    it), never fewer than `min_tokens_to_keep`. Tokens tied at the cut are taken
+//!    lowest id first; HF's order among ties follows `torch.sort`, which is not stable,
+//!    so on ties the kept set can differ from HF's.
 //!
 //! Then the next token is drawn from the softmax of what is left, or the largest score is
 //! taken when not sampling. Nothing is on unless asked for: unlike transformers'

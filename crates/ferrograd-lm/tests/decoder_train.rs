@@ -5,7 +5,7 @@
 
 use ferrograd_data::text::{LineBatches, Padding, TokenizedLines};
 use ferrograd_lm::train::{CausalLm, Control, Event, TrainConfig, Trainer, argmax_first};
-use ferrograd_lm::{DecoderConfig, DecoderLanguageModel};
+use ferrograd_lm::{DecoderConfig, DecoderLanguageModel, GenerateOptions, Greedy, generate};
 use ferrograd_nn::Module;
 use ferrograd_tensor::{IdTensor, Rng, no_grad};
 use std::path::PathBuf;
@@ -162,13 +162,24 @@ fn greedy_generation_through_the_cache_equals_rerunning_the_sequence() {
         assert_eq!(got, want, "prompt {prompt:?}");
     }
     // The end token stops generation (kept), and a prompt longer than the context keeps
-    // its last 64 tokens: generation stops when the context is full.
+    // its last 64 tokens: a full context gives one more token (it is never fed back, as
+    // in `generate`), and that token is the one `generate` picks.
     let eos = m.generate_greedy(&[4, 7, 10], 12, None).unwrap()[3];
     let stopped = m.generate_greedy(&[4, 7, 10], 12, Some(eos)).unwrap();
     assert_eq!(stopped, [4, 7, 10, eos]);
     let long: Vec<u32> = (0..70).map(|i| (i % 39) + 1).collect();
     let out = m.generate_greedy(&long, 5, None).unwrap();
-    assert_eq!(out.len(), 70, "no room left in a full context");
+    assert_eq!(out.len(), 71, "one token after a full context");
+    let last64: Vec<i64> = long[6..].iter().map(|&t| i64::from(t)).collect();
+    // `generate` allows exactly one new token after a full context, and refuses two.
+    let direct = generate(&m, &last64, &mut Greedy, &GenerateOptions::new(1)).unwrap();
+    assert_eq!(direct.tokens, [i64::from(out[70])]);
+    assert!(generate(&m, &last64, &mut Greedy, &GenerateOptions::new(2)).is_err());
     assert!(m.generate_greedy(&[], 3, None).is_err());
+    let empty = ferrograd_lm::CachedLm::last_logits(&m, &[], None);
+    assert!(
+        matches!(empty, Err(ferrograd_lm::LmError::Empty { .. })),
+        "{empty:?}"
+    );
     assert!(m.generate_greedy(&[V as u32], 3, None).is_err());
 }

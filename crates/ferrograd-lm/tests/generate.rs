@@ -202,6 +202,23 @@ fn bad_input_is_an_error_not_a_panic() {
     c.emb_dim = 24; // 8 heads of 3: odd, RoPE needs pairs
     let e = DecoderLanguageModel::<f32>::new(&c, &mut Rng::new(0)).unwrap_err();
     assert!(e.to_string().contains("even"), "{e}");
+    // A RoPE base that gives no falling frequencies is a config error, found by validate.
+    for base in [1.0, 0.5, f64::NAN, f64::INFINITY] {
+        let mut c = DecoderConfig::book(10, None);
+        c.rope_base = base;
+        let e = c.validate().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LmError::InvalidConfig {
+                    name: "rope_base",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(DecoderLanguageModel::<f32>::new(&c, &mut Rng::new(0)).is_err());
+    }
 }
 
 /// A chooser that records what it saw: chapter 5's samplers plug in the same way.

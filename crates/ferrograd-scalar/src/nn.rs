@@ -408,7 +408,8 @@ impl Mlp {
     /// [`SplitMix64`] seeded with `seed`, so the same arguments give the same network.
     ///
     /// # Panics
-    /// If `sizes` is empty.
+    /// If `sizes` is empty or a layer has 0 units (the network would have no output to
+    /// score).
     pub fn new(
         n_inputs: usize,
         sizes: &[usize],
@@ -417,6 +418,9 @@ impl Mlp {
         seed: u64,
     ) -> Self {
         assert!(!sizes.is_empty(), "Mlp::new: at least one layer is needed");
+        if let Some(i) = sizes.iter().position(|&n| n == 0) {
+            panic!("Mlp::new: layer {i} of {sizes:?} has 0 units; every layer needs at least 1");
+        }
         let mut rng = SplitMix64::new(seed);
         let mut fan_in = n_inputs;
         let layers = sizes
@@ -607,11 +611,15 @@ impl Module for Mlp {
     }
 }
 
-/// `ln(1 + e^t)` on the tape. Finite for `t` up to about 709 (beyond, `e^t` overflows and
-/// `backward` reports it); for very negative `t` it rounds to 0 with the right tiny
-/// gradient.
+/// `ln(1 + e^t)` on the tape, finite for every finite `t`: above 0 it is computed as
+/// `t + ln(1 + e^-t)`, so `e^t` never overflows; for very negative `t` it rounds to 0
+/// with the right tiny gradient. The gradient is `sigmoid(t)` either way (½ at 0).
 pub fn softplus(t: Value<'_>) -> Value<'_> {
-    (t.exp() + 1.0).ln()
+    if t.value() > 0.0 {
+        t + ((-t).exp() + 1.0).ln()
+    } else {
+        (t.exp() + 1.0).ln()
+    }
 }
 
 /// The book's binary cross-entropy of a predicted probability `p` against a label `y`:

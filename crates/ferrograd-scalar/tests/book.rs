@@ -156,3 +156,36 @@ fn mean_loss_gradient_is_the_average_of_equation_1_11() {
         assert!((got - want).abs() <= 1e-12 * 95.0, "{got} vs {want}");
     }
 }
+
+#[test]
+fn bce_with_logits_stays_finite_for_saturated_logits_of_any_size() {
+    // A confidently wrong logit of ±800: e^800 overflows f64, but the loss is |z| and its
+    // gradient sigmoid(z) - y is ∓1, as PyTorch's BCEWithLogitsLoss gives.
+    for (z, y, loss, grad) in [(-800.0, 1.0, 800.0, -1.0), (800.0, 0.0, 800.0, 1.0)] {
+        let tape = Tape::new();
+        let zv = tape.var(z);
+        let l = bce_with_logits(zv, y);
+        assert_eq!(l.value(), loss);
+        let g = l.backward().unwrap();
+        assert_eq!(g.wrt(zv), grad);
+    }
+    // Confidently right: a loss of e^-800 that rounds to 0, and a gradient of ~0.
+    let tape = Tape::new();
+    let zv = tape.var(800.0);
+    let l = bce_with_logits(zv, 1.0);
+    assert_eq!(l.value(), 0.0);
+    assert_eq!(l.backward().unwrap().wrt(zv), 0.0);
+    // At 0 both branches meet: ln 2 and a gradient of 1/2 - y.
+    let tape = Tape::new();
+    let zv = tape.var(0.0);
+    let l = bce_with_logits(zv, 1.0);
+    assert_eq!(l.value(), std::f64::consts::LN_2);
+    assert_eq!(l.backward().unwrap().wrt(zv), -0.5);
+}
+
+#[test]
+#[should_panic(expected = "layer 1 of [3, 0] has 0 units")]
+fn an_mlp_layer_of_zero_units_is_refused_when_built() {
+    use ferrograd_scalar::nn::{Activation, Mlp};
+    let _ = Mlp::new(2, &[3, 0], Activation::Relu, Activation::Sigmoid, 0);
+}

@@ -271,6 +271,22 @@ impl<T: Scalar> Tensor<T> {
             let Some(edges) = guard.as_ref() else {
                 return Err(TensorError::GraphFreed { op: node.name });
             };
+            // A one-input op may add its gradient into what its input has collected.
+            if let [input] = edges.inputs.as_slice()
+                && input.requires_grad()
+                && let Some(mut pending) = grads.remove(&input.id())
+            {
+                let added = edges.op.accumulate_input_grad(input, &grad, &mut pending)?;
+                grads.insert(input.id(), pending);
+                if added {
+                    if free {
+                        let released = guard.take();
+                        drop(guard);
+                        drop(released);
+                    }
+                    continue;
+                }
+            }
             let input_grads = edges.op.backward(&edges.inputs, &tensor, &grad)?;
             if input_grads.len() != edges.inputs.len() {
                 return Err(TensorError::BackwardArity {

@@ -34,6 +34,29 @@ pub trait BackwardOp<T: Scalar>: Send + Sync + 'static {
         output: &Tensor<T>,
         grad_output: &Tensor<T>,
     ) -> Result<Vec<Option<Tensor<T>>>>;
+
+    /// For an op with one input: adds that input's gradient straight into `pending`, the
+    /// gradient the input has already collected from other uses, and returns `true`; or
+    /// returns `false` (the default) to have the engine call [`BackwardOp::backward`] and
+    /// add its result.
+    ///
+    /// A view whose input gradient is zero outside a window overrides it to add into the
+    /// window alone instead of building a full-size gradient of zeros and adding all of
+    /// it: the narrows that split one fused q/k/v projection into three cost one window
+    /// each. (Narrow's override leaves a −0.0 outside its window as it is, where adding
+    /// zero padding would give +0.0.)
+    ///
+    /// # Errors
+    /// As [`BackwardOp::backward`].
+    fn accumulate_input_grad(
+        &self,
+        input: &Tensor<T>,
+        grad_output: &Tensor<T>,
+        pending: &mut Tensor<T>,
+    ) -> Result<bool> {
+        let _ = (input, grad_output, pending);
+        Ok(false)
+    }
 }
 
 /// How a tensor takes part in autograd.
@@ -650,6 +673,18 @@ impl<T: Scalar> Tensor<T> {
     /// The whole storage buffer (for kernels that walk the layout themselves).
     pub(crate) fn storage_data(&self) -> &[T] {
         &self.inner.storage.data
+    }
+
+    /// The elements, row-major and writable in place, when nothing else holds them (a
+    /// gradient being accumulated); `None` for a view, shared storage or a shared handle.
+    pub(crate) fn unique_data_mut(&mut self) -> Option<&mut [T]> {
+        if !self.is_contiguous() || self.inner.layout.offset() != 0 {
+            return None;
+        }
+        let inner = Arc::get_mut(&mut self.inner)?;
+        let numel = inner.layout.numel();
+        let storage = Arc::get_mut(&mut inner.storage)?;
+        (storage.data.len() == numel).then_some(&mut storage.data[..])
     }
 
     /// True when any element is NaN.

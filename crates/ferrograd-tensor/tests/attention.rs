@@ -452,3 +452,29 @@ fn attention_results_too_large_to_count_are_refused() {
     );
     too_large(q.scaled_dot_product_attention(&k, &v, &AttentionOptions::new()));
 }
+
+#[test]
+fn a_causal_query_offset_past_every_key_shows_every_key_even_near_usize_max() {
+    // `query_offset + i + 1` must saturate, not wrap: with the offset at usize::MAX every
+    // key is visible to every query, exactly the unmasked attention (values and
+    // gradients, forward and both backward kernels).
+    let mut rng = Rng::new(5);
+    let (b, h, tq, tk, d) = (2, 2, 3, 7, 4);
+    let q = random(&[b, h, tq, d], &mut rng).set_requires_grad(true);
+    let k = random(&[b, h, tk, d], &mut rng).set_requires_grad(true);
+    let v = random(&[b, h, tk, d], &mut rng).set_requires_grad(true);
+    let far = AttentionOptions::causal().with_query_offset(usize::MAX);
+    let open = AttentionOptions::new();
+    let shown = q.scaled_dot_product_attention(&k, &v, &far).unwrap();
+    let all = q.scaled_dot_product_attention(&k, &v, &open).unwrap();
+    assert_eq!(shown.to_vec(), all.to_vec());
+    let u = random(shown.shape(), &mut rng);
+    let g_far = shown.mul(&u).unwrap().sum_all().backward().unwrap();
+    let g_all = all.mul(&u).unwrap().sum_all().backward().unwrap();
+    for t in [&q, &k, &v] {
+        assert_eq!(
+            g_far.get(t).unwrap().to_vec(),
+            g_all.get(t).unwrap().to_vec()
+        );
+    }
+}

@@ -17,7 +17,9 @@
 //!
 //! `ferrograd-tensor` (element-wise ops, softmax, norms, cross-entropy, matrix products),
 //! `ferrograd-nn` (through the tensor ops) and `ferrograd-optim` (Adam, AdamW, SGD) all
-//! run on it: there is no second partitioner, pool or dispatch anywhere.
+//! run on it: there is no second partitioner, pool or dispatch in them. (Least squares,
+//! [`crate::lstsq`], lets faer split its QR factorisation over rayon's threads, capped at
+//! [`threads::num_threads`]: it is one call, not a training step's hundreds of kernels.)
 //!
 //! Files import each other downwards only: `threads` ← `pool` ← `partition`;
 //! `thresholds` reads `threads`; `simd` and `lanes` stand alone; the matrix product

@@ -6,8 +6,8 @@
 //! `(x[2i], x[2i+1])`, and the *half-split* pairs `(x[i], x[i + d/2])` of Llama-style
 //! checkpoints (Hugging Face's `rotate_half`). Both rotate pair `i` by
 //! `position · θ_i` with `θ_i = base^(−2i/d)` (the book's `θ_p = 10000^(−2(p−1)/d)`,
-//! `p = i + 1`), computed in the element type, as the notebook computes its angles in the
-//! dtype of its tensors.
+//! `p = i + 1`), computed in the element type `T` (the notebook always computes its angles
+//! in float32, so an f64 model's angles are the more precise by ~1e-7 relative).
 //!
 //! [`Rope::apply`] is one fused pass with its own backward (the rotation by the opposite
 //! angle), over tensors `[..., T, n·d]` holding `n` heads of `d` features side by side, so

@@ -140,7 +140,7 @@ impl Geom {
     /// Number of keys query `i` may see (before padding): keys `0..visible(i)`.
     fn visible(&self, i: usize) -> usize {
         if self.causal {
-            (self.offset + i + 1).min(self.tk)
+            self.offset.saturating_add(i + 1).min(self.tk)
         } else {
             self.tk
         }
@@ -340,7 +340,7 @@ simd_kernel! {
         lse: &mut [T],
     ) {
         for (r, row) in scores.chunks_mut(width).enumerate() {
-            let lim = if causal { (offset + first + r + 1).min(width) } else { width };
+            let lim = if causal { offset.saturating_add(first + r + 1).min(width) } else { width };
             row[lim..].fill(T::ZERO);
             let row = &mut row[..lim];
             if let Some(pad) = pad {
@@ -385,7 +385,7 @@ simd_kernel! {
         lse: &[T],
     ) {
         for (r, row) in scores.chunks_mut(width).enumerate() {
-            let lim = if causal { (offset + first + r + 1).min(width) } else { width };
+            let lim = if causal { offset.saturating_add(first + r + 1).min(width) } else { width };
             let l = lse[r];
             if l == T::NEG_INFINITY {
                 row.fill(T::ZERO);

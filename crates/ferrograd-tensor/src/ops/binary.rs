@@ -7,8 +7,17 @@ use crate::autograd::BackwardOp;
 use crate::error::Result;
 use crate::layout::broadcast_shapes;
 use crate::tensor::Tensor;
-use ferrograd_linalg::Scalar;
-use std::sync::Arc;
+use ferrograd_linalg::cpu::{partition, thresholds};
+use ferrograd_linalg::{Scalar, simd_kernel};
+
+simd_kernel! {
+    /// `dst[i] += src[i]`: gradient accumulation, compiled for the CPU's widest vectors.
+    pub(crate) fn add_assign<T: Scalar>(dst: &mut [T], src: &[T]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d += s;
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Binary {
@@ -280,20 +289,18 @@ impl<T: Scalar> Tensor<T> {
             return crate::autograd::no_grad(|| self.add(&other));
         }
         let mut this = self;
-        if this.is_contiguous()
-            && this.inner.layout.offset() == 0
-            && let Some(inner) = Arc::get_mut(&mut this.inner)
-            && let Some(storage) = Arc::get_mut(&mut inner.storage)
-            && storage.data.len() == inner.layout.numel()
-        {
-            match other.as_slice() {
-                Some(src) => storage.data.iter_mut().zip(src).for_each(|(d, &s)| *d += s),
-                None => storage
-                    .data
-                    .iter_mut()
-                    .zip(other.to_vec())
-                    .for_each(|(d, s)| *d += s),
-            }
+        if let Some(data) = this.unique_data_mut() {
+            let owned;
+            let src = match other.as_slice() {
+                Some(src) => src,
+                None => {
+                    owned = other.to_vec();
+                    &owned
+                }
+            };
+            partition::chunks_mut(data, thresholds::ELEMENTWISE, |start, d| {
+                add_assign(d, &src[start..start + d.len()])
+            });
             return Ok(this.detach());
         }
         crate::autograd::no_grad(|| this.add(&other))

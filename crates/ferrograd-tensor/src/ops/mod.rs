@@ -64,6 +64,37 @@ simd_kernel! {
     }
 }
 
+/// Runs `body(block, shape, axis, first)` over the row-major output `out` of shape
+/// `out_shape` in blocks of whole rows along `axis`, its first axis longer than 1: the
+/// block holds rows `first..first + shape[axis]` of that axis and `shape` is `out_shape`
+/// with that length. Above [`thresholds::ELEMENTWISE`] elements the blocks run on
+/// several threads, so broadcast and strided element-wise ops (a bias added to every row,
+/// a transposed copy) scale like contiguous ones; below it `body` sees the whole output.
+fn outer_row_blocks<T: Send>(
+    out: &mut [T],
+    out_shape: &[usize],
+    body: impl Fn(&mut [T], &[usize], usize, usize) + Sync,
+) {
+    let total = out.len();
+    let Some(axis) = out_shape.iter().position(|&d| d > 1) else {
+        return body(out, out_shape, 0, 0);
+    };
+    let row_len = total / out_shape[axis];
+    partition::rows_mut(out, row_len, thresholds::ELEMENTWISE, |start, block| {
+        if block.len() == total {
+            return body(block, out_shape, axis, 0);
+        }
+        let mut shape = out_shape.to_vec();
+        shape[axis] = block.len() / row_len;
+        body(block, &shape, axis, start / row_len);
+    });
+}
+
+/// The offset of row `first` along `axis` of a (broadcast) layout starting at `offset`.
+fn row_offset(offset: usize, strides: &[usize], axis: usize, first: usize) -> usize {
+    offset + first * strides.get(axis).copied().unwrap_or(0)
+}
+
 /// `f` applied to every element, in row-major order.
 pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T> {
     let n = x.numel();
@@ -77,16 +108,19 @@ pub(crate) fn map1<T: Scalar>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync) -> Vec<T
     let layout = x.layout();
     let data = x.storage_data();
     let out_strides = crate::layout::contiguous_strides(layout.shape());
-    for_each_run(
-        layout.shape(),
-        [&out_strides, layout.strides()],
-        [0, layout.offset()],
-        |len, [o, s], [os, ss]| {
-            for i in 0..len {
-                out[o + i * os] = f(data[s + i * ss]);
-            }
-        },
-    );
+    outer_row_blocks(&mut out, layout.shape(), |out, shape, axis, first| {
+        let start = row_offset(layout.offset(), layout.strides(), axis, first);
+        for_each_run(
+            shape,
+            [&out_strides, layout.strides()],
+            [0, start],
+            |len, [o, s], [os, ss]| {
+                for i in 0..len {
+                    out[o + i * os] = f(data[s + i * ss]);
+                }
+            },
+        );
+    });
     out
 }
 
@@ -124,30 +158,37 @@ pub(crate) fn map2<T: Scalar>(
         .expect("shape validated by caller");
     let (da, db) = (a.storage_data(), b.storage_data());
     let out_strides = crate::layout::contiguous_strides(out_shape);
-    for_each_run(
-        out_shape,
-        [&out_strides, la.strides(), lb.strides()],
-        [0, la.offset(), lb.offset()],
-        |len, [o, s, t], [_, ss, ts]| {
-            let run = &mut out[o..o + len];
-            match (ss, ts) {
-                (1, 1) => kernel2(run, &da[s..s + len], &db[t..t + len], &f),
-                (1, 0) => {
-                    let y = db[t];
-                    kernel1(run, &da[s..s + len], &|x| f(x, y));
-                }
-                (0, 1) => {
-                    let x = da[s];
-                    kernel1(run, &db[t..t + len], &|y| f(x, y));
-                }
-                _ => {
-                    for (i, o) in run.iter_mut().enumerate() {
-                        *o = f(da[s + i * ss], db[t + i * ts]);
+    outer_row_blocks(&mut out, out_shape, |out, shape, axis, first| {
+        let starts = [
+            0,
+            row_offset(la.offset(), la.strides(), axis, first),
+            row_offset(lb.offset(), lb.strides(), axis, first),
+        ];
+        for_each_run(
+            shape,
+            [&out_strides, la.strides(), lb.strides()],
+            starts,
+            |len, [o, s, t], [_, ss, ts]| {
+                let run = &mut out[o..o + len];
+                match (ss, ts) {
+                    (1, 1) => kernel2(run, &da[s..s + len], &db[t..t + len], &f),
+                    (1, 0) => {
+                        let y = db[t];
+                        kernel1(run, &da[s..s + len], &|x| f(x, y));
+                    }
+                    (0, 1) => {
+                        let x = da[s];
+                        kernel1(run, &db[t..t + len], &|y| f(x, y));
+                    }
+                    _ => {
+                        for (i, o) in run.iter_mut().enumerate() {
+                            *o = f(da[s + i * ss], db[t + i * ts]);
+                        }
                     }
                 }
-            }
-        },
-    );
+            },
+        );
+    });
     Ok(out)
 }
 
@@ -184,30 +225,33 @@ pub(crate) fn map3<T: Scalar>(
     });
     let (da, db, dc) = (a.storage_data(), b.storage_data(), c.storage_data());
     let out_strides = crate::layout::contiguous_strides(out_shape);
-    for_each_run(
-        out_shape,
-        [
-            &out_strides,
-            layouts[0].strides(),
-            layouts[1].strides(),
-            layouts[2].strides(),
-        ],
-        [
-            0,
-            layouts[0].offset(),
-            layouts[1].offset(),
-            layouts[2].offset(),
-        ],
-        |len, [o, s, t, u], [_, ss, ts, us]| {
-            if (ss, ts, us) == (1, 1, 1) {
-                let run = &mut out[o..o + len];
-                kernel3(run, &da[s..s + len], &db[t..t + len], &dc[u..u + len], &f);
-                return;
-            }
-            for i in 0..len {
-                out[o + i] = f(da[s + i * ss], db[t + i * ts], dc[u + i * us]);
-            }
-        },
-    );
+    outer_row_blocks(&mut out, out_shape, |out, shape, axis, first| {
+        let start = |l: &Layout| row_offset(l.offset(), l.strides(), axis, first);
+        for_each_run(
+            shape,
+            [
+                &out_strides,
+                layouts[0].strides(),
+                layouts[1].strides(),
+                layouts[2].strides(),
+            ],
+            [
+                0,
+                start(&layouts[0]),
+                start(&layouts[1]),
+                start(&layouts[2]),
+            ],
+            |len, [o, s, t, u], [_, ss, ts, us]| {
+                if (ss, ts, us) == (1, 1, 1) {
+                    let run = &mut out[o..o + len];
+                    kernel3(run, &da[s..s + len], &db[t..t + len], &dc[u..u + len], &f);
+                    return;
+                }
+                for i in 0..len {
+                    out[o + i] = f(da[s + i * ss], db[t + i * ts], dc[u + i * us]);
+                }
+            },
+        );
+    });
     Ok(out)
 }

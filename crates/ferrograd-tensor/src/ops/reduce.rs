@@ -113,11 +113,9 @@ fn fold_axes<T: Scalar>(
                 out[o] = acc;
             }
             // Summing whole rows into an output row (a bias gradient): one add per
-            // element, written out so it vectorises.
+            // element, at the CPU's widest vectors.
             (1, Fold::Sum) if ss == 1 => {
-                for (slot, &v) in out[o..o + len].iter_mut().zip(&data[s..s + len]) {
-                    *slot += v;
-                }
+                super::binary::add_assign(&mut out[o..o + len], &data[s..s + len]);
             }
             _ => {
                 for i in 0..len {

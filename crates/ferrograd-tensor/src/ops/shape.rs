@@ -109,6 +109,48 @@ impl<T: Scalar> BackwardOp<T> for NarrowBackward {
         copy_into(&mut data, &window, grad);
         Ok(vec![Some(Tensor::from_vec_unchecked(data, shape))])
     }
+
+    fn accumulate_input_grad(
+        &self,
+        input: &Tensor<T>,
+        grad: &Tensor<T>,
+        pending: &mut Tensor<T>,
+    ) -> Result<bool> {
+        let shape = input.shape();
+        if pending.shape() != shape {
+            return Ok(false);
+        }
+        let Some(data) = pending.unique_data_mut() else {
+            return Ok(false);
+        };
+        // The same sums as adding the zero-padded gradient (`pending + g` in the window,
+        // `x + 0 = x` outside it), except that a −0.0 outside the window stays −0.0 where
+        // the padded add (and PyTorch) would make it +0.0: the sign of a zero gradient.
+        let window =
+            Layout::contiguous(shape).narrow(self.axis, self.start, grad.shape()[self.axis]);
+        add_into_window(data, &window, grad);
+        Ok(true)
+    }
+}
+
+/// Adds `src` (any layout) into `dst` at the positions `dst_layout` describes.
+fn add_into_window<T: Scalar>(dst: &mut [T], dst_layout: &Layout, src: &Tensor<T>) {
+    let src_layout = src.layout();
+    let data = src.storage_data();
+    for_each_run(
+        dst_layout.shape(),
+        [dst_layout.strides(), src_layout.strides()],
+        [dst_layout.offset(), src_layout.offset()],
+        |len, [d, s], [ds, ss]| {
+            if ds == 1 && ss == 1 {
+                super::binary::add_assign(&mut dst[d..d + len], &data[s..s + len]);
+            } else {
+                for i in 0..len {
+                    dst[d + i * ds] += data[s + i * ss];
+                }
+            }
+        },
+    );
 }
 
 struct ConcatBackward {
