@@ -8,6 +8,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Result;
 
+/// Checks, without reading it, that `path` given as `--option` is there and is not a
+/// folder (a file, or a device such as `/dev/stdin`): what the program does before it
+/// makes the output folder, so a wrong path is a usage error that leaves nothing behind.
+///
+/// # Errors
+/// A message naming the option, the path and what is wrong.
+pub(crate) fn check_input_file(option: &str, path: &Path) -> std::result::Result<(), String> {
+    match std::fs::metadata(path) {
+        Err(e) => Err(format!("--{option} {}: {e}", path.display())),
+        Ok(m) if m.is_dir() => Err(format!(
+            "--{option} {}: a folder, not a file",
+            path.display()
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder (named after
 /// this process and a counter, so concurrent writers do not share one), flushed to disk,
 /// then renamed over `path`. The temporary file is removed if anything fails.

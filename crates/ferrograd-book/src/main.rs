@@ -357,6 +357,38 @@ fn chapter2_options(args: &Chapter2Args) -> chapter2::Options {
     options
 }
 
+/// The chapter-2 sections a command runs: the one named, or all.
+fn chapter2_sections(args: &Chapter2Args) -> Vec<chapter2::Section> {
+    match &args.section {
+        None => chapter2::Section::ALL.to_vec(),
+        Some(Chapter2::BagOfWords(_)) => vec![chapter2::Section::BagOfWords],
+        Some(Chapter2::WordEmbeddings(_)) => vec![chapter2::Section::WordEmbeddings],
+        Some(Chapter2::CountLm(_)) => vec![chapter2::Section::CountLm],
+        Some(Chapter2::Evaluation(_)) => vec![chapter2::Section::Evaluation],
+    }
+}
+
+fn chapter5_options(args: &Chapter5Args) -> chapter5::Options {
+    chapter5::Options {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        epochs: args.epochs,
+        max_train: args.max_train,
+        max_test: args.max_test,
+        prompt: args.prompt.clone(),
+        seed: args.seed,
+        ..chapter5::Options::default()
+    }
+}
+
+/// The chapter-5 sections a command runs: the one named, or all.
+fn chapter5_sections(args: &Chapter5Args) -> Vec<chapter5::Section> {
+    match args.section {
+        None => chapter5::Section::ALL.to_vec(),
+        Some(s) => vec![s.section()],
+    }
+}
+
 fn chapter4(
     section: chapter4::Section,
     options: &chapter4::Options,
@@ -419,21 +451,8 @@ fn run(
             chapters.push(("chapter5", reports));
         }
         Command::Chapter5(args) => {
-            let options = chapter5::Options {
-                model: args.model.clone(),
-                data: args.data.clone(),
-                epochs: args.epochs,
-                max_train: args.max_train,
-                max_test: args.max_test,
-                prompt: args.prompt.clone(),
-                seed: args.seed,
-                ..chapter5::Options::default()
-            };
-            let sections: Vec<chapter5::Section> = match args.section {
-                None => chapter5::Section::ALL.to_vec(),
-                Some(s) => vec![s.section()],
-            };
-            let reports = sections
+            let options = chapter5_options(args);
+            let reports = chapter5_sections(args)
                 .into_iter()
                 .map(|s| chapter5(s, &options, figures, progress))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -445,18 +464,10 @@ fn run(
         }
         Command::Chapter2(args) => {
             let options = chapter2_options(args);
-            let reports = match &args.section {
-                None => all_chapter2(&options)?,
-                Some(s) => {
-                    let section = match s {
-                        Chapter2::BagOfWords(_) => chapter2::Section::BagOfWords,
-                        Chapter2::WordEmbeddings(_) => chapter2::Section::WordEmbeddings,
-                        Chapter2::CountLm(_) => chapter2::Section::CountLm,
-                        Chapter2::Evaluation(_) => chapter2::Section::Evaluation,
-                    };
-                    vec![chapter2(section, &options, figures, progress)?]
-                }
-            };
+            let reports = chapter2_sections(args)
+                .into_iter()
+                .map(|s| chapter2(s, &options, figures, progress))
+                .collect::<Result<Vec<_>, _>>()?;
             chapters.push(("chapter2", reports));
         }
         Command::Chapter3(args) => {
@@ -479,10 +490,14 @@ fn run(
     Ok(chapters)
 }
 
-/// Checks the options of chapters 3 and 4 (those that `run` turns into settings) without
-/// running anything or writing any file; the error is what `run` would report.
+/// Checks the options of chapters 2 to 5 (those that `run` turns into settings, for the
+/// sections it will run) without running anything or writing any file; for chapters 3
+/// and 4 the error is what `run` would report, for chapters 2 and 5 what the section
+/// would find only after the output folder was made.
 fn check_options(command: &Command) -> Result<(), String> {
     match command {
+        Command::Chapter2(args) => chapter2_options(args).check(&chapter2_sections(args)),
+        Command::Chapter5(args) => chapter5_options(args).check(&chapter5_sections(args)),
         Command::Chapter3(args) => args
             .options()
             .map(|_| ())

@@ -8,6 +8,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{book, missing_folder, scratch, sentences_corpus, stderr};
 
@@ -290,4 +291,169 @@ fn the_largest_seed_and_epochs_do_not_overflow() {
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(export.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["steps"], 2);
+}
+
+/// Runs `args` with `--out` a folder that is not there: refused (exit 1, `message` on
+/// stderr, which names the option and its value), and the folder was not made.
+fn assert_refused_before_out(args: &[&str], message: &str) {
+    // A folder of its own for each run: the tests run in parallel.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let out_dir = missing_folder(&format!("bad-usage-late-newdir-{n}"));
+    let out = run(args, &out_dir);
+    assert_refused(&out, message, &format!("{args:?}"));
+    assert!(
+        !out_dir.exists(),
+        "{args:?} made {} before refusing",
+        out_dir.display()
+    );
+}
+
+#[test]
+fn chapter2_option_errors_leave_no_output_folder() {
+    let dir = scratch("bad-chapter2-options");
+    let data = dir.join("labelled.tsv");
+    std::fs::write(&data, "good movie\tpos\nbad film\tneg\ngreat fun\tpos\n").unwrap();
+    let data = data.to_str().unwrap();
+    let missing = dir.join("no-such-file.txt");
+    let missing = missing.to_str().unwrap();
+    let folder = dir.to_str().unwrap();
+    let bow = ["chapter2", "bag-of-words", "--data", data];
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        // The labelled-file run's settings: refused before the book example's 3000
+        // steps, and before the output folder.
+        (
+            [&bow[..], &["--test-fraction", "1.5"]].concat(),
+            "--test-fraction 1.5".into(),
+        ),
+        (
+            [&bow[..], &["--test-fraction", "NaN"]].concat(),
+            "--test-fraction NaN".into(),
+        ),
+        ([&bow[..], &["--lr=-1"]].concat(), "--lr -1".into()),
+        ([&bow[..], &["--lr", "inf"]].concat(), "--lr inf".into()),
+        ([&bow[..], &["--steps", "0"]].concat(), "--steps 0".into()),
+        (
+            [&bow[..], &["--batch-size", "0"]].concat(),
+            "--batch-size 0".into(),
+        ),
+        (
+            vec!["chapter2", "bag-of-words", "--data", missing],
+            format!("--data {missing}"),
+        ),
+        (
+            vec!["chapter2", "bag-of-words", "--data", folder],
+            format!("--data {folder}: a folder, not a file"),
+        ),
+        (
+            vec!["chapter2", "word-embeddings", "--dim", "0"],
+            "--dim 0".into(),
+        ),
+        (
+            vec!["chapter2", "word-embeddings", "--epochs", "0"],
+            "--epochs 0".into(),
+        ),
+        (
+            vec!["chapter2", "word-embeddings", "--threads", "0"],
+            "--threads 0".into(),
+        ),
+        (
+            vec!["chapter2", "count-lm", "-n", "0"],
+            "count-lm: invalid n = 0 (option --n)".into(),
+        ),
+        (
+            vec!["chapter2", "evaluation", "--n", "0"],
+            "evaluation: invalid n = 0 (option --n)".into(),
+        ),
+        (
+            vec!["chapter2", "--corpus", missing, "count-lm"],
+            format!("--corpus {missing}"),
+        ),
+        // The whole chapter: the corpus is checked before bag-of-words runs, and the
+        // error names the first section that reads it.
+        (
+            vec!["chapter2", "--corpus", folder],
+            format!("word-embeddings: --corpus {folder}: a folder, not a file"),
+        ),
+    ];
+    for (args, message) in cases {
+        assert_refused_before_out(&args, &message);
+    }
+}
+
+#[test]
+fn chapter5_option_errors_leave_no_output_folder() {
+    let dir = scratch("bad-chapter5-options");
+    let missing = dir.join("no-such-folder");
+    let missing = missing.to_str().unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    // At least 2000 tokens (each " a" is one or more), past the tiny model's 512.
+    let long = "a ".repeat(2000);
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["chapter5", "gpt2", "--prompt", ""],
+            "--prompt \"\"".into(),
+        ),
+        // The whole chapter runs gpt2 first, which wrote the built-in model before.
+        (
+            vec!["chapter5", "--prompt", ""],
+            "gpt2: --prompt \"\"".into(),
+        ),
+        (
+            vec!["chapter5", "gpt2", "--prompt", &long],
+            "longer than the model's context of 512 positions".into(),
+        ),
+        (
+            vec!["chapter5", "gpt2", "--prompt", &long],
+            "--prompt \"a a a".into(),
+        ),
+        (
+            vec!["chapter5", "finetune", "--epochs", "0"],
+            "--epochs 0".into(),
+        ),
+        (
+            vec!["chapter5", "classifier", "--epochs", "0"],
+            "classifier: --epochs 0".into(),
+        ),
+        (
+            vec!["chapter5", "gpt2", "--model", missing],
+            format!("--model {missing}"),
+        ),
+        (
+            vec!["chapter5", "lora", "--model", empty],
+            format!("--model {empty}: not a Hugging Face GPT-2 checkpoint folder: no config.json"),
+        ),
+        (
+            vec!["chapter5", "classifier", "--data", missing],
+            format!("--data {missing}"),
+        ),
+        (
+            vec!["chapter5", "finetune", "--data", empty],
+            format!(
+                "--data {empty}: not the emotion data folder: no train.txt, no val.txt, no test.txt"
+            ),
+        ),
+    ];
+    for (args, message) in cases {
+        assert_refused_before_out(&args, &message);
+    }
+}
+
+#[test]
+fn a_prompt_that_fills_the_context_is_accepted_and_one_token_more_is_refused() {
+    // Each space is one token of the tiny GPT-2 (`Ġ`): 512 fill its 512 positions (one
+    // new token then fits, as in transformers); 513 are refused before the output folder,
+    // as generation would refuse them after it.
+    let out_dir = missing_folder("bad-prompt-fits");
+    let out = run(
+        &["chapter5", "gpt2", "--prompt", &" ".repeat(512)],
+        &out_dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_refused_before_out(
+        &["chapter5", "gpt2", "--prompt", &" ".repeat(513)],
+        "(513 tokens): longer than the model's context of 512 positions",
+    );
 }

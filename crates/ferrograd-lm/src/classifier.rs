@@ -35,17 +35,29 @@
 //! # Ok::<(), ferrograd_lm::LmError>(())
 //! ```
 
-use crate::error::{Result, invalid};
+use crate::error::{LmError, Result, invalid};
 use crate::gpt2::{Gpt2Config, Gpt2Input, Gpt2Model, position_ids_from_mask};
 use crate::gpt2_load::{
     check_config_fits, load_into, normalized_state_dict, save_weights, write_json,
 };
-use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     CrossEntropyLoss, Forward, Linear, LoraHost, LoraSlot, Module, StateDict, Visitor,
 };
 use ferrograd_tensor::{IdTensor, Rng, Scalar, Tensor};
 use std::path::Path;
+
+/// Refuses a classifier of no class.
+fn check_num_labels(num_labels: usize) -> Result<()> {
+    if num_labels == 0 {
+        return Err(invalid(
+            "Gpt2ForSequenceClassification",
+            "num_labels",
+            0,
+            "at least one class",
+        ));
+    }
+    Ok(())
+}
 
 /// GPT-2 with a classification head on the last real token.
 #[derive(Debug)]
@@ -68,29 +80,52 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// transformers initialises it).
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for an invalid config or `num_labels = 0`.
+    /// [`LmError::InvalidConfig`] for an invalid config or
+    /// `num_labels = 0`; [`LmError::ModelTooLarge`] naming
+    /// `Gpt2ForSequenceClassification::new`, before anything is allocated, for a config
+    /// whose parameter count (the head's `num_labels·n_embd` included) overflows `usize`
+    /// or whose parameters need more than `isize::MAX` bytes, and for a weight the
+    /// allocator refuses.
     pub fn new(config: &Gpt2Config, num_labels: usize, rng: &mut Rng) -> Result<Self> {
-        let transformer = Gpt2Model::new(config, rng)?;
-        Self::with_body(transformer, num_labels, rng)
+        let op = "Gpt2ForSequenceClassification::new";
+        check_num_labels(num_labels)?;
+        let transformer = Gpt2Model::random(op, config, num_labels, rng)?;
+        Self::with_head(op, transformer, num_labels, rng)
     }
 
     /// A classifier on an existing body (a pretrained model's `transformer`) with a fresh
     /// head.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for `num_labels = 0`.
+    /// [`LmError::InvalidConfig`] for `num_labels = 0`;
+    /// [`LmError::ModelTooLarge`] naming
+    /// `Gpt2ForSequenceClassification::with_body` for a head `[num_labels, n_embd]` whose
+    /// size overflows, exceeds `isize::MAX` bytes or cannot be allocated.
     pub fn with_body(transformer: Gpt2Model<T>, num_labels: usize, rng: &mut Rng) -> Result<Self> {
-        if num_labels == 0 {
-            return Err(invalid(
-                "Gpt2ForSequenceClassification",
-                "num_labels",
-                0,
-                "at least one class",
-            ));
-        }
+        check_num_labels(num_labels)?;
+        let op = "Gpt2ForSequenceClassification::with_body";
+        Self::with_head(op, transformer, num_labels, rng)
+    }
+
+    /// The body and a fresh head `N(0, initializer_range²)` for the constructor `op`.
+    fn with_head(
+        op: &'static str,
+        transformer: Gpt2Model<T>,
+        num_labels: usize,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let d = transformer.config().n_embd;
         let std = transformer.config().initializer_range;
-        let score = Linear::from_tensors(normal(&[num_labels, d], 0.0, std, rng), None)?;
+        // The fallible form of `init::normal`: the same draws.
+        let weight =
+            Tensor::try_randn(&[num_labels, d], T::ZERO, T::from_f64(std), rng).map_err(|e| {
+                LmError::ModelTooLarge {
+                    op,
+                    config: format!("n_embd {d}, num_labels {num_labels}"),
+                    reason: format!("cannot make the head score.weight [{num_labels}, {d}]: {e}"),
+                }
+            })?;
+        let score = Linear::from_tensors(weight, None)?;
         Ok(Self { transformer, score })
     }
 
@@ -103,7 +138,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// (1 = token, 0 = padding, either side). Positions count real tokens only.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a row that is all padding or shapes that do not fit.
+    /// [`LmError::InvalidConfig`] for a row that is all padding or shapes that do not fit.
     pub fn logits(
         &self,
         input_ids: &IdTensor,
@@ -198,7 +233,7 @@ impl<T: Scalar> Gpt2ForSequenceClassification<T> {
     /// classes in order (or `LABEL_i` when empty).
     ///
     /// # Errors
-    /// [`LmError::Io`](crate::LmError::Io) when a file cannot be written; [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when
+    /// [`LmError::Io`] when a file cannot be written; [`LmError::InvalidConfig`] when
     /// `labels` is neither empty nor one name per class.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>, labels: &[&str]) -> Result<()> {
         let dir = dir.as_ref();
@@ -256,7 +291,7 @@ fn strip<T: Scalar>(dict: &StateDict<T>, prefix: &str) -> Result<StateDict<T>> {
 /// ```
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) for a mask that is not 2-D or a row with no token.
+/// [`LmError::InvalidConfig`] for a mask that is not 2-D or a row with no token.
 pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
     let &[b, t] = mask.shape() else {
         return Err(invalid(
@@ -287,7 +322,7 @@ pub fn last_token_indices(mask: &IdTensor) -> Result<Vec<usize>> {
 /// The fraction of rows whose largest score is the label.
 ///
 /// # Errors
-/// [`LmError::InvalidConfig`](crate::LmError::InvalidConfig) when the shapes differ.
+/// [`LmError::InvalidConfig`] when the shapes differ.
 pub fn accuracy<T: Scalar>(logits: &Tensor<T>, labels: &IdTensor) -> Result<f64> {
     let predicted = logits.argmax(-1, false)?;
     if predicted.shape() != labels.shape() {

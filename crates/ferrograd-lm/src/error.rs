@@ -134,6 +134,18 @@ pub enum LmError {
     /// A tokenizer failed (a malformed file, an id it does not know).
     #[error(transparent)]
     Tokenize(#[from] ferrograd_tokenize::TokenizeError),
+    /// A model configuration no memory can hold: its parameter count overflows `usize`,
+    /// its size in bytes exceeds `isize::MAX` (more than any Rust allocation can
+    /// serve), or the allocator refused one of its weights. Nothing was built.
+    #[error("{op}: the model is too large ({config}): {reason}")]
+    ModelTooLarge {
+        /// The constructor that refused it.
+        op: &'static str,
+        /// The sizes that make it large (`vocab_size 50257, n_positions …`).
+        config: String,
+        /// The parameter count and its bytes, or the weight whose allocation failed.
+        reason: String,
+    },
 }
 
 /// `Result` with [`LmError`].

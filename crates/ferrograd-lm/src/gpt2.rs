@@ -35,7 +35,6 @@
 //! ```
 
 use crate::error::{LmError, Result, invalid};
-use ferrograd_nn::init::normal;
 use ferrograd_nn::{
     Conv1d, CrossEntropyLoss, Dropout, Embedding, Forward, LayerNorm, Lora, LoraHost, LoraSlot,
     Module, Visitor,
@@ -198,9 +197,10 @@ impl Gpt2Config {
         .without_dropout()
     }
 
-    /// The MLP width (`n_inner`, or `4·n_embd`).
+    /// The MLP width (`n_inner`, or `4·n_embd`; `usize::MAX` when `4·n_embd` overflows,
+    /// a width the model constructors refuse as [`LmError::ModelTooLarge`]).
     pub fn inner(&self) -> usize {
-        self.n_inner.unwrap_or(4 * self.n_embd)
+        self.n_inner.unwrap_or(self.n_embd.saturating_mul(4))
     }
 
     /// How many values the body's parameters hold (`wte`, `wpe`, the blocks, `ln_f`;
@@ -464,6 +464,97 @@ pub fn position_ids_from_mask(mask: &IdTensor) -> Result<IdTensor> {
     Ok(IdTensor::new(out, &[b, t])?)
 }
 
+/// The sizes of `config` that decide its memory, for [`LmError::ModelTooLarge`].
+fn describe_sizes(config: &Gpt2Config, head_rows: usize) -> String {
+    let inner = match config.n_inner {
+        Some(i) => i.to_string(),
+        None => format!("None (4·n_embd = {})", config.n_embd as u128 * 4),
+    };
+    let mut text = format!(
+        "vocab_size {}, n_positions {}, n_embd {}, n_layer {}, n_inner {inner}",
+        config.vocab_size, config.n_positions, config.n_embd, config.n_layer
+    );
+    if head_rows > 0 {
+        text.push_str(&format!(", a head of {head_rows} rows"));
+    }
+    text
+}
+
+/// Refuses, before anything is allocated, a model of `config` (plus `head_rows` rows of
+/// width `n_embd` built beside the body: an untied `lm_head`, a classifier's `score`)
+/// whose memory cannot be counted or can never be allocated: a parameter count that
+/// overflows `usize`, or parameters (`size_of::<T>()` bytes each) and blocks that
+/// together need more than `isize::MAX` bytes — the most any Rust allocation can serve,
+/// and a lower bound on what the model needs. Each weight is part of that total, so no
+/// single weight's size overflows either. A model below the limit may still not fit the
+/// memory at hand: each weight's allocation is checked as it is made.
+fn check_model_size<T: Scalar>(build: Build<'_>) -> Result<()> {
+    let (config, head_rows) = (build.config, build.head_rows);
+    let too_large = |reason: String| build.too_large(reason);
+    let values = config
+        .num_parameters()
+        .and_then(|body| head_rows.checked_mul(config.n_embd)?.checked_add(body))
+        .ok_or_else(|| {
+            too_large(format!(
+                "its parameter count overflows usize (more than {} values)",
+                usize::MAX
+            ))
+        })?;
+    let elem = size_of::<T>();
+    let block = size_of::<Gpt2Block<T>>();
+    // In u128 these products cannot overflow (both factors are below 2⁶⁴).
+    let bytes = values as u128 * elem as u128 + config.n_layer as u128 * block as u128;
+    if bytes > isize::MAX as u128 {
+        return Err(too_large(format!(
+            "its {values} parameter values need {bytes} bytes as {} ({elem} bytes each, \
+             with {block} bytes per block), more than isize::MAX = {} bytes, the most any \
+             allocation can hold",
+            std::any::type_name::<T>(),
+            isize::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// The error for a weight `name` of `shape` whose allocation failed (the memory at hand
+/// is too small).
+fn allocation_failed<T: Scalar>(
+    build: Build<'_>,
+    name: &str,
+    shape: &[usize],
+    why: impl std::fmt::Display,
+) -> LmError {
+    // Saturating: the shape may be the one whose count overflowed.
+    let bytes = shape
+        .iter()
+        .fold(size_of::<T>() as u128, |b, &n| b.saturating_mul(n as u128));
+    let reason = format!(
+        "cannot allocate {name} {shape:?} ({bytes} bytes as {}): {why}",
+        std::any::type_name::<T>()
+    );
+    build.too_large(reason)
+}
+
+/// What a constructor builds: the call (for errors), the config, and the rows of the
+/// head built beside the body.
+#[derive(Clone, Copy)]
+struct Build<'c> {
+    op: &'static str,
+    config: &'c Gpt2Config,
+    head_rows: usize,
+}
+
+impl Build<'_> {
+    /// [`LmError::ModelTooLarge`] for this build.
+    fn too_large(self, reason: String) -> LmError {
+        LmError::ModelTooLarge {
+            op: self.op,
+            config: describe_sizes(self.config, self.head_rows),
+            reason,
+        }
+    }
+}
+
 /// Where a new model's weights come from.
 enum Init<'r> {
     /// Hugging Face's initialisation: `N(0, std²)` from this generator.
@@ -473,14 +564,36 @@ enum Init<'r> {
 }
 
 impl Init<'_> {
-    /// A weight of `shape`: `N(0, std²)`, or zeros.
-    fn weight<T: Scalar>(&mut self, shape: &[usize], std: f64) -> Result<Tensor<T>> {
-        Ok(match self {
-            Init::Normal(rng) => normal(shape, 0.0, std, rng),
-            // `vec![0; n]` asks the allocator for zeroed memory, which the operating
-            // system maps lazily: nothing is written here.
-            Init::Zeros => Tensor::from_vec(vec![T::ZERO; shape.iter().product()], shape)?,
-        })
+    /// A weight of `shape` named `name`: `N(0, std²)`, or zeros; an allocation the
+    /// allocator refuses is [`LmError::ModelTooLarge`], not an abort.
+    fn weight<T: Scalar>(
+        &mut self,
+        build: Build<'_>,
+        name: &str,
+        shape: &[usize],
+        std: f64,
+    ) -> Result<Tensor<T>> {
+        let failed = |why: &dyn std::fmt::Display| allocation_failed::<T>(build, name, shape, why);
+        match self {
+            // `normal`'s fallible form: the same draws.
+            Init::Normal(rng) => {
+                Tensor::try_randn(shape, T::ZERO, T::from_f64(std), rng).map_err(|e| failed(&e))
+            }
+            Init::Zeros => {
+                let n = shape
+                    .iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .ok_or_else(|| failed(&"the element count overflows usize"))?;
+                // `vec![0; n]` asks the allocator for zeroed memory, which the operating
+                // system maps lazily, so nothing is written here; but it aborts when the
+                // allocation fails. Asking for the same size fallibly first (and giving
+                // it back untouched) turns a size the allocator refuses into an error.
+                let mut probe: Vec<T> = Vec::new();
+                probe.try_reserve_exact(n).map_err(|e| failed(&e))?;
+                drop(std::hint::black_box(probe));
+                Ok(Tensor::from_vec(vec![T::ZERO; n], shape)?)
+            }
+        }
     }
 
     /// The seed of the dropout layers' generators.
@@ -498,18 +611,42 @@ impl<T: Scalar> Gpt2Model<T> {
     /// biases 0, norms 1 and 0. In training mode (dropout on), as PyTorch modules start.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for an invalid config.
+    /// [`LmError::InvalidConfig`] for an invalid config; [`LmError::ModelTooLarge`]
+    /// naming `Gpt2Model::new`, before anything is allocated, for a config whose
+    /// parameter count overflows `usize` or whose parameters need more than
+    /// `isize::MAX` bytes, and for a weight the allocator refuses.
     pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
-        Self::build(config, &mut Init::Normal(rng))
+        Self::random("Gpt2Model::new", config, 0, rng)
     }
 
-    /// The body with `init`'s weights (biases 0, norms 1 and 0 either way).
-    fn build(config: &Gpt2Config, init: &mut Init<'_>) -> Result<Self> {
+    /// A random body for the constructor `op` of a model that adds `head_rows` rows of
+    /// width `n_embd` beside it (counted in the size check before anything is built).
+    pub(crate) fn random(
+        op: &'static str,
+        config: &Gpt2Config,
+        head_rows: usize,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let build = Build {
+            op,
+            config,
+            head_rows,
+        };
+        Self::build(build, &mut Init::Normal(rng))
+    }
+
+    /// The body with `init`'s weights (biases 0, norms 1 and 0 either way), after the
+    /// config's checks and [`check_model_size`].
+    fn build(build: Build<'_>, init: &mut Init<'_>) -> Result<Self> {
+        let config = build.config;
         config.validate()?;
+        check_model_size::<T>(build)?;
         let (d, std) = (config.n_embd, config.initializer_range);
         let proj_std = std / (2.0 * config.n_layer as f64).sqrt();
-        let wte = Embedding::from_tensor(init.weight(&[config.vocab_size, d], std)?, None)?;
-        let wpe = Embedding::from_tensor(init.weight(&[config.n_positions, d], std)?, None)?;
+        let wte = init.weight(build, "wte.weight", &[config.vocab_size, d], std)?;
+        let wte = Embedding::from_tensor(wte, None)?;
+        let wpe = init.weight(build, "wpe.weight", &[config.n_positions, d], std)?;
+        let wpe = Embedding::from_tensor(wpe, None)?;
         let mut seed = init.seed();
         let mut dropout = |p: f64| -> Result<Dropout> {
             seed = seed.wrapping_add(1);
@@ -517,14 +654,20 @@ impl<T: Scalar> Gpt2Model<T> {
         };
         let drop = dropout(config.embd_pdrop)?;
         let norm = || LayerNorm::with_options(&[d], config.layer_norm_epsilon, true);
-        let mut conv = |n_in: usize, n_out: usize, std: f64| -> Result<Lora<Conv1d<T>, T>> {
-            let weight = init.weight(&[n_in, n_out], std)?;
-            Ok(Lora::new(Conv1d::from_tensors(
-                weight,
-                Some(Tensor::zeros(&[n_out])),
-            )?))
+        let mut conv = |name: String, n_in: usize, n_out: usize, std: f64| {
+            let weight = init.weight(build, &format!("{name}.weight"), &[n_in, n_out], std)?;
+            let bias = Tensor::try_zeros(&[n_out])
+                .map_err(|e| allocation_failed::<T>(build, &format!("{name}.bias"), &[n_out], e))?;
+            Ok::<_, LmError>(Lora::new(Conv1d::from_tensors(weight, Some(bias))?))
         };
-        let mut h = Vec::with_capacity(config.n_layer);
+        let mut h = Vec::new();
+        h.try_reserve_exact(config.n_layer).map_err(|e| {
+            let bytes = config.n_layer as u128 * size_of::<Gpt2Block<T>>() as u128;
+            build.too_large(format!(
+                "cannot allocate the list of {} blocks ({bytes} bytes): {e}",
+                config.n_layer
+            ))
+        })?;
         for layer in 0..config.n_layer {
             let mut scale = if config.scale_attn_weights {
                 1.0 / (config.head_dim() as f64).sqrt()
@@ -534,10 +677,11 @@ impl<T: Scalar> Gpt2Model<T> {
             if config.scale_attn_by_inverse_layer_idx {
                 scale /= (layer + 1) as f64;
             }
-            let c_attn = conv(d, 3 * d, std)?;
-            let c_proj = conv(d, d, proj_std)?;
-            let c_fc = conv(d, config.inner(), std)?;
-            let mlp_proj = conv(config.inner(), d, proj_std)?;
+            // Every width fits: check_model_size counted these weights without overflow.
+            let c_attn = conv(format!("h.{layer}.attn.c_attn"), d, 3 * d, std)?;
+            let c_proj = conv(format!("h.{layer}.attn.c_proj"), d, d, proj_std)?;
+            let c_fc = conv(format!("h.{layer}.mlp.c_fc"), d, config.inner(), std)?;
+            let mlp_proj = conv(format!("h.{layer}.mlp.c_proj"), config.inner(), d, proj_std)?;
             h.push(Gpt2Block {
                 ln_1: norm(),
                 attn: Gpt2Attention {
@@ -779,9 +923,12 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// unless the config says otherwise.
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for an invalid config.
+    /// [`LmError::InvalidConfig`] for an invalid config; [`LmError::ModelTooLarge`]
+    /// naming `Gpt2LmHeadModel::new`, before anything is allocated, for a config whose
+    /// parameter count (an untied head included) overflows `usize` or whose parameters
+    /// need more than `isize::MAX` bytes, and for a weight the allocator refuses.
     pub fn new(config: &Gpt2Config, rng: &mut Rng) -> Result<Self> {
-        Self::build(config, &mut Init::Normal(rng))
+        Self::build("Gpt2LmHeadModel::new", config, &mut Init::Normal(rng))
     }
 
     /// A model whose every weight is zero (biases 0, norms 1 and 0; dropout seeds 1, 2,
@@ -801,17 +948,32 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// ```
     ///
     /// # Errors
-    /// [`LmError::InvalidConfig`] for an invalid config.
+    /// As [`Gpt2LmHeadModel::new`], naming `Gpt2LmHeadModel::zeros`. (A size the
+    /// allocator accepts is not written here, so a model larger than the memory at hand
+    /// may still be built; writing all its weights then exhausts the memory.)
     pub fn zeros(config: &Gpt2Config) -> Result<Self> {
-        Self::build(config, &mut Init::Zeros)
+        Self::build("Gpt2LmHeadModel::zeros", config, &mut Init::Zeros)
     }
 
-    fn build(config: &Gpt2Config, init: &mut Init<'_>) -> Result<Self> {
-        let transformer = Gpt2Model::build(config, init)?;
+    fn build(op: &'static str, config: &Gpt2Config, init: &mut Init<'_>) -> Result<Self> {
+        // An untied head is one more `[V, d]` table, counted before anything is built.
+        let head_rows = if config.tie_word_embeddings {
+            0
+        } else {
+            config.vocab_size
+        };
+        let build = Build {
+            op,
+            config,
+            head_rows,
+        };
+        let transformer = Gpt2Model::build(build, init)?;
         let lm_head = if config.tie_word_embeddings {
             transformer.wte.weight.clone()
         } else {
             Parameter::new(init.weight(
+                build,
+                "lm_head.weight",
                 &[config.vocab_size, config.n_embd],
                 config.initializer_range,
             )?)

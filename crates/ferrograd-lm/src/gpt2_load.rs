@@ -414,7 +414,8 @@ impl<T: Scalar> Gpt2LmHeadModel<T> {
     /// # Errors
     /// [`LmError::Checkpoint`] listing every problem of the config or of the tensors
     /// (missing, unexpected, mis-shaped); [`LmError::Io`] / a tensor error for unreadable
-    /// files.
+    /// files; [`LmError::ModelTooLarge`] (from [`Gpt2LmHeadModel::zeros`]) when the memory
+    /// for the weights cannot be allocated.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let config = Gpt2Config::from_file(dir.join("config.json"))?;

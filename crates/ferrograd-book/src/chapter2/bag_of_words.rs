@@ -48,6 +48,40 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// Checks the settings of the labelled-file run (none when there is no `--data`
+    /// file: the book's example uses its own), without reading the file: the share held
+    /// out in `[0, 1)`, a positive finite learning rate, at least one step and one
+    /// document per step, and a `--data` path that is there.
+    ///
+    /// # Errors
+    /// A message naming the option and its value.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let Some(data) = &self.data else {
+            return Ok(());
+        };
+        if !(0.0..1.0).contains(&self.test_fraction) {
+            return Err(format!(
+                "--test-fraction {}: must be a share within [0, 1)",
+                self.test_fraction
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(format!(
+                "--lr {}: must be a positive finite learning rate",
+                self.lr
+            ));
+        }
+        if self.steps == 0 {
+            return Err("--steps 0: must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("--batch-size 0: must be at least 1".into());
+        }
+        crate::files::check_input_file("data", data)
+    }
+}
+
 /// A confusion matrix and accuracy (serialisable).
 #[derive(Debug, Clone, Serialize)]
 pub struct Confusion {

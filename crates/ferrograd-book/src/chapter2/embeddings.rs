@@ -47,6 +47,25 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// Checks the sizes word2vec needs at least 1 of: `--dim`, `--epochs`, `--threads`.
+    ///
+    /// # Errors
+    /// A message naming the option and its value.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for (option, value) in [
+            ("dim", self.dim),
+            ("epochs", self.epochs),
+            ("threads", self.threads),
+        ] {
+            if value == 0 {
+                return Err(format!("--{option} 0: must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// §2.2's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Embeddings {

@@ -131,6 +131,54 @@ pub struct Options {
     pub count_lm: count_lm::Settings,
 }
 
+impl Options {
+    /// Checks the options that `sections` use, reading no file (only whether the
+    /// `--corpus` and `--data` paths are there): what the program does before it makes
+    /// the output folder, so a usage error leaves none. Each section's own run checks the
+    /// same again (its library's checks).
+    ///
+    /// ```
+    /// use ferrograd_book::chapter2::{Options, Section};
+    /// let mut options = Options::default();
+    /// assert!(options.check(&Section::ALL).is_ok());
+    /// options.count_lm.n = 0;
+    /// assert_eq!(options.check(&[Section::BagOfWords]), Ok(())); // count-lm does not run
+    /// let message = options.check(&[Section::CountLm]).unwrap_err();
+    /// assert_eq!(&message[..25], "count-lm: invalid n = 0 (");
+    /// ```
+    ///
+    /// # Errors
+    /// A message naming the first section with a bad option (as the section's own errors
+    /// do), the option and its value.
+    pub fn check(&self, sections: &[Section]) -> std::result::Result<(), String> {
+        for &section in sections {
+            self.check_section(section)
+                .map_err(|e| format!("{}: {e}", section.name()))?;
+        }
+        Ok(())
+    }
+
+    fn check_section(&self, section: Section) -> std::result::Result<(), String> {
+        match section {
+            Section::BagOfWords => return self.bag_of_words.check(),
+            Section::WordEmbeddings => self.embeddings.check()?,
+            Section::CountLm | Section::Evaluation => {
+                if self.count_lm.n == 0 {
+                    return Err(
+                        "invalid n = 0 (option --n): the highest n-gram order must be \
+                                at least 1 (unigrams)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        match &self.corpus {
+            Some(corpus) => crate::files::check_input_file("corpus", corpus),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What running a section produced.
 #[derive(Debug, Clone)]
 pub struct Output {

@@ -121,6 +121,108 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Checks the options that `sections` use: what the program does before it makes
+    /// the output folder — where the built-in model and the adapters go — so a usage
+    /// error leaves none. The `--model` and `--data` folders must hold the files their
+    /// readers open; `--epochs` must be at least 1 for the sections that train; the
+    /// `gpt2` section's `--prompt` must be at least one token and at most the model's
+    /// context (for that count this reads the model's `config.json` and tokenizer, the
+    /// built-in one's from the program).
+    ///
+    /// ```
+    /// use ferrograd_book::chapter5::{Options, Section};
+    /// let options = Options { prompt: String::new(), ..Options::default() };
+    /// assert!(options.check(&[Section::Gpt2]).unwrap_err().contains("--prompt"));
+    /// assert_eq!(options.check(&[Section::Sampling]), Ok(())); // no prompt there
+    /// ```
+    ///
+    /// # Errors
+    /// A message naming the first section with a bad option (as the section's own errors
+    /// do), the option and its value.
+    pub fn check(&self, sections: &[Section]) -> std::result::Result<(), String> {
+        for &section in sections {
+            self.check_section(section)
+                .map_err(|e| format!("{}: {e}", section.name()))?;
+        }
+        Ok(())
+    }
+
+    fn check_section(&self, section: Section) -> std::result::Result<(), String> {
+        let uses = |these: &[Section]| these.contains(&section);
+        if uses(&[Section::Gpt2]) && self.prompt.is_empty() {
+            return Err(
+                "--prompt \"\": the gpt2 section continues a prompt; give at least one character"
+                    .into(),
+            );
+        }
+        if uses(&[Section::Finetune, Section::Lora, Section::Classifier]) && self.epochs == 0 {
+            return Err(
+                "--epochs 0: must be at least 1 (passes over the training examples)".into(),
+            );
+        }
+        if let Some(dir) = &self.model
+            && uses(&[Section::Gpt2, Section::Finetune, Section::Lora])
+        {
+            check_folder(
+                "model",
+                dir,
+                "a Hugging Face GPT-2 checkpoint folder",
+                &[
+                    &["config.json"],
+                    &["model.safetensors"],
+                    &["tokenizer.json", "vocab.json + merges.txt"],
+                ],
+            )?;
+        }
+        if let Some(dir) = &self.data
+            && uses(&[Section::Finetune, Section::Lora, Section::Classifier])
+        {
+            check_folder(
+                "data",
+                dir,
+                "the emotion data folder",
+                &[&["train.txt"], &["val.txt"], &["test.txt"]],
+            )?;
+        }
+        if uses(&[Section::Gpt2]) {
+            self.check_prompt_fits()?;
+        }
+        Ok(())
+    }
+
+    /// The `gpt2` section's prompt fits the model's context (generation refuses a longer
+    /// one).
+    fn check_prompt_fits(&self) -> std::result::Result<(), String> {
+        let (config, tok) = match &self.model {
+            None => {
+                let text = std::str::from_utf8(TINY[0].1).map_err(|e| e.to_string())?;
+                let config = Gpt2Config::from_json(text, "built-in config.json");
+                let tok = ByteLevelBpe::from_hf(TINY[2].1, TINY[3].1).map_err(|e| e.to_string());
+                (config.map_err(|e| e.to_string())?, tok?)
+            }
+            Some(dir) => {
+                let named = |e: ferrograd::lm::LmError| format!("--model {}: {e}", dir.display());
+                let config = Gpt2Config::from_file(dir.join("config.json")).map_err(named)?;
+                (config, load_tokenizer(dir).map_err(named)?)
+            }
+        };
+        let tokens = tok.encode(&self.prompt).len();
+        if tokens > config.n_positions {
+            let shown: String = self.prompt.chars().take(40).collect();
+            let more = if shown.len() < self.prompt.len() {
+                "…"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "--prompt {shown:?}{more} ({tokens} tokens): longer than the model's context of \
+                 {} positions",
+                config.n_positions
+            ));
+        }
+        Ok(())
+    }
+
     /// Small settings for `ferrograd-book all` (seconds, not minutes).
     pub fn small() -> Self {
         Self {
@@ -129,6 +231,43 @@ impl Options {
             ..Self::default()
         }
     }
+}
+
+/// Checks that `dir`, given as `--option`, is a folder holding, for each entry of
+/// `needed`, one of its alternatives (`"a + b"`: both files).
+fn check_folder(
+    option: &str,
+    dir: &Path,
+    what: &str,
+    needed: &[&[&str]],
+) -> std::result::Result<(), String> {
+    match std::fs::metadata(dir) {
+        Err(e) => return Err(format!("--{option} {}: {e}", dir.display())),
+        Ok(m) if !m.is_dir() => {
+            return Err(format!(
+                "--{option} {}: not a folder ({what} expected)",
+                dir.display()
+            ));
+        }
+        Ok(_) => {}
+    }
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|alternatives| {
+            !alternatives
+                .iter()
+                .any(|alt| alt.split(" + ").all(|name| dir.join(name).is_file()))
+        })
+        .map(|alternatives| alternatives.join(" or "))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "--{option} {}: not {what}: no {}",
+        dir.display(),
+        missing.join(", no ")
+    ))
 }
 
 /// What running a section produced.
