@@ -404,7 +404,7 @@ impl<T: Scalar> CausalLm<T> for DecoderLanguageModel<T> {
     /// Greedy decoding with the KV cache (the notebook's `generate_text`, same tokens):
     /// the prompt in one pass, then one token at a time. A prompt longer than the context
     /// keeps its last `max_positions` tokens, and generation stops when the next token
-    /// would need a position past the context: as in [`crate::generate`], the last new
+    /// would need a position past the context: as in [`crate::generate()`], the last new
     /// token is never fed back, so a full context still gives one more token.
     fn generate_greedy(
         &self,
