@@ -286,12 +286,28 @@ impl Word2Vec {
         let dim = config.dim;
         let v = vocab.len();
         let mut seeder = ferrograd_tensor::Rng::new(config.seed);
+        // Two tables of v × dim: a size that cannot be allocated is an error, not an abort.
+        let too_large = |why: String| {
+            invalid(
+                "Word2Vec::train",
+                "dim",
+                dim,
+                format!("two tables of {v} words × {dim} f32 cannot be allocated: {why}"),
+            )
+        };
+        let len = v
+            .checked_mul(dim)
+            .filter(|&n| n.checked_mul(2 * size_of::<f32>()).is_some())
+            .ok_or_else(|| too_large("the size overflows".into()))?;
+        let (mut input, mut output) = (Vec::<f32>::new(), Vec::<f32>::new());
+        input
+            .try_reserve_exact(len)
+            .and_then(|()| output.try_reserve_exact(len))
+            .map_err(|e| too_large(e.to_string()))?;
         // gensim's initialisation: uniform in [−0.5/dim, 0.5/dim) for inputs, zeros for
         // outputs.
-        let input: Vec<f32> = (0..v * dim)
-            .map(|_| (seeder.next_f32() - 0.5) / dim as f32)
-            .collect();
-        let output = vec![0.0f32; v * dim];
+        input.extend((0..len).map(|_| (seeder.next_f32() - 0.5) / dim as f32));
+        output.resize(len, 0.0);
         let mut model = Self {
             vocab,
             counts,
@@ -779,6 +795,26 @@ mod tests {
             let (c, _) = Word2Vec::train(&toy(), &Word2VecConfig { seed: 2, ..config }).unwrap();
             assert_ne!(a.input_vectors(), c.input_vectors());
             assert!(a.input_vectors().iter().all(|x| x.is_finite()));
+        }
+    }
+
+    #[test]
+    fn tables_too_large_to_allocate_are_errors_naming_dim() {
+        // 9 words × 2^61 overflows the element count; 9 × 2^44 f32 (2^51 bytes a table)
+        // is past what the allocator can reserve on a 47/48-bit address space, and past
+        // what the kernel's overcommit heuristic grants anywhere.
+        for dim in [1usize << 61, 1 << 44] {
+            let config = Word2VecConfig {
+                dim,
+                min_count: 1,
+                ..Word2VecConfig::default()
+            };
+            let e = Word2Vec::train(&toy(), &config).unwrap_err();
+            assert!(
+                matches!(e, LmError::InvalidConfig { name: "dim", .. }),
+                "{e}"
+            );
+            assert!(e.to_string().contains("cannot be allocated"), "{e}");
         }
     }
 
