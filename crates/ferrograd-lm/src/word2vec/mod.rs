@@ -800,7 +800,7 @@ mod tests {
 
     #[test]
     fn tables_too_large_to_allocate_are_errors_naming_dim() {
-        // 9 words × 2^61 overflows the element count; 9 × 2^44 f32 (2^51 bytes a table)
+        // 9 words × 2^61 overflows the element count; 9 × 2^44 f32 (~2^49 bytes a table)
         // is past what the allocator can reserve on a 47/48-bit address space, and past
         // what the kernel's overcommit heuristic grants anywhere.
         for dim in [1usize << 61, 1 << 44] {
