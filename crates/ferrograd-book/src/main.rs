@@ -245,7 +245,7 @@ struct EmbeddingArgs {
 
 #[derive(Debug, Args)]
 struct CountArgs {
-    /// The maximum n-gram order
+    /// The maximum n-gram order (1 to 64; one model is trained per order)
     #[arg(long, short, default_value_t = 5)]
     n: usize,
     /// A prompt to continue (repeat for several)
@@ -257,7 +257,7 @@ struct CountArgs {
 /// sentences, not prompts).
 #[derive(Debug, Args)]
 struct EvaluationArgs {
-    /// The maximum n-gram order
+    /// The maximum n-gram order (1 to 64; one model is trained per order)
     #[arg(long, short, default_value_t = 5)]
     n: usize,
 }

@@ -366,6 +366,10 @@ fn chapter2_option_errors_leave_no_output_folder() {
             "evaluation: invalid n = 0 (option --n)".into(),
         ),
         (
+            vec!["chapter2", "count-lm", "-n", "100000000000"],
+            "count-lm: invalid n = 100000000000 (option --n): at most 64".into(),
+        ),
+        (
             vec!["chapter2", "--corpus", missing, "count-lm"],
             format!("--corpus {missing}"),
         ),

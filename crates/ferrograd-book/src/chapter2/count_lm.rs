@@ -18,6 +18,12 @@ use crate::plot::{self, Figures, palette, size};
 /// The book's example text for §2.5.
 pub const BOOK_TEXT: &str = "language models are powerful language models are useful";
 
+/// The highest order `--n` accepts. The section trains and evaluates a model for every
+/// order up to `n` and prints a row for each; the book's is 5, and past a few dozen every
+/// n-gram of real text is seen once, so higher orders only cost time (an `n` of 10¹¹
+/// would never finish).
+pub const MAX_ORDER: usize = 64;
+
 /// Settings of the corpus model.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {

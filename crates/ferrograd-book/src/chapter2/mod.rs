@@ -170,6 +170,14 @@ impl Options {
                             .into(),
                     );
                 }
+                if self.count_lm.n > count_lm::MAX_ORDER {
+                    return Err(format!(
+                        "invalid n = {} (option --n): at most {}; the section trains, \
+                         evaluates and reports one model per order 1..=n",
+                        self.count_lm.n,
+                        count_lm::MAX_ORDER
+                    ));
+                }
             }
         }
         match &self.corpus {
