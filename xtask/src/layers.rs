@@ -163,8 +163,8 @@ mod tests {
         assert!(errors[0].reason.contains("missing from the layer table"));
     }
 
-    #[test]
-    fn real_workspace_passes() {
+    /// `cargo metadata` of this workspace.
+    fn workspace_metadata() -> Value {
         let output = std::process::Command::new(env!("CARGO"))
             .args([
                 "metadata",
@@ -177,8 +177,12 @@ mod tests {
             .output()
             .expect("cargo metadata runs");
         assert!(output.status.success());
-        let m: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(check(&m), Ok(()));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    #[test]
+    fn real_workspace_passes() {
+        assert_eq!(check(&workspace_metadata()), Ok(()));
     }
 
     #[test]
@@ -207,18 +211,7 @@ mod tests {
             "/../docs/ARCHITECTURE.md"
         ))
         .expect("docs/ARCHITECTURE.md exists");
-        let output = std::process::Command::new(env!("CARGO"))
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--offline",
-            ])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .output()
-            .expect("cargo metadata runs");
-        let m: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let m = workspace_metadata();
         let short = |name: &str| name.strip_prefix("ferrograd-").unwrap_or(name).to_string();
         for package in m["packages"].as_array().unwrap() {
             let name = package["name"].as_str().unwrap();

@@ -106,7 +106,7 @@ impl<T: Scalar> BackwardOp<T> for NarrowBackward {
         let mut data = storage::zeroed_buffer::<T>(checked_numel(shape).unwrap_or(0));
         let window =
             Layout::contiguous(shape).narrow(self.axis, self.start, grad.shape()[self.axis]);
-        copy_into(&mut data, &window, grad);
+        write_window(&mut data, &window, grad, Write::Copy);
         Ok(vec![Some(Tensor::from_vec_unchecked(data, shape))])
     }
 
@@ -128,29 +128,9 @@ impl<T: Scalar> BackwardOp<T> for NarrowBackward {
         // the padded add (and PyTorch) would make it +0.0: the sign of a zero gradient.
         let window =
             Layout::contiguous(shape).narrow(self.axis, self.start, grad.shape()[self.axis]);
-        add_into_window(data, &window, grad);
+        write_window(data, &window, grad, Write::Add);
         Ok(true)
     }
-}
-
-/// Adds `src` (any layout) into `dst` at the positions `dst_layout` describes.
-fn add_into_window<T: Scalar>(dst: &mut [T], dst_layout: &Layout, src: &Tensor<T>) {
-    let src_layout = src.layout();
-    let data = src.storage_data();
-    for_each_run(
-        dst_layout.shape(),
-        [dst_layout.strides(), src_layout.strides()],
-        [dst_layout.offset(), src_layout.offset()],
-        |len, [d, s], [ds, ss]| {
-            if ds == 1 && ss == 1 {
-                super::binary::add_assign(&mut dst[d..d + len], &data[s..s + len]);
-            } else {
-                for i in 0..len {
-                    dst[d + i * ds] += data[s + i * ss];
-                }
-            }
-        },
-    );
 }
 
 struct ConcatBackward {
@@ -182,20 +162,42 @@ impl<T: Scalar> BackwardOp<T> for ConcatBackward {
     }
 }
 
-/// Writes `src` (any layout) into `dst` at the positions `dst_layout` describes.
-pub(crate) fn copy_into<T: Scalar>(dst: &mut [T], dst_layout: &Layout, src: &Tensor<T>) {
+/// How [`write_window`] puts each element in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// `dst = src`.
+    Copy,
+    /// `dst += src` (a gradient accumulated in place).
+    Add,
+}
+
+/// Writes `src` (any layout) into `dst` at the positions `dst_layout` describes, by
+/// copying or adding; contiguous runs at the CPU's widest vectors.
+pub(crate) fn write_window<T: Scalar>(
+    dst: &mut [T],
+    dst_layout: &Layout,
+    src: &Tensor<T>,
+    how: Write,
+) {
     let src_layout = src.layout();
     let data = src.storage_data();
     for_each_run(
         dst_layout.shape(),
         [dst_layout.strides(), src_layout.strides()],
         [dst_layout.offset(), src_layout.offset()],
-        |len, [d, s], [ds, ss]| {
-            if ds == 1 && ss == 1 {
-                dst[d..d + len].copy_from_slice(&data[s..s + len]);
-            } else {
+        |len, [d, s], [ds, ss]| match (how, ds == 1 && ss == 1) {
+            (Write::Copy, true) => dst[d..d + len].copy_from_slice(&data[s..s + len]),
+            (Write::Add, true) => {
+                super::binary::add_assign(&mut dst[d..d + len], &data[s..s + len])
+            }
+            (Write::Copy, false) => {
                 for i in 0..len {
                     dst[d + i * ds] = data[s + i * ss];
+                }
+            }
+            (Write::Add, false) => {
+                for i in 0..len {
+                    dst[d + i * ds] += data[s + i * ss];
                 }
             }
         },
@@ -431,7 +433,7 @@ impl<T: Scalar> Tensor<T> {
         let mut start = 0;
         for t in tensors {
             let size = t.shape()[a];
-            copy_into(&mut data, &full.narrow(a, start, size), t);
+            write_window(&mut data, &full.narrow(a, start, size), t, Write::Copy);
             start += size;
         }
         let sizes = tensors.iter().map(|t| t.shape()[a]).collect();
