@@ -77,14 +77,7 @@ fn a_usage_error_leaves_no_output_folder() {
         (&["chapter4", "model", "--heads", "3"][..], "--heads 3"),
         (&["chapter4", "rope", "--vocab", "2"][..], "--vocab"),
     ] {
-        let out_dir = missing_folder("bad-usage-newdir");
-        let out = run(args, &out_dir);
-        assert_refused(&out, message, &format!("{args:?}"));
-        assert!(
-            !out_dir.exists(),
-            "{args:?} made {} before refusing",
-            out_dir.display()
-        );
+        assert_refused_before_out(args, message);
     }
 }
 

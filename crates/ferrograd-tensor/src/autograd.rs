@@ -272,38 +272,33 @@ impl<T: Scalar> Tensor<T> {
                 return Err(TensorError::GraphFreed { op: node.name });
             };
             // A one-input op may add its gradient into what its input has collected.
+            let mut added = false;
             if let [input] = edges.inputs.as_slice()
                 && input.requires_grad()
                 && let Some(mut pending) = grads.remove(&input.id())
             {
-                let added = edges.op.accumulate_input_grad(input, &grad, &mut pending)?;
+                added = edges.op.accumulate_input_grad(input, &grad, &mut pending)?;
                 grads.insert(input.id(), pending);
-                if added {
-                    if free {
-                        let released = guard.take();
-                        drop(guard);
-                        drop(released);
+            }
+            if !added {
+                let input_grads = edges.op.backward(&edges.inputs, &tensor, &grad)?;
+                if input_grads.len() != edges.inputs.len() {
+                    return Err(TensorError::BackwardArity {
+                        op: node.name,
+                        inputs: edges.inputs.len(),
+                        gradients: input_grads.len(),
+                    });
+                }
+                for (input, input_grad) in edges.inputs.iter().zip(input_grads) {
+                    let Some(input_grad) = input_grad else {
+                        continue;
+                    };
+                    if !input.requires_grad() {
+                        continue;
                     }
-                    continue;
+                    let input_grad = reduce_to_shape(node.name, input_grad, input.shape())?;
+                    accumulate_into(&mut grads, input.id(), input_grad, node.name)?;
                 }
-            }
-            let input_grads = edges.op.backward(&edges.inputs, &tensor, &grad)?;
-            if input_grads.len() != edges.inputs.len() {
-                return Err(TensorError::BackwardArity {
-                    op: node.name,
-                    inputs: edges.inputs.len(),
-                    gradients: input_grads.len(),
-                });
-            }
-            for (input, input_grad) in edges.inputs.iter().zip(input_grads) {
-                let Some(input_grad) = input_grad else {
-                    continue;
-                };
-                if !input.requires_grad() {
-                    continue;
-                }
-                let input_grad = reduce_to_shape(node.name, input_grad, input.shape())?;
-                accumulate_into(&mut grads, input.id(), input_grad, node.name)?;
             }
             if free {
                 // Dropped outside the lock: dropping inputs may free a long chain.
