@@ -2,11 +2,13 @@
 //!
 //! `ferrograd-tensor` multiplies tensors through [`gemm`] on views of its own storage. A
 //! large product is split into one sequential faer product per thread by the stack's
-//! partitioner ([`crate::cpu::partition`]); the threshold is
+//! partitioner ([`crate::cpu::partition`]): over its output's longer side, or, when the
+//! inner dimension is much longer than the output ([`SPLIT_INNER_RATIO`]), over the inner
+//! dimension with the partial products added at the end. The threshold is
 //! [`crate::cpu::thresholds::gemm_threshold`].
 
-use crate::cpu::partition;
 use crate::cpu::thresholds::{GEMM_MIN_BLOCK, gemm_parallel, gemm_threshold};
+use crate::cpu::{partition, pool};
 use crate::{LinalgError, Scalar};
 
 pub use crate::cpu::threads::{THREADS_ENV, num_threads, set_num_threads};
@@ -308,7 +310,9 @@ impl<'a, T: Scalar> MatViewMut<'a, T> {
 }
 
 /// `dst = alpha * lhs * rhs`, or `dst += alpha * lhs * rhs` when `accumulate`, on faer's
-/// kernels. Sequential or parallel by [`use_parallel`].
+/// kernels. Sequential or parallel by [`use_parallel`]; a parallel product sums in a
+/// different order than the sequential one when it is split over the inner dimension
+/// (see the module documentation), so the two then agree to rounding, not to the bit.
 ///
 /// ```
 /// use ferrograd_linalg::kernel::{gemm, MatView, MatViewMut};
@@ -354,10 +358,14 @@ pub fn gemm<T: Scalar>(
         unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
         return Ok(());
     }
+    let views = SendViews { d, l, r };
+    if lhs.cols >= SPLIT_INNER_RATIO * d.rows.max(d.cols) {
+        split_inner(views, alpha, accumulate);
+        return Ok(());
+    }
     // Parallel: split the output along its longer side into one block per thread, each
     // a sequential product, on the spinning pool (see `crate::cpu::pool` for why not
     // rayon).
-    let views = SendViews { d, l, r };
     let split_rows = d.rows >= d.cols;
     let len = if split_rows { d.rows } else { d.cols };
     partition::ranges(len, num_threads(), GEMM_MIN_BLOCK, &|range| {
@@ -383,6 +391,113 @@ pub fn gemm<T: Scalar>(
         unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
     });
     Ok(())
+}
+
+/// A parallel product whose inner dimension is at least this many times its output's
+/// longer side is split over the inner dimension instead of the output.
+///
+/// A weight gradient `dW = gᵀ·x` of a layer over `B·T` rows is such a product (`[384, 128]`
+/// out of 1,024 rows in `lm_step`): split over its output, each thread reads every row of
+/// `g` and `x`, half of them written by the other thread's previous kernel, and works on
+/// a 64-row sliver; split over the rows, each thread reads the half it wrote and forms a
+/// whole partial product, and the partials are added once (`m·n` elements, against
+/// `(m + n)·k / 2` read across threads the other way).
+pub const SPLIT_INNER_RATIO: usize = 2;
+
+/// `dst (+)= alpha · lhs · rhs` as one partial product per inner-dimension block: the first
+/// (on the calling thread) into `dst` itself, the others into scratch, added to `dst`
+/// afterwards, by row blocks on the same threads.
+fn split_inner<T: Scalar>(views: SendViews<T>, alpha: T, accumulate: bool) {
+    let SendViews { d, l, .. } = views;
+    let (rows, cols, inner) = (d.rows, d.cols, l.cols);
+    let parts = num_threads().min(inner / GEMM_MIN_BLOCK).max(1);
+    let chunk = inner.div_ceil(parts);
+    let parts = inner.div_ceil(chunk);
+    let size = rows * cols;
+    PARTIALS.with(|cell| {
+        // Taken out of the cell, so a nested call (none today) would get its own.
+        let mut words = cell.take();
+        // Words of 8 bytes hold any `Scalar` (f32, f64) at its alignment; the product
+        // writes every element before the sum below reads it, so no zeroing is needed.
+        let need = ((parts - 1) * size * size_of::<T>()).div_ceil(8);
+        if words.len() < need {
+            words.resize(need, 0);
+        }
+        let base = words.as_mut_ptr().cast::<T>();
+        let scratch = SendViews {
+            d: RawMatMut {
+                ptr: base,
+                rows,
+                cols,
+                row_stride: cols as isize,
+                col_stride: 1,
+            },
+            l: views.l,
+            r: views.r,
+        };
+        pool::run(parts, &|part| {
+            let SendViews {
+                mut d,
+                mut l,
+                mut r,
+            } = views.get();
+            let start = part * chunk;
+            let len = chunk.min(inner - start);
+            l.ptr = l.ptr.wrapping_offset(start as isize * l.col_stride);
+            l.cols = len;
+            r.ptr = r.ptr.wrapping_offset(start as isize * r.row_stride);
+            r.rows = len;
+            let accumulate = if part == 0 {
+                accumulate
+            } else {
+                d = scratch.get().d;
+                d.ptr = d.ptr.wrapping_add((part - 1) * size);
+                false
+            };
+            // SAFETY: `l` and `r` are sub-views of the checked operands (`start + len
+            // <= inner`); `d` is either the checked, unique `dst` (part 0 only) or this
+            // part's own block of the scratch, which holds `size` elements per part.
+            unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+        });
+        if parts > 1 {
+            partition::ranges(rows, num_threads(), 1, &|range| {
+                let (d, partials) = (views.get().d, scratch.get().d.ptr);
+                for part in 0..parts - 1 {
+                    for i in range.clone() {
+                        // SAFETY: row `i` of part `part` lies in the scratch, written
+                        // in full by that part's product above.
+                        let from = unsafe {
+                            std::slice::from_raw_parts(
+                                partials.add(part * size + i * cols).cast_const(),
+                                cols,
+                            )
+                        };
+                        let row = d.ptr.wrapping_offset(i as isize * d.row_stride);
+                        if d.col_stride == 1 {
+                            // SAFETY: row `i` of the checked `dst`, contiguous; the row
+                            // blocks are disjoint and nothing else touches `dst` now.
+                            let to = unsafe { std::slice::from_raw_parts_mut(row, cols) };
+                            for (t, &f) in to.iter_mut().zip(from) {
+                                *t += f;
+                            }
+                        } else {
+                            for (j, &f) in from.iter().enumerate() {
+                                // SAFETY: as above, element `(i, j)` of `dst`.
+                                unsafe { *row.wrapping_offset(j as isize * d.col_stride) += f };
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        cell.set(words);
+    });
+}
+
+thread_local! {
+    /// The scratch of [`split_inner`]'s partial products, kept between calls (a fresh
+    /// allocation of this size costs page faults on every product).
+    static PARTIALS: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 mod common;
 
 use common::{assert_close, naive_product, product_tol, to_f64};
-use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
+use ferrograd_linalg::kernel::{
+    MatView, MatViewMut, SPLIT_INNER_RATIO, gemm, parallel_threshold, use_parallel,
+};
 use ferrograd_linalg::{Matrix, Scalar, Vector, set_num_threads};
 
 /// Smallest square size whose product runs in parallel with 2 threads.
@@ -101,6 +103,79 @@ fn views<'a, T: Scalar>(
     (av, if b_transposed { bv.transpose() } else { bv })
 }
 
+/// A product whose inner dimension is much longer than its output (a weight gradient
+/// `gᵀ·x` over many rows) is split over the inner dimension, one partial product per
+/// thread added at the end: at 2 and 3 threads, into a row-major and into a column-major
+/// (strided) output, replacing and accumulating, every element against the naive product
+/// and the sequential one.
+fn check_inner_split<T: Scalar>() {
+    // Odd sizes: uneven inner blocks (1031 = 516 + 515, or 344 + 344 + 343).
+    let (m, k, n) = (131usize, 1031usize, 127usize);
+    assert!(k >= SPLIT_INNER_RATIO * m.max(n));
+    // `A` is the transposed view of a row-major [k, m] buffer, as `gᵀ` in a weight
+    // gradient; `B` is row-major [k, n].
+    let g = block_zero_values::<T>(k, m, 31);
+    let x = block_zero_values::<T>(k, n, 32);
+    let a = MatView::row_major(&g, k, m).unwrap().transpose();
+    let b = MatView::row_major(&x, k, n).unwrap();
+    let (exact, s) = naive_product(&a, &b);
+    let half = T::from_f64(0.5);
+    for threads in [2, 3] {
+        for col_major in [false, true] {
+            for accumulate in [false, true] {
+                let what = format!(
+                    "{} inner split, {threads} threads, col_major={col_major}, \
+                     accumulate={accumulate}",
+                    T::DTYPE
+                );
+                let run = |threads: usize| -> Vec<T> {
+                    set_num_threads(threads);
+                    assert_eq!(use_parallel::<T>(m, n, k), threads > 1, "{what}");
+                    let mut out = vec![T::ONE; m * n];
+                    let dst = if col_major {
+                        MatViewMut::new(&mut out, 0, m, n, 1, m as isize).unwrap()
+                    } else {
+                        MatViewMut::row_major(&mut out, m, n).unwrap()
+                    };
+                    gemm(dst, a, b, half, accumulate).unwrap();
+                    // Back to row-major order for the comparison.
+                    (0..m * n)
+                        .map(|e| {
+                            if col_major {
+                                out[(e % n) * m + e / n]
+                            } else {
+                                out[e]
+                            }
+                        })
+                        .collect()
+                };
+                let (par, seq) = (run(threads), run(1));
+                let start = if accumulate { 1.0 } else { 0.0 };
+                let want: Vec<f64> = exact.iter().map(|c| start + 0.5 * c).collect();
+                // Each result is within (k + 2)·ε·S/2 of the exact product, plus an ulp
+                // or two of the accumulated 1.0 and of the partials' final sum.
+                let tol: Vec<f64> = s
+                    .iter()
+                    .map(|&s| 0.5 * product_tol::<T>(k, s) + 2.0 * T::EPSILON.to_f64())
+                    .collect();
+                assert_close(
+                    &format!("{what}: parallel vs naive"),
+                    &to_f64(&par),
+                    &want,
+                    &tol,
+                );
+                assert_close(
+                    &format!("{what}: sequential vs naive"),
+                    &to_f64(&seq),
+                    &want,
+                    &tol,
+                );
+            }
+        }
+    }
+    set_num_threads(2);
+}
+
 /// Parallel vs sequential on every element, and both vs a naive reference on a sample
 /// of about 1% of the elements (the full naive product of a `1024³` problem would take
 /// minutes at the test profile's optimisation level).
@@ -164,6 +239,8 @@ fn check<T: Scalar>(n: usize) {
 fn parallel_products_match_sequential_and_naive() {
     check::<f32>(parallel_size::<f32>());
     check::<f64>(parallel_size::<f64>());
+    check_inner_split::<f32>();
+    check_inner_split::<f64>();
 
     // The high-level API goes through the same kernel.
     set_num_threads(2);

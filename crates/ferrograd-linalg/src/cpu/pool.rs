@@ -9,11 +9,17 @@
 //! workers spin for [`SPIN`] before sleeping, so the next kernel of the step finds them
 //! awake.
 //!
-//! Tasks are handed out from one shared counter, so a worker that wakes late costs
-//! nothing: the caller simply runs the remaining tasks itself, and a job is never slower
-//! than running its tasks in a loop by more than the handshake (well under a
-//! microsecond). One job runs at a time; a call made while another is running (from
-//! another thread, or from inside a task) runs its tasks on the calling thread.
+//! Tasks are handed out from both ends of one shared range: the caller takes them from
+//! the front, the workers from the back. A worker that wakes late costs nothing (the
+//! caller simply runs the remaining tasks itself, and a job is never slower than running
+//! its tasks in a loop by more than the handshake, well under a microsecond), and when
+//! both are running, the caller gets the first part of every job and the worker the
+//! last. Kernels cut their output in order (rows, chunks, a product's row blocks), so
+//! the data one kernel writes on a core is mostly what the next kernel reads on the same
+//! core; with a shared counter the pieces went to whichever thread came first, and on a
+//! VM whose two vCPUs sit on different dies every such piece crossed between them.
+//! One job runs at a time; a call made while another is running (from another thread,
+//! or from inside a task) runs its tasks on the calling thread.
 //!
 //! ```
 //! use ferrograd_linalg::cpu::pool;
@@ -38,11 +44,12 @@ use std::time::{Duration, Instant};
 /// How long an idle worker spins, waiting for the next job, before it sleeps.
 pub const SPIN: Duration = Duration::from_millis(5);
 
-/// One job: `tasks` calls of `body`, handed out from `next`.
+/// One job: calls of `body`, one per task, handed out from the two ends of `unclaimed`.
 struct Job<'a> {
     body: &'a (dyn Fn(usize) + Sync),
-    tasks: usize,
-    next: AtomicUsize,
+    /// The tasks not yet taken, `front..back`, packed as `front | back << 32` so that
+    /// one compare-and-swap claims a task from either end.
+    unclaimed: AtomicU64,
     done: AtomicUsize,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
@@ -50,19 +57,39 @@ struct Job<'a> {
 impl Job<'_> {
     /// Runs every task on the calling thread, then re-raises the first panic, if any.
     fn run_here(self) {
-        self.work();
+        self.work(End::Front);
         if let Some(payload) = self.panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
             resume_unwind(payload);
         }
     }
 
-    /// Runs tasks until none are left; a panic is kept for the caller to re-raise.
-    fn work(&self) {
+    /// Claims the next task from `end`, or `None` when every task is taken.
+    fn claim(&self, end: End) -> Option<usize> {
+        let mut current = self.unclaimed.load(SeqCst);
         loop {
-            let task = self.next.fetch_add(1, SeqCst);
-            if task >= self.tasks {
-                return;
+            let (front, back) = (current & u64::from(u32::MAX), current >> 32);
+            if front >= back {
+                return None;
             }
+            let (task, next) = match end {
+                End::Front => (front, current + 1),
+                End::Back => (back - 1, current - (1 << 32)),
+            };
+            match self
+                .unclaimed
+                .compare_exchange_weak(current, next, SeqCst, SeqCst)
+            {
+                // Lossless: `task < back <= u32::MAX`.
+                Ok(_) => return Some(task as usize),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Runs tasks taken from `end` until none are left; a panic is kept for the caller
+    /// to re-raise.
+    fn work(&self, end: End) {
+        while let Some(task) = self.claim(end) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.body)(task))) {
                 let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
                 slot.get_or_insert(payload);
@@ -70,6 +97,13 @@ impl Job<'_> {
             self.done.fetch_add(1, SeqCst);
         }
     }
+}
+
+/// Which end of a job's tasks a thread takes from: the caller the front, workers the back.
+#[derive(Clone, Copy)]
+enum End {
+    Front,
+    Back,
 }
 
 struct Shared {
@@ -161,7 +195,7 @@ fn worker_loop(shared: &'static Shared, index: usize) {
         if !job.is_null() {
             // SAFETY: `job` points at a `Job` that its caller keeps alive until `active`
             // is back to zero, which it cannot be while this worker is counted.
-            unsafe { (*job).work() };
+            unsafe { (*job).work(End::Back) };
         }
         served = epoch;
         shared.active.fetch_sub(1, SeqCst);
@@ -178,6 +212,16 @@ fn spin_or_yield(spins: &mut u32) {
     }
 }
 
+/// The most tasks one job hands out: its range is packed in two 32-bit halves.
+const MOST_TASKS: usize = u32::MAX as usize;
+
+/// `tasks` cut into consecutive rounds of at most `most`: `(first task, count)` each.
+fn rounds(tasks: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..tasks)
+        .step_by(most.max(1))
+        .map(move |start| (start, (tasks - start).min(most.max(1))))
+}
+
 /// Runs `body(0) … body(tasks - 1)`, each exactly once, on the calling thread and up to
 /// [`num_threads`]` - 1` pool workers; returns when all have finished.
 ///
@@ -188,10 +232,17 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     if tasks == 0 {
         return;
     }
+    // More tasks than the packed range holds (never in the stack's kernels, which make a
+    // few per thread) run in rounds of the largest count it does.
+    if tasks > MOST_TASKS {
+        for (start, count) in rounds(tasks, MOST_TASKS) {
+            run(count, &|task| body(start + task));
+        }
+        return;
+    }
     let job = Job {
         body,
-        tasks,
-        next: AtomicUsize::new(0),
+        unclaimed: AtomicU64::new((tasks as u64) << 32),
         done: AtomicUsize::new(0),
         panic: Mutex::new(None),
     };
@@ -214,7 +265,7 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
             thread.unpark();
         }
     }
-    job.work();
+    job.work(End::Front);
     // A worker holding a task may have been preempted (more runnable threads than
     // cores): after a short spin, yield so it can run on this core if it must.
     let mut spins = 0u32;
@@ -248,6 +299,40 @@ mod tests {
                 assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "{tasks} tasks");
             }
         }
+    }
+
+    #[test]
+    fn the_caller_takes_tasks_from_the_front_and_workers_from_the_back() {
+        let job = Job {
+            body: &|_| {},
+            unclaimed: AtomicU64::new(5 << 32),
+            done: AtomicUsize::new(0),
+            panic: Mutex::new(None),
+        };
+        let claims = [
+            (End::Front, Some(0)),
+            (End::Back, Some(4)),
+            (End::Back, Some(3)),
+            (End::Front, Some(1)),
+            (End::Front, Some(2)),
+            (End::Back, None),
+            (End::Front, None),
+        ];
+        for (step, (end, want)) in claims.into_iter().enumerate() {
+            assert_eq!(job.claim(end), want, "claim {step}");
+        }
+    }
+
+    #[test]
+    fn more_tasks_than_one_job_holds_run_in_rounds() {
+        let cut = |tasks, most| rounds(tasks, most).collect::<Vec<_>>();
+        assert_eq!(cut(10, 4), [(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(cut(8, 4), [(0, 4), (4, 4)]);
+        assert_eq!(cut(3, 4), [(0, 3)]);
+        assert_eq!(
+            cut(MOST_TASKS + 2, MOST_TASKS),
+            [(0, MOST_TASKS), (MOST_TASKS, 2)]
+        );
     }
 
     #[test]

@@ -29,8 +29,10 @@ pub const OPTIMIZER: usize = 1 << 16;
 ///
 /// Below it, starting the worker threads costs more than it saves. The value is `2^22`
 /// (about `161³`) for `f32` and `2^21` (`128³`) for `f64`; in addition the output must
-/// have at least [`GEMM_MIN_OUTPUT`] elements, because the product is split over the
-/// output, not over the inner dimension.
+/// have at least [`GEMM_MIN_OUTPUT`] elements: the product is split over the output
+/// (the measurement below), or, for an inner dimension at least
+/// [`SPLIT_INNER_RATIO`](crate::kernel::SPLIT_INNER_RATIO) times the output's longer
+/// side, over the inner dimension, where each thread then forms and adds a whole output.
 ///
 /// # Measurement
 ///
