@@ -7,12 +7,14 @@
 //! 2-vCPU VMs measured here it is not fixed: the same binary sees ~60–80 ns for a while
 //! and ~350–410 ns for another, as the host moves the vCPUs, and two-thread training
 //! steps move with it (`lm_step` ~17.5 ms against ~22–24 ms, for both PyTorch and us).
-//! Run it before and after a two-thread timing to know which regime the timing saw.
+//! Run it before and after a two-thread timing to know which regime the timing saw (the
+//! first line is often slow: the second vCPU wakes up).
 //!
 //! ```sh
 //! cargo run --release -p ferrograd-linalg --example core_round_trip
 //! ```
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -56,7 +58,10 @@ fn main() {
             value += 2;
         }
         let nanos = start.elapsed().as_nanos() as f64 / trips as f64;
-        println!("{nanos:.1} ns per round trip");
+        // A closed pipe (`| head`) ends the program quietly.
+        if writeln!(std::io::stdout(), "{nanos:.1} ns per round trip").is_err() {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
     stop.store(true, Ordering::Relaxed);
