@@ -87,21 +87,21 @@ struct Chapter5Args {
     /// a synthetic look-alike)
     #[arg(long, global = true, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Passes over the training examples
-    #[arg(long, global = true, default_value_t = 4)]
-    epochs: usize,
-    /// Use at most this many training examples (0: all)
-    #[arg(long, global = true, default_value_t = 0)]
-    max_train: usize,
-    /// Use at most this many test examples (0: all)
-    #[arg(long, global = true, default_value_t = 0)]
-    max_test: usize,
-    /// The prompt the `gpt2` section continues
-    #[arg(long, global = true, default_value = "Hello, my name is")]
-    prompt: String,
-    /// Seed of initial weights and draws
-    #[arg(long, global = true, default_value_t = 1)]
-    seed: u64,
+    /// Passes over the training examples [default: 4]
+    #[arg(long, global = true)]
+    epochs: Option<usize>,
+    /// Use at most this many training examples (0: all) [default: 0]
+    #[arg(long, global = true)]
+    max_train: Option<usize>,
+    /// Use at most this many test examples (0: all) [default: 0]
+    #[arg(long, global = true)]
+    max_test: Option<usize>,
+    /// The prompt the `gpt2` section continues [default: "Hello, my name is"]
+    #[arg(long, global = true)]
+    prompt: Option<String>,
+    /// Seed of initial weights and draws [default: 1]
+    #[arg(long, global = true)]
+    seed: Option<u64>,
     #[command(subcommand)]
     section: Option<Chapter5>,
 }
@@ -369,16 +369,33 @@ fn chapter2_sections(args: &Chapter2Args) -> Vec<chapter2::Section> {
 }
 
 fn chapter5_options(args: &Chapter5Args) -> chapter5::Options {
+    let default = chapter5::Options::default();
     chapter5::Options {
         model: args.model.clone(),
         data: args.data.clone(),
-        epochs: args.epochs,
-        max_train: args.max_train,
-        max_test: args.max_test,
-        prompt: args.prompt.clone(),
-        seed: args.seed,
-        ..chapter5::Options::default()
+        epochs: args.epochs.unwrap_or(default.epochs),
+        max_train: args.max_train.unwrap_or(default.max_train),
+        max_test: args.max_test.unwrap_or(default.max_test),
+        prompt: args.prompt.clone().unwrap_or(default.prompt.clone()),
+        seed: args.seed.unwrap_or(default.seed),
+        ..default
     }
+}
+
+/// The chapter-5 options given on the command line, by name (without `--`).
+fn chapter5_given(args: &Chapter5Args) -> Vec<&'static str> {
+    [
+        ("model", args.model.is_some()),
+        ("data", args.data.is_some()),
+        ("epochs", args.epochs.is_some()),
+        ("max-train", args.max_train.is_some()),
+        ("max-test", args.max_test.is_some()),
+        ("prompt", args.prompt.is_some()),
+        ("seed", args.seed.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect()
 }
 
 /// The chapter-5 sections a command runs: the one named, or all.
@@ -497,7 +514,11 @@ fn run(
 fn check_options(command: &Command) -> Result<(), String> {
     match command {
         Command::Chapter2(args) => chapter2_options(args).check(&chapter2_sections(args)),
-        Command::Chapter5(args) => chapter5_options(args).check(&chapter5_sections(args)),
+        Command::Chapter5(args) => {
+            let sections = chapter5_sections(args);
+            chapter5::check_given(&chapter5_given(args), &sections)?;
+            chapter5_options(args).check(&sections)
+        }
         Command::Chapter3(args) => args
             .options()
             .map(|_| ())

@@ -426,6 +426,23 @@ fn chapter5_option_errors_leave_no_output_folder() {
             vec!["chapter5", "classifier", "--data", missing],
             format!("--data {missing}"),
         ),
+        // An option no section of the command reads is refused, not ignored.
+        (
+            vec!["chapter5", "gpt2", "--epochs", "3"],
+            "gpt2: --epochs has no effect here (only finetune, lora, classifier read it)".into(),
+        ),
+        (
+            vec!["chapter5", "sampling", "--model", missing],
+            "sampling: --model has no effect here (only gpt2, finetune, lora read it)".into(),
+        ),
+        (
+            vec!["chapter5", "classifier", "--prompt", "Hi"],
+            "classifier: --prompt has no effect here (only gpt2 reads it)".into(),
+        ),
+        (
+            vec!["chapter5", "gpt2", "--seed", "7"],
+            "gpt2: --seed has no effect here".into(),
+        ),
         (
             vec!["chapter5", "finetune", "--data", empty],
             format!(

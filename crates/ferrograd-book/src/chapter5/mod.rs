@@ -61,6 +61,19 @@ impl Section {
         Section::Classifier,
     ];
 
+    /// The command-line options (without the leading `--`) this section reads; the
+    /// program refuses one that none of the sections it runs reads ([`check_given`]).
+    pub fn options(self) -> &'static [&'static str] {
+        match self {
+            Section::Gpt2 => &["model", "prompt"],
+            Section::Sampling => &["seed"],
+            Section::Finetune | Section::Lora => {
+                &["model", "data", "epochs", "max-train", "max-test", "seed"]
+            }
+            Section::Classifier => &["data", "epochs", "max-train", "max-test", "seed"],
+        }
+    }
+
     /// The subcommand that runs this section.
     pub fn name(self) -> &'static str {
         match self {
@@ -235,6 +248,41 @@ impl Options {
 
 /// Checks that `dir`, given as `--option`, is a folder holding, for each entry of
 /// `needed`, one of its alternatives (`"a + b"`: both files).
+/// Refuses a command-line option the user gave (`given`, names without `--`) that none
+/// of `sections` reads, so that it is not silently ignored: `chapter5 gpt2 --epochs 3`
+/// trains nothing, and says so.
+///
+/// ```
+/// use ferrograd_book::chapter5::{Section, check_given};
+/// assert!(check_given(&["epochs"], &Section::ALL).is_ok());
+/// let error = check_given(&["epochs"], &[Section::Gpt2]).unwrap_err();
+/// assert!(error.starts_with("gpt2: --epochs has no effect here"), "{error}");
+/// ```
+///
+/// # Errors
+/// The first such option, the sections that would run, and those that read it.
+pub fn check_given(given: &[&str], sections: &[Section]) -> std::result::Result<(), String> {
+    let names = |list: &mut dyn Iterator<Item = &Section>| -> String {
+        list.map(|s| s.name()).collect::<Vec<_>>().join(", ")
+    };
+    for &option in given {
+        if !sections.iter().any(|s| s.options().contains(&option)) {
+            let running = names(&mut sections.iter());
+            let readers: Vec<&Section> = Section::ALL
+                .iter()
+                .filter(|s| s.options().contains(&option))
+                .collect();
+            let verb = if readers.len() == 1 { "reads" } else { "read" };
+            let readers = names(&mut readers.into_iter());
+            return Err(format!(
+                "{running}: --{option} has no effect here (only {readers} {verb} it); leave \
+                 it out or name one of those sections"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_folder(
     option: &str,
     dir: &Path,
