@@ -418,8 +418,9 @@ fn head_kernel<T: Scalar>(
     };
     // The outputs: zeros (rows whose target is ignored keep a zero gradient), from the
     // tensor pool. Each row of ∂h is written by exactly one task (rows are distinct), so
-    // tasks share it through a raw pointer to disjoint rows; ∂W and ∂b are summed into
-    // one task at a time, in task order (`order`).
+    // tasks share it through a raw pointer to disjoint rows. ∂W and ∂b: the first task
+    // accumulates straight into them; each later one into its own partial, added to them
+    // in task order (`order`), after every earlier task is done with them.
     let (mut dh_t, mut dw_t, mut db_t) = if grad {
         (
             Tensor::<T>::try_zeros(&[rows, e])?,
@@ -450,11 +451,13 @@ fn head_kernel<T: Scalar>(
         WeightLayout::OutIn => MatView::row_major(w, v, e).map_err(linalg)?,
         WeightLayout::InOut => MatView::row_major(w, e, v).map_err(linalg)?.transpose(),
     };
-    // With one task, ∂W and ∂b accumulate straight into the outputs.
-    let direct = tasks == 1;
     pool::run(tasks, &|task| {
         let first = task * per_task * block_rows;
         let last = ((task + 1) * per_task * block_rows).min(n);
+        // The first task (on the calling thread) accumulates ∂W and ∂b straight into the
+        // zeroed outputs: the same sums, in the same order, as into a zeroed partial added
+        // to zeros, without the partial's 4 MB (V = 8,192) to clear and add.
+        let direct = task == 0;
         let partial_lens = if grad && !direct { v * e } else { 0 };
         let lens = [
             block_rows * e,
@@ -466,13 +469,13 @@ fn head_kernel<T: Scalar>(
         // Several tasks add their ∂W/∂b partials into the totals in task order (0, 1, …),
         // whatever order they finish in: floating-point sums then do not depend on the
         // scheduling, and a run repeats bit for bit.
-        let turn = (grad && !direct).then(|| Turn::new(&order, task));
+        let turn = (grad && tasks > 1).then(|| Turn::new(&order, task));
         let result = with_scratch::<T, _>(lens, true, |sc| -> Result<Partial> {
             let computed = (|| -> Result<Partial> {
                 let mut partial = Partial { loss_sum: 0.0 };
-                // SAFETY: with one task nothing else touches the totals; with several, each
-                // task writes only its own scratch here and adds it to the totals in its turn
-                // below.
+                // SAFETY: only the first task writes the totals here; every other task
+                // writes its own scratch and adds it to the totals in its turn below, which
+                // comes after the first task's (taken when it has finished).
                 let (dw_acc, db_acc): (&mut [T], &mut [T]) = if !grad {
                     (&mut [], &mut [])
                 } else if direct {
@@ -566,7 +569,7 @@ fn head_kernel<T: Scalar>(
             })();
             if let Some(turn) = turn {
                 turn.take(|| {
-                    if computed.is_ok() {
+                    if !direct && computed.is_ok() {
                         // SAFETY: the totals are written only in a task's turn, one task
                         // at a time.
                         unsafe {

@@ -1,13 +1,18 @@
 //! The fused head loss with several tasks gives the same gradients bit for bit on every
 //! run: the tasks' ∂W/∂b partials are added in task order, not in the order the tasks
-//! finish (which depends on scheduling). Its own test binary: it sets the thread count,
-//! which is process-wide.
+//! finish (which depends on scheduling), and the same gradients as one task to rounding.
+//! Its own test binary: it sets the thread count, which is process-wide.
 
 use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy};
 use ferrograd_tensor::{IdTensor, Rng, Tensor};
+use std::sync::Mutex;
+
+/// The thread count is process-wide: the tests of this file take turns.
+static THREADS: Mutex<()> = Mutex::new(());
 
 #[test]
 fn gradients_are_identical_run_to_run_with_eight_threads() {
+    let _turn = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     ferrograd_linalg::cpu::set_num_threads(8);
     let (rows, e, v): (usize, usize, usize) = (4000, 32, 64);
     // 16 blocks of rows: 8 tasks, each adding a partial ∂W and ∂b.
@@ -38,5 +43,40 @@ fn gradients_are_identical_run_to_run_with_eight_threads() {
         let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same(&again.0, &first.0), "∂W differs on run {i}");
         assert!(same(&again.1, &first.1), "∂b differs on run {i}");
+    }
+}
+
+#[test]
+fn eight_tasks_give_the_one_task_gradients_to_rounding() {
+    // The first task accumulates ∂W and ∂b straight into the outputs and the others add
+    // partials: the totals must be the one-task sums, whatever the split. f64, so that a
+    // different summation order moves them by ~1e-15 and a lost or doubled partial (1/8 of
+    // the total) cannot pass.
+    let _turn = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let (rows, e, v): (usize, usize, usize) = (4000, 16, 40);
+    let mut rng = Rng::new(11);
+    let targets = IdTensor::from((0..rows).map(|_| rng.below(v) as i64).collect::<Vec<_>>());
+    let h = Tensor::<f64>::randn(&[rows, e], 0.0, 1.0, &mut rng);
+    let w = Tensor::<f64>::randn(&[v, e], 0.0, 0.5, &mut rng);
+    let b = Tensor::<f64>::randn(&[v], 0.0, 0.5, &mut rng);
+    let run = |threads: usize| {
+        ferrograd_linalg::cpu::set_num_threads(threads);
+        let (h, w, b) = (
+            h.detach().set_requires_grad(true),
+            w.detach().set_requires_grad(true),
+            b.detach().set_requires_grad(true),
+        );
+        let loss = linear_cross_entropy(&h, &w, Some(&b), &targets, -100).unwrap();
+        let grads = loss.backward().unwrap();
+        [&h, &w, &b].map(|t| grads.get(t).unwrap().to_vec())
+    };
+    let (one, eight) = (run(1), run(8));
+    for (name, (a, b)) in ["∂h", "∂W", "∂b"].iter().zip(one.iter().zip(&eight)) {
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{name}: 1 vs 8 threads differ by {worst}");
     }
 }
