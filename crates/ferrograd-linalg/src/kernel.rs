@@ -359,7 +359,9 @@ pub fn gemm<T: Scalar>(
         return Ok(());
     }
     let views = SendViews { d, l, r };
-    if lhs.cols >= SPLIT_INNER_RATIO * d.rows.max(d.cols) {
+    if lhs.cols >= SPLIT_INNER_RATIO * d.rows.max(d.cols)
+        && d.rows * d.cols <= SPLIT_INNER_MAX_OUTPUT
+    {
         split_inner(views, alpha, accumulate);
         return Ok(());
     }
@@ -403,6 +405,11 @@ pub fn gemm<T: Scalar>(
 /// whole partial product, and the partials are added once (`m·n` elements, against
 /// `(m + n)·k / 2` read across threads the other way).
 pub const SPLIT_INNER_RATIO: usize = 2;
+
+/// The largest output (`m·n` elements) split over the inner dimension: each thread but
+/// the first needs a partial output of this size (4 MB in f32), so a larger one, whose
+/// output blocks are large enough to share the work anyway, is split over the output.
+pub const SPLIT_INNER_MAX_OUTPUT: usize = 1 << 20;
 
 /// `dst (+)= alpha · lhs · rhs` as one partial product per inner-dimension block: the first
 /// (on the calling thread) into `dst` itself, the others into scratch, added to `dst`

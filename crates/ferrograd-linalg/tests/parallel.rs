@@ -14,7 +14,8 @@ mod common;
 
 use common::{assert_close, naive_product, product_tol, to_f64};
 use ferrograd_linalg::kernel::{
-    MatView, MatViewMut, SPLIT_INNER_RATIO, gemm, parallel_threshold, use_parallel,
+    MatView, MatViewMut, SPLIT_INNER_MAX_OUTPUT, SPLIT_INNER_RATIO, gemm, parallel_threshold,
+    use_parallel,
 };
 use ferrograd_linalg::{Matrix, Scalar, Vector, set_num_threads};
 
@@ -111,7 +112,7 @@ fn views<'a, T: Scalar>(
 fn check_inner_split<T: Scalar>() {
     // Odd sizes: uneven inner blocks (1031 = 516 + 515, or 344 + 344 + 343).
     let (m, k, n) = (131usize, 1031usize, 127usize);
-    assert!(k >= SPLIT_INNER_RATIO * m.max(n));
+    assert!(k >= SPLIT_INNER_RATIO * m.max(n) && m * n <= SPLIT_INNER_MAX_OUTPUT);
     // `A` is the transposed view of a row-major [k, m] buffer, as `gᵀ` in a weight
     // gradient; `B` is row-major [k, n].
     let g = block_zero_values::<T>(k, m, 31);

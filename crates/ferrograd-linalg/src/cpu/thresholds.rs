@@ -32,7 +32,9 @@ pub const OPTIMIZER: usize = 1 << 16;
 /// have at least [`GEMM_MIN_OUTPUT`] elements: the product is split over the output
 /// (the measurement below), or, for an inner dimension at least
 /// [`SPLIT_INNER_RATIO`](crate::kernel::SPLIT_INNER_RATIO) times the output's longer
-/// side, over the inner dimension, where each thread then forms and adds a whole output.
+/// side and an output of at most
+/// [`SPLIT_INNER_MAX_OUTPUT`](crate::kernel::SPLIT_INNER_MAX_OUTPUT) elements, over the
+/// inner dimension, where each thread then forms and adds a whole output.
 ///
 /// # Measurement
 ///
