@@ -48,7 +48,10 @@ fn main() {
                 spins = spins.wrapping_add(1);
                 // The clock is read rarely: it costs about as much as a fast round trip.
                 if spins.is_multiple_of(1 << 16) && asked.elapsed() > Duration::from_secs(1) {
-                    println!("no echo within 1 s (is the other thread running?)");
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "no echo within 1 s (is the other thread running?)"
+                    );
                     stop.store(true, Ordering::Relaxed);
                     let _ = echo.join();
                     return;

@@ -359,9 +359,7 @@ pub fn gemm<T: Scalar>(
         return Ok(());
     }
     let views = SendViews { d, l, r };
-    if lhs.cols >= SPLIT_INNER_RATIO * d.rows.max(d.cols)
-        && d.rows * d.cols <= SPLIT_INNER_MAX_OUTPUT
-    {
+    if splits_inner::<T>(d.rows, d.cols, lhs.cols) {
         split_inner(views, alpha, accumulate);
         return Ok(());
     }
@@ -411,16 +409,35 @@ pub const SPLIT_INNER_RATIO: usize = 2;
 /// output blocks are large enough to share the work anyway, is split over the output.
 pub const SPLIT_INNER_MAX_OUTPUT: usize = 1 << 20;
 
+/// The most scratch (bytes) the inner-dimension split keeps per calling thread for its
+/// partial outputs: the parts are capped so that `(parts − 1)·m·n` elements fit.
+const SPLIT_INNER_SCRATCH: usize = 16 << 20;
+
+/// Whether [`gemm`] splits an `m×k · k×n` product over its inner dimension: a parallel
+/// product ([`use_parallel`]) whose `k` is at least [`SPLIT_INNER_RATIO`] times the
+/// output's longer side, with an output of at most [`SPLIT_INNER_MAX_OUTPUT`] elements.
+pub fn splits_inner<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
+    use_parallel::<T>(m, n, k)
+        && k >= SPLIT_INNER_RATIO.saturating_mul(m.max(n))
+        && m.saturating_mul(n) <= SPLIT_INNER_MAX_OUTPUT
+}
+
 /// `dst (+)= alpha · lhs · rhs` as one partial product per inner-dimension block: the first
-/// (on the calling thread) into `dst` itself, the others into scratch, added to `dst`
-/// afterwards, by row blocks on the same threads.
+/// (usually on the calling thread, which takes tasks from the front) into `dst` itself,
+/// the others into scratch, added to `dst` afterwards, by row blocks on the same threads.
 fn split_inner<T: Scalar>(views: SendViews<T>, alpha: T, accumulate: bool) {
     let SendViews { d, l, .. } = views;
     let (rows, cols, inner) = (d.rows, d.cols, l.cols);
-    let parts = num_threads().min(inner / GEMM_MIN_BLOCK).max(1);
+    let size = rows * cols;
+    // One part per thread that can really run (not per requested thread: a part is a
+    // whole extra output to form and add), and no more partials than the scratch cap.
+    let by_scratch = 1 + SPLIT_INNER_SCRATCH / (size * size_of::<T>()).max(1);
+    let parts = pool::capacity()
+        .min(by_scratch)
+        .min(inner / GEMM_MIN_BLOCK)
+        .max(1);
     let chunk = inner.div_ceil(parts);
     let parts = inner.div_ceil(chunk);
-    let size = rows * cols;
     PARTIALS.with(|cell| {
         // Taken out of the cell, so a nested call (none today) would get its own.
         let mut words = cell.take();

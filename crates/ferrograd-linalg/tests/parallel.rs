@@ -15,7 +15,7 @@ mod common;
 use common::{assert_close, naive_product, product_tol, to_f64};
 use ferrograd_linalg::kernel::{
     MatView, MatViewMut, SPLIT_INNER_MAX_OUTPUT, SPLIT_INNER_RATIO, gemm, parallel_threshold,
-    use_parallel,
+    splits_inner, use_parallel,
 };
 use ferrograd_linalg::{Matrix, Scalar, Vector, set_num_threads};
 
@@ -113,6 +113,19 @@ fn check_inner_split<T: Scalar>() {
     // Odd sizes: uneven inner blocks (1031 = 516 + 515, or 344 + 344 + 343).
     let (m, k, n) = (131usize, 1031usize, 127usize);
     assert!(k >= SPLIT_INNER_RATIO * m.max(n) && m * n <= SPLIT_INNER_MAX_OUTPUT);
+    // The decision `gemm` takes: split over the inner dimension at several threads only.
+    set_num_threads(2);
+    assert!(splits_inner::<T>(m, n, k));
+    assert!(
+        !splits_inner::<T>(m, n, m.max(n)),
+        "a short inner dimension"
+    );
+    assert!(
+        !splits_inner::<T>(2048, 1024, 8192),
+        "an output above SPLIT_INNER_MAX_OUTPUT"
+    );
+    set_num_threads(1);
+    assert!(!splits_inner::<T>(m, n, k), "one thread");
     // `A` is the transposed view of a row-major [k, m] buffer, as `gᵀ` in a weight
     // gradient; `B` is row-major [k, n].
     let g = block_zero_values::<T>(k, m, 31);

@@ -35,7 +35,7 @@ use crate::error::{LmError, Result, invalid};
 use ferrograd_linalg::cpu::lanes;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use ferrograd_tensor::{
-    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, no_grad, num_threads, pool, simd_kernel,
+    BackwardOp, IdTensor, Scalar, Tensor, is_grad_enabled, no_grad, pool, simd_kernel,
 };
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -410,7 +410,9 @@ fn head_kernel<T: Scalar>(
     let n = kept.len();
     let block_rows = BLOCK_ROWS;
     let blocks = n.div_ceil(block_rows);
-    let tasks = num_threads().min(blocks).max(1);
+    // One task per thread that can really run: the tasks add their partials in order, so
+    // a worker holding a late task would wait for the caller to run every earlier one.
+    let tasks = pool::capacity().min(blocks).max(1);
     let per_task = blocks.div_ceil(tasks).max(1);
     let w_shape = match layout {
         WeightLayout::OutIn => [v, e],
@@ -454,8 +456,8 @@ fn head_kernel<T: Scalar>(
     pool::run(tasks, &|task| {
         let first = task * per_task * block_rows;
         let last = ((task + 1) * per_task * block_rows).min(n);
-        // The first task (on the calling thread) accumulates ∂W and ∂b straight into the
-        // zeroed outputs: the same sums, in the same order, as into a zeroed partial added
+        // The first task (usually the calling thread's) accumulates ∂W and ∂b straight
+        // into the zeroed outputs: the same sums, in the same order, as into a zeroed partial added
         // to zeros, without the partial's 4 MB (V = 8,192) to clear and add.
         let direct = task == 0;
         let partial_lens = if grad && !direct { v * e } else { 0 };

@@ -246,8 +246,6 @@ impl Options {
     }
 }
 
-/// Checks that `dir`, given as `--option`, is a folder holding, for each entry of
-/// `needed`, one of its alternatives (`"a + b"`: both files).
 /// Refuses a command-line option the user gave (`given`, names without `--`) that none
 /// of `sections` reads, so that it is not silently ignored: `chapter5 gpt2 --epochs 3`
 /// trains nothing, and says so.
@@ -283,6 +281,8 @@ pub fn check_given(given: &[&str], sections: &[Section]) -> std::result::Result<
     Ok(())
 }
 
+/// Checks that `dir`, given as `--option`, is a folder holding, for each entry of
+/// `needed`, one of its alternatives (`"a + b"`: both files).
 fn check_folder(
     option: &str,
     dir: &Path,

@@ -12,9 +12,9 @@
 //! Tasks are handed out from both ends of one shared range: the caller takes them from
 //! the front, the workers from the back. A worker that wakes late costs nothing (the
 //! caller simply runs the remaining tasks itself, and a job is never slower than running
-//! its tasks in a loop by more than the handshake, well under a microsecond), and when
-//! both are running, the caller gets the first part of every job and the worker the
-//! last. Kernels cut their output in order (rows, chunks, a product's row blocks), so
+//! its tasks in a loop by more than the handshake, well under a microsecond), and with
+//! two threads running, the caller gets the first part of every job and the worker the
+//! last (with more workers, which of them takes which of the back tasks is a race). Kernels cut their output in order (rows, chunks, a product's row blocks), so
 //! the data one kernel writes on a core is mostly what the next kernel reads on the same
 //! core; with a shared counter the pieces went to whichever thread came first, and on a
 //! VM whose two vCPUs sit on different dies every such piece crossed between them.
@@ -222,12 +222,29 @@ fn rounds(tasks: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |start| (start, (tasks - start).min(most.max(1))))
 }
 
+/// [`run`] for more tasks than one job holds: one job per round of at most `most` tasks.
+/// A panic ends the call after its round; the later rounds do not run.
+fn run_in_rounds(tasks: usize, most: usize, body: &(dyn Fn(usize) + Sync)) {
+    for (start, count) in rounds(tasks, most) {
+        run(count, &|task| body(start + task));
+    }
+}
+
+/// How many threads a job can really have: [`num_threads`], but at most the pool's
+/// workers plus the caller (a setting above the machine's cores gets no more threads).
+/// A kernel that makes one piece per thread and whose pieces wait for one another in
+/// order should make this many.
+pub fn capacity() -> usize {
+    num_threads().min(shared().workers.len() + 1)
+}
+
 /// Runs `body(0) … body(tasks - 1)`, each exactly once, on the calling thread and up to
 /// [`num_threads`]` - 1` pool workers; returns when all have finished.
 ///
 /// With one thread allowed, one task, or another job already running, the tasks run in a
-/// loop on the calling thread. A panic in any task is re-raised here after every task has
-/// finished.
+/// loop on the calling thread. A panic in any task is re-raised here after every task of
+/// its job has finished (more than `u32::MAX` tasks run as several jobs, and the ones
+/// after a panic do not start).
 pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     if tasks == 0 {
         return;
@@ -235,10 +252,7 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     // More tasks than the packed range holds (never in the stack's kernels, which make a
     // few per thread) run in rounds of the largest count it does.
     if tasks > MOST_TASKS {
-        for (start, count) in rounds(tasks, MOST_TASKS) {
-            run(count, &|task| body(start + task));
-        }
-        return;
+        return run_in_rounds(tasks, MOST_TASKS, body);
     }
     let job = Job {
         body,
@@ -321,6 +335,25 @@ mod tests {
         for (step, (end, want)) in claims.into_iter().enumerate() {
             assert_eq!(job.claim(end), want, "claim {step}");
         }
+    }
+
+    #[test]
+    fn every_task_runs_once_when_split_into_rounds() {
+        crate::cpu::threads::set_num_threads(2);
+        let hits: Vec<AtomicU32> = (0..11).map(|_| AtomicU32::new(0)).collect();
+        run_in_rounds(11, 4, &|t| {
+            hits[t].fetch_add(1, SeqCst);
+        });
+        assert!(hits.iter().all(|h| h.load(SeqCst) == 1));
+    }
+
+    #[test]
+    fn capacity_counts_the_caller_and_the_workers_only() {
+        // (Not 1 thread: other tests of this binary assume at least 2 while they run.)
+        crate::cpu::threads::set_num_threads(64);
+        assert_eq!(capacity(), available_cores().min(64));
+        crate::cpu::threads::set_num_threads(2);
+        assert_eq!(capacity(), available_cores().min(2));
     }
 
     #[test]
