@@ -62,7 +62,8 @@ impl Section {
     ];
 
     /// The command-line options (without the leading `--`) this section reads; the
-    /// program refuses one that none of the sections it runs reads ([`check_given`]).
+    /// program refuses one that none of the sections it runs reads ([`check_given`]), and
+    /// [`Options::check`] checks an option's value for the sections that read it.
     pub fn options(self) -> &'static [&'static str] {
         match self {
             Section::Gpt2 => &["model", "prompt"],
@@ -161,20 +162,21 @@ impl Options {
     }
 
     fn check_section(&self, section: Section) -> std::result::Result<(), String> {
-        let uses = |these: &[Section]| these.contains(&section);
-        if uses(&[Section::Gpt2]) && self.prompt.is_empty() {
+        // The sections an option matters to are those that read it (`Section::options`).
+        let reads = |option: &str| section.options().contains(&option);
+        if reads("prompt") && self.prompt.is_empty() {
             return Err(
                 "--prompt \"\": the gpt2 section continues a prompt; give at least one character"
                     .into(),
             );
         }
-        if uses(&[Section::Finetune, Section::Lora, Section::Classifier]) && self.epochs == 0 {
+        if reads("epochs") && self.epochs == 0 {
             return Err(
                 "--epochs 0: must be at least 1 (passes over the training examples)".into(),
             );
         }
         if let Some(dir) = &self.model
-            && uses(&[Section::Gpt2, Section::Finetune, Section::Lora])
+            && reads("model")
         {
             check_folder(
                 "model",
@@ -188,7 +190,7 @@ impl Options {
             )?;
         }
         if let Some(dir) = &self.data
-            && uses(&[Section::Finetune, Section::Lora, Section::Classifier])
+            && reads("data")
         {
             check_folder(
                 "data",
@@ -197,7 +199,7 @@ impl Options {
                 &[&["train.txt"], &["val.txt"], &["test.txt"]],
             )?;
         }
-        if uses(&[Section::Gpt2]) {
+        if reads("prompt") {
             self.check_prompt_fits()?;
         }
         Ok(())
