@@ -14,9 +14,9 @@
 //! caller simply runs the remaining tasks itself, and a job is never slower than running
 //! its tasks in a loop by more than the handshake, well under a microsecond), and with
 //! two threads running, the caller gets the first part of every job and the worker the
-//! last (with more workers, which of them takes which of the back tasks is a race). Kernels cut their output in order (rows, chunks, a product's row blocks), so
-//! the data one kernel writes on a core is mostly what the next kernel reads on the same
-//! core; with a shared counter the pieces went to whichever thread came first, and on a
+//! last (with more workers, which of them takes which of the back tasks is a race).
+//! Kernels cut their output in order (rows, chunks, a product's row blocks), so the data
+//! one kernel writes on a core is mostly what the next kernel reads on the same core; with a shared counter the pieces went to whichever thread came first, and on a
 //! VM whose two vCPUs sit on different dies every such piece crossed between them.
 //! One job runs at a time; a call made while another is running (from another thread,
 //! or from inside a task) runs its tasks on the calling thread.
