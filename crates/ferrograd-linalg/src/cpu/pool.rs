@@ -16,8 +16,9 @@
 //! two threads running, the caller gets the first part of every job and the worker the
 //! last (with more workers, which of them takes which of the back tasks is a race).
 //! Kernels cut their output in order (rows, chunks, a product's row blocks), so the data
-//! one kernel writes on a core is mostly what the next kernel reads on the same core; with a shared counter the pieces went to whichever thread came first, and on a
-//! VM whose two vCPUs sit on different dies every such piece crossed between them.
+//! one kernel writes on a core is mostly what the next kernel reads on the same core;
+//! with a shared counter the pieces went to whichever thread came first, and on a VM
+//! whose two vCPUs sit on different dies every such piece crossed between them.
 //! One job runs at a time; a call made while another is running (from another thread,
 //! or from inside a task) runs its tasks on the calling thread.
 //!
