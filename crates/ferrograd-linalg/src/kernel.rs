@@ -6,10 +6,18 @@
 //! inner dimension is much longer than the output ([`SPLIT_INNER_RATIO`]), over the inner
 //! dimension with the partial products added at the end. The threshold is
 //! [`crate::cpu::thresholds::gemm_threshold`].
+//!
+//! A small `f32` product (at most [`SMALL_MAX_WORK`] multiply-adds, such as attention's
+//! per-head blocks) runs on the stack's own register-blocked AVX-512 kernel instead
+//! ([`uses_small_kernel`]): faer's set-up per call costs more than such a product's
+//! arithmetic. It sums each element in order of the inner index with fused
+//! multiply-adds, so it agrees with faer to rounding, not to the bit.
 
 use crate::cpu::thresholds::{GEMM_MIN_BLOCK, gemm_parallel, gemm_threshold};
 use crate::cpu::{partition, pool};
-use crate::{LinalgError, Scalar};
+use crate::{LinalgError, Scalar, small_gemm};
+
+pub use crate::small_gemm::SMALL_MAX_WORK;
 
 pub use crate::cpu::threads::{THREADS_ENV, num_threads, set_num_threads};
 pub use crate::cpu::thresholds::GEMM_MIN_OUTPUT as PARALLEL_MIN_OUTPUT;
@@ -351,6 +359,11 @@ pub fn gemm<T: Scalar>(
         return Ok(());
     }
     let (d, l, r) = (dst.raw(), lhs.raw(), rhs.raw());
+    if small_gemm::applies::<T>(d.rows, d.cols, lhs.cols, d.col_stride) {
+        // SAFETY: as for faer below; `applies` holds.
+        unsafe { small_gemm::gemm(d, l, r, alpha, accumulate) };
+        return Ok(());
+    }
     if !use_parallel::<T>(lhs.rows, rhs.cols, lhs.cols) {
         // SAFETY: all three views were bounds-checked at construction; `dst` is a unique
         // borrow, so it cannot overlap the shared borrows `lhs` and `rhs`, and
@@ -391,6 +404,22 @@ pub fn gemm<T: Scalar>(
         unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
     });
     Ok(())
+}
+
+/// Whether [`gemm`] runs an `m×k · k×n` product writing an output whose rows are
+/// contiguous on its small-product kernel: `f32`, at most [`SMALL_MAX_WORK`]
+/// multiply-adds, and a CPU with AVX-512 (see the [module documentation](self)).
+///
+/// ```
+/// use ferrograd_linalg::kernel::uses_small_kernel;
+/// use ferrograd_linalg::simd::{self, Level};
+/// // One head's attention scores for a block of 32 queries.
+/// assert_eq!(uses_small_kernel::<f32>(32, 128, 16), simd::level() == Level::Avx512);
+/// assert!(!uses_small_kernel::<f32>(1024, 1024, 1024));
+/// assert!(!uses_small_kernel::<f64>(32, 128, 16));
+/// ```
+pub fn uses_small_kernel<T: Scalar>(m: usize, n: usize, k: usize) -> bool {
+    small_gemm::applies::<T>(m, n, k, 1)
 }
 
 /// A parallel product whose inner dimension is at least this many times its output's

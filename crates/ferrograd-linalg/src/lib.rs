@@ -55,6 +55,7 @@ mod ops;
 pub mod scalar;
 #[cfg(feature = "serde")]
 mod serde_impl;
+mod small_gemm;
 mod vector;
 
 /// The worker pool, at its former path (see [`cpu::pool`]).

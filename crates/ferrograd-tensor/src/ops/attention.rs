@@ -8,7 +8,11 @@
 //! so memory stays linear in the context length; with a causal mask, a block stops at the
 //! last key its last query may see, which skips about half the work of the full product.
 //! Only the log-sum-exp of each query row (one number) is kept for backward, which
-//! recomputes the weights block by block (as FlashAttention does).
+//! recomputes the weights block by block (as FlashAttention does). Each head's keys (and,
+//! in backward, its values) are first transposed to `[D, T_k]` once, so that the score
+//! products `Q·Kᵀ` and `dO·Vᵀ` read contiguous rows: these products are small enough for
+//! `ferrograd_linalg::kernel::gemm`'s small-product kernel, which would otherwise copy a
+//! transposed view once per query block.
 //!
 //! Layout: `q [B, H, T_q, D]`, `k [B, H, T_k, D]`, `v [B, H, T_k, D_v]`, any strides (views
 //! of a `[B, T, H·D]` projection or of a KV cache need no copy; a last axis that is not
@@ -422,6 +426,29 @@ fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y)
 }
 
+/// The first `rows` rows (`dim` long, `time` apart from `base`) of one head's keys or
+/// values, transposed into `out` as `[dim, rows]` row-major: the right operand of
+/// `Q·Kᵀ` and `dO·Vᵀ` with contiguous rows, which the small-product kernel reads
+/// directly (a transposed view would be copied once per query block instead of once per
+/// head).
+fn transpose_head<T: Scalar>(
+    data: &[T],
+    base: usize,
+    time: usize,
+    rows: usize,
+    dim: usize,
+    out: &mut Vec<T>,
+) {
+    out.clear();
+    out.resize(rows * dim, T::ZERO);
+    for j in 0..rows {
+        let row = &data[base + j * time..base + j * time + dim];
+        for (d, &x) in row.iter().enumerate() {
+            out[d * rows + j] = x;
+        }
+    }
+}
+
 /// Forward of one `(batch, head)` item.
 struct ForwardJob<'a, T: Scalar> {
     g: Geom,
@@ -435,7 +462,7 @@ struct ForwardJob<'a, T: Scalar> {
 }
 
 impl<T: Scalar> ForwardJob<'_, T> {
-    fn item(&self, item: usize, scratch: &mut (Vec<T>, Vec<T>)) -> Result<()> {
+    fn item(&self, item: usize, scratch: &mut (Vec<T>, Vec<T>, Vec<T>)) -> Result<()> {
         let g = &self.g;
         let (b, h) = (item / g.heads, item % g.heads);
         let (q, qr) = self.q;
@@ -446,7 +473,9 @@ impl<T: Scalar> ForwardJob<'_, T> {
         let pad = pad_row(self.pad, b, g.tk);
         // SAFETY: item `item` owns the log-sum-exps `item·T_q..(item + 1)·T_q`.
         let lse = unsafe { self.lse.slice(item * g.tq, g.tq) };
-        let (scores, block_out) = scratch;
+        let (scores, block_out, keys_t) = scratch;
+        let kmax = if g.tq == 0 { 0 } else { g.visible(g.tq - 1) };
+        transpose_head(k, ko, kr.time, kmax, g.dk, keys_t);
         let mut i0 = 0;
         while i0 < g.tq {
             let bq = BLOCK_Q.min(g.tq - i0);
@@ -456,7 +485,7 @@ impl<T: Scalar> ForwardJob<'_, T> {
                 product(
                     MatViewMut::row_major(s, bq, width)?,
                     MatView::new(q, qo + i0 * qr.time, bq, g.dk, qr.time as isize, 1)?,
-                    MatView::new(k, ko, width, g.dk, kr.time as isize, 1)?.transpose(),
+                    MatView::new(keys_t, 0, g.dk, width, kmax as isize, 1)?,
                     self.scale,
                     false,
                 )?;
@@ -502,6 +531,9 @@ struct BackScratch<T> {
     dk: Vec<T>,
     dv: Vec<T>,
     delta: Vec<T>,
+    /// The item's keys and values transposed (`[D, T_k]`, see [`transpose_head`]).
+    keys_t: Vec<T>,
+    values_t: Vec<T>,
 }
 
 /// Backward of one `(batch, head)` item.
@@ -542,6 +574,10 @@ impl<T: Scalar> BackwardJob<'_, T> {
         let kmax = if g.tq == 0 { 0 } else { g.visible(g.tq - 1) };
         sc.dk[..kmax * g.dk].fill(T::ZERO);
         sc.dv[..kmax * g.dv].fill(T::ZERO);
+        transpose_head(k, ko, kr.time, kmax, g.dk, &mut sc.keys_t);
+        if self.want[0] || self.want[1] {
+            transpose_head(v, vo, vr.time, kmax, g.dv, &mut sc.values_t);
+        }
         let mut i0 = 0;
         while i0 < g.tq {
             let bq = BLOCK_Q.min(g.tq - i0);
@@ -553,12 +589,11 @@ impl<T: Scalar> BackwardJob<'_, T> {
                 dq.fill(T::ZERO);
             } else {
                 let keys = MatView::new(k, ko, width, g.dk, kr.time as isize, 1)?;
-                let values = MatView::new(v, vo, width, g.dv, vr.time as isize, 1)?;
                 let p = &mut sc.p[..bq * width];
                 product(
                     MatViewMut::row_major(p, bq, width)?,
                     q_blk,
-                    keys.transpose(),
+                    MatView::new(&sc.keys_t, 0, g.dk, width, kmax as isize, 1)?,
                     self.scale,
                     false,
                 )?;
@@ -582,7 +617,7 @@ impl<T: Scalar> BackwardJob<'_, T> {
                     product(
                         MatViewMut::row_major(dp, bq, width)?,
                         go_blk,
-                        values.transpose(),
+                        MatView::new(&sc.values_t, 0, g.dv, width, kmax as isize, 1)?,
                         T::ONE,
                         false,
                     )?;
@@ -718,6 +753,8 @@ impl<T: Scalar> BackwardOp<T> for AttentionBackward<T> {
                 dk: vec![T::ZERO; g.tk * g.dk],
                 dv: vec![T::ZERO; g.tk * g.dv],
                 delta: vec![T::ZERO; BLOCK_Q],
+                keys_t: Vec::new(),
+                values_t: Vec::new(),
             },
             |item, scratch| job.item(item, scratch),
         )?;
@@ -899,7 +936,13 @@ impl<T: Scalar> Tensor<T> {
             let width = tk.max(1);
             for_items(
                 &g,
-                || (vec![T::ZERO; BLOCK_Q * width], vec![T::ZERO; BLOCK_Q * dv]),
+                || {
+                    (
+                        vec![T::ZERO; BLOCK_Q * width],
+                        vec![T::ZERO; BLOCK_Q * dv],
+                        Vec::new(),
+                    )
+                },
                 |item, scratch| job.item(item, scratch),
             )?;
         }
