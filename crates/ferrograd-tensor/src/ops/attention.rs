@@ -288,88 +288,131 @@ fn product<T: Scalar>(
 /// kernel floor's 64 lanes, which would leave most rows to the scalar tail.
 const ROW_LANES: usize = 16;
 
+/// The row stride of a block's scores for `width` visible keys: `width` rounded up to a
+/// multiple of [`ROW_LANES`], so the softmax passes run in whole vectors.
+fn score_stride(width: usize) -> usize {
+    width.next_multiple_of(ROW_LANES)
+}
+
 /// The largest score of a row, NaN if any is NaN (`ROW_LANES` independent lanes, so the
 /// loop vectorises; a plain fold is one dependent comparison per element).
 #[inline(always)]
 fn short_row_max<T: Scalar>(row: &[T]) -> T {
+    // The maximum ignoring NaN and a NaN flag per lane, each a compare and a blend: one
+    // `nan_max` per element (compare, unordered compare, or, blend) compiled to scalar
+    // code here.
     let mut lanes = [T::NEG_INFINITY; ROW_LANES];
+    let mut nan = [T::ZERO; ROW_LANES];
     let chunks = row.chunks_exact(ROW_LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = lanes::nan_max(*lane, v);
+        for ((lane, flag), &v) in lanes.iter_mut().zip(nan.iter_mut()).zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+            *flag = if v.is_nan() { T::ONE } else { *flag };
         }
     }
-    let mut max = T::NEG_INFINITY;
-    for &v in lanes.iter().chain(tail) {
+    let mut max = halves(lanes, |a, b| if b > a { b } else { a });
+    if halves(nan, |a, b| a + b) != T::ZERO {
+        return T::from_f64(f64::NAN);
+    }
+    for &v in tail {
         max = lanes::nan_max(max, v);
     }
     max
 }
 
+/// Folds `ROW_LANES` lanes into one with `op`, halves onto halves: vector operations, where
+/// a left-to-right fold is a chain of dependent scalar ones.
+#[inline(always)]
+fn halves<T: Scalar>(mut lanes: [T; ROW_LANES], op: impl Fn(T, T) -> T) -> T {
+    let mut width = ROW_LANES / 2;
+    while width > 0 {
+        let (low, high) = lanes.split_at_mut(width);
+        for (a, &b) in low.iter_mut().zip(high.iter()) {
+            *a = op(*a, b);
+        }
+        width /= 2;
+    }
+    lanes[0]
+}
+
 /// `row = exp(row − max)` in place, returning the sum; `max` is the row's finite maximum
 /// (so every argument is ≤ 0 or −inf, what [`Scalar::exp_fast_nonpositive`] takes). Each
-/// block of `ROW_LANES` exponentials is written, then added to the lanes.
+/// block of `ROW_LANES` exponentials is added to the lanes and written.
 #[inline(always)]
 fn short_row_exp_sum<T: Scalar>(row: &mut [T], max: T) -> T {
     let mut lanes = [T::ZERO; ROW_LANES];
     let mut chunks = row.chunks_exact_mut(ROW_LANES);
     for chunk in &mut chunks {
-        for v in chunk.iter_mut() {
-            *v = (*v - max).exp_fast_nonpositive();
+        // Into a local block, added, then stored: adding from the stored row made every
+        // 64-byte store feed narrower loads, which store forwarding cannot serve.
+        let mut e = [T::ZERO; ROW_LANES];
+        for (e, &v) in e.iter_mut().zip(chunk.iter()) {
+            *e = (v - max).exp_fast_nonpositive();
         }
-        for (lane, &v) in lanes.iter_mut().zip(chunk.iter()) {
-            *lane += v;
+        for (lane, &e) in lanes.iter_mut().zip(&e) {
+            *lane += e;
         }
+        chunk.copy_from_slice(&e);
     }
-    let mut sum = T::ZERO;
+    let mut sum = halves(lanes, |a, b| a + b);
     for v in chunks.into_remainder() {
         *v = (*v - max).exp_fast_nonpositive();
         sum += *v;
     }
-    lanes.iter().fold(sum, |a, &l| a + l)
+    sum
 }
 
 simd_kernel! {
-    /// Turns each score row of a block into attention weights in place: keys at or past
-    /// `visible(i)` and padded keys get weight 0, the rest `exp(s - max) / Σ`. Writes each
-    /// row's log-sum-exp (`-inf` for a row that sees no key, whose weights are all 0).
+    /// Turns each score row of a block (`width` scores, rows `stride` apart) into attention
+    /// weights in place: keys at or past `visible(i)` and padded keys get weight 0, the
+    /// rest `exp(s - max) / Σ`. Writes each row's log-sum-exp (`-inf` for a row that sees
+    /// no key, whose weights are all 0).
+    ///
+    /// `stride` is a multiple of [`ROW_LANES`] (see [`score_stride`]): the hidden keys of a
+    /// row up to the next multiple are set to `-inf`, so every pass runs in whole vectors
+    /// (`exp(-inf) = 0` adds nothing) instead of a scalar tail of up to 15 keys per row.
     fn softmax_block<T: Scalar>(
         scores: &mut [T],
         width: usize,
+        stride: usize,
         first: usize,
         causal: bool,
         offset: usize,
         pad: Option<&[bool]>,
         lse: &mut [T],
     ) {
-        for (r, row) in scores.chunks_mut(width).enumerate() {
+        for (r, row) in scores.chunks_mut(stride).enumerate() {
             let lim = if causal { offset.saturating_add(first + r + 1).min(width) } else { width };
-            row[lim..].fill(T::ZERO);
-            let row = &mut row[..lim];
+            let whole = lim.next_multiple_of(ROW_LANES).min(stride);
             if let Some(pad) = pad {
-                for (s, &real) in row.iter_mut().zip(pad) {
+                for (s, &real) in row[..lim].iter_mut().zip(pad) {
                     if !real {
                         *s = T::NEG_INFINITY;
                     }
                 }
             }
-            let max = short_row_max(row);
+            row[lim..whole].fill(T::NEG_INFINITY);
+            let max = short_row_max(&row[..whole]);
             if max == T::NEG_INFINITY || lim == 0 {
-                row.fill(T::ZERO);
+                row[..width].fill(T::ZERO);
                 lse[r] = T::NEG_INFINITY;
                 continue;
             }
             if !max.is_finite() {
                 // A NaN or +inf score: the row's weights are NaN, as the composed ops'.
-                row.fill(T::from_f64(f64::NAN));
+                row[..lim].fill(T::from_f64(f64::NAN));
+                row[lim..width].fill(T::ZERO);
                 lse[r] = T::from_f64(f64::NAN);
                 continue;
             }
-            let sum = short_row_exp_sum(row, max);
+            let sum = short_row_exp_sum(&mut row[..whole], max);
             let inv = T::ONE / sum;
-            for s in row.iter_mut() {
+            for s in row[..whole].iter_mut() {
                 *s *= inv;
+            }
+            if whole < width {
+                row[whole..width].fill(T::ZERO);
             }
             lse[r] = max + sum.ln();
         }
@@ -382,22 +425,34 @@ simd_kernel! {
     fn weights_from_lse<T: Scalar>(
         scores: &mut [T],
         width: usize,
+        stride: usize,
         first: usize,
         causal: bool,
         offset: usize,
         pad: Option<&[bool]>,
         lse: &[T],
     ) {
-        for (r, row) in scores.chunks_mut(width).enumerate() {
+        for (r, row) in scores.chunks_mut(stride).enumerate() {
             let lim = if causal { offset.saturating_add(first + r + 1).min(width) } else { width };
             let l = lse[r];
             if l == T::NEG_INFINITY {
-                row.fill(T::ZERO);
+                row[..width].fill(T::ZERO);
                 continue;
             }
-            row[lim..].fill(T::ZERO);
-            for s in row[..lim].iter_mut() {
+            // As in `softmax_block`, whole vectors: hidden keys up to the next multiple of
+            // `ROW_LANES` become `exp(-inf) = 0` (not for a NaN log-sum-exp, where they
+            // would become NaN instead of 0).
+            let whole = if l.is_nan() {
+                lim
+            } else {
+                lim.next_multiple_of(ROW_LANES).min(stride)
+            };
+            row[lim..whole].fill(T::NEG_INFINITY);
+            for s in row[..whole].iter_mut() {
                 *s = (*s - l).exp_fast();
+            }
+            if whole < width {
+                row[whole..width].fill(T::ZERO);
             }
             if let Some(pad) = pad {
                 for (s, &real) in row[..lim].iter_mut().zip(pad) {
@@ -411,19 +466,49 @@ simd_kernel! {
 }
 
 simd_kernel! {
-    /// `ds = p ∘ (dp - D_r)` in place in `dp`, with `D_r = dO_r · O_r` per row.
-    fn score_grads<T: Scalar>(p: &[T], dp: &mut [T], width: usize, delta: &[T]) {
-        for ((dp, p), &d) in dp.chunks_mut(width).zip(p.chunks(width)).zip(delta) {
-            for (g, &p) in dp.iter_mut().zip(p) {
+    /// `ds = p ∘ (dp - D_r)` in place in `dp`, with `D_r = dO_r · O_r` per row (`width`
+    /// values, rows `stride` apart).
+    fn score_grads<T: Scalar>(p: &[T], dp: &mut [T], width: usize, stride: usize, delta: &[T]) {
+        for ((dp, p), &d) in dp.chunks_mut(stride).zip(p.chunks(stride)).zip(delta) {
+            for (g, &p) in dp[..width].iter_mut().zip(&p[..width]) {
                 *g = p * (*g - d);
             }
         }
     }
 }
 
-/// `Σ a·b` (rows of length `D_v`: short, so a plain loop).
-fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y)
+simd_kernel! {
+    /// `delta_r = O_r · dO_r` for the rows of a block: row `r` of `o` starts at
+    /// `o_start + r·o_time`, of `go` at `g_start + r·g_time`, each `dim` long. In
+    /// [`ROW_LANES`] independent lanes, folded by [`halves`].
+    fn row_dots<T: Scalar>(
+        o: &[T],
+        o_start: usize,
+        o_time: usize,
+        go: &[T],
+        g_start: usize,
+        g_time: usize,
+        dim: usize,
+        delta: &mut [T],
+    ) {
+        for (r, d) in delta.iter_mut().enumerate() {
+            let orow = &o[o_start + r * o_time..][..dim];
+            let grow = &go[g_start + r * g_time..][..dim];
+            let (oc, gc) = (orow.chunks_exact(ROW_LANES), grow.chunks_exact(ROW_LANES));
+            let tail = oc
+                .remainder()
+                .iter()
+                .zip(gc.remainder())
+                .fold(T::ZERO, |s, (&x, &y)| s + x * y);
+            let mut lanes = [T::ZERO; ROW_LANES];
+            for (a, b) in oc.zip(gc) {
+                for ((l, &x), &y) in lanes.iter_mut().zip(a).zip(b) {
+                    *l += x * y;
+                }
+            }
+            *d = halves(lanes, |a, b| a + b) + tail;
+        }
+    }
 }
 
 /// The first `rows` rows (`dim` long, `time` apart from `base`) of one head's keys or
@@ -480,10 +565,11 @@ impl<T: Scalar> ForwardJob<'_, T> {
         while i0 < g.tq {
             let bq = BLOCK_Q.min(g.tq - i0);
             let width = g.visible(i0 + bq - 1);
-            let s = &mut scores[..bq * width];
+            let stride = score_stride(width);
+            let s = &mut scores[..bq * stride];
             if width > 0 {
                 product(
-                    MatViewMut::row_major(s, bq, width)?,
+                    MatViewMut::new(s, 0, bq, width, stride as isize, 1)?,
                     MatView::new(q, qo + i0 * qr.time, bq, g.dk, qr.time as isize, 1)?,
                     MatView::new(keys_t, 0, g.dk, width, kmax as isize, 1)?,
                     self.scale,
@@ -497,7 +583,7 @@ impl<T: Scalar> ForwardJob<'_, T> {
             if width == 0 {
                 lse_block.fill(T::NEG_INFINITY);
             } else {
-                softmax_block(s, width, i0, g.causal, g.offset, pad, lse_block);
+                softmax_block(s, width, stride, i0, g.causal, g.offset, pad, lse_block);
             }
             let o = &mut block_out[..bq * g.dv];
             if width == 0 {
@@ -505,7 +591,7 @@ impl<T: Scalar> ForwardJob<'_, T> {
             } else {
                 product(
                     MatViewMut::row_major(o, bq, g.dv)?,
-                    MatView::row_major(s, bq, width)?,
+                    MatView::new(s, 0, bq, width, stride as isize, 1)?,
                     MatView::new(v, vo, width, g.dv, vr.time as isize, 1)?,
                     T::ONE,
                     false,
@@ -589,9 +675,10 @@ impl<T: Scalar> BackwardJob<'_, T> {
                 dq.fill(T::ZERO);
             } else {
                 let keys = MatView::new(k, ko, width, g.dk, kr.time as isize, 1)?;
-                let p = &mut sc.p[..bq * width];
+                let stride = score_stride(width);
+                let p = &mut sc.p[..bq * stride];
                 product(
-                    MatViewMut::row_major(p, bq, width)?,
+                    MatViewMut::new(p, 0, bq, width, stride as isize, 1)?,
                     q_blk,
                     MatView::new(&sc.keys_t, 0, g.dk, width, kmax as isize, 1)?,
                     self.scale,
@@ -600,12 +687,21 @@ impl<T: Scalar> BackwardJob<'_, T> {
                 if g.dk == 0 {
                     p.fill(T::ZERO);
                 }
-                weights_from_lse(p, width, i0, g.causal, g.offset, pad, &lse[i0..i0 + bq]);
+                weights_from_lse(
+                    p,
+                    width,
+                    stride,
+                    i0,
+                    g.causal,
+                    g.offset,
+                    pad,
+                    &lse[i0..i0 + bq],
+                );
                 if self.want[2] {
                     // dV += Pᵀ dO
                     product(
                         MatViewMut::row_major(&mut sc.dv[..width * g.dv], width, g.dv)?,
-                        MatView::row_major(p, bq, width)?.transpose(),
+                        MatView::new(p, 0, bq, width, stride as isize, 1)?.transpose(),
                         go_blk,
                         T::ONE,
                         true,
@@ -613,9 +709,9 @@ impl<T: Scalar> BackwardJob<'_, T> {
                 }
                 if self.want[0] || self.want[1] {
                     // dP = dO Vᵀ, then dS = P ∘ (dP - D)
-                    let dp = &mut sc.dp[..bq * width];
+                    let dp = &mut sc.dp[..bq * stride];
                     product(
-                        MatViewMut::row_major(dp, bq, width)?,
+                        MatViewMut::new(dp, 0, bq, width, stride as isize, 1)?,
                         go_blk,
                         MatView::new(&sc.values_t, 0, g.dv, width, kmax as isize, 1)?,
                         T::ONE,
@@ -625,18 +721,22 @@ impl<T: Scalar> BackwardJob<'_, T> {
                         dp.fill(T::ZERO);
                     }
                     let delta = &mut sc.delta[..bq];
-                    for (r, d) in delta.iter_mut().enumerate() {
-                        let i = i0 + r;
-                        let orow = &o[oo + i * or.time..oo + i * or.time + g.dv];
-                        let grow = &go[goo + i * gr.time..goo + i * gr.time + g.dv];
-                        *d = dot(orow, grow);
-                    }
-                    score_grads(p, dp, width, delta);
+                    row_dots(
+                        o,
+                        oo + i0 * or.time,
+                        or.time,
+                        go,
+                        goo + i0 * gr.time,
+                        gr.time,
+                        g.dv,
+                        delta,
+                    );
+                    score_grads(p, dp, width, stride, delta);
                     if self.want[0] {
                         // dQ = scale · dS K
                         product(
                             MatViewMut::row_major(dq, bq, g.dk)?,
-                            MatView::row_major(dp, bq, width)?,
+                            MatView::new(dp, 0, bq, width, stride as isize, 1)?,
                             keys,
                             self.scale,
                             false,
@@ -646,7 +746,7 @@ impl<T: Scalar> BackwardJob<'_, T> {
                         // dK += scale · dSᵀ Q
                         product(
                             MatViewMut::row_major(&mut sc.dk[..width * g.dk], width, g.dk)?,
-                            MatView::row_major(dp, bq, width)?.transpose(),
+                            MatView::new(dp, 0, bq, width, stride as isize, 1)?.transpose(),
                             q_blk,
                             self.scale,
                             true,
@@ -743,7 +843,7 @@ impl<T: Scalar> BackwardOp<T> for AttentionBackward<T> {
             gk: Shared::new(&mut gk),
             gv: Shared::new(&mut gv),
         };
-        let width = g.tk.max(1);
+        let width = score_stride(g.tk.max(1));
         for_items(
             &g,
             || BackScratch {
@@ -791,7 +891,14 @@ const OP: &str = "scaled_dot_product_attention";
 /// [`TensorError::TooLarge`] naming the op and the first shape that does not fit.
 fn check_attention_sizes(g: &Geom, elem_size: usize) -> Result<()> {
     let (b, h, tq, tk, dk, dv) = (g.batch, g.heads, g.tq, g.tk, g.dk, g.dv);
-    let width = tk.max(1);
+    let width = tk
+        .max(1)
+        .checked_next_multiple_of(ROW_LANES)
+        .ok_or_else(|| TensorError::TooLarge {
+            op: OP,
+            shape: shape_of(&[BLOCK_Q, tk]),
+            reason: "the padded score rows' length overflows usize".into(),
+        })?;
     for shape in [
         &[b, h][..],
         &[b, h, tq, dv],
@@ -933,7 +1040,7 @@ impl<T: Scalar> Tensor<T> {
                 out: Shared::new(&mut out),
                 lse: Shared::new(&mut lse),
             };
-            let width = tk.max(1);
+            let width = score_stride(tk.max(1));
             for_items(
                 &g,
                 || {
