@@ -17,7 +17,7 @@ use crate::cpu::thresholds::{GEMM_MIN_BLOCK, gemm_parallel, gemm_threshold};
 use crate::cpu::{partition, pool};
 use crate::{LinalgError, Scalar, small_gemm};
 
-pub use crate::small_gemm::SMALL_MAX_WORK;
+pub use crate::small_gemm::{SMALL_MAX_INNER, SMALL_MAX_WORK};
 
 pub use crate::cpu::threads::{THREADS_ENV, num_threads, set_num_threads};
 pub use crate::cpu::thresholds::GEMM_MIN_OUTPUT as PARALLEL_MIN_OUTPUT;
@@ -318,8 +318,9 @@ impl<'a, T: Scalar> MatViewMut<'a, T> {
 }
 
 /// `dst = alpha * lhs * rhs`, or `dst += alpha * lhs * rhs` when `accumulate`, on faer's
-/// kernels. Sequential or parallel by [`use_parallel`]; a parallel product sums in a
-/// different order than the sequential one when it is split over the inner dimension
+/// kernels, or on the stack's own for a small `f32` product on an AVX-512 CPU
+/// ([`uses_small_kernel`]). Sequential or parallel by [`use_parallel`]; a parallel
+/// product sums in a different order than the sequential one when it is split over the inner dimension
 /// (see the module documentation), so the two then agree to rounding, not to the bit.
 ///
 /// ```
@@ -408,7 +409,8 @@ pub fn gemm<T: Scalar>(
 
 /// Whether [`gemm`] runs an `m×k · k×n` product writing an output whose rows are
 /// contiguous on its small-product kernel: `f32`, at most [`SMALL_MAX_WORK`]
-/// multiply-adds, and a CPU with AVX-512 (see the [module documentation](self)).
+/// multiply-adds, at least 16 output columns, an inner dimension from 1 to
+/// [`SMALL_MAX_INNER`], and a CPU with AVX-512 (see the [module documentation](self)).
 ///
 /// ```
 /// use ferrograd_linalg::kernel::uses_small_kernel;

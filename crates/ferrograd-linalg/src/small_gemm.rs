@@ -27,18 +27,31 @@ use std::any::TypeId;
 use std::cell::Cell;
 
 /// The largest product (`m·n·k` multiply-adds) that [`crate::kernel::gemm`] runs on this
-/// kernel. Up to it the kernel was as fast as faer or faster, at every shape of
+/// kernel. Up to it the kernel was as fast as faer or faster at every shape of
 /// `examples/small_products.rs` (AMD Zen 4: 3–25% faster alone, the gap widest for the
 /// smallest products); past it faer's blocking for the caches matters more than its
 /// set-up.
 pub const SMALL_MAX_WORK: usize = 1 << 18;
 
+/// The kernel's other limits: at least one whole vector of output columns (a narrower
+/// output, a matrix-vector or dot product, would leave most lanes idle and sum in too
+/// few independent chains) and at most this inner dimension (each output tile sums the
+/// whole of it in one chain per register).
+pub const SMALL_MAX_INNER: usize = 512;
+
+/// The fewest output columns the kernel takes: one AVX-512 vector of `f32`.
+const SMALL_MIN_COLS: usize = 16;
+
 /// Whether [`crate::kernel::gemm`] runs an `m×k · k×n` product here, writing an output
-/// whose columns are `col_stride` apart: `f32`, a small product, an output with
-/// contiguous rows, and a CPU with AVX-512.
+/// whose columns are `col_stride` apart: `f32`, a small product ([`SMALL_MAX_WORK`]) at
+/// least 16 columns wide with an inner dimension in `1..=`[`SMALL_MAX_INNER`], an output
+/// with contiguous rows, and a CPU with AVX-512. (With `k = 0`, faer writes zeros, where
+/// `alpha · 0` would be NaN for a non-finite `alpha`.)
 pub(crate) fn applies<T: Scalar>(m: usize, n: usize, k: usize, col_stride: isize) -> bool {
     TypeId::of::<T>() == TypeId::of::<f32>()
         && col_stride == 1
+        && n >= SMALL_MIN_COLS
+        && (1..=SMALL_MAX_INNER).contains(&k)
         && m.saturating_mul(n).saturating_mul(k) <= SMALL_MAX_WORK
         && simd::level() == Level::Avx512
 }
@@ -90,9 +103,13 @@ pub(crate) unsafe fn gemm<T: Scalar>(
         return;
     }
     let (n, k) = (dst.cols, lhs.cols);
-    PACKED.with(|cell| {
+    // A fresh buffer when the thread-local one is gone (a product run while the thread's
+    // locals are being destroyed).
+    let mut own = Vec::new();
+    let _ = PACKED.try_with(|cell| own = cell.take());
+    {
         // Taken out of the cell, so a nested call (none today) would get its own.
-        let mut packed = cell.take();
+        let mut packed = own;
         packed.clear();
         packed.reserve(k * n);
         let b = f32_mat(rhs);
@@ -112,12 +129,13 @@ pub(crate) unsafe fn gemm<T: Scalar>(
         };
         // SAFETY: the packed rows hold the `n` columns of `rhs`; the rest is forwarded.
         unsafe { all_tiles(args) };
-        cell.set(packed);
-    });
+        let _ = PACKED.try_with(|cell| cell.set(packed));
+    }
 }
 
 /// The arguments of one product.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86-64 kernel only
 struct Tiles {
     dst: RawMatMut<f32>,
     lhs: RawMat<f32>,

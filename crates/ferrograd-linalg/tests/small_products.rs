@@ -5,7 +5,9 @@
 //! accumulate, and the output's padding left untouched. On other CPUs the same products
 //! run on faer and the test checks those.
 
-use ferrograd_linalg::kernel::{MatView, MatViewMut, SMALL_MAX_WORK, gemm, uses_small_kernel};
+use ferrograd_linalg::kernel::{
+    MatView, MatViewMut, SMALL_MAX_INNER, SMALL_MAX_WORK, gemm, uses_small_kernel,
+};
 use ferrograd_linalg::simd::{self, Level};
 
 /// Deterministic values in [−1, 1).
@@ -148,6 +150,52 @@ fn the_small_kernel_is_chosen_by_size_type_and_cpu() {
     assert!(!uses_small_kernel::<f32>(64, 64, 65));
     assert!(!uses_small_kernel::<f64>(32, 128, 16));
     assert_eq!(SMALL_MAX_WORK, 64 * 64 * 64);
+    // Narrower than a vector (matrix-vector and dot products), no inner dimension, or a
+    // long one: faer.
+    assert!(!uses_small_kernel::<f32>(64, 15, 16));
+    assert!(!uses_small_kernel::<f32>(1, 1, 4096));
+    assert!(!uses_small_kernel::<f32>(32, 32, 0));
+    assert_eq!(uses_small_kernel::<f32>(1, 16, SMALL_MAX_INNER), avx512);
+    assert!(!uses_small_kernel::<f32>(1, 16, SMALL_MAX_INNER + 1));
+}
+
+#[test]
+fn negative_strides_and_an_empty_inner_dimension() {
+    // lhs rows read bottom-up, rhs rows bottom-up, output rows bottom-up.
+    let (m, n, k) = (7, 40, 12);
+    let a = values(m * k, 21);
+    let b = values(k * n, 22);
+    let mut out = vec![0.0f32; m * n];
+    let lhs = MatView::new(&a, (m - 1) * k, m, k, -(k as isize), 1).unwrap();
+    let rhs = MatView::new(&b, (k - 1) * n, k, n, -(n as isize), 1).unwrap();
+    let dst = MatViewMut::new(&mut out, (m - 1) * n, m, n, -(n as isize), 1).unwrap();
+    gemm(dst, lhs, rhs, 1.0, false).unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut size) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let term = f64::from(a[(m - 1 - i) * k + p]) * f64::from(b[(k - 1 - p) * n + j]);
+                exact += term;
+                size += term.abs();
+            }
+            let got = f64::from(out[(m - 1 - i) * n + j]);
+            // As above: k + 2 roundings of 2⁻²⁴.
+            let tol = (k as f64 + 2.0) * 2f64.powi(-24) * size;
+            assert!((got - exact).abs() <= tol, "({i}, {j}): {got} vs {exact}");
+        }
+    }
+    // No inner dimension: the product is zero, even scaled by a non-finite alpha.
+    let empty: [f32; 0] = [];
+    let mut out = vec![1.0f32; 4 * 32];
+    gemm(
+        MatViewMut::row_major(&mut out, 4, 32).unwrap(),
+        MatView::row_major(&empty, 4, 0).unwrap(),
+        MatView::row_major(&empty, 0, 32).unwrap(),
+        f32::INFINITY,
+        false,
+    )
+    .unwrap();
+    assert!(out.iter().all(|&v| v == 0.0));
 }
 
 #[test]

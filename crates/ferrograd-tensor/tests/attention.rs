@@ -528,3 +528,34 @@ fn f32_and_wide_heads_match_the_composed_ops_with_a_padding_mask() {
         }
     }
 }
+
+#[test]
+fn heads_with_no_features_give_zeros() {
+    // Empty key/query features (dk = 0): every score is 0, so the output averages the
+    // visible values; empty values (dv = 0): an empty output. Neither may panic.
+    for (dk, dv) in [(0, 3), (3, 0), (0, 0)] {
+        let mut rng = Rng::new(9);
+        let q = random(&[2, 2, 5, dk], &mut rng).set_requires_grad(true);
+        let k = random(&[2, 2, 5, dk], &mut rng).set_requires_grad(true);
+        let v = random(&[2, 2, 5, dv], &mut rng).set_requires_grad(true);
+        let opts = AttentionOptions::causal();
+        let out = q.scaled_dot_product_attention(&k, &v, &opts).unwrap();
+        let reference = composed(&q, &k, &v, Some(0), None, 1.0);
+        assert_eq!(out.shape(), &[2, 2, 5, dv]);
+        assert!(
+            max_abs_diff(&out, &reference) < 1e-12,
+            "dk = {dk}, dv = {dv}"
+        );
+        let grads = out.sum_all().backward().unwrap();
+        for (t, len) in [(&q, dk), (&k, dk), (&v, dv)] {
+            let g = grads.get(t).unwrap();
+            assert_eq!(g.shape(), &[2, 2, 5, len]);
+        }
+        if dv > 0 {
+            // Output row i is the mean of values 0..=i: ∂/∂v_j = Σ_{i ≥ j} 1/(i + 1).
+            let g = grads.get(&v).unwrap().to_vec();
+            let want: f64 = (0..5).map(|i| 1.0 / (i as f64 + 1.0)).sum();
+            assert!((g[0] - want).abs() < 1e-12, "{} vs {want}", g[0]);
+        }
+    }
+}

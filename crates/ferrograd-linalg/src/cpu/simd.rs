@@ -35,7 +35,10 @@
 //!
 //! Results are bit-for-bit those of the baseline build: Rust never contracts `a * b + c`
 //! into a fused multiply-add on its own, and lane-wise operations round the same way at
-//! every width.
+//! every width. One exception: small `f32` matrix products run on an AVX-512 kernel at
+//! the AVX-512 level and on faer below it
+//! ([`uses_small_kernel`](crate::kernel::uses_small_kernel)), and the two agree to
+//! rounding, not to the bit.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -74,7 +77,8 @@ pub fn level() -> Level {
 /// returns the level in effect: a program's way to do what `FERROGRAD_SIMD` does, e.g.
 /// to compare the results or the speed of two levels in one process. Kernels running
 /// on other threads at that moment finish with the level they started with; every level
-/// gives the same bits (see the module docs), so only speed can differ.
+/// gives the same bits (see the module docs, and its one exception, small `f32` matrix
+/// products), so otherwise only speed can differ.
 ///
 /// ```
 /// use ferrograd_linalg::cpu::simd::{self, Level};

@@ -37,7 +37,7 @@ use crate::storage::{self, Storage};
 use crate::tensor::checked_len;
 use crate::tensor::{GradState, Tensor};
 use ferrograd_linalg::cpu::lanes;
-use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, uses_small_kernel};
 use ferrograd_linalg::{Scalar, num_threads, pool, simd_kernel};
 use std::sync::{Arc, Mutex};
 
@@ -491,6 +491,11 @@ simd_kernel! {
         dim: usize,
         delta: &mut [T],
     ) {
+        if dim == 0 {
+            // Empty rows (whose storage may be empty too, so not even sliced).
+            delta.fill(T::ZERO);
+            return;
+        }
         for (r, d) in delta.iter_mut().enumerate() {
             let orow = &o[o_start + r * o_time..][..dim];
             let grow = &go[g_start + r * g_time..][..dim];
@@ -511,26 +516,77 @@ simd_kernel! {
     }
 }
 
+/// One head's keys (or values) as the right operand `[D, width]` of `Q·Kᵀ` (or `dO·Vᵀ`):
+/// copied to contiguous rows, or read where they are through a transposed view.
+#[derive(Clone, Copy)]
+enum HeadT<'a, T> {
+    /// `[D, rows]` row-major.
+    Copied {
+        data: &'a [T],
+        rows: usize,
+        dim: usize,
+    },
+    /// Row `j` (`dim` long) at `base + j·time`.
+    InPlace {
+        data: &'a [T],
+        base: usize,
+        time: usize,
+        dim: usize,
+    },
+}
+
+impl<'a, T: Scalar> HeadT<'a, T> {
+    /// The first `width` keys, transposed: `[D, width]`.
+    fn view(self, width: usize) -> Result<MatView<'a, T>> {
+        Ok(match self {
+            HeadT::Copied { data, rows, dim } => {
+                MatView::new(data, 0, dim, width, rows as isize, 1)?
+            }
+            HeadT::InPlace {
+                data,
+                base,
+                time,
+                dim,
+            } => MatView::new(data, base, width, dim, time as isize, 1)?.transpose(),
+        })
+    }
+}
+
 /// The first `rows` rows (`dim` long, `time` apart from `base`) of one head's keys or
-/// values, transposed into `out` as `[dim, rows]` row-major: the right operand of
-/// `Q·Kᵀ` and `dO·Vᵀ` with contiguous rows, which the small-product kernel reads
-/// directly (a transposed view would be copied once per query block instead of once per
-/// head).
-fn transpose_head<T: Scalar>(
-    data: &[T],
+/// values as [`HeadT`]. When `copy` (the score products run on the small-product kernel,
+/// see `ferrograd_linalg::kernel::uses_small_kernel`), they are transposed once into
+/// `scratch`, whose rows the kernel reads directly; it would copy a transposed view once
+/// per query block instead. Otherwise (`f64`, no AVX-512, long contexts) faer reads the
+/// transposed view at no cost.
+fn head_transposed<'a, T: Scalar>(
+    data: &'a [T],
     base: usize,
     time: usize,
     rows: usize,
     dim: usize,
-    out: &mut Vec<T>,
-) {
-    out.clear();
-    out.resize(rows * dim, T::ZERO);
+    copy: bool,
+    scratch: &'a mut Vec<T>,
+) -> HeadT<'a, T> {
+    if !copy || rows == 0 || dim == 0 {
+        return HeadT::InPlace {
+            data,
+            base,
+            time,
+            dim,
+        };
+    }
+    scratch.clear();
+    scratch.resize(rows * dim, T::ZERO);
     for j in 0..rows {
         let row = &data[base + j * time..base + j * time + dim];
         for (d, &x) in row.iter().enumerate() {
-            out[d * rows + j] = x;
+            scratch[d * rows + j] = x;
         }
+    }
+    HeadT::Copied {
+        data: scratch,
+        rows,
+        dim,
     }
 }
 
@@ -560,7 +616,8 @@ impl<T: Scalar> ForwardJob<'_, T> {
         let lse = unsafe { self.lse.slice(item * g.tq, g.tq) };
         let (scores, block_out, keys_t) = scratch;
         let kmax = if g.tq == 0 { 0 } else { g.visible(g.tq - 1) };
-        transpose_head(k, ko, kr.time, kmax, g.dk, keys_t);
+        let small = uses_small_kernel::<T>(BLOCK_Q.min(g.tq), kmax, g.dk);
+        let keys_t = head_transposed(k, ko, kr.time, kmax, g.dk, small, keys_t);
         let mut i0 = 0;
         while i0 < g.tq {
             let bq = BLOCK_Q.min(g.tq - i0);
@@ -571,7 +628,7 @@ impl<T: Scalar> ForwardJob<'_, T> {
                 product(
                     MatViewMut::new(s, 0, bq, width, stride as isize, 1)?,
                     MatView::new(q, qo + i0 * qr.time, bq, g.dk, qr.time as isize, 1)?,
-                    MatView::new(keys_t, 0, g.dk, width, kmax as isize, 1)?,
+                    keys_t.view(width)?,
                     self.scale,
                     false,
                 )?;
@@ -617,7 +674,7 @@ struct BackScratch<T> {
     dk: Vec<T>,
     dv: Vec<T>,
     delta: Vec<T>,
-    /// The item's keys and values transposed (`[D, T_k]`, see [`transpose_head`]).
+    /// The item's keys and values transposed (`[D, T_k]`, see [`head_transposed`]).
     keys_t: Vec<T>,
     values_t: Vec<T>,
 }
@@ -660,10 +717,12 @@ impl<T: Scalar> BackwardJob<'_, T> {
         let kmax = if g.tq == 0 { 0 } else { g.visible(g.tq - 1) };
         sc.dk[..kmax * g.dk].fill(T::ZERO);
         sc.dv[..kmax * g.dv].fill(T::ZERO);
-        transpose_head(k, ko, kr.time, kmax, g.dk, &mut sc.keys_t);
-        if self.want[0] || self.want[1] {
-            transpose_head(v, vo, vr.time, kmax, g.dv, &mut sc.values_t);
-        }
+        let bq_max = BLOCK_Q.min(g.tq);
+        let small = uses_small_kernel::<T>(bq_max, kmax, g.dk);
+        let keys_t = head_transposed(k, ko, kr.time, kmax, g.dk, small, &mut sc.keys_t);
+        // dP = dO·Vᵀ is needed for the gradients of q and k only.
+        let small = (self.want[0] || self.want[1]) && uses_small_kernel::<T>(bq_max, kmax, g.dv);
+        let values_t = head_transposed(v, vo, vr.time, kmax, g.dv, small, &mut sc.values_t);
         let mut i0 = 0;
         while i0 < g.tq {
             let bq = BLOCK_Q.min(g.tq - i0);
@@ -680,7 +739,7 @@ impl<T: Scalar> BackwardJob<'_, T> {
                 product(
                     MatViewMut::new(p, 0, bq, width, stride as isize, 1)?,
                     q_blk,
-                    MatView::new(&sc.keys_t, 0, g.dk, width, kmax as isize, 1)?,
+                    keys_t.view(width)?,
                     self.scale,
                     false,
                 )?;
@@ -713,7 +772,7 @@ impl<T: Scalar> BackwardJob<'_, T> {
                     product(
                         MatViewMut::new(dp, 0, bq, width, stride as isize, 1)?,
                         go_blk,
-                        MatView::new(&sc.values_t, 0, g.dv, width, kmax as isize, 1)?,
+                        values_t.view(width)?,
                         T::ONE,
                         false,
                     )?;
