@@ -8,11 +8,11 @@
 //! so memory stays linear in the context length; with a causal mask, a block stops at the
 //! last key its last query may see, which skips about half the work of the full product.
 //! Only the log-sum-exp of each query row (one number) is kept for backward, which
-//! recomputes the weights block by block (as FlashAttention does). Each head's keys (and,
-//! in backward, its values) are first transposed to `[D, T_k]` once, so that the score
-//! products `Q·Kᵀ` and `dO·Vᵀ` read contiguous rows: these products are small enough for
-//! `ferrograd_linalg::kernel::gemm`'s small-product kernel, which would otherwise copy a
-//! transposed view once per query block.
+//! recomputes the weights block by block (as FlashAttention does). When the score products
+//! run on `ferrograd_linalg::kernel::gemm`'s small-product kernel (`f32` on AVX-512, short
+//! contexts), each head's keys (and, in backward, its values) are first transposed to
+//! `[D, T_k]` once, so that `Q·Kᵀ` and `dO·Vᵀ` read contiguous rows; the kernel would
+//! otherwise copy a transposed view once per query block.
 //!
 //! Layout: `q [B, H, T_q, D]`, `k [B, H, T_k, D]`, `v [B, H, T_k, D_v]`, any strides (views
 //! of a `[B, T, H·D]` projection or of a KV cache need no copy; a last axis that is not
