@@ -32,10 +32,19 @@ use crate::Scalar;
 /// `[64, 32000]`).
 pub const LANES: usize = 64;
 
-/// Adds the lanes pairwise (halves onto halves), which vectorises too.
+/// Folds `N` lanes into one with `op`, halves onto halves (`N` a power of two): vector
+/// operations, where a left-to-right fold is a chain of dependent scalar ones. Every
+/// reduction here ends with it; kernels that keep lanes of their own (attention's short
+/// rows) use it too.
+///
+/// ```
+/// use ferrograd_linalg::cpu::lanes::fold_halves;
+/// assert_eq!(fold_halves([1.0f32, 2.0, 3.0, 4.0], |a, b| a + b), 10.0); // (1 + 3) + (2 + 4)
+/// ```
 #[inline(always)]
-fn combine<T: Scalar>(mut lanes: [T; LANES], op: impl Fn(T, T) -> T) -> T {
-    let mut width = LANES / 2;
+pub fn fold_halves<T: Scalar, const N: usize>(mut lanes: [T; N], op: impl Fn(T, T) -> T) -> T {
+    debug_assert!(N.is_power_of_two());
+    let mut width = N / 2;
     while width > 0 {
         let (low, high) = lanes.split_at_mut(width);
         for (a, &b) in low.iter_mut().zip(high.iter()) {
@@ -64,7 +73,7 @@ pub fn sum<T: Scalar>(row: &[T], f: impl Fn(T) -> T) -> T {
             *lane += f(v);
         }
     }
-    let mut total = combine(lanes, |a, b| a + b);
+    let mut total = fold_halves(lanes, |a, b| a + b);
     for &v in tail {
         total += f(v);
     }
@@ -112,7 +121,7 @@ pub fn sum2<T: Scalar>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
             *lane += f(u, v);
         }
     }
-    let mut total = combine(lanes, |a, b| a + b);
+    let mut total = fold_halves(lanes, |a, b| a + b);
     for (&u, &v) in ta.iter().zip(tb) {
         total += f(u, v);
     }
@@ -136,7 +145,7 @@ pub fn max<T: Scalar>(row: &[T]) -> T {
             *lane = nan_max(*lane, v);
         }
     }
-    let mut max = combine(lanes, nan_max);
+    let mut max = fold_halves(lanes, nan_max);
     for &v in tail {
         max = nan_max(max, v);
     }
@@ -162,7 +171,7 @@ pub fn exp_sum<T: Scalar>(x: &[T], y: &mut [T], shift: T) -> T {
             *lane += y;
         }
     }
-    let mut total = combine(lanes, |a, b| a + b);
+    let mut total = fold_halves(lanes, |a, b| a + b);
     for (y, &x) in ys.into_remainder().iter_mut().zip(xs.remainder()) {
         *y = (x - shift).exp_fast_nonpositive();
         total += *y;
@@ -186,7 +195,7 @@ pub fn sum_exp<T: Scalar>(x: &[T], shift: T) -> T {
             *lane += e;
         }
     }
-    let mut total = combine(lanes, |a, b| a + b);
+    let mut total = fold_halves(lanes, |a, b| a + b);
     for &x in tail {
         total += (x - shift).exp_fast_nonpositive();
     }

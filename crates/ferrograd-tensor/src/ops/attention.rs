@@ -311,29 +311,14 @@ fn short_row_max<T: Scalar>(row: &[T]) -> T {
             *flag = if v.is_nan() { T::ONE } else { *flag };
         }
     }
-    let mut max = halves(lanes, |a, b| if b > a { b } else { a });
-    if halves(nan, |a, b| a + b) != T::ZERO {
+    let mut max = lanes::fold_halves(lanes, |a, b| if b > a { b } else { a });
+    if lanes::fold_halves(nan, |a, b| a + b) != T::ZERO {
         return T::from_f64(f64::NAN);
     }
     for &v in tail {
         max = lanes::nan_max(max, v);
     }
     max
-}
-
-/// Folds `ROW_LANES` lanes into one with `op`, halves onto halves: vector operations, where
-/// a left-to-right fold is a chain of dependent scalar ones.
-#[inline(always)]
-fn halves<T: Scalar>(mut lanes: [T; ROW_LANES], op: impl Fn(T, T) -> T) -> T {
-    let mut width = ROW_LANES / 2;
-    while width > 0 {
-        let (low, high) = lanes.split_at_mut(width);
-        for (a, &b) in low.iter_mut().zip(high.iter()) {
-            *a = op(*a, b);
-        }
-        width /= 2;
-    }
-    lanes[0]
 }
 
 /// `row = exp(row − max)` in place, returning the sum; `max` is the row's finite maximum
@@ -355,7 +340,7 @@ fn short_row_exp_sum<T: Scalar>(row: &mut [T], max: T) -> T {
         }
         chunk.copy_from_slice(&e);
     }
-    let mut sum = halves(lanes, |a, b| a + b);
+    let mut sum = lanes::fold_halves(lanes, |a, b| a + b);
     for v in chunks.into_remainder() {
         *v = (*v - max).exp_fast_nonpositive();
         sum += *v;
@@ -480,7 +465,7 @@ simd_kernel! {
 simd_kernel! {
     /// `delta_r = O_r · dO_r` for the rows of a block: row `r` of `o` starts at
     /// `o_start + r·o_time`, of `go` at `g_start + r·g_time`, each `dim` long. In
-    /// [`ROW_LANES`] independent lanes, folded by [`halves`].
+    /// [`ROW_LANES`] independent lanes, folded by `lanes::fold_halves`.
     fn row_dots<T: Scalar>(
         o: &[T],
         o_start: usize,
@@ -511,7 +496,7 @@ simd_kernel! {
                     *l += x * y;
                 }
             }
-            *d = halves(lanes, |a, b| a + b) + tail;
+            *d = lanes::fold_halves(lanes, |a, b| a + b) + tail;
         }
     }
 }
