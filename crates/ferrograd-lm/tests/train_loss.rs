@@ -3,7 +3,9 @@
 //! differences, and its errors; `matmul_cross_entropy` (the weight stored `[E, V]`, as the
 //! book's decoder) against `matmul` → `CrossEntropyLoss` the same way.
 
-use ferrograd_lm::train_loss::{BLOCK_ROWS, linear_cross_entropy, matmul_cross_entropy};
+use ferrograd_lm::train_loss::{
+    BLOCK_ROWS, CHUNK_COLS, linear_cross_entropy, matmul_cross_entropy,
+};
 use ferrograd_nn::CrossEntropyLoss;
 use ferrograd_tensor::{GradcheckOptions, IdTensor, Rng, Tensor, TensorError, gradcheck, no_grad};
 
@@ -80,9 +82,14 @@ fn fused(c: &Case, bias: bool, scale: f64) -> (f64, Vec<Tensor<f64>>) {
 
 #[test]
 fn fused_equals_linear_then_cross_entropy() {
-    // A few rows (one block), and more rows than BLOCK_ROWS with a ragged last block
-    // (several blocks, split over the worker threads).
-    for (rows, e, v, seed) in [(7, 5, 11, 1), (2 * BLOCK_ROWS + 37, 16, 53, 2)] {
+    // A few rows (one block), more rows than BLOCK_ROWS with a ragged last block
+    // (several blocks, split over the worker threads), and more classes than CHUNK_COLS
+    // with a ragged last slice (the online softmax across slices).
+    for (rows, e, v, seed) in [
+        (7, 5, 11, 1),
+        (2 * BLOCK_ROWS + 37, 16, 53, 2),
+        (BLOCK_ROWS + 5, 8, 2 * CHUNK_COLS + 37, 11),
+    ] {
         let c = case(rows, e, v, seed);
         for bias in [true, false] {
             // An incoming gradient other than 1 (the loss scaled by 2.5) must scale every
@@ -100,6 +107,38 @@ fn fused_equals_linear_then_cross_entropy() {
                 assert!(d < 1e-12, "rows {rows} bias {bias} gradient {i}: {d}");
             }
         }
+    }
+}
+
+#[test]
+fn a_row_maximum_in_any_slice_gives_the_composed_values() {
+    // Large logits in the first slice and in the last one: rows whose maximum comes late
+    // rescale the sum of the earlier slices by up to exp(−40), rows whose maximum comes
+    // first never do. Both must equal the composed ops.
+    let v = 2 * CHUNK_COLS + 37;
+    let mut c = case(40, 6, v, 13);
+    let mut b = c.b.to_vec();
+    b[3] = 35.0;
+    b[v - 1] = 40.0;
+    c.b = Tensor::from_vec(b, &[v]).unwrap().set_requires_grad(true);
+    let mut h = c.h.to_vec();
+    // Half the rows favour class 3 (a large first feature times a positive weight).
+    let w = c.w.to_vec();
+    for (row, chunk) in h.chunks_mut(6).enumerate() {
+        if row % 2 == 0 {
+            chunk[0] = 12.0 * w[3 * 6].signum();
+        }
+    }
+    c.h = Tensor::from_vec(h, &[40, 6])
+        .unwrap()
+        .set_requires_grad(true);
+    let (fv, fg) = fused(&c, true, 1.0);
+    let (cv, cg) = composed(&c, true, 1.0);
+    // f64: logits up to ~50, so the loss's terms are ~50; 1e-11 is 2e-13 relative.
+    assert!((fv - cv).abs() < 1e-11, "{fv} vs {cv}");
+    for (i, (a, b)) in fg.iter().zip(&cg).enumerate() {
+        let d = max_diff(a, b);
+        assert!(d < 1e-12, "gradient {i}: {d}");
     }
 }
 
@@ -173,7 +212,11 @@ fn transposed_weight(c: &Case) -> Tensor<f64> {
 
 #[test]
 fn matmul_form_equals_matmul_then_cross_entropy() {
-    for (rows, e, v, seed) in [(7, 5, 11, 6), (2 * BLOCK_ROWS + 37, 16, 53, 7)] {
+    for (rows, e, v, seed) in [
+        (7, 5, 11, 6),
+        (2 * BLOCK_ROWS + 37, 16, 53, 7),
+        (BLOCK_ROWS + 5, 8, 2 * CHUNK_COLS + 37, 12),
+    ] {
         let c = case(rows, e, v, seed);
         let wt = transposed_weight(&c);
         for bias in [true, false] {
