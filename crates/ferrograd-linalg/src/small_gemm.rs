@@ -103,34 +103,31 @@ pub(crate) unsafe fn gemm<T: Scalar>(
         return;
     }
     let (n, k) = (dst.cols, lhs.cols);
-    // A fresh buffer when the thread-local one is gone (a product run while the thread's
-    // locals are being destroyed).
-    let mut own = Vec::new();
-    let _ = PACKED.try_with(|cell| own = cell.take());
-    {
-        // Taken out of the cell, so a nested call (none today) would get its own.
-        let mut packed = own;
-        packed.clear();
-        packed.reserve(k * n);
-        let b = f32_mat(rhs);
-        for p in 0..k {
-            for j in 0..n {
-                // SAFETY: element `(p, j)` of the checked `rhs`.
-                packed.push(unsafe {
-                    *b.ptr
-                        .wrapping_offset(p as isize * b.row_stride + j as isize * b.col_stride)
-                });
-            }
+    let mut packed = Vec::new();
+    // Taken out of the cell (so a nested call, none today, would get its own); a fresh
+    // buffer when the thread-local one is gone (a product run while the thread's locals
+    // are being destroyed).
+    let _ = PACKED.try_with(|cell| packed = cell.take());
+    packed.clear();
+    packed.reserve(k * n);
+    let b = f32_mat(rhs);
+    for p in 0..k {
+        for j in 0..n {
+            // SAFETY: element `(p, j)` of the checked `rhs`.
+            packed.push(unsafe {
+                *b.ptr
+                    .wrapping_offset(p as isize * b.row_stride + j as isize * b.col_stride)
+            });
         }
-        let args = Tiles {
-            b: packed.as_ptr(),
-            b_rs: n as isize,
-            ..args
-        };
-        // SAFETY: the packed rows hold the `n` columns of `rhs`; the rest is forwarded.
-        unsafe { all_tiles(args) };
-        let _ = PACKED.try_with(|cell| cell.set(packed));
     }
+    let args = Tiles {
+        b: packed.as_ptr(),
+        b_rs: n as isize,
+        ..args
+    };
+    // SAFETY: the packed rows hold the `n` columns of `rhs`; the rest is forwarded.
+    unsafe { all_tiles(args) };
+    let _ = PACKED.try_with(|cell| cell.set(packed));
 }
 
 /// The arguments of one product.
