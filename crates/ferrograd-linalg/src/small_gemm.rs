@@ -109,15 +109,19 @@ pub(crate) unsafe fn gemm<T: Scalar>(
     // are being destroyed).
     let _ = PACKED.try_with(|cell| packed = cell.take());
     packed.clear();
-    packed.reserve(k * n);
+    packed.resize(k * n, 0.0);
     let b = f32_mat(rhs);
-    for p in 0..k {
-        for j in 0..n {
-            // SAFETY: element `(p, j)` of the checked `rhs`.
-            packed.push(unsafe {
-                *b.ptr
-                    .wrapping_offset(p as isize * b.row_stride + j as isize * b.col_stride)
-            });
+    // Column by column of `rhs`: a transposed view (`Kᵀ`) has its columns contiguous, so
+    // the reads run along memory and the writes, `n` apart, land in the scratch, which
+    // stays in cache. Row by row, every read would hit another line of `rhs`, and with a
+    // row stride that is a multiple of a large power of two (a head's rows are 384 floats
+    // apart) those lines fall in a few cache sets and evict each other.
+    for j in 0..n {
+        let column = b.ptr.wrapping_offset(j as isize * b.col_stride);
+        for (p, slot) in packed[j..].iter_mut().step_by(n).enumerate() {
+            // SAFETY: element `(p, j)` of the checked `rhs` (`p < k`: `packed` has `k`
+            // rows of `n`).
+            *slot = unsafe { *column.wrapping_offset(p as isize * b.row_stride) };
         }
     }
     let args = Tiles {
