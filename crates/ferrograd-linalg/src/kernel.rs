@@ -5,7 +5,9 @@
 //! partitioner ([`crate::cpu::partition`]): over its output's longer side, or, when the
 //! inner dimension is much longer than the output ([`SPLIT_INNER_RATIO`]), over the inner
 //! dimension with the partial products added at the end. The threshold is
-//! [`crate::cpu::thresholds::gemm_threshold`].
+//! [`crate::cpu::thresholds::gemm_threshold`]. Each sequential product whose right
+//! operand faer would read across rows (a weight gradient `gᵀ·x`) runs in pieces of
+//! [`INNER_PIECE`] along the inner dimension.
 //!
 //! A small `f32` product (at most [`SMALL_MAX_WORK`] multiply-adds, such as attention's
 //! per-head blocks) runs on the stack's own register-blocked AVX-512 kernel instead
@@ -369,7 +371,7 @@ pub fn gemm<T: Scalar>(
         // SAFETY: all three views were bounds-checked at construction; `dst` is a unique
         // borrow, so it cannot overlap the shared borrows `lhs` and `rhs`, and
         // `MatViewMut::new` rejected self-aliasing strides.
-        unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+        unsafe { sequential_product(d, l, r, alpha, accumulate) };
         return Ok(());
     }
     let views = SendViews { d, l, r };
@@ -402,9 +404,73 @@ pub fn gemm<T: Scalar>(
         }
         // SAFETY: as above for the whole views; each block is a sub-view of them
         // (`range` lies inside `0..len`), and the blocks of `dst` are disjoint.
-        unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+        unsafe { sequential_product(d, l, r, alpha, accumulate) };
     });
     Ok(())
+}
+
+/// The inner-dimension length above which [`sequential_product`] splits a product whose
+/// right operand faer would read across its rows, and the length of each piece.
+pub const INNER_PIECE: usize = 256;
+
+/// The smallest output side [`sequential_product`] splits: a narrower product (a
+/// matrix-vector one) gains nothing and would pay one call per piece.
+const INNER_PIECE_MIN_SIDE: usize = 16;
+
+/// Whether faer reads the right operand of its column-major form across rows: it makes the
+/// output column-major (swapping and transposing the operands when the output's rows are
+/// contiguous) and reads that form's right operand unpacked, four columns at a time. When
+/// those columns are not contiguous, each step along the inner dimension reads another
+/// row, `k` lines per pass, and with `k` past a few hundred they no longer fit in L1 with
+/// the packed left operand. A weight gradient `dW = gᵀ·x` (a transposed `g` on the left of
+/// a row-major output) is such a product.
+fn reads_right_across_rows<T>(d: &RawMatMut<T>, l: &RawMat<T>, r: &RawMat<T>) -> bool {
+    let right_row_stride = if d.row_stride.unsigned_abs() > d.col_stride.unsigned_abs() {
+        l.col_stride
+    } else {
+        r.row_stride
+    };
+    right_row_stride.unsigned_abs() != 1
+}
+
+/// One sequential faer product, in pieces of [`INNER_PIECE`] along the inner dimension
+/// when faer would read its right operand across rows ([`reads_right_across_rows`]) and
+/// both output sides are at least 16: each piece's rows stay in L1 (faer's own pieces are
+/// 512 long). Measured on an AVX2 Zen 3 at one thread, on the `dW = gᵀ·x` shapes of the
+/// training steps (k = 512–4,096): 5–27% less time than one call; `lm_step` 4.5% less.
+///
+/// # Safety
+/// As [`Scalar::gemm_unchecked`].
+unsafe fn sequential_product<T: Scalar>(
+    d: RawMatMut<T>,
+    l: RawMat<T>,
+    r: RawMat<T>,
+    alpha: T,
+    accumulate: bool,
+) {
+    let k = l.cols;
+    if k <= INNER_PIECE
+        || d.rows.min(d.cols) < INNER_PIECE_MIN_SIDE
+        || !reads_right_across_rows(&d, &l, &r)
+    {
+        // SAFETY: forwarded.
+        unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+        return;
+    }
+    let mut start = 0;
+    while start < k {
+        let len = INNER_PIECE.min(k - start);
+        let mut lp = l;
+        lp.ptr = l.ptr.wrapping_offset(start as isize * l.col_stride);
+        lp.cols = len;
+        let mut rp = r;
+        rp.ptr = r.ptr.wrapping_offset(start as isize * r.row_stride);
+        rp.rows = len;
+        // SAFETY: sub-views of the checked operands (`start + len <= k`); the first piece
+        // writes or adds as asked, the later ones add to it.
+        unsafe { T::gemm_unchecked(d, lp, rp, alpha, accumulate || start > 0, false) };
+        start += len;
+    }
 }
 
 /// Whether [`gemm`] runs an `m×k · k×n` product writing an output whose rows are
@@ -512,7 +578,7 @@ fn split_inner<T: Scalar>(views: SendViews<T>, alpha: T, accumulate: bool) {
             // SAFETY: `l` and `r` are sub-views of the checked operands (`start + len
             // <= inner`); `d` is either the checked, unique `dst` (part 0 only) or this
             // part's own block of the scratch, which holds `size` elements per part.
-            unsafe { T::gemm_unchecked(d, l, r, alpha, accumulate, false) };
+            unsafe { sequential_product(d, l, r, alpha, accumulate) };
         });
         if parts > 1 {
             partition::ranges(rows, num_threads(), 1, &|range| {

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{assert_close, naive_product, product_tol, to_f64};
-use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
+use ferrograd_linalg::kernel::{INNER_PIECE, MatView, MatViewMut, gemm};
 use ferrograd_linalg::{Matrix, Scalar, Vector};
 use proptest::prelude::*;
 
@@ -167,6 +167,38 @@ proptest! {
     ) {
         check_gemm::<f32>((m, k, n), (la, lb, lc), 1.0, false, false, seed);
         check_gemm::<f64>((m, k, n), (la, lb, lc), 1.0, true, true, seed);
+    }
+}
+
+proptest! {
+    // Inner dimensions past `INNER_PIECE`, where a product whose right operand faer would
+    // read across rows runs in pieces (several, the last one shorter); every layout, so
+    // both the split and the unsplit orientations occur.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn kernel_matches_naive_past_the_inner_piece(
+        m in 1usize..48, k in INNER_PIECE + 1..3 * INNER_PIECE + 40, n in 1usize..48,
+        la in layout(true), lb in layout(true), lc in layout(false),
+        alpha in prop_oneof![Just(1.0), Just(-0.5)], acc: bool, ta: bool, seed: u64,
+    ) {
+        check_gemm::<f32>((m, k, n), (la, lb, lc), alpha, acc, ta, seed);
+        check_gemm::<f64>((m, k, n), (la, lb, lc), alpha, acc, ta, seed);
+    }
+}
+
+#[test]
+fn weight_gradient_products_run_in_pieces_with_the_same_sums() {
+    // `dW = gᵀ·x` into a row-major output (a transposed view on the left, faer's form
+    // reads it across rows), and the same with a column-major output and a row-major
+    // right operand: three whole pieces and a short one, written and accumulated.
+    let k = 3 * INNER_PIECE + 17;
+    for acc in [false, true] {
+        for (lc, ta) in [(Layout::RowMajor(0), true), (Layout::ColMajor(1), false)] {
+            let layouts = (Layout::RowMajor(0), Layout::RowMajor(0), lc);
+            check_gemm::<f32>((40, k, 24), layouts, -0.5, acc, ta, 11);
+            check_gemm::<f64>((40, k, 24), layouts, 3.0, acc, ta, 12);
+        }
     }
 }
 
