@@ -535,7 +535,7 @@ fn head_kernel<T: Scalar>(
                         debug_assert!(class < v);
                     }
                     for c in 0..chunks {
-                        let (j0, j1) = (c * CHUNK_COLS, ((c + 1) * CHUNK_COLS).min(v));
+                        let (j0, j1) = slice_range(c, v);
                         gemm(
                             MatViewMut::new(&mut logits[..r * v], j0, r, j1 - j0, v as isize, 1)
                                 .map_err(linalg)?,
@@ -573,7 +573,7 @@ fn head_kernel<T: Scalar>(
                         // g = softmax·scale − scale·one_hot; ∂b += g; ∂W += gᵀ·h_blk
                         // (for the slice's rows of ∂W); ∂h_blk += g·W (the slice's rows of W).
                         for c in 0..chunks {
-                            let (j0, j1) = (c * CHUNK_COLS, ((c + 1) * CHUNK_COLS).min(v));
+                            let (j0, j1) = slice_range(c, v);
                             for (i, &(_, class)) in block.iter().enumerate() {
                                 let seg = &mut logits[i * v + j0..i * v + j1];
                                 let factor = (slice_max[i * chunks + c] - run_max[i]).exp()
@@ -661,6 +661,11 @@ fn head_kernel<T: Scalar>(
         db: db_t,
     });
     Ok(HeadOutput { loss_sum, grads })
+}
+
+/// Classes `j0..j1` of slice `c` of [`CHUNK_COLS`] (the last slice may be shorter).
+fn slice_range(c: usize, v: usize) -> (usize, usize) {
+    (c * CHUNK_COLS, ((c + 1) * CHUNK_COLS).min(v))
 }
 
 simd_kernel! {
