@@ -409,8 +409,9 @@ pub fn gemm<T: Scalar>(
     Ok(())
 }
 
-/// The inner-dimension length above which [`sequential_product`] splits a product whose
-/// right operand faer would read across its rows, and the length of each piece.
+/// The inner-dimension length above which [`gemm`] runs a product whose right operand
+/// faer would read across its rows (a weight gradient `gᵀ·x` into a row-major output) as
+/// several faer calls, and the length of each piece along the inner dimension.
 pub const INNER_PIECE: usize = 256;
 
 /// The smallest output side [`sequential_product`] splits: a narrower product (a
