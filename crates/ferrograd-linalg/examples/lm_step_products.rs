@@ -4,15 +4,55 @@
 //! weight's transposed view, the weight gradient is formed from the output gradient's
 //! transposed view.
 //!
+//! With `--cold`, a 64 MiB buffer is written before each timed call, so every operand
+//! and the output start outside the caches, as they mostly do inside a training step;
+//! each product's time is then the median of 31 such calls.
+//!
 //! ```sh
 //! cargo run --release -p ferrograd-linalg --example lm_step_products   # FERROGRAD_NUM_THREADS=1 for one core
+//! cargo run --release -p ferrograd-linalg --example lm_step_products -- --cold
 //! ```
 
 use ferrograd_linalg::LinalgError;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use std::time::Instant;
 
+/// Times `call` with its data in cache (best of 5 runs of 100 calls) or, when `cold`, with
+/// the caches flushed before each call (median of 31 calls).
+fn seconds_per_call(
+    cold: bool,
+    mut call: impl FnMut() -> Result<(), LinalgError>,
+) -> Result<f64, LinalgError> {
+    if cold {
+        // Larger than this machine's last-level cache, so writing it evicts the operands.
+        let mut flush = vec![0u8; 64 << 20];
+        let mut times = Vec::with_capacity(31);
+        for round in 0..31u8 {
+            for byte in flush.iter_mut().step_by(64) {
+                *byte = byte.wrapping_add(round);
+            }
+            std::hint::black_box(&flush);
+            let start = Instant::now();
+            call()?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        return Ok(times[times.len() / 2]);
+    }
+    let reps = 100;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..reps {
+            call()?;
+        }
+        best = best.min(start.elapsed().as_secs_f64() / f64::from(reps));
+    }
+    Ok(best)
+}
+
 fn main() -> Result<(), LinalgError> {
+    let cold = std::env::args().any(|arg| arg == "--cold");
     let values =
         |n: usize| -> Vec<f32> { (0..n).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect() };
     let rows = 1024;
@@ -52,15 +92,9 @@ fn main() -> Result<(), LinalgError> {
         } else {
             MatView::row_major(&b, k, n)?
         };
-        let reps = 100;
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let start = Instant::now();
-            for _ in 0..reps {
-                gemm(MatViewMut::row_major(&mut c, m, n)?, lhs, rhs, 1.0, false)?;
-            }
-            best = best.min(start.elapsed().as_secs_f64() / f64::from(reps));
-        }
+        let best = seconds_per_call(cold, || {
+            gemm(MatViewMut::row_major(&mut c, m, n)?, lhs, rhs, 1.0, false)
+        })?;
         let flops = 2.0 * (m * k * n) as f64;
         step_seconds += per_step(name) * best;
         step_flops += per_step(name) * flops;
@@ -71,11 +105,12 @@ fn main() -> Result<(), LinalgError> {
         );
     }
     println!(
-        "\none lm_step's products: {:.2} GFLOP in {:.2} ms ({:.1} GFLOP/s) on {} thread(s)",
+        "\none lm_step's products: {:.2} GFLOP in {:.2} ms ({:.1} GFLOP/s) on {} thread(s){}",
         step_flops / 1e9,
         step_seconds * 1e3,
         step_flops / step_seconds / 1e9,
-        ferrograd_linalg::cpu::num_threads()
+        ferrograd_linalg::cpu::num_threads(),
+        if cold { ", operands cold" } else { "" }
     );
     Ok(())
 }
