@@ -7,7 +7,8 @@
 //! - [`Tensor`]: a cheap handle (`Arc`) to shared storage plus a [`Layout`] (shape,
 //!   strides, offset); transpose, reshape, broadcast and narrow are views.
 //! - Operations in [`ops`], each with its backward beside its forward: element-wise
-//!   math with broadcasting, reductions, `matmul` on faer's kernels, softmax and
+//!   math with broadcasting, reductions, `matmul` on faer's kernels (and `matmul_add`,
+//!   the product plus a bias in one pass, as a Linear layer uses it), softmax and
 //!   log-softmax, `index_select`/`gather`, concat/stack/split, masks and `where`.
 //! - [`autograd`]: only trainable leaves start a graph; [`Tensor::backward`] returns
 //!   [`Gradients`] keyed by tensor id. [`Parameter`] is a trainable tensor that optimizers

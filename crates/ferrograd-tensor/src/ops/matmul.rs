@@ -7,7 +7,7 @@ use crate::layout::broadcast_shapes;
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::cpu::lanes;
-use ferrograd_linalg::cpu::{num_threads, partition};
+use ferrograd_linalg::cpu::{num_threads, partition, thresholds};
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm, parallel_threshold, use_parallel};
 use ferrograd_linalg::{Scalar, simd_kernel};
 
@@ -63,7 +63,96 @@ impl<T: Scalar> BackwardOp<T> for MatmulBackward {
     }
 }
 
+/// Backward of [`Tensor::matmul_add`]: the product's two gradients as for `matmul`, and the
+/// output gradient for the bias, which the engine sums over the rows it was broadcast to.
+struct MatmulAddBackward;
+
+impl<T: Scalar> BackwardOp<T> for MatmulAddBackward {
+    fn name(&self) -> &'static str {
+        "matmul_add"
+    }
+
+    fn backward(
+        &self,
+        inputs: &[Tensor<T>],
+        output: &Tensor<T>,
+        grad: &Tensor<T>,
+    ) -> Result<Vec<Option<Tensor<T>>>> {
+        let mut grads = MatmulBackward.backward(&inputs[..2], output, grad)?;
+        grads.push(inputs[2].requires_grad().then(|| grad.clone()));
+        Ok(grads)
+    }
+}
+
 impl<T: Scalar> Tensor<T> {
+    /// `self · other + bias`, the bias broadcast over the product's rows: the output of
+    /// `self.matmul(other)?.add(bias)` in one op, as `torch.addmm` (or a Linear layer's
+    /// `x·Wᵀ + b`) forms it.
+    ///
+    /// When `other` is a matrix `[k, n]`, `bias` a vector `[n]` and `self` (`[..., k]`, at
+    /// least two rows) folds its batch into rows, the output is first filled with the bias
+    /// and the product is then added into it: one pass over the output and one buffer
+    /// fewer than the two ops. Any other case runs those two ops. The values are the two
+    /// ops' (each element is the same dot product plus the same bias; where the product
+    /// sums an inner dimension in pieces, the bias joins the first piece, which can move
+    /// the last bit). Gradients flow to all three inputs.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// let w_t = Tensor::<f32>::from_vec(vec![1.0, 0.0, 0.0, 2.0], &[2, 2])?;
+    /// let b = Tensor::<f32>::from_vec(vec![0.5, -0.5], &[2])?;
+    /// assert_eq!(x.matmul_add(&w_t, &b)?.to_vec(), vec![1.5, 3.5, 3.5, 7.5]);
+    /// # Ok::<(), ferrograd_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Tensor::matmul`] and [`Tensor::add`]: [`TensorError::ShapeMismatch`] when the
+    /// inner dimensions differ or the bias does not broadcast to the product.
+    pub fn matmul_add(&self, other: &Tensor<T>, bias: &Tensor<T>) -> Result<Tensor<T>> {
+        let composed = || self.matmul(other)?.add(bias);
+        if other.rank() != 2 || self.rank() < 2 || bias.rank() != 1 {
+            return composed();
+        }
+        let (k, n) = (other.shape()[0], other.shape()[1]);
+        let rows: usize = self.shape()[..self.rank() - 1].iter().product();
+        // One row goes to `matmul`'s vector path; empty products have nothing to fuse.
+        if self.shape()[self.rank() - 1] != k || bias.shape() != [n] || rows < 2 || k == 0 || n == 0
+        {
+            return composed();
+        }
+        let Some(flat) = self.layout().reshaped(&[rows, k]) else {
+            return composed();
+        };
+        let mut out_shape = self.shape()[..self.rank() - 1].to_vec();
+        out_shape.push(n);
+        let len = crate::tensor::checked_len("matmul_add", &out_shape, size_of::<T>())?;
+        let bias_data = bias.contiguous_data();
+        let mut out = storage::take_buffer::<T>(len);
+        partition::rows_mut(&mut out, n, thresholds::ELEMENTWISE, |_, block| {
+            for row in block.chunks_exact_mut(n) {
+                row.copy_from_slice(&bias_data);
+            }
+        });
+        let (a_data, b_data) = (self.storage_data(), other.storage_data());
+        let (rs, cs) = (flat.strides()[0] as isize, flat.strides()[1] as isize);
+        let lhs = MatView::new(a_data, flat.offset(), rows, k, rs, cs)?;
+        let rhs = view_of_matrix(other, b_data, other.layout().offset(), k, n)?;
+        gemm(
+            MatViewMut::row_major(&mut out, rows, n)?,
+            lhs,
+            rhs,
+            T::ONE,
+            true,
+        )?;
+        Ok(Tensor::op_result(
+            out,
+            &out_shape,
+            &[self, other, bias],
+            MatmulAddBackward,
+        ))
+    }
+
     /// Matrix product with `torch.matmul` semantics: 1-D·1-D is a dot product,
     /// matrix·vector and vector·matrix work, and `[..., m, k] × [..., k, n]` multiplies
     /// batches of matrices, broadcasting the batch axes.
