@@ -72,7 +72,8 @@ pub fn log_softmax<T: Scalar>(x: &Tensor<T>, axis: isize) -> Result<Tensor<T>> {
 
 /// `x·Wᵀ + b` on the last axis of `x` (`[..., in]` → `[..., out]`),
 /// `torch.nn.functional.linear`: one matrix product with the transposed weight (a view,
-/// no copy; batch axes fold into the rows of a single product) and a broadcast add.
+/// no copy; batch axes fold into the rows of a single product) and the bias broadcast
+/// over the rows, added in the same pass ([`Tensor::matmul_add`]).
 ///
 /// # Errors
 /// [`NnError::BadInput`] when the weight is not `[out, in]`, the bias not `[out]`, or
@@ -116,11 +117,11 @@ pub(crate) fn linear_named<T: Scalar>(
             got: shape_of(b.shape()),
         });
     }
-    // One product with the transposed weight (a free view), then a broadcast add.
-    let y = x.matmul(&weight.t()?)?;
+    // One product with the transposed weight (a free view); a bias fills the output
+    // first and the product is added into it (`matmul_add`, `torch.addmm`'s way).
     Ok(match bias {
-        Some(b) => y.add(b)?,
-        None => y,
+        Some(b) => x.matmul_add(&weight.t()?, b)?,
+        None => x.matmul(&weight.t()?)?,
     })
 }
 

@@ -140,9 +140,9 @@ pub fn conv1d<T: Scalar>(
             got: shape_of(b.shape()),
         });
     }
-    let y = x.matmul(weight)?;
+    // The output starts as the bias and the product is added into it (`matmul_add`).
     Ok(match bias {
-        Some(b) => y.add(b)?,
-        None => y,
+        Some(b) => x.matmul_add(weight, b)?,
+        None => x.matmul(weight)?,
     })
 }
