@@ -92,10 +92,11 @@ impl<T: Scalar> Tensor<T> {
     /// When `other` is a matrix `[k, n]`, `bias` a vector `[n]` and `self` (`[..., k]`, at
     /// least two rows) folds its batch into rows, the output is first filled with the bias
     /// and the product is then added into it: one pass over the output and one buffer
-    /// fewer than the two ops. Any other case runs those two ops. The values are the two
-    /// ops' (each element is the same dot product plus the same bias; where the product
-    /// sums an inner dimension in pieces, the bias joins the first piece, which can move
-    /// the last bit). Gradients flow to all three inputs.
+    /// fewer than the two ops. Any other case runs those two ops. Each element is then
+    /// `bias + dot` rather than `dot + bias`: the kernel may fold that addition into its
+    /// last fused multiply-add (one rounding fewer), and where it sums a long inner
+    /// dimension in pieces the bias joins the first, so the last bit can differ from the
+    /// two ops'. Gradients are the two ops' exactly and flow to all three inputs.
     ///
     /// ```
     /// use ferrograd_tensor::Tensor;
