@@ -15,6 +15,9 @@
 //! FERROGRAD_NUM_THREADS=1 cargo run --release -p ferrograd-linalg --example head_products [-- --cold]
 //! ```
 
+mod common;
+
+use common::CacheEvictor;
 use ferrograd_linalg::LinalgError;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use std::time::Instant;
@@ -32,18 +35,14 @@ fn main() -> Result<(), LinalgError> {
     let mut dw = vec![0f32; d * vocab];
     let mut dh = vec![0f32; rows * d];
     let cold = std::env::args().any(|arg| arg == "--cold");
-    // Larger than this machine's last-level cache, so writing it evicts the operands.
-    let mut flush = vec![0u8; 64 << 20];
+    let mut evictor = CacheEvictor::new();
     let (reps, untimed) = (20u8, 2u8);
     let mut seconds = [0f64; 3];
     for rep in 0..reps {
         for c in 0..vocab / slice {
             for (kind, total) in seconds.iter_mut().enumerate() {
                 if cold {
-                    for byte in flush.iter_mut().step_by(64) {
-                        *byte = byte.wrapping_add(rep + 1);
-                    }
-                    std::hint::black_box(&flush);
+                    evictor.evict();
                 }
                 let start = Instant::now();
                 let h_blk = MatView::row_major(&h, rows, d)?;

@@ -13,6 +13,9 @@
 //! cargo run --release -p ferrograd-linalg --example lm_step_products -- --cold
 //! ```
 
+mod common;
+
+use common::CacheEvictor;
 use ferrograd_linalg::LinalgError;
 use ferrograd_linalg::kernel::{MatView, MatViewMut, gemm};
 use std::time::Instant;
@@ -24,14 +27,10 @@ fn seconds_per_call(
     mut call: impl FnMut() -> Result<(), LinalgError>,
 ) -> Result<f64, LinalgError> {
     if cold {
-        // Larger than this machine's last-level cache, so writing it evicts the operands.
-        let mut flush = vec![0u8; 64 << 20];
+        let mut evictor = CacheEvictor::new();
         let mut times = Vec::with_capacity(31);
-        for round in 0..31u8 {
-            for byte in flush.iter_mut().step_by(64) {
-                *byte = byte.wrapping_add(round);
-            }
-            std::hint::black_box(&flush);
+        for _ in 0..31 {
+            evictor.evict();
             let start = Instant::now();
             call()?;
             times.push(start.elapsed().as_secs_f64());

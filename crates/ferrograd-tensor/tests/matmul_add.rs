@@ -102,22 +102,16 @@ fn values_match_and_gradients_equal_matmul_then_add() {
 }
 
 #[test]
-fn a_row_major_right_operand_works_too() {
-    let mut rng = Rng::new(8);
-    let x = random(&[40, 24], &mut rng);
-    let w = random(&[24, 10], &mut rng);
-    let bias = random(&[10], &mut rng);
-    assert_within_rounding(&x.matmul_add(&w, &bias).unwrap(), &x, &w, &bias);
-}
-
-#[test]
-fn long_inner_dimensions_stay_within_the_rounding_bound() {
-    // k = 1,500: faer sums the inner dimension in pieces, the bias joining the first.
-    let mut rng = Rng::new(9);
-    let x = random(&[48, 1500], &mut rng);
-    let w = random(&[1500, 40], &mut rng);
-    let bias = random(&[40], &mut rng);
-    assert_within_rounding(&x.matmul_add(&w, &bias).unwrap(), &x, &w, &bias);
+fn row_major_right_operands_stay_within_the_rounding_bound() {
+    // (rows, k, n, seed). k = 1,500: faer sums the inner dimension in pieces, the bias
+    // joining the first.
+    for (rows, k, n, seed) in [(40, 24, 10, 8), (48, 1500, 40, 9)] {
+        let mut rng = Rng::new(seed);
+        let x = random(&[rows, k], &mut rng);
+        let w = random(&[k, n], &mut rng);
+        let bias = random(&[n], &mut rng);
+        assert_within_rounding(&x.matmul_add(&w, &bias).unwrap(), &x, &w, &bias);
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::autograd::BackwardOp;
 use crate::error::{Result, TensorError, shape_of};
-use crate::layout::broadcast_shapes;
+use crate::layout::{Layout, broadcast_shapes};
 use crate::storage;
 use crate::tensor::Tensor;
 use ferrograd_linalg::cpu::lanes;
@@ -135,17 +135,7 @@ impl<T: Scalar> Tensor<T> {
                 row.copy_from_slice(&bias_data);
             }
         });
-        let (a_data, b_data) = (self.storage_data(), other.storage_data());
-        let (rs, cs) = (flat.strides()[0] as isize, flat.strides()[1] as isize);
-        let lhs = MatView::new(a_data, flat.offset(), rows, k, rs, cs)?;
-        let rhs = view_of_matrix(other, b_data, other.layout().offset(), k, n)?;
-        gemm(
-            MatViewMut::row_major(&mut out, rows, n)?,
-            lhs,
-            rhs,
-            T::ONE,
-            true,
-        )?;
+        self.folded_product(&flat, other, (rows, k, n), &mut out, true)?;
         Ok(Tensor::op_result(
             out,
             &out_shape,
@@ -245,6 +235,31 @@ impl<T: Scalar> Tensor<T> {
         ))
     }
 
+    /// `out (+)= self · other` as one product: `self` viewed through `flat`, its batch
+    /// folded into `rows` (no copy), `other` a `[k, n]` matrix, `out` a row-major
+    /// `[rows, n]`. `accumulate` adds into `out` instead of overwriting it. The fast path
+    /// of [`Tensor::matmul`] and the whole of [`Tensor::matmul_add`].
+    fn folded_product(
+        &self,
+        flat: &Layout,
+        other: &Tensor<T>,
+        (rows, k, n): (usize, usize, usize),
+        out: &mut [T],
+        accumulate: bool,
+    ) -> Result<()> {
+        let (rs, cs) = (flat.strides()[0] as isize, flat.strides()[1] as isize);
+        let lhs = MatView::new(self.storage_data(), flat.offset(), rows, k, rs, cs)?;
+        let rhs = view_of_matrix(other, other.storage_data(), other.layout().offset(), k, n)?;
+        gemm(
+            MatViewMut::row_major(out, rows, n)?,
+            lhs,
+            rhs,
+            T::ONE,
+            accumulate,
+        )?;
+        Ok(())
+    }
+
     fn gemm_into(
         &self,
         other: &Tensor<T>,
@@ -259,7 +274,7 @@ impl<T: Scalar> Tensor<T> {
         if other.rank() == 2
             && let Some(flat) = self.layout().reshaped(&[rows, k])
         {
-            let (rs, cs) = (flat.strides()[0], flat.strides()[1]);
+            let cs = flat.strides()[1];
             if rows == 1
                 && vector_matrix(other, b_data, (k, n), out, |i| {
                     a_data[flat.offset() + i * cs]
@@ -267,16 +282,7 @@ impl<T: Scalar> Tensor<T> {
             {
                 return Ok(());
             }
-            let lhs = MatView::new(a_data, flat.offset(), rows, k, rs as isize, cs as isize)?;
-            let rhs = view_of_matrix(other, b_data, other.layout().offset(), k, n)?;
-            gemm(
-                MatViewMut::row_major(out, rows, n)?,
-                lhs,
-                rhs,
-                T::ONE,
-                false,
-            )?;
-            return Ok(());
+            return self.folded_product(&flat, other, (rows, k, n), out, false);
         }
         let mut a_full = batch.to_vec();
         a_full.extend([m, k]);
