@@ -2,15 +2,17 @@
 
 The same fifteen products of the `lm_step` workload (d = 128, 1,024 tokens, MLP 512,
 vocabulary 256), in the same layouts (a Linear layer multiplies by its weight's
-transposed view; a weight gradient is formed from a transposed view), on one thread:
+transposed view; a weight gradient is formed from a transposed view), on one thread or
+`--threads N`:
 
 - hot: best mean of three runs of 100 calls, operands in cache;
 - cold: median of 31 calls, each after writing a 64 MiB tensor so that the operands
   start outside the caches, as they mostly do inside a training step.
 
-    python3 benches/pytorch/lm_step_products.py
+    python3 benches/pytorch/lm_step_products.py [--threads 2]
 """
 
+import argparse
 import statistics
 import time
 
@@ -61,7 +63,10 @@ def seconds_per_call(call, cold, flush):
 
 
 def main():
-    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    threads = parser.parse_args().threads
+    torch.set_num_threads(threads)
     flush = torch.zeros(64 << 20, dtype=torch.uint8)
     seconds = {False: 0.0, True: 0.0}
     step_flops = 0.0
@@ -82,7 +87,7 @@ def main():
     print(
         f"\none lm_step's products: {step_flops / 1e9:.2f} GFLOP, hot {seconds[False] * 1e3:.2f} ms "
         f"({step_flops / seconds[False] / 1e9:.1f} GFLOP/s), cold {seconds[True] * 1e3:.2f} ms "
-        f"({step_flops / seconds[True] / 1e9:.1f} GFLOP/s), torch {torch.__version__}, 1 thread"
+        f"({step_flops / seconds[True] / 1e9:.1f} GFLOP/s), torch {torch.__version__}, {threads} thread(s)"
     )
 
 
