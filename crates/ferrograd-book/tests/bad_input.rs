@@ -4,7 +4,7 @@
 //! over nothing (reported as none, not 0), and seeds and epochs at the ends of their
 //! range.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

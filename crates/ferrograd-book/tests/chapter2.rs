@@ -1,7 +1,7 @@
 //! Chapter 2's numbers and figures through the library functions. Expected values come
 //! from the book (or its numbers worked out by hand), never from the code under test.
 
-mod common;
+use crate::common;
 
 use common::scratch;
 use ferrograd_book::chapter2::{self, Corpus, count_lm, embeddings, evaluation};

@@ -3,7 +3,7 @@
 //! checkpoint, a checkpoint of another model — each a clear error (exit status 1, a
 //! message naming the problem), never a panic (status 101).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

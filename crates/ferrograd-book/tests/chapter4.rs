@@ -3,7 +3,7 @@
 //! its checkpoint, and options that contradict each other, each a clear usage error
 //! (exit status 1 naming the option), never a panic.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

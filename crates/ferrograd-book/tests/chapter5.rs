@@ -1,7 +1,7 @@
 //! `ferrograd-book chapter5`: the book's sampling values and LoRA counts, the adapter files,
 //! the classifier section on the synthetic data, and a missing data directory.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

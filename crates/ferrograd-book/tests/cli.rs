@@ -1,6 +1,6 @@
 //! The command line: help, errors, one section, `chapter1 --json`, chapter 2 and `all`.
 
-mod common;
+use crate::common;
 
 use common::{book, missing_folder};
 

@@ -1,7 +1,7 @@
 //! The figures: every section writes its PNGs; each is a real PNG (signature, IHDR) of the
 //! expected pixel size and not trivially small. Also drawn without a font.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! Tolerances follow from the dot-product error bound `γₖ Σ|aₗ||bₗ|` explained in
 //! `common/mod.rs`; each test states which terms it adds up.
 
-mod common;
+use crate::common;
 
 use common::{naive_product, product_tol};
 use ferrograd_linalg::{Matrix, Scalar, Vector};

@@ -5,7 +5,7 @@
 //! The parallel path is covered by `tests/parallel.rs` (its own process, since it changes
 //! the global thread count).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, naive_product, product_tol, to_f64};
 use ferrograd_linalg::kernel::{INNER_PIECE, MatView, MatViewMut, gemm};

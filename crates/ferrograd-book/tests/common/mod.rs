@@ -1,7 +1,7 @@
 //! Helpers the integration tests share: the program, a fresh scratch folder, a small
 //! corpus file.
 
-// Each test file is its own crate and uses only some of these.
+// Each test module uses only some of these.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
