@@ -96,9 +96,18 @@ const STEPS: &[Step] = &[
         args: &["doc", "--workspace", "--no-deps", "--all-features"],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
+    // In the test profile, with the tests' features: the step then reuses everything the
+    // test step built and compiles only the bench targets (37 s here, against 650 s for
+    // `cargo bench --no-run`, which builds the whole stack again with release LTO).
     Step {
         name: "benches compiled",
-        args: &["bench", "--workspace", "--no-run"],
+        args: &[
+            "test",
+            "--workspace",
+            "--all-features",
+            "--benches",
+            "--no-run",
+        ],
         env: &[],
     },
 ];
