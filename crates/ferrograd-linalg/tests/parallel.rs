@@ -2,7 +2,7 @@
 //!
 //! This file holds a single test because it changes the process-wide thread count
 //! ([`set_num_threads`]); it is a test binary of its own (the crate's other integration
-//! tests are one binary, `tests/main.rs`), so other tests are not affected.
+//! tests are one binary, `tests/integration.rs`), so other tests are not affected.
 //!
 //! faer-rs#273 reports silently wrong *multi-threaded* f64 products on row-major views
 //! (deterministic, single-threaded correct), triggered by inputs with large blocks of

@@ -20,7 +20,8 @@ impl CacheEvictor {
     /// Writes one byte of every cache line of the buffer (a new value each call, so the
     /// writes are never skipped).
     pub fn evict(&mut self) {
-        self.round = self.round.wrapping_add(1);
+        // Never 0, so each call changes every byte it writes.
+        self.round = self.round.wrapping_add(1).max(1);
         for byte in self.buffer.iter_mut().step_by(64) {
             *byte = byte.wrapping_add(self.round);
         }
