@@ -438,7 +438,8 @@ fn head_kernel<T: Scalar>(
         (
             Tensor::<T>::try_zeros(&[rows, e])?,
             Tensor::<T>::try_zeros(&w_shape)?,
-            Tensor::<T>::try_zeros(&[v])?,
+            // No bias, no ∂b: an empty tensor, never read or written.
+            Tensor::<T>::try_zeros(&[if b.is_some() { v } else { 0 }])?,
         )
     } else {
         (
@@ -481,7 +482,7 @@ fn head_kernel<T: Scalar>(
             block_rows * v,
             if grad { block_rows * e } else { 0 },
             partial_lens,
-            if grad && !direct { v } else { 0 },
+            if grad && !direct && b.is_some() { v } else { 0 },
         ];
         // Several tasks add their ∂W/∂b partials into the totals in task order (0, 1, …),
         // whatever order they finish in: floating-point sums then do not depend on the
@@ -499,7 +500,10 @@ fn head_kernel<T: Scalar>(
                     unsafe {
                         (
                             std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
-                            std::slice::from_raw_parts_mut(db_ptr.get(), v),
+                            std::slice::from_raw_parts_mut(
+                                db_ptr.get(),
+                                if b.is_some() { v } else { 0 },
+                            ),
                         )
                     }
                 } else {
@@ -578,10 +582,18 @@ fn head_kernel<T: Scalar>(
                                 let seg = &mut logits[i * v + j0..i * v + j1];
                                 let factor = (slice_max[i * chunks + c] - run_max[i]).exp()
                                     * (scale / run_sum[i]);
-                                scale_accumulate(seg, factor, &mut db_acc[j0..j1]);
+                                // Without a bias there is no ∂b to sum: scaling alone
+                                // leaves one pass over the slice instead of two streams.
+                                if b.is_some() {
+                                    scale_accumulate(seg, factor, &mut db_acc[j0..j1]);
+                                } else {
+                                    scale_in_place(seg, factor);
+                                }
                                 if (j0..j1).contains(&class) {
                                     seg[class - j0] -= scale;
-                                    db_acc[class] -= scale;
+                                    if b.is_some() {
+                                        db_acc[class] -= scale;
+                                    }
                                 }
                             }
                             let gv = MatView::new(&logits[..r * v], j0, r, j1 - j0, v as isize, 1)
@@ -638,7 +650,12 @@ fn head_kernel<T: Scalar>(
                                 std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
                                 &sc.dw,
                             );
-                            add_in_place(std::slice::from_raw_parts_mut(db_ptr.get(), v), &sc.db);
+                            if b.is_some() {
+                                add_in_place(
+                                    std::slice::from_raw_parts_mut(db_ptr.get(), v),
+                                    &sc.db,
+                                );
+                            }
                         }
                     }
                 });
@@ -683,6 +700,15 @@ simd_kernel! {
         for (v, a) in x.iter_mut().zip(acc.iter_mut()) {
             *v *= c;
             *a += *v;
+        }
+    }
+}
+
+simd_kernel! {
+    /// `x *= c`.
+    fn scale_in_place<T: Scalar>(x: &mut [T], c: T) {
+        for v in x.iter_mut() {
+            *v *= c;
         }
     }
 }

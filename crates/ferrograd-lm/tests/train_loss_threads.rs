@@ -10,21 +10,26 @@ use std::sync::Mutex;
 /// The thread count is process-wide: the tests of this file take turns.
 static THREADS: Mutex<()> = Mutex::new(());
 
-/// ∂h, ∂W and ∂b of the fused head loss (ignore index −100) at the current thread count.
+/// ∂h, ∂W and (with a bias) ∂b of the fused head loss (ignore index −100) at the current
+/// thread count.
 fn head_grads<T: Scalar>(
     h: &Tensor<T>,
     w: &Tensor<T>,
-    b: &Tensor<T>,
+    b: Option<&Tensor<T>>,
     targets: &IdTensor,
-) -> [Vec<T>; 3] {
-    let (h, w, b) = (
+) -> Vec<Vec<T>> {
+    let (h, w) = (
         h.detach().set_requires_grad(true),
         w.detach().set_requires_grad(true),
-        b.detach().set_requires_grad(true),
     );
-    let loss = linear_cross_entropy(&h, &w, Some(&b), targets, -100).unwrap();
+    let b = b.map(|b| b.detach().set_requires_grad(true));
+    let loss = linear_cross_entropy(&h, &w, b.as_ref(), targets, -100).unwrap();
     let grads = loss.backward().unwrap();
-    [&h, &w, &b].map(|t| grads.get(t).unwrap().to_vec())
+    [Some(&h), Some(&w), b.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|t| grads.get(t).unwrap().to_vec())
+        .collect()
 }
 
 #[test]
@@ -41,9 +46,9 @@ fn gradients_are_identical_run_to_run_with_eight_threads() {
     let h = Tensor::<f32>::randn(&[rows, e], 0.0, 1.0, &mut rng);
     let w = Tensor::<f32>::randn(&[v, e], 0.0, 0.5, &mut rng);
     let b = Tensor::<f32>::randn(&[v], 0.0, 0.5, &mut rng);
-    let first = head_grads(&h, &w, &b, &targets);
+    let first = head_grads(&h, &w, Some(&b), &targets);
     for i in 1..20 {
-        let again = head_grads(&h, &w, &b, &targets);
+        let again = head_grads(&h, &w, Some(&b), &targets);
         // Bitwise: f32 sums of several partials in another order differ in the last bits.
         let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same(&again[1], &first[1]), "∂W differs on run {i}");
@@ -64,17 +69,25 @@ fn several_tasks_give_the_one_task_gradients_to_rounding() {
     let h = Tensor::<f64>::randn(&[rows, e], 0.0, 1.0, &mut rng);
     let w = Tensor::<f64>::randn(&[v, e], 0.0, 0.5, &mut rng);
     let b = Tensor::<f64>::randn(&[v], 0.0, 0.5, &mut rng);
-    let run = |threads: usize| {
-        ferrograd_linalg::cpu::set_num_threads(threads);
-        head_grads(&h, &w, &b, &targets)
-    };
-    let (one, several) = (run(1), run(8));
-    for (name, (a, b)) in ["∂h", "∂W", "∂b"].iter().zip(one.iter().zip(&several)) {
-        let worst = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max);
-        assert!(worst < 1e-12, "{name}: 1 vs 8 threads differ by {worst}");
+    // Without a bias the tasks skip ∂b altogether: ∂h and ∂W must not notice.
+    for bias in [Some(&b), None] {
+        let run = |threads: usize| {
+            ferrograd_linalg::cpu::set_num_threads(threads);
+            head_grads(&h, &w, bias, &targets)
+        };
+        let (one, several) = (run(1), run(8));
+        assert_eq!(one.len(), if bias.is_some() { 3 } else { 2 });
+        for (name, (a, b)) in ["∂h", "∂W", "∂b"].iter().zip(one.iter().zip(&several)) {
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            let with = if bias.is_some() { "with" } else { "without" };
+            assert!(
+                worst < 1e-12,
+                "{name} {with} bias: 1 vs 8 threads differ by {worst}"
+            );
+        }
     }
 }
