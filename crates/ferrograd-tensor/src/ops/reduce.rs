@@ -7,12 +7,18 @@ use crate::ids::IdTensor;
 use crate::layout::{contiguous_strides, for_each_run, normalize_axes, normalize_axis};
 use crate::storage;
 use crate::tensor::Tensor;
-use ferrograd_linalg::Scalar;
-use ferrograd_linalg::cpu::lanes;
+use ferrograd_linalg::cpu::{lanes, partition, thresholds};
+use ferrograd_linalg::{Scalar, simd_kernel};
 
-/// Sum of a strided run; contiguous runs go through the kernel floor's lane sum in blocks
-/// of 4096, so the loop vectorises and rounding error grows with the number of blocks,
-/// not of elements.
+/// Elements per block of a contiguous sum: each block is summed in lanes, and the block
+/// sums are added in order, so rounding error grows with the number of blocks, not of
+/// elements.
+const SUM_BLOCK: usize = 4096;
+
+/// Sum of a strided run. A contiguous run is summed in blocks of [`SUM_BLOCK`] by the
+/// kernel floor's lane sum at the CPU's widest vectors; above the element-wise threshold
+/// the block sums are computed on the worker pool and then added in block order, so the
+/// result has the same bits at any thread count.
 #[inline]
 fn sum_run<T: Scalar>(data: &[T], start: usize, len: usize, stride: usize) -> T {
     if stride != 1 {
@@ -20,9 +26,37 @@ fn sum_run<T: Scalar>(data: &[T], start: usize, len: usize, stride: usize) -> T 
             .map(|i| data[start + i * stride])
             .fold(T::ZERO, |a, b| a + b);
     }
-    data[start..start + len]
-        .chunks(4096)
-        .fold(T::ZERO, |total, block| total + lanes::sum(block, |v| v))
+    let run = &data[start..start + len];
+    match partition::piece_len(len, thresholds::ELEMENTWISE) {
+        None => block_sums_in_order(run),
+        Some(piece) => {
+            let mut sums = vec![T::ZERO; len.div_ceil(SUM_BLOCK)];
+            let blocks_per_piece = piece.div_ceil(SUM_BLOCK);
+            partition::chunks_of_mut(&mut sums, blocks_per_piece, |first, out| {
+                let from = first * SUM_BLOCK;
+                let to = ((first + out.len()) * SUM_BLOCK).min(len);
+                block_sums(&run[from..to], out);
+            });
+            sums.iter().fold(T::ZERO, |total, &b| total + b)
+        }
+    }
+}
+
+simd_kernel! {
+    /// `Σ` of `x`, block by block of [`SUM_BLOCK`], the block sums added in order.
+    fn block_sums_in_order<T: Scalar>(x: &[T]) -> T {
+        x.chunks(SUM_BLOCK)
+            .fold(T::ZERO, |total, block| total + lanes::sum(block, |v| v))
+    }
+}
+
+simd_kernel! {
+    /// The sum of each block of [`SUM_BLOCK`] elements of `x`, into `out` (one per block).
+    fn block_sums<T: Scalar>(x: &[T], out: &mut [T]) {
+        for (o, block) in out.iter_mut().zip(x.chunks(SUM_BLOCK)) {
+            *o = lanes::sum(block, |v| v);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
