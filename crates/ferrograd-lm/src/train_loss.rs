@@ -434,12 +434,13 @@ fn head_kernel<T: Scalar>(
     // tasks share it through a raw pointer to disjoint rows. ∂W and ∂b: the first task
     // accumulates straight into them; each later one into its own partial, added to them
     // in task order (`order`), after every earlier task is done with them.
+    // No bias, no ∂b: empty, so nothing sums into it or adds it across tasks.
+    let db_len = if b.is_some() { v } else { 0 };
     let (mut dh_t, mut dw_t, mut db_t) = if grad {
         (
             Tensor::<T>::try_zeros(&[rows, e])?,
             Tensor::<T>::try_zeros(&w_shape)?,
-            // No bias, no ∂b: an empty tensor, never read or written.
-            Tensor::<T>::try_zeros(&[if b.is_some() { v } else { 0 }])?,
+            Tensor::<T>::try_zeros(&[db_len])?,
         )
     } else {
         (
@@ -482,7 +483,7 @@ fn head_kernel<T: Scalar>(
             block_rows * v,
             if grad { block_rows * e } else { 0 },
             partial_lens,
-            if grad && !direct && b.is_some() { v } else { 0 },
+            if grad && !direct { db_len } else { 0 },
         ];
         // Several tasks add their ∂W/∂b partials into the totals in task order (0, 1, …),
         // whatever order they finish in: floating-point sums then do not depend on the
@@ -500,10 +501,7 @@ fn head_kernel<T: Scalar>(
                     unsafe {
                         (
                             std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
-                            std::slice::from_raw_parts_mut(
-                                db_ptr.get(),
-                                if b.is_some() { v } else { 0 },
-                            ),
+                            std::slice::from_raw_parts_mut(db_ptr.get(), db_len),
                         )
                     }
                 } else {
@@ -650,12 +648,10 @@ fn head_kernel<T: Scalar>(
                                 std::slice::from_raw_parts_mut(dw_ptr.get(), v * e),
                                 &sc.dw,
                             );
-                            if b.is_some() {
-                                add_in_place(
-                                    std::slice::from_raw_parts_mut(db_ptr.get(), v),
-                                    &sc.db,
-                                );
-                            }
+                            add_in_place(
+                                std::slice::from_raw_parts_mut(db_ptr.get(), db_len),
+                                &sc.db,
+                            );
                         }
                     }
                 });
